@@ -1,0 +1,409 @@
+"""Numba kernels: periodic images, cell lists and k-nearest-neighbour selection.
+
+Array suffixes follow ASE's convention: ``_c`` Cartesian component,
+``_i`` atom, ``_e`` extended (image) point, ``_n`` neighbour, ``_b`` bin.
+Everything here trusts its input: validation happens in ``quests.neighbors``.
+"""
+
+import numba as nb
+import numpy as np
+
+#: Two neighbour distances closer than this (Å) are a tie; ties at the k-th
+#: neighbour are broken by comparing displacement vectors with the same
+#: tolerance, which is invariant under translation and identical for every
+#: atom of a perfect Bravais crystal.
+TIE_TOLERANCE = 1e-8
+
+#: Distances below this (Å) mean two atoms sit on top of each other.
+OVERLAP_DISTANCE = 1e-8
+
+# status codes returned per structure
+STATUS_OK = 0
+STATUS_OVERLAP = 1
+
+
+@nb.njit(cache=True)
+def _cross(a, b):
+    return np.array(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    )
+
+
+@nb.njit(cache=True)
+def _norm(a):
+    return np.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
+
+
+@nb.njit(cache=True)
+def _unit_perpendicular(a):
+    """A unit vector perpendicular to ``a`` (any one)."""
+    trial = np.zeros(3)
+    trial[np.argmin(np.abs(a))] = 1.0
+    v = _cross(a, trial)
+    return v / _norm(v)
+
+
+@nb.njit(cache=True)
+def augment_cell(cell_cc, pbc_c):
+    """Replace the non-periodic rows of a cell by orthonormal filler vectors.
+
+    Only periodic lattice vectors carry meaning; the fillers make the matrix
+    invertible so that fractional coordinates exist along periodic axes.
+    Returns the augmented (3, 3) cell and its absolute volume (0 when the
+    periodic vectors are degenerate).
+    """
+    out_cc = np.zeros((3, 3))
+    periodic = np.zeros(3, np.int64)
+    n_periodic = 0
+    for a in range(3):
+        if pbc_c[a]:
+            out_cc[a] = cell_cc[a]
+            periodic[n_periodic] = a
+            n_periodic += 1
+    if n_periodic == 0:
+        for a in range(3):
+            out_cc[a, a] = 1.0
+    elif n_periodic == 1:
+        a = periodic[0]
+        length = _norm(out_cc[a])
+        if length == 0.0:
+            return out_cc, 0.0
+        u = _unit_perpendicular(out_cc[a])
+        w = _cross(out_cc[a], u)
+        w /= _norm(w)
+        out_cc[(a + 1) % 3] = u
+        out_cc[(a + 2) % 3] = w
+    elif n_periodic == 2:
+        a, b = periodic[0], periodic[1]
+        normal = _cross(out_cc[a], out_cc[b])
+        length = _norm(normal)
+        if length == 0.0:
+            return out_cc, 0.0
+        for c in range(3):
+            if not pbc_c[c]:
+                out_cc[c] = normal / length
+    det = (
+        out_cc[0, 0] * (out_cc[1, 1] * out_cc[2, 2] - out_cc[1, 2] * out_cc[2, 1])
+        - out_cc[0, 1] * (out_cc[1, 0] * out_cc[2, 2] - out_cc[1, 2] * out_cc[2, 0])
+        + out_cc[0, 2] * (out_cc[1, 0] * out_cc[2, 1] - out_cc[1, 1] * out_cc[2, 0])
+    )
+    return out_cc, abs(det)
+
+
+@nb.njit(cache=True)
+def _inverse3(m):
+    inv = np.empty((3, 3))
+    inv[0, 0] = m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]
+    inv[0, 1] = m[0, 2] * m[2, 1] - m[0, 1] * m[2, 2]
+    inv[0, 2] = m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1]
+    inv[1, 0] = m[1, 2] * m[2, 0] - m[1, 0] * m[2, 2]
+    inv[1, 1] = m[0, 0] * m[2, 2] - m[0, 2] * m[2, 0]
+    inv[1, 2] = m[0, 2] * m[1, 0] - m[0, 0] * m[1, 2]
+    inv[2, 0] = m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0]
+    inv[2, 1] = m[0, 1] * m[2, 0] - m[0, 0] * m[2, 1]
+    inv[2, 2] = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+    det = m[0, 0] * inv[0, 0] + m[0, 1] * inv[1, 0] + m[0, 2] * inv[2, 0]
+    return inv / det
+
+
+@nb.njit(cache=True)
+def periodic_images(positions_ic, cell_cc, pbc_c, cutoff):
+    """All atoms and periodic images within ``cutoff`` of the home cell.
+
+    Parameters
+    ----------
+    positions_ic : (n, 3) float64, Å
+    cell_cc : (3, 3) float64, augmented cell (see ``augment_cell``)
+    pbc_c : (3,) bool
+    cutoff : float, Å
+
+    Returns
+    -------
+    home_ic : (n, 3) positions wrapped into the cell along periodic axes
+    image_ec : (m, 3) positions of atoms and their images
+    image_atom_e : (m,) index of the atom each image belongs to
+    image_home_e : (m,) True for the unshifted copy of an atom
+    """
+    n = positions_ic.shape[0]
+    inv_cc = _inverse3(cell_cc)
+    frac_ic = positions_ic @ inv_cc
+    # wrap by whole lattice translations so that atoms already inside the
+    # cell keep their exact coordinates (no round trip through the inverse)
+    home_ic = positions_ic.copy()
+    for a in range(3):
+        if pbc_c[a]:
+            for i in range(n):
+                shift = np.floor(frac_ic[i, a])
+                if shift != 0.0:
+                    frac_ic[i, a] -= shift
+                    for c in range(3):
+                        home_ic[i, c] -= shift * cell_cc[a, c]
+
+    volume = abs(
+        cell_cc[0, 0] * (cell_cc[1, 1] * cell_cc[2, 2] - cell_cc[1, 2] * cell_cc[2, 1])
+        - cell_cc[0, 1] * (cell_cc[1, 0] * cell_cc[2, 2] - cell_cc[1, 2] * cell_cc[2, 0])
+        + cell_cc[0, 2] * (cell_cc[1, 0] * cell_cc[2, 1] - cell_cc[1, 1] * cell_cc[2, 0])
+    )
+    n_rep = np.zeros(3, np.int64)
+    margin = np.zeros(3)
+    for a in range(3):
+        if pbc_c[a]:
+            height = volume / _norm(_cross(cell_cc[(a + 1) % 3], cell_cc[(a + 2) % 3]))
+            margin[a] = cutoff / height
+            n_rep[a] = int(np.ceil(margin[a]))
+
+    # count, then fill
+    m = 0
+    for pass_ in range(2):
+        if pass_ == 1:
+            image_ec = np.empty((m, 3))
+            image_atom_e = np.empty(m, np.int64)
+            image_home_e = np.empty(m, np.bool_)
+            m = 0
+        for s0 in range(-n_rep[0], n_rep[0] + 1):
+            for s1 in range(-n_rep[1], n_rep[1] + 1):
+                for s2 in range(-n_rep[2], n_rep[2] + 1):
+                    home = s0 == 0 and s1 == 0 and s2 == 0
+                    for i in range(n):
+                        if not home:
+                            f0 = frac_ic[i, 0] + s0
+                            f1 = frac_ic[i, 1] + s1
+                            f2 = frac_ic[i, 2] + s2
+                            if pbc_c[0] and (f0 < -margin[0] or f0 > 1.0 + margin[0]):
+                                continue
+                            if pbc_c[1] and (f1 < -margin[1] or f1 > 1.0 + margin[1]):
+                                continue
+                            if pbc_c[2] and (f2 < -margin[2] or f2 > 1.0 + margin[2]):
+                                continue
+                        if pass_ == 1:
+                            for c in range(3):
+                                image_ec[m, c] = (
+                                    home_ic[i, c]
+                                    + s0 * cell_cc[0, c]
+                                    + s1 * cell_cc[1, c]
+                                    + s2 * cell_cc[2, c]
+                                )
+                            image_atom_e[m] = i
+                            image_home_e[m] = home
+                        m += 1
+    return home_ic, image_ec, image_atom_e, image_home_e
+
+
+@nb.njit(cache=True)
+def cell_list(points_ec, bin_size, max_bins):
+    """Counting-sort points into a Cartesian grid of bins at least ``bin_size`` wide.
+
+    Returns (origin_c, width_c, n_bins_c, bin_start_b, order_e): the points of
+    bin b are ``order_e[bin_start_b[b]:bin_start_b[b + 1]]`` with bins
+    numbered ``(b0 * n1 + b1) * n2 + b2``.
+    """
+    m = points_ec.shape[0]
+    lo = np.empty(3)
+    hi = np.empty(3)
+    for c in range(3):
+        lo[c] = points_ec[:, c].min() if m > 0 else 0.0
+        hi[c] = points_ec[:, c].max() if m > 0 else 0.0
+    n_bins_c = np.ones(3, np.int64)
+    width_c = np.empty(3)
+    size = bin_size
+    while True:
+        total = 1
+        for c in range(3):
+            n_bins_c[c] = max(1, int((hi[c] - lo[c]) / size))
+            total *= n_bins_c[c]
+        if total <= max_bins:
+            break
+        size *= 1.5  # sparse systems (a molecule in a huge box): fewer, wider bins
+    for c in range(3):
+        width_c[c] = max((hi[c] - lo[c]) / n_bins_c[c], size)
+    n_total = n_bins_c[0] * n_bins_c[1] * n_bins_c[2]
+    bin_e = np.empty(m, np.int64)
+    counts = np.zeros(n_total + 1, np.int64)
+    for e in range(m):
+        b = 0
+        for c in range(3):
+            bc = int((points_ec[e, c] - lo[c]) / width_c[c])
+            if bc >= n_bins_c[c]:
+                bc = n_bins_c[c] - 1
+            b = b * n_bins_c[c] + bc
+        bin_e[e] = b
+        counts[b + 1] += 1
+    bin_start_b = np.cumsum(counts)
+    fill = bin_start_b[:-1].copy()
+    order_e = np.empty(m, np.int64)
+    for e in range(m):
+        order_e[fill[bin_e[e]]] = e
+        fill[bin_e[e]] += 1
+    return lo, width_c, n_bins_c, bin_start_b, order_e
+
+
+@nb.njit(cache=True)
+def _bin_coords(point_c, origin_c, width_c, n_bins_c):
+    out = np.empty(3, np.int64)
+    for c in range(3):
+        bc = int((point_c[c] - origin_c[c]) / width_c[c])
+        out[c] = min(max(bc, 0), n_bins_c[c] - 1)
+    return out
+
+
+@nb.njit(cache=True)
+def max_candidates(n_bins_c, bin_start_b):
+    """Upper bound on the points found in any 3x3x3 block of bins."""
+    best = 0
+    for b0 in range(n_bins_c[0]):
+        for b1 in range(n_bins_c[1]):
+            for b2 in range(n_bins_c[2]):
+                total = 0
+                for c0 in range(max(b0 - 1, 0), min(b0 + 2, n_bins_c[0])):
+                    for c1 in range(max(b1 - 1, 0), min(b1 + 2, n_bins_c[1])):
+                        for c2 in range(max(b2 - 1, 0), min(b2 + 2, n_bins_c[2])):
+                            b = (c0 * n_bins_c[1] + c1) * n_bins_c[2] + c2
+                            total += bin_start_b[b + 1] - bin_start_b[b]
+                best = max(best, total)
+    return best
+
+
+@nb.njit(cache=True)
+def _displacement_less(d_nc, a, b, tol):
+    """Lexicographic order of two displacement vectors, with a tolerance."""
+    for c in range(3):
+        diff = d_nc[a, c] - d_nc[b, c]
+        if diff < -tol:
+            return True
+        if diff > tol:
+            return False
+    return False
+
+
+@nb.njit(cache=True)
+def k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, out_d_nc, out_r_n):
+    """The k nearest neighbours of atom i within ``cutoff`` (all images count).
+
+    Candidates within the cutoff are sorted by distance; among candidates tied
+    with the k-th one (within ``TIE_TOLERANCE``) the lexicographically smallest
+    displacement vectors are kept. Writes displacements (neighbour minus atom,
+    Å) and distances into ``out_d_nc[:count]``, ``out_r_n[:count]`` in order of
+    distance, and returns ``count`` (<= k), or -1 if an atom overlaps atom i.
+    ``search`` is the tuple made by ``neighbor_search``; ``cand_r2_n`` and
+    ``cand_d_nc`` are scratch arrays of ``max_candidates`` rows.
+    """
+    home_ic, image_ec, image_atom_e, image_home_e, origin_c, width_c, n_bins_c, bin_start_b, order_e = search
+    cutoff2 = cutoff * cutoff
+    p = home_ic[i]
+    bc = _bin_coords(p, origin_c, width_c, n_bins_c)
+    n_cand = 0
+    for c0 in range(max(bc[0] - 1, 0), min(bc[0] + 2, n_bins_c[0])):
+        for c1 in range(max(bc[1] - 1, 0), min(bc[1] + 2, n_bins_c[1])):
+            for c2 in range(max(bc[2] - 1, 0), min(bc[2] + 2, n_bins_c[2])):
+                b = (c0 * n_bins_c[1] + c1) * n_bins_c[2] + c2
+                for t in range(bin_start_b[b], bin_start_b[b + 1]):
+                    e = order_e[t]
+                    if image_home_e[e] and image_atom_e[e] == i:
+                        continue
+                    dx = image_ec[e, 0] - p[0]
+                    dy = image_ec[e, 1] - p[1]
+                    dz = image_ec[e, 2] - p[2]
+                    r2 = dx * dx + dy * dy + dz * dz
+                    if r2 < cutoff2:
+                        cand_r2_n[n_cand] = r2
+                        cand_d_nc[n_cand, 0] = dx
+                        cand_d_nc[n_cand, 1] = dy
+                        cand_d_nc[n_cand, 2] = dz
+                        n_cand += 1
+    if n_cand == 0:
+        return 0
+    order = np.argsort(cand_r2_n[:n_cand])
+    if cand_r2_n[order[0]] < OVERLAP_DISTANCE * OVERLAP_DISTANCE:
+        return -1
+    count = min(k, n_cand)
+    if n_cand > k:
+        r_k = np.sqrt(cand_r2_n[order[k - 1]])
+        lo = k - 1
+        while lo > 0 and np.sqrt(cand_r2_n[order[lo - 1]]) >= r_k - TIE_TOLERANCE:
+            lo -= 1
+        hi = k
+        while hi < n_cand and np.sqrt(cand_r2_n[order[hi]]) <= r_k + TIE_TOLERANCE:
+            hi += 1
+        if hi > k:
+            # insertion sort of the tied block by displacement vector
+            for s in range(lo + 1, hi):
+                key = order[s]
+                t = s - 1
+                while t >= lo and _displacement_less(cand_d_nc, key, order[t], TIE_TOLERANCE):
+                    order[t + 1] = order[t]
+                    t -= 1
+                order[t + 1] = key
+    for s in range(count):
+        e = order[s]
+        out_r_n[s] = np.sqrt(cand_r2_n[e])
+        for c in range(3):
+            out_d_nc[s, c] = cand_d_nc[e, c]
+    return count
+
+
+@nb.njit(cache=True)
+def augment_cells(cells_scc, pbcs_sc):
+    """``augment_cell`` for a stack of cells.
+
+    Returns the augmented cells and, per cell, the volume divided by the
+    product of the periodic vectors' lengths (1 for orthogonal vectors, 0 for
+    degenerate ones), a scale-free measure of singularity.
+    """
+    n = cells_scc.shape[0]
+    out_scc = np.empty((n, 3, 3))
+    ratio_s = np.empty(n)
+    for s in range(n):
+        out_scc[s], volume = augment_cell(cells_scc[s], pbcs_sc[s])
+        scale = 1.0
+        for a in range(3):
+            if pbcs_sc[s, a]:
+                scale *= _norm(cells_scc[s, a])
+        ratio_s[s] = volume / scale if scale > 0.0 else 0.0
+    return out_scc, ratio_s
+
+
+@nb.njit(cache=True)
+def structure_neighbors(positions_ic, cell_cc, pbc_c, k, cutoff, d_inc, r_in, count_i):
+    """k nearest neighbours of every atom of one structure (see ``k_nearest``).
+
+    Fills ``d_inc`` (n, k, 3), ``r_in`` (n, k) and ``count_i`` (n,); returns
+    False if two atoms overlap.
+    """
+    n = positions_ic.shape[0]
+    search, n_max = neighbor_search(positions_ic, cell_cc, pbc_c, cutoff)
+    cand_r2_n = np.empty(n_max)
+    cand_d_nc = np.empty((n_max, 3))
+    for i in range(n):
+        count = k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, d_inc[i], r_in[i])
+        if count < 0:
+            return False
+        count_i[i] = count
+    return True
+
+
+# A cell list never holds more bins than this many per point (plus a floor):
+# keeps memory linear for an isolated molecule in a huge box.
+_BINS_PER_POINT = 4
+_MIN_BINS = 4096
+
+
+@nb.njit(cache=True)
+def neighbor_search(positions_ic, cell_cc, pbc_c, cutoff):
+    """Everything ``k_nearest`` needs for one structure.
+
+    Returns ``(search, n_max)``: ``search`` bundles the wrapped positions, the
+    periodic images and their cell list; ``n_max`` is the size of the scratch
+    arrays a query needs.
+    """
+    home_ic, image_ec, image_atom_e, image_home_e = periodic_images(
+        positions_ic, cell_cc, pbc_c, cutoff
+    )
+    origin_c, width_c, n_bins_c, bin_start_b, order_e = cell_list(
+        image_ec, cutoff, max(_MIN_BINS, _BINS_PER_POINT * image_ec.shape[0])
+    )
+    n_max = max_candidates(n_bins_c, bin_start_b)
+    search = (
+        home_ic, image_ec, image_atom_e, image_home_e,
+        origin_c, width_c, n_bins_c, bin_start_b, order_e,
+    )
+    return search, n_max

@@ -1,0 +1,192 @@
+"""The QUESTS descriptor of atomic environments (DESIGN.md, "The math").
+
+Each atom's environment becomes a vector of length 2k - 1 (63 for k = 32)
+in 1/Å: the weighted inverse distances to its k nearest neighbours (x1)
+followed by the averaged, sorted weighted inverse distances between those
+neighbours (x2), with the smooth weight f(r) = (1 - (r/rc)^2)^2.
+Parallel over structures (many small cells) and over atoms (large cells).
+"""
+
+import numbers
+
+import numpy as np
+
+from quests._errors import InvalidInputError, InvalidStructureError
+from quests._kernels import descriptor as _dk
+from quests._progress import progress_bar
+from quests._threads import limit_threads
+from quests._validation import Interval, Options, validate_params
+from quests.neighbors import prepare_cells
+from quests.structures import as_frames
+
+__all__ = [
+    "DEFAULT_K",
+    "DEFAULT_CUTOFF",
+    "compute_descriptors",
+    "descriptor_length",
+    "structure_species",
+]
+
+DEFAULT_K = 32
+DEFAULT_CUTOFF = 5.0
+
+# Structures with at least this many atoms are parallelised over atoms;
+# smaller ones are batched and parallelised over structures.
+_LARGE_STRUCTURE = 2048
+# Atoms per batch of small structures (one progress update per batch).
+_BATCH_ATOMS = 32768
+
+
+def descriptor_length(k=DEFAULT_K, n_species=0):
+    """Number of descriptor columns: (2k - 1) times (1 + n_species)."""
+    return (2 * k - 1) * (1 + n_species)
+
+
+def structure_species(structures):
+    """Sorted atomic numbers present in ``structures`` (for ``species=``)."""
+    frames = as_frames(structures)
+    if not frames:
+        return []
+    return sorted(int(z) for z in np.unique(np.concatenate([f.numbers for f in frames])))
+
+
+@validate_params(
+    {
+        "k": Interval(numbers.Integral, 1, None),
+        "cutoff": Interval(numbers.Real, 0, None, closed="neither"),
+        "dtype": Options("float64", "float32", np.float64, np.float32),
+        "n_jobs": Interval(numbers.Integral, None, None, allow_none=True),
+    }
+)
+def compute_descriptors(
+    structures,
+    k=DEFAULT_K,
+    cutoff=DEFAULT_CUTOFF,
+    *,
+    species=None,
+    dtype="float64",
+    n_jobs=None,
+    verbose=False,
+):
+    """QUESTS descriptors of every atom of one or more structures.
+
+    Parameters
+    ----------
+    structures : ase.Atoms, Frame, (positions, cell, pbc) or a sequence of them
+        Periodic along the axes where pbc is True: any triclinic cell, cells
+        smaller than the cutoff, slabs and wires; a non-periodic structure
+        ignores its cell.
+    k : int, default=32
+        Number of nearest neighbours.
+    cutoff : float, default=5.0
+        Cutoff radius rc of the weight function, Å.
+    species : None, "all" or sequence of int, default=None
+        None gives the single-component descriptor. Otherwise the
+        multicomponent variant: the full descriptor followed by one block per
+        atomic number in ``species`` ("all": those present, sorted), each
+        computed on the sub-structure of that species alone, zeros for atoms
+        of other species. Pass the same list to every dataset you compare.
+    dtype : {"float64", "float32"}, default="float64"
+        Output precision (computation is always float64).
+    n_jobs : int or None, default=None
+        Threads (None: all cores; -1 all, -2 all but one, ...).
+    verbose : bool, default=False
+        Progress bar on stderr for long runs.
+
+    Returns
+    -------
+    ndarray of shape (n_atoms_total, (2k - 1) * (1 + n_species))
+        Rows in the order of the structures and of their atoms, 1/Å.
+
+    Raises
+    ------
+    InvalidStructureError
+        A structure with no atoms, NaN/inf positions, a singular periodic
+        cell, or two atoms at the same position.
+
+    Examples
+    --------
+    Every atom of a perfect crystal has the same environment:
+
+    >>> from ase.build import bulk
+    >>> x = compute_descriptors(bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2))
+    >>> x.shape
+    (32, 63)
+    >>> float(abs(x - x[0]).max()) < 1e-12
+    True
+    """
+    frames = as_frames(structures)
+    out_dtype = np.dtype(dtype)
+    n_atoms = sum(f.positions.shape[0] for f in frames)
+    if species is None:
+        species_list = []
+    elif isinstance(species, str):
+        if species != "all":
+            raise InvalidInputError(
+                f"species must be None, 'all' or a list of atomic numbers; got {species!r}"
+            )
+        species_list = structure_species(frames)
+    else:
+        species_list = [int(z) for z in species]
+    width = 2 * k - 1
+    out = np.zeros((n_atoms, width * (1 + len(species_list))), dtype=out_dtype)
+    if n_atoms == 0:
+        return out
+    cells, pbcs = prepare_cells(frames)
+    with limit_threads(n_jobs), progress_bar(
+        n_atoms * (1 + len(species_list)), "descriptors", verbose, unit="atom"
+    ) as bar:
+        out[:, :width] = _descriptor_rows(
+            [f.positions for f in frames], cells, pbcs, k, float(cutoff), bar
+        )
+        for block, z in enumerate(species_list, start=1):
+            masks = [f.numbers == z for f in frames]
+            rows = np.concatenate(masks)
+            sub = _descriptor_rows(
+                [f.positions[m] for f, m in zip(frames, masks)], cells, pbcs, k, float(cutoff), bar
+            )
+            out[rows, block * width:(block + 1) * width] = sub
+            bar.update(n_atoms - int(rows.sum()))
+    return out
+
+
+def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, bar):
+    """float64 descriptors of the stacked structures (validated, cells augmented)."""
+    sizes = np.array([p.shape[0] for p in positions_list], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    out = np.zeros((int(offsets[-1]), 2 * k - 1))
+    s = 0
+    n = len(positions_list)
+    while s < n:
+        if sizes[s] >= _LARGE_STRUCTURE:
+            status = _dk.large_structure_descriptors(
+                positions_list[s], cells[s], pbcs[s], k, cutoff, out[offsets[s]:offsets[s + 1]]
+            )
+            _check_status(np.array([status]), s)
+            bar.update(int(sizes[s]))
+            s += 1
+            continue
+        # a batch of consecutive small structures
+        e = s
+        total = 0
+        while e < n and sizes[e] < _LARGE_STRUCTURE and total < _BATCH_ATOMS:
+            total += sizes[e]
+            e += 1
+        positions = np.concatenate(positions_list[s:e]) if e - s > 1 else positions_list[s]
+        status = _dk.batch_descriptors(
+            np.ascontiguousarray(positions), cells[s:e], pbcs[s:e],
+            offsets[s:e + 1] - offsets[s], k, cutoff, out[offsets[s]:offsets[e]],
+        )
+        _check_status(status, s)
+        bar.update(int(total))
+        s = e
+    return out
+
+
+def _check_status(status, first):
+    bad = np.flatnonzero(status != 0)
+    if bad.size:
+        raise InvalidStructureError(
+            f"structure {first + int(bad[0])} has overlapping atoms (distance < 1e-8 Å)"
+        )
+

@@ -1,0 +1,124 @@
+"""Structures as plain arrays: the ``Frame`` tuple and the adapter to it.
+
+Every public function that takes structures accepts an ``ase.Atoms``, a
+``Frame``, a ``(positions, cell, pbc[, numbers])`` tuple, or a list of any
+of these, and turns them into ``Frame`` objects here, at the boundary.
+Objects are recognised by their attributes, so no foreign package is
+imported.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from quests._errors import InvalidStructureError
+
+__all__ = ["Frame", "as_frame", "as_frames"]
+
+
+class Frame(NamedTuple):
+    """One structure as arrays.
+
+    Attributes
+    ----------
+    positions : ndarray of shape (n_atoms, 3), float64, Å
+    cell : ndarray of shape (3, 3), float64, Å; rows are lattice vectors
+    pbc : ndarray of shape (3,), bool; periodicity along each lattice vector
+    numbers : ndarray of shape (n_atoms,), int64; atomic numbers
+    """
+
+    positions: np.ndarray
+    cell: np.ndarray
+    pbc: np.ndarray
+    numbers: np.ndarray
+
+
+def _is_atoms_like(obj):
+    return all(hasattr(obj, name) for name in ("positions", "cell", "pbc", "numbers"))
+
+
+def as_frame(obj, label="structure"):
+    """Convert one structure to a validated ``Frame``.
+
+    Parameters
+    ----------
+    obj : ase.Atoms, Frame or tuple (positions, cell, pbc[, numbers])
+    label : str
+        How error messages name the structure (e.g. ``"traj.xyz frame 3"``).
+
+    Raises
+    ------
+    InvalidStructureError
+        No atoms, positions not (n, 3) or not finite, cell not (3, 3) or not
+        finite, pbc not three booleans.
+    """
+    if isinstance(obj, Frame):
+        positions, cell, pbc, numbers = obj
+    elif _is_atoms_like(obj):
+        positions = obj.positions
+        cell = np.asarray(obj.cell)
+        pbc = obj.pbc
+        numbers = obj.numbers
+    elif isinstance(obj, tuple) and len(obj) in (3, 4):
+        positions, cell, pbc = obj[:3]
+        numbers = obj[3] if len(obj) == 4 else None
+    else:
+        raise InvalidStructureError(
+            f"{label}: expected ase.Atoms, Frame or (positions, cell, pbc); "
+            f"got {type(obj).__name__}"
+        )
+    try:
+        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        cell = np.ascontiguousarray(cell, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidStructureError(f"{label}: positions and cell must be numeric ({exc})") from None
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise InvalidStructureError(
+            f"{label}: positions must have shape (n_atoms, 3); got {positions.shape}"
+        )
+    n = positions.shape[0]
+    if n == 0:
+        raise InvalidStructureError(f"{label} has no atoms")
+    if not np.all(np.isfinite(positions)):
+        raise InvalidStructureError(f"{label} has NaN or infinite positions")
+    if cell.shape != (3, 3):
+        raise InvalidStructureError(f"{label}: cell must have shape (3, 3); got {cell.shape}")
+    if not np.all(np.isfinite(cell)):
+        raise InvalidStructureError(f"{label} has a NaN or infinite cell")
+    pbc = np.asarray(pbc)
+    if pbc.shape == ():
+        pbc = np.repeat(pbc, 3)
+    if pbc.shape != (3,):
+        raise InvalidStructureError(f"{label}: pbc must be three booleans; got {pbc!r}")
+    pbc = pbc.astype(bool)
+    if numbers is None:
+        numbers = np.zeros(n, dtype=np.int64)
+    numbers = np.asarray(numbers, dtype=np.int64).reshape(-1)
+    if numbers.shape != (n,):
+        raise InvalidStructureError(
+            f"{label}: numbers must have shape ({n},); got {numbers.shape}"
+        )
+    return Frame(positions, cell, pbc, numbers)
+
+
+def as_frames(structures, label="structure"):
+    """Convert one structure or a sequence of them to a list of ``Frame``.
+
+    Error messages name the offending item as ``"<label> <index>"``.
+    """
+    if isinstance(structures, Frame) or _is_atoms_like(structures):
+        return [as_frame(structures, label)]
+    if isinstance(structures, tuple) and len(structures) in (3, 4) and _looks_like_arrays(structures):
+        return [as_frame(structures, label)]
+    try:
+        items = list(structures)
+    except TypeError:
+        raise InvalidStructureError(
+            f"expected a structure or a sequence of structures; got {type(structures).__name__}"
+        ) from None
+    return [as_frame(obj, f"{label} {i}") for i, obj in enumerate(items)]
+
+
+def _looks_like_arrays(tup):
+    first = np.asarray(tup[0]) if not _is_atoms_like(tup[0]) and not isinstance(tup[0], Frame) else None
+    return first is not None and first.ndim == 2
