@@ -22,15 +22,40 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # rows per parallel work item; each item keeps private column sums
 _ROW_CHUNK = 128
 
+#: |a|^2 + |b|^2 - 2 a.b loses about log10(1/REFINE) digits when d^2 is this
+#: small relative to the norms; such pairs (near-duplicates) are recomputed
+#: exactly from the rows, so identical environments give d^2 = 0 exactly.
+REFINE = 1e-4
+
+
+@nb.njit(cache=True, fastmath=FASTMATH)
+def _squared_distance(a_d, b_d):
+    total = 0.0
+    for c in range(a_d.shape[0]):
+        diff = a_d[c] - b_d[c]
+        total += diff * diff
+    return total
+
+
+@nb.njit(cache=True, fastmath=FASTMATH)
+def _tile_d2(gram_ab, sqnorm_a, sqnorm_b, A, B, a, b):
+    """Squared distance of rows a, b from the Gram block, refined when it cancels."""
+    norms = sqnorm_a[a] + sqnorm_b[b]
+    d2 = norms - 2.0 * gram_ab[a, b]
+    if d2 < REFINE * norms:
+        d2 = _squared_distance(A[a], B[b])
+    return d2
+
 
 @nb.njit(parallel=True, cache=True, fastmath=FASTMATH)
-def tile_sums(gram_ab, sqnorm_a, sqnorm_b, scale_h, row_ah, col_bh, with_columns):
+def tile_sums(gram_ab, sqnorm_a, sqnorm_b, A, B, scale_h, row_ah, col_bh, with_columns):
     """Add kernel sums of one tile to running row (and column) sums.
 
     Parameters
     ----------
     gram_ab : (na, nb) float64, A @ B.T
     sqnorm_a, sqnorm_b : (na,), (nb,) squared row norms of A and B
+    A, B : (na, d), (nb, d) the rows themselves (to refine near-duplicates)
     scale_h : (n_h,) 1 / (2 h^2), sorted ascending (largest bandwidth first)
     row_ah : (na, n_h) accumulates sum over b of K(a, b)
     col_bh : (nb, n_h) accumulates sum over a of K(a, b) if ``with_columns``
@@ -46,12 +71,10 @@ def tile_sums(gram_ab, sqnorm_a, sqnorm_b, scale_h, row_ah, col_bh, with_columns
         for a in range(chunk * _ROW_CHUNK, min(na, (chunk + 1) * _ROW_CHUNK)):
             for h in range(n_h):
                 acc_h[h] = 0.0
-            sa = sqnorm_a[a]
             for b in range(nb_):
-                d2 = sa + sqnorm_b[b] - 2.0 * gram_ab[a, b]
+                d2 = sqnorm_a[a] + sqnorm_b[b] - 2.0 * gram_ab[a, b]
                 if d2 < cut:
-                    if d2 < 0.0:
-                        d2 = 0.0
+                    d2 = _tile_d2(gram_ab, sqnorm_a, sqnorm_b, A, B, a, b)
                     for h in range(n_h):
                         arg = d2 * scale_h[h]
                         if arg < EXP_CUTOFF:
@@ -69,7 +92,7 @@ def tile_sums(gram_ab, sqnorm_a, sqnorm_b, scale_h, row_ah, col_bh, with_columns
 
 
 @nb.njit(parallel=True, cache=True, fastmath=FASTMATH)
-def tile_logsumexp(gram_ab, sqnorm_a, sqnorm_b, scale_h, min_arg_ah, shifted_sum_ah):
+def tile_logsumexp(gram_ab, sqnorm_a, sqnorm_b, A, B, scale_h, min_arg_ah, shifted_sum_ah):
     """Streaming log-sum-exp of kernel values, one tile at a time.
 
     For each row a and bandwidth h, the running state is ``m = min_b arg_ab``
@@ -80,14 +103,14 @@ def tile_logsumexp(gram_ab, sqnorm_a, sqnorm_b, scale_h, min_arg_ah, shifted_sum
     na, nb_ = gram_ab.shape
     n_h = scale_h.shape[0]
     for a in nb.prange(na):
-        sa = sqnorm_a[a]
         d2min = np.inf
+        b_min = 0
         for b in range(nb_):
-            d2 = sa + sqnorm_b[b] - 2.0 * gram_ab[a, b]
+            d2 = sqnorm_a[a] + sqnorm_b[b] - 2.0 * gram_ab[a, b]
             if d2 < d2min:
                 d2min = d2
-        if d2min < 0.0:
-            d2min = 0.0
+                b_min = b
+        d2min = _tile_d2(gram_ab, sqnorm_a, sqnorm_b, A, B, a, b_min)
         for h in range(n_h):
             tile_min = d2min * scale_h[h]
             old_min = min_arg_ah[a, h]
@@ -96,16 +119,16 @@ def tile_logsumexp(gram_ab, sqnorm_a, sqnorm_b, scale_h, min_arg_ah, shifted_sum
                     shifted_sum_ah[a, h] *= np.exp(tile_min - old_min)
                 min_arg_ah[a, h] = tile_min
         # squared distance beyond which no bandwidth's term contributes
+        # (the refined d2 can only be larger than a negative Gram estimate)
         cut = np.inf
         for h in range(n_h):
             c = (min_arg_ah[a, h] + EXP_CUTOFF) / scale_h[h]
             if h == 0 or c > cut:
                 cut = c
         for b in range(nb_):
-            d2 = sa + sqnorm_b[b] - 2.0 * gram_ab[a, b]
+            d2 = sqnorm_a[a] + sqnorm_b[b] - 2.0 * gram_ab[a, b]
             if d2 < cut:
-                if d2 < 0.0:
-                    d2 = 0.0
+                d2 = _tile_d2(gram_ab, sqnorm_a, sqnorm_b, A, B, a, b)
                 for h in range(n_h):
                     arg = d2 * scale_h[h] - min_arg_ah[a, h]
                     if arg < EXP_CUTOFF:

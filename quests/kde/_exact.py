@@ -60,6 +60,11 @@ def _shape_result(values_nh, inverse, scalar):
     return values_nh[..., 0] if scalar else values_nh
 
 
+def _tile_view(buffer, rows, cols):
+    """A C-contiguous (rows, cols) view of a flat buffer, for BLAS ``out=``."""
+    return buffer[: rows * cols].reshape(rows, cols)
+
+
 def _self_sums(X, scale_h, tile_size, verbose):
     """p_i = sum_j K(x_i, x_j) over X (self term included), shape (N, n_h)."""
     n = X.shape[0]
@@ -67,18 +72,18 @@ def _self_sums(X, scale_h, tile_size, verbose):
     sqnorm = np.einsum("ij,ij->i", X, X)
     sums = np.zeros((n, n_h))
     starts = list(range(0, n, tile_size))
-    gram = np.empty((min(tile_size, n), min(tile_size, n)))
+    gram = np.empty(min(tile_size, n) ** 2)
     n_pairs = len(starts) * (len(starts) + 1) // 2
     with progress_bar(n_pairs, "kernel sums", verbose, unit="tile") as bar:
         for ti, a0 in enumerate(starts):
             a1 = min(a0 + tile_size, n)
             for b0 in starts[ti:]:
                 b1 = min(b0 + tile_size, n)
-                g = gram[: a1 - a0, : b1 - b0]
+                g = _tile_view(gram, a1 - a0, b1 - b0)
                 np.dot(X[a0:a1], X[b0:b1].T, out=g)
                 diagonal = a0 == b0
                 _kk.tile_sums(
-                    g, sqnorm[a0:a1], sqnorm[b0:b1], scale_h,
+                    g, sqnorm[a0:a1], sqnorm[b0:b1], X[a0:a1], X[b0:b1], scale_h,
                     sums[a0:a1], sums[b0:b1], not diagonal,
                 )
                 bar.update()
@@ -93,7 +98,7 @@ def _cross_log_sums(Y, X, scale_h, tile_size, verbose):
     sq_x = np.einsum("ij,ij->i", X, X)
     min_arg = np.full((n_y, n_h), np.inf)
     shifted = np.zeros((n_y, n_h))
-    gram = np.empty((min(tile_size, n_y), min(tile_size, n_x)))
+    gram = np.empty(min(tile_size, n_y) * min(tile_size, n_x))
     y_starts = range(0, n_y, tile_size)
     x_starts = range(0, n_x, tile_size)
     with progress_bar(len(y_starts) * len(x_starts), "kernel sums", verbose, unit="tile") as bar:
@@ -101,10 +106,10 @@ def _cross_log_sums(Y, X, scale_h, tile_size, verbose):
             a1 = min(a0 + tile_size, n_y)
             for b0 in x_starts:
                 b1 = min(b0 + tile_size, n_x)
-                g = gram[: a1 - a0, : b1 - b0]
+                g = _tile_view(gram, a1 - a0, b1 - b0)
                 np.dot(Y[a0:a1], X[b0:b1].T, out=g)
                 _kk.tile_logsumexp(
-                    g, sq_y[a0:a1], sq_x[b0:b1], scale_h, min_arg[a0:a1], shifted[a0:a1]
+                    g, sq_y[a0:a1], sq_x[b0:b1], Y[a0:a1], X[b0:b1], scale_h, min_arg[a0:a1], shifted[a0:a1]
                 )
                 bar.update()
     return np.log(shifted) - min_arg
@@ -118,6 +123,13 @@ def _prepare(X, Y, h):
             _raise_shape_mismatch(X, Y)
     h_arr, scalar = as_bandwidths(h)
     scale_h, inverse = _sorted_scales(h_arr)
+    # Distances are translation invariant; centring shrinks the norms in
+    # |x|^2 + |y|^2 - 2 x.y and with them the cancellation error (duplicates
+    # then give exactly zero distance).
+    centre = X.mean(axis=0)
+    X = X - centre
+    if Y is not None:
+        Y = Y - centre
     return X, Y, scale_h, inverse, scalar
 
 

@@ -1,0 +1,109 @@
+"""Slow, plain-numpy twins of the numba kernels, written for the tests.
+
+They follow DESIGN.md literally (explicit periodic images, the full k x k
+matrix, sort each row, drop column 0, average, reverse) and share no code
+with the package beyond the tie tolerance, which is part of the definition.
+"""
+
+import functools
+import itertools
+
+import numpy as np
+
+TIE_TOLERANCE = 1e-8
+
+
+def _plane_heights(cell, pbc):
+    """Distance between consecutive lattice planes along each periodic axis."""
+    periodic = [a for a in range(3) if pbc[a]]
+    heights = {}
+    if len(periodic) == 3:
+        volume = abs(np.linalg.det(cell))
+        for a in range(3):
+            heights[a] = volume / np.linalg.norm(np.cross(cell[(a + 1) % 3], cell[(a + 2) % 3]))
+    elif len(periodic) == 2:
+        a, b = periodic
+        area = np.linalg.norm(np.cross(cell[a], cell[b]))
+        heights[a] = area / np.linalg.norm(cell[b])
+        heights[b] = area / np.linalg.norm(cell[a])
+    elif len(periodic) == 1:
+        heights[periodic[0]] = np.linalg.norm(cell[periodic[0]])
+    return heights
+
+
+def brute_force_neighbors(positions, cell, pbc, k, cutoff):
+    """Per atom: (displacements (n_i, 3), distances (n_i,)) of its k nearest neighbours."""
+    positions = np.asarray(positions, float)
+    cell = np.asarray(cell, float)
+    heights = _plane_heights(cell, pbc)
+    ranges = [
+        range(-(int(np.ceil(cutoff / heights[a])) + 1), int(np.ceil(cutoff / heights[a])) + 2)
+        if pbc[a] else range(0, 1)
+        for a in range(3)
+    ]
+    shifts = np.array(list(itertools.product(*ranges)), float) @ cell
+    result = []
+    for i, p in enumerate(positions):
+        disp = (positions[None, :, :] + shifts[:, None, :] - p).reshape(-1, 3)
+        is_self = np.zeros((len(shifts), len(positions)), bool)
+        is_self[np.all(shifts == 0, axis=1), i] = True
+        disp = disp[~is_self.reshape(-1)]
+        r = np.linalg.norm(disp, axis=1)
+        keep = r < cutoff
+        disp, r = disp[keep], r[keep]
+        order = list(np.argsort(r, kind="stable"))
+        if len(order) > k:
+            r_k = r[order[k - 1]]
+            lo = min(s for s in range(len(order)) if r[order[s]] >= r_k - TIE_TOLERANCE)
+            hi = max(s for s in range(len(order)) if r[order[s]] <= r_k + TIE_TOLERANCE) + 1
+            tied = sorted(order[lo:hi], key=functools.cmp_to_key(_compare_displacements(disp)))
+            order = order[:lo] + tied
+        order = order[:k]
+        result.append((disp[order], r[order]))
+    return result
+
+
+def _compare_displacements(disp):
+    def compare(a, b):
+        for c in range(3):
+            diff = disp[a, c] - disp[b, c]
+            if diff < -TIE_TOLERANCE:
+                return -1
+            if diff > TIE_TOLERANCE:
+                return 1
+        return 0
+
+    return compare
+
+
+def brute_force_descriptors(positions, cell, pbc, k=32, cutoff=5.0):
+    """(n, 2k - 1) QUESTS descriptors by the literal DESIGN.md recipe."""
+    rows = []
+    for disp, r in brute_force_neighbors(positions, cell, pbc, k, cutoff):
+        n = len(r)
+        f = np.zeros(k)
+        f[:n] = (1 - (r / cutoff) ** 2) ** 2
+        x1 = np.zeros(k)
+        x1[:n] = f[:n] / r
+        x1 = np.sort(x1)[::-1]
+        m = np.zeros((k, k))
+        for j in range(n):
+            for l in range(n):
+                if j != l:
+                    m[j, l] = np.sqrt(f[j] * f[l]) / np.linalg.norm(disp[j] - disp[l])
+        m = np.sort(m, axis=1)[:, 1:]
+        x2 = m.sum(axis=0)[::-1] / k
+        rows.append(np.concatenate([x1, x2]))
+    return np.array(rows).reshape(len(rows), 2 * k - 1)
+
+
+def brute_force_kernel_sum(Y, X, h):
+    d2 = ((np.asarray(Y)[:, None, :] - np.asarray(X)[None, :, :]) ** 2).sum(-1)
+    return np.exp(-d2 / (2 * h * h)).sum(axis=1)
+
+
+def brute_force_differential_entropy(Y, X, h):
+    d2 = ((np.asarray(Y)[:, None, :] - np.asarray(X)[None, :, :]) ** 2).sum(-1)
+    a = d2 / (2 * h * h)
+    amin = a.min(axis=1)
+    return amin - np.log(np.exp(-(a - amin[:, None])).sum(axis=1))
