@@ -113,20 +113,25 @@ def validate_params(constraints):
         if missing:  # pragma: no cover - programming error
             raise TypeError(f"constraints name unknown parameters {missing}")
 
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            for name, constraint in constraints.items():
-                value = bound.arguments[name]
+        def check_params(**values):
+            """Check the named parameters without calling the function."""
+            for name, value in values.items():
+                constraint = constraints[name]
                 if not constraint.is_valid(value):
                     raise InvalidInputError(
                         f"The {name!r} parameter of {func.__name__} must be "
                         f"{constraint.describe()}. Got {value!r} instead."
                     )
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            check_params(**{name: bound.arguments[name] for name in constraints})
             return func(*args, **kwargs)
 
         wrapper._parameter_constraints = dict(constraints)
+        wrapper.check_params = check_params
         return wrapper
 
     return decorator

@@ -1,0 +1,226 @@
+"""``quests entropy``, ``quests descriptors`` and ``quests demo``."""
+
+from pathlib import Path
+
+import click
+
+from quests.cli import cli
+
+_DEFAULT_K = 32
+_DEFAULT_CUTOFF = 5.0
+_DEFAULT_BANDWIDTH = 0.015
+
+
+def descriptor_options(func):
+    """-k/--neighbors, -c/--cutoff, --species, --index, --format."""
+    options = [
+        click.option("-k", "--neighbors", "k", type=int, default=_DEFAULT_K, show_default=True,
+                     help="Nearest neighbours per environment."),
+        click.option("-c", "--cutoff", type=float, default=_DEFAULT_CUTOFF, show_default=True,
+                     help="Cutoff radius, Å."),
+        click.option("--species", default=None, metavar="all|Z,Z,...",
+                     help="Multicomponent descriptor: 'all' species present, or atomic numbers."),
+        click.option("--index", default=None, metavar="SLICE",
+                     help="Frames to read from each file (e.g. 0:100, -1, ::10); "
+                          "FILE@SLICE overrides it per file."),
+        click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def common_options(func):
+    """-j/--jobs, -o/--output, --overwrite, --quiet."""
+    options = [
+        click.option("-j", "--jobs", "n_jobs", type=int, default=None,
+                     help="Threads (default: all cores)."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                     help="Write results to this file (suffix picks the format)."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _parse_species(text):
+    from quests._errors import InvalidInputError
+
+    if text is None or text == "all":
+        return text
+    try:
+        return [int(z) for z in text.split(",") if z.strip()]
+    except ValueError:
+        raise InvalidInputError(
+            f"--species must be 'all' or atomic numbers like 29,79; got {text!r}"
+        ) from None
+
+
+def _check_suffix(output, allowed):
+    from quests._errors import OutputError
+
+    if output is not None and Path(output).suffix.lower() not in allowed:
+        raise OutputError(
+            f"output {output}: unsupported suffix (use {', '.join(sorted(allowed))})"
+        )
+
+
+def _dataset_names(specs):
+    """Short names for files: basename without suffix, the full spec if ambiguous."""
+    from quests.io import split_index
+
+    names = [Path(split_index(s)[0]).stem for s in specs]
+    if len(set(names)) < len(names):
+        names = [str(s) for s in specs]
+    return names
+
+
+def _load(specs, index, fmt, k, cutoff, k_given, cutoff_given):
+    """dict name -> structures (or stored descriptors for .npz files)."""
+    from quests._errors import InvalidInputError
+    from quests.io import read_descriptors, read_structures, split_index
+
+    datasets = {}
+    for name, spec in zip(_dataset_names(specs), specs):
+        path, _ = split_index(spec)
+        if Path(path).suffix.lower() == ".npz":
+            x, meta = read_descriptors(path)
+            for key, value, given in (("k", k, k_given), ("cutoff", cutoff, cutoff_given)):
+                if given and meta.get(key) is not None and meta[key] != value:
+                    raise InvalidInputError(
+                        f"{path} holds descriptors with {key}={meta[key]}, not {value}"
+                    )
+            datasets[name] = x
+        else:
+            datasets[name] = read_structures(spec, index=index, format=fmt)
+    return datasets
+
+
+def _format_table(report):
+    header = ("dataset", "structures", "environments", "h", "H (nats)", "ln N", "D (nats)",
+              "time (s)")
+    lines = []
+    for row in report.rows:
+        hs = report.parameters["bandwidth"]
+        hs = hs if isinstance(hs, list) else [hs]
+        entropies = row.entropy if isinstance(row.entropy, list) else [row.entropy]
+        diversities = row.diversity if isinstance(row.diversity, list) else [row.diversity]
+        for h, H, D in zip(hs, entropies, diversities):
+            lines.append((row.name, str(row.n_structures or "-"), str(row.n_environments),
+                          f"{h:g}", f"{H:.4f}", f"{row.max_entropy:.4f}", f"{D:.4f}",
+                          f"{row.seconds:.2f}"))
+    widths = [max(len(header[c]), *(len(line[c]) for line in lines)) for c in range(len(header))]
+    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
+    return "\n".join([fmt.format(*header)] + [fmt.format(*line) for line in lines])
+
+
+def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, output,
+                overwrite, quiet, k_given=False, cutoff_given=False):
+    """Shared by ``entropy`` and ``demo``: load, compute, print, write."""
+    from quests.io import check_output_path, write_json
+    from quests.report import entropy_report
+
+    bandwidth = bandwidth[0] if len(bandwidth) == 1 else list(bandwidth)
+    entropy_report.check_params(k=k, cutoff=cutoff, bandwidth=bandwidth, n_jobs=n_jobs)
+    species = _parse_species(species)
+    _check_suffix(output, {".json"})
+    if output is not None:
+        check_output_path(output, overwrite)
+    datasets = _load(specs, index, fmt, k, cutoff, k_given, cutoff_given)
+    report = entropy_report(datasets, k, cutoff, bandwidth, species=species, n_jobs=n_jobs,
+                            verbose=not quiet)
+    click.echo(_format_table(report))
+    if output is not None:
+        write_json(output, {**report.to_dict(), "inputs": [str(s) for s in specs],
+                            "index": index}, overwrite)
+        if not quiet:
+            click.echo(f"wrote {output}", err=True)
+    return report
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
+@descriptor_options
+@click.option("-b", "--bandwidth", type=float, multiple=True, default=[_DEFAULT_BANDWIDTH],
+              show_default=True, help="Kernel bandwidth, 1/Å (repeat for several).")
+@common_options
+@click.pass_context
+def entropy(ctx, files, k, cutoff, species, index, fmt, bandwidth, n_jobs, output, overwrite,
+            quiet):
+    """Entropy H, diversity D and size of each dataset (and of all together).
+
+    FILE is any structure file ase.io reads, optionally with a frame
+    selection (traj.xyz@0:100), or a descriptor file from `quests descriptors`.
+    A table goes to stdout; -o result.json writes the same as JSON.
+    """
+    source = ctx.get_parameter_source
+    run_entropy(files, k=k, cutoff=cutoff, bandwidth=bandwidth, species=species, index=index,
+                fmt=fmt, n_jobs=n_jobs, output=output, overwrite=overwrite, quiet=quiet,
+                k_given=source("k").name != "DEFAULT",
+                cutoff_given=source("cutoff").name != "DEFAULT")
+
+
+@cli.command()
+@click.option("-j", "--jobs", "n_jobs", type=int, default=None, help="Threads (default: all).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def demo(n_jobs, quiet):
+    """Run `quests entropy` on the embedded Cu datasets (EMT molecular dynamics)."""
+    from quests.data import demo_files
+
+    files = list(demo_files().values())
+    click.echo("quests demo: entropy of Cu environments (ASE EMT): a perfect crystal, "
+               "MD at 300, 900 and 1200 K, and a melt")
+    click.echo("equivalent to: quests entropy " + " ".join(Path(f).name for f in files) + "\n")
+    run_entropy(files, k=_DEFAULT_K, cutoff=_DEFAULT_CUTOFF, bandwidth=[_DEFAULT_BANDWIDTH],
+                species=None, index=None, fmt=None, n_jobs=n_jobs, output=None,
+                overwrite=False, quiet=quiet)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
+@descriptor_options
+@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
+              show_default=True, help="Precision of the stored descriptors.")
+@click.option("-j", "--jobs", "n_jobs", type=int, default=None, help="Threads (default: all).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Output .npz file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, overwrite, quiet):
+    """Compute QUESTS descriptors of every atom and save them to OUTPUT (.npz).
+
+    The file holds `descriptors` (n_atoms, 2k-1), `structure_index` and
+    `atom_index` (where each row comes from), `numbers`, `source` (which FILE)
+    and the settings as JSON `metadata`. `quests entropy OUTPUT.npz` reads it.
+    """
+    import numpy as np
+
+    from quests.descriptor import compute_descriptors, structure_species
+    from quests.io import check_output_path, read_structures, write_descriptors
+
+    compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
+    _check_suffix(output, {".npz"})
+    check_output_path(output, overwrite)
+    species = _parse_species(species)
+    per_file = [read_structures(spec, index=index, format=fmt) for spec in files]
+    structures = [s for group in per_file for s in group]
+    if species == "all":
+        species = structure_species(structures)
+    x = compute_descriptors(structures, k, cutoff, species=species, dtype=dtype, n_jobs=n_jobs,
+                            verbose=not quiet)
+    sizes = np.array([len(s) for s in structures])
+    source = np.repeat(np.repeat(np.arange(len(files)), [len(g) for g in per_file]), sizes)
+    write_descriptors(
+        output, x,
+        {"k": k, "cutoff": cutoff, "species": species, "inputs": [str(f) for f in files],
+         "index": index},
+        overwrite,
+        structure_index=np.repeat(np.arange(len(structures)), sizes),
+        atom_index=np.concatenate([np.arange(n) for n in sizes]),
+        numbers=np.concatenate([s.numbers for s in structures]),
+        source=source,
+    )
+    click.echo(f"{x.shape[0]} environments x {x.shape[1]} features from {len(structures)} "
+               f"structures -> {output}")

@@ -1,0 +1,228 @@
+"""Files in, results out: the only module that touches the file system.
+
+Structures are read with ``ase.io`` (any format it knows: extxyz, LAMMPS
+dump/data, VASP, ASE trajectories, ...). Results are written atomically: to
+a temporary file in the destination folder, then renamed, so a user's file
+is never half-written, and never replaced unless ``overwrite`` is set.
+"""
+
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from quests import __version__
+from quests._errors import InvalidInputError, InvalidStructureError, OutputError, QuestsError
+
+__all__ = [
+    "split_index",
+    "read_structures",
+    "iter_structures",
+    "check_output_path",
+    "atomic_write",
+    "write_json",
+    "to_jsonable",
+    "write_descriptors",
+    "read_descriptors",
+]
+
+_INDEX = re.compile(r"^-?\d*(:-?\d*){0,2}$")
+
+
+class ReadError(QuestsError, OSError):
+    """A file is missing, unreadable, empty or not in a format ase.io knows."""
+
+
+def split_index(spec, index=None):
+    """Split ``"file.xyz@0:100"`` into ``("file.xyz", "0:100")``.
+
+    The part after the last ``@`` is taken as an index only if it looks like
+    one (an integer or a slice), so paths containing ``@`` still work.
+    ``index`` (e.g. from ``--index``) applies when the spec carries none.
+    Returns the index as a string ASE understands (default ``":"``).
+    """
+    spec = str(spec)
+    path, sep, tail = spec.rpartition("@")
+    if sep and path and _INDEX.match(tail) and not Path(spec).exists():
+        return path, tail or ":"
+    if index is not None and not _INDEX.match(str(index)):
+        raise InvalidInputError(f"index must be an integer or a slice like 0:100:2; got {index!r}")
+    return spec, (str(index) if index is not None else ":")
+
+
+def _as_index(text):
+    if ":" not in text:
+        return int(text)
+    parts = [int(p) if p not in ("", "-") else None for p in text.split(":")]
+    return slice(*parts)
+
+
+def _check_readable(path):
+    p = Path(path)
+    if not p.exists():
+        raise ReadError(f"file not found: {path}")
+    if p.is_dir():
+        raise ReadError(f"{path} is a directory, not a structure file")
+    if not os.access(p, os.R_OK):
+        raise ReadError(f"cannot read {path}: permission denied")
+    if p.stat().st_size == 0:
+        raise ReadError(f"{path} is empty")
+
+
+def iter_structures(spec, index=None, format=None):
+    """Yield ``(label, atoms)`` for each selected frame, reading lazily.
+
+    Parameters
+    ----------
+    spec : str or path
+        File path, optionally with an index: ``traj.xyz@-10:``.
+    index : str, optional
+        Index applied if ``spec`` has none (``"0:100"``, ``"-1"``, ``"::10"``).
+    format : str, optional
+        ase.io format name; guessed from the file otherwise.
+    """
+    path, idx = split_index(spec, index)
+    _check_readable(path)
+    import ase.io
+
+    selection = _as_index(idx)
+    try:
+        if isinstance(selection, int):
+            frames = [(selection, ase.io.read(path, index=selection, format=format))]
+        else:
+            start = selection.start or 0
+            step = selection.step or 1
+            frames = (
+                (start + step * n if start >= 0 and step > 0 else n, atoms)
+                for n, atoms in enumerate(ase.io.iread(path, index=selection, format=format))
+            )
+        for number, atoms in frames:
+            yield f"{path} frame {number}", atoms
+    except QuestsError:
+        raise
+    except IndexError:
+        raise ReadError(f"{path}: index {idx} selects no frame") from None
+    except Exception as exc:  # ase raises many types for unreadable files
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReadError(f"cannot read {path}: {message}") from None
+
+
+def read_structures(spec, index=None, format=None):
+    """Read the selected frames of a file into a list of ``ase.Atoms``.
+
+    Raises ``ReadError`` for a missing, unreadable or empty file or one with
+    no frames selected, and ``InvalidStructureError`` for a frame without
+    atoms or with NaN/inf positions.
+
+    Examples
+    --------
+    >>> from quests.data import demo_files
+    >>> frames = read_structures(demo_files()["cu_melt"] + "@0:2")
+    >>> len(frames), len(frames[0])
+    (2, 108)
+    """
+    from quests.structures import as_frame
+
+    structures = []
+    for label, atoms in iter_structures(spec, index, format):
+        as_frame(atoms, label)  # raises on zero atoms, NaN positions, bad shapes
+        structures.append(atoms)
+    if not structures:
+        path, idx = split_index(spec, index)
+        raise ReadError(f"{path} contains no structures" + (f" at index {idx}" if idx != ":" else ""))
+    return structures
+
+
+def check_output_path(path, overwrite=False):
+    """Fail early, before any work, if ``path`` cannot be written.
+
+    Raises ``OutputError`` if it exists and ``overwrite`` is False, if it is
+    a directory, or if its folder is missing or not writable.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"output {path} is a directory")
+    if p.exists() and not overwrite:
+        raise OutputError(f"output {path} exists (use --overwrite to replace it)")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+    return p
+
+
+def atomic_write(path, write, overwrite=False, mode="w"):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it.
+
+    On any error the temporary file is removed and ``path`` is untouched.
+    """
+    p = check_output_path(path, overwrite)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+        if not overwrite and p.exists():
+            raise OutputError(f"output {path} appeared while writing; not replaced")
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def to_jsonable(value):
+    """Convert numpy scalars/arrays and dataclasses to JSON types; NaN/inf become None."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path, payload, overwrite=False):
+    """Write ``payload`` as strict JSON (no NaN/Infinity), with the package version."""
+    document = {"quests_version": __version__, **to_jsonable(payload)}
+    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    return atomic_write(path, lambda f: f.write(text), overwrite)
+
+
+def write_descriptors(path, descriptors, metadata, overwrite=False, **arrays):
+    """Save descriptors and their settings to ``.npz`` atomically."""
+    meta = json.dumps({"quests_version": __version__, **to_jsonable(metadata)}, allow_nan=False)
+    return atomic_write(
+        path,
+        lambda f: np.savez(f, descriptors=descriptors, metadata=np.array(meta), **arrays),
+        overwrite,
+        mode="wb",
+    )
+
+
+def read_descriptors(path):
+    """Load ``(descriptors, metadata)`` written by ``write_descriptors``."""
+    _check_readable(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            descriptors = np.asarray(data["descriptors"])
+            metadata = json.loads(str(data["metadata"]))
+    except (KeyError, ValueError, OSError) as exc:
+        raise ReadError(f"{path} is not a quests descriptor file: {exc}") from None
+    if descriptors.ndim != 2 or descriptors.shape[0] == 0:
+        raise InvalidStructureError(f"{path} holds no descriptors")
+    return descriptors, metadata

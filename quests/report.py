@@ -1,0 +1,154 @@
+"""Entropy of whole datasets: descriptors, then kernel sums, per dataset.
+
+This is what ``quests entropy`` prints, as a Python function that takes
+structures (not files) so scripts and notebooks call it the same way.
+"""
+
+import numbers
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from quests._errors import InvalidInputError
+from quests._validation import Bandwidth, Interval, validate_params
+from quests.descriptor import DEFAULT_CUTOFF, DEFAULT_K, compute_descriptors, structure_species
+from quests.kde import DEFAULT_BANDWIDTH, dataset_entropy
+from quests.structures import as_frames
+
+__all__ = ["DatasetRow", "EntropyReport", "entropy_report"]
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    """Entropy figures of one dataset (or of the union of all, named ``"all"``)."""
+
+    name: str
+    n_structures: int
+    n_environments: int
+    entropy: object  # float, or list per bandwidth
+    max_entropy: float
+    diversity: object
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EntropyReport:
+    """Rows per dataset plus the settings that produced them."""
+
+    rows: list
+    parameters: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {"parameters": self.parameters, "datasets": [asdict(r) for r in self.rows]}
+
+
+def _as_list(value):
+    return np.asarray(value, dtype=float).tolist()
+
+
+@validate_params(
+    {
+        "k": Interval(numbers.Integral, 1, None),
+        "cutoff": Interval(numbers.Real, 0, None, closed="neither"),
+        "bandwidth": Bandwidth(),
+        "n_jobs": Interval(numbers.Integral, None, None, allow_none=True),
+    }
+)
+def entropy_report(
+    datasets,
+    k=DEFAULT_K,
+    cutoff=DEFAULT_CUTOFF,
+    bandwidth=DEFAULT_BANDWIDTH,
+    *,
+    species=None,
+    union=None,
+    n_jobs=None,
+    verbose=False,
+):
+    """Entropy H, diversity D and size of each dataset (and of their union).
+
+    Parameters
+    ----------
+    datasets : dict of str -> structures, or a list of structures
+        Each value is anything ``compute_descriptors`` takes, or a
+        precomputed descriptor array of shape (n_environments, n_features).
+        A plain list is one dataset named ``"dataset"``.
+    k, cutoff : descriptor settings (default 32, 5.0 Å)
+    bandwidth : float or sequence of float, default=0.015
+        Kernel bandwidth(s), 1/Å.
+    species : None, "all" or list of int
+        Multicomponent descriptor; "all" uses the species of all datasets
+        together so every dataset is described in the same space.
+    union : bool or None
+        Add a row ``"all"`` for all environments together (default: when
+        there is more than one dataset).
+    n_jobs : int or None
+    verbose : bool
+
+    Returns
+    -------
+    EntropyReport
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> report = entropy_report({"crystal": rattled_crystal(stdev=0.0),
+    ...                          "hot": [rattled_crystal(stdev=0.2, seed=s) for s in range(3)]})
+    >>> [(r.name, r.n_environments, round(r.entropy, 3)) for r in report.rows]  # doctest: +SKIP
+    [('crystal', 32, 0.0), ('hot', 96, 4.5...), ('all', 128, ...)]
+    """
+    if not isinstance(datasets, dict):
+        datasets = {"dataset": datasets}
+    if not datasets:
+        raise InvalidInputError("no datasets given")
+    if union is None:
+        union = len(datasets) > 1
+    if isinstance(species, str) and species == "all":
+        structures = [s for v in datasets.values() if not isinstance(v, np.ndarray) for s in as_frames(v)]
+        species = structure_species(structures) if structures else None
+    rows, blocks = [], []
+    for name, value in datasets.items():
+        start = time.perf_counter()
+        if isinstance(value, np.ndarray):
+            x, n_structures = value, 0
+        else:
+            structures = as_frames(value, label=name)
+            n_structures = len(structures)
+            x = compute_descriptors(structures, k, cutoff, species=species, n_jobs=n_jobs,
+                                    verbose=verbose)
+        if x.shape[0] == 0:
+            raise InvalidInputError(f"dataset {name!r} has no environments")
+        blocks.append(x)
+        result = dataset_entropy(x, bandwidth, n_jobs=n_jobs, verbose=verbose)
+        rows.append(_row(name, n_structures, result, time.perf_counter() - start))
+    if union:
+        widths = {b.shape[1] for b in blocks}
+        if len(widths) > 1:
+            raise InvalidInputError(
+                f"datasets have descriptors of different lengths {sorted(widths)}: "
+                "they were computed with different settings"
+            )
+        start = time.perf_counter()
+        result = dataset_entropy(np.vstack(blocks), bandwidth, n_jobs=n_jobs, verbose=verbose)
+        rows.append(_row("all", sum(r.n_structures for r in rows), result,
+                         time.perf_counter() - start))
+    parameters = {
+        "k": int(k),
+        "cutoff": float(cutoff),
+        "bandwidth": _as_list(bandwidth),
+        "species": list(species) if species is not None else None,
+    }
+    return EntropyReport(rows, parameters)
+
+
+def _row(name, n_structures, result, seconds):
+    return DatasetRow(
+        name=name,
+        n_structures=int(n_structures),
+        n_environments=int(result.n_environments),
+        entropy=_as_list(result.entropy) if np.ndim(result.entropy) else float(result.entropy),
+        max_entropy=float(result.max_entropy),
+        diversity=_as_list(result.diversity) if np.ndim(result.diversity) else float(result.diversity),
+        seconds=float(seconds),
+    )
