@@ -7,6 +7,7 @@ neighbours (x2), with the smooth weight f(r) = (1 - (r/rc)^2)^2.
 Parallel over structures (many small cells) and over atoms (large cells).
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -152,6 +153,7 @@ def compute_descriptors(
 
 def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, bar):
     """float64 descriptors of the stacked structures (validated, cells augmented)."""
+    network = _sorting_network(k)
     sizes = np.array([p.shape[0] for p in positions_list], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     out = np.zeros((int(offsets[-1]), 2 * k - 1))
@@ -160,7 +162,8 @@ def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, bar):
     while s < n:
         if sizes[s] >= _LARGE_STRUCTURE:
             status = _dk.large_structure_descriptors(
-                positions_list[s], cells[s], pbcs[s], k, cutoff, out[offsets[s]:offsets[s + 1]]
+                positions_list[s], cells[s], pbcs[s], k, cutoff, network,
+                out[offsets[s]:offsets[s + 1]],
             )
             _check_status(np.array([status]), s)
             bar.update(int(sizes[s]))
@@ -175,12 +178,19 @@ def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, bar):
         positions = np.concatenate(positions_list[s:e]) if e - s > 1 else positions_list[s]
         status = _dk.batch_descriptors(
             np.ascontiguousarray(positions), cells[s:e], pbcs[s:e],
-            offsets[s:e + 1] - offsets[s], k, cutoff, out[offsets[s]:offsets[e]],
+            offsets[s:e + 1] - offsets[s], k, cutoff, network, out[offsets[s]:offsets[e]],
         )
         _check_status(status, s)
         bar.update(int(total))
         s = e
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _sorting_network(k):
+    network = _dk.sorting_network(_dk.network_size(k))
+    network.setflags(write=False)
+    return network
 
 
 def _check_status(status, first):
