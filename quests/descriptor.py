@@ -9,13 +9,15 @@ Parallel over structures (many small cells) and over atoms (large cells).
 
 import functools
 import numbers
+import threading
 
 import numpy as np
 
 from quests._errors import InvalidInputError, InvalidStructureError
 from quests._kernels import descriptor as _dk
 from quests._progress import progress_bar
-from quests._threads import limit_threads
+from quests._kernels import neighbors as _nk
+from quests._threads import parallel_map, resolve_jobs
 from quests._validation import Interval, Options, validate_params
 from quests.neighbors import prepare_cells
 from quests.structures import as_frames
@@ -34,8 +36,8 @@ DEFAULT_CUTOFF = 5.0
 # Structures with at least this many atoms are parallelised over atoms;
 # smaller ones are batched and parallelised over structures.
 _LARGE_STRUCTURE = 2048
-# Atoms per batch of small structures (one progress update per batch).
-_BATCH_ATOMS = 32768
+# Most atoms per batch of small structures (one progress update per batch).
+_BATCH_ATOMS = 16384
 
 
 def descriptor_length(k=DEFAULT_K, n_species=0):
@@ -134,56 +136,92 @@ def compute_descriptors(
     if n_atoms == 0:
         return out
     cells, pbcs = prepare_cells(frames)
-    with limit_threads(n_jobs), progress_bar(
-        n_atoms * (1 + len(species_list)), "descriptors", verbose, unit="atom"
-    ) as bar:
+    with progress_bar(n_atoms * (1 + len(species_list)), "descriptors", verbose,
+                      unit="atom") as bar:
         out[:, :width] = _descriptor_rows(
-            [f.positions for f in frames], cells, pbcs, k, float(cutoff), bar
+            [f.positions for f in frames], cells, pbcs, k, float(cutoff), n_jobs, bar
         )
         for block, z in enumerate(species_list, start=1):
             masks = [f.numbers == z for f in frames]
             rows = np.concatenate(masks)
             sub = _descriptor_rows(
-                [f.positions[m] for f, m in zip(frames, masks)], cells, pbcs, k, float(cutoff), bar
+                [f.positions[m] for f, m in zip(frames, masks)], cells, pbcs, k, float(cutoff),
+                n_jobs, bar,
             )
             out[rows, block * width:(block + 1) * width] = sub
             bar.update(n_atoms - int(rows.sum()))
     return out
 
 
-def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, bar):
-    """float64 descriptors of the stacked structures (validated, cells augmented)."""
+def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, n_jobs, bar):
+    """float64 descriptors of the stacked structures (validated, cells augmented).
+
+    Small structures are batched, each batch a task for a worker thread;
+    a large structure is searched once and its atoms split into blocks.
+    """
     network = _sorting_network(k)
     sizes = np.array([p.shape[0] for p in positions_list], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     out = np.zeros((int(offsets[-1]), 2 * k - 1))
+    workers = resolve_jobs(n_jobs)
+    # enough batches to balance the workers, few enough to keep overheads low
+    batch_atoms = int(np.clip(offsets[-1] // (8 * workers), 256, _BATCH_ATOMS))
+    tasks = []
     s = 0
-    n = len(positions_list)
-    while s < n:
+    while s < len(positions_list):
         if sizes[s] >= _LARGE_STRUCTURE:
-            status = _dk.large_structure_descriptors(
-                positions_list[s], cells[s], pbcs[s], k, cutoff, network,
-                out[offsets[s]:offsets[s + 1]],
-            )
-            _check_status(np.array([status]), s)
-            bar.update(int(sizes[s]))
+            tasks.extend(_large_structure_tasks(positions_list[s], cells[s], pbcs[s], s, k,
+                                                cutoff, network, out[offsets[s]:offsets[s + 1]],
+                                                workers))
             s += 1
             continue
-        # a batch of consecutive small structures
-        e = s
-        total = 0
-        while e < n and sizes[e] < _LARGE_STRUCTURE and total < _BATCH_ATOMS:
+        e, total = s, 0
+        while e < len(positions_list) and sizes[e] < _LARGE_STRUCTURE and total < batch_atoms:
             total += sizes[e]
             e += 1
-        positions = np.concatenate(positions_list[s:e]) if e - s > 1 else positions_list[s]
-        status = _dk.batch_descriptors(
-            np.ascontiguousarray(positions), cells[s:e], pbcs[s:e],
-            offsets[s:e + 1] - offsets[s], k, cutoff, network, out[offsets[s]:offsets[e]],
-        )
-        _check_status(status, s)
-        bar.update(int(total))
+        tasks.append(_batch_task(positions_list, cells, pbcs, offsets, s, e, k, cutoff,
+                                 network, out))
         s = e
+    parallel_map(lambda task: task(), tasks, workers, on_done=bar.update)
     return out
+
+
+def _batch_task(positions_list, cells, pbcs, offsets, s, e, k, cutoff, network, out):
+    def run():
+        positions = np.ascontiguousarray(np.concatenate(positions_list[s:e]))
+        status = _dk.batch_descriptors(positions, cells[s:e], pbcs[s:e],
+                                       offsets[s:e + 1] - offsets[s], k, cutoff, network,
+                                       out[offsets[s]:offsets[e]])
+        _check_status(status, s)
+        return int(offsets[e] - offsets[s])
+
+    return run
+
+
+def _large_structure_tasks(positions, cell, pbc, index, k, cutoff, network, out, workers):
+    """Tasks over blocks of atoms of one structure; the search is built once, lazily."""
+    n = positions.shape[0]
+    block = max(256, -(-n // (8 * workers)))
+    state = {}
+    lock = threading.Lock()
+
+    def search():
+        with lock:
+            if "search" not in state:
+                state["search"] = _nk.neighbor_search(positions, cell, pbc, cutoff)
+        return state["search"]
+
+    def make(start, stop):
+        def run():
+            found, n_max = search()
+            status = _dk.block_descriptors(found, n_max, start, stop, k, cutoff, network,
+                                           out[start:stop])
+            _check_status(np.array([status]), index)
+            return stop - start
+
+        return run
+
+    return [make(a, min(a + block, n)) for a in range(0, n, block)]
 
 
 @functools.lru_cache(maxsize=8)

@@ -42,19 +42,71 @@ class NeighborList(NamedTuple):
     counts: np.ndarray
 
 
+def augment_cells(cells, pbcs):
+    """Make cells invertible by replacing their non-periodic rows.
+
+    Only periodic lattice vectors carry meaning; the non-periodic rows are
+    replaced by orthonormal vectors perpendicular to the periodic ones, so
+    fractional coordinates exist along the periodic axes.
+
+    Parameters
+    ----------
+    cells : ndarray of shape (n, 3, 3)
+    pbcs : ndarray of shape (n, 3), bool
+
+    Returns
+    -------
+    augmented : ndarray of shape (n, 3, 3)
+    ratio : ndarray of shape (n,)
+        Volume (area, length) spanned by the periodic vectors divided by the
+        product of their lengths: 1 for orthogonal vectors, 0 for degenerate
+        ones, a scale-free measure of singularity.
+    """
+    cells = np.asarray(cells, dtype=np.float64)
+    pbcs = np.asarray(pbcs, dtype=bool)
+    out = cells.copy()
+    ratio = np.ones(len(cells))
+    lengths = np.linalg.norm(cells, axis=2)
+    for pattern in np.unique(pbcs, axis=0):
+        sel = np.flatnonzero((pbcs == pattern).all(axis=1))
+        periodic = np.flatnonzero(pattern)
+        c = cells[sel]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if len(periodic) == 3:
+                ratio[sel] = np.abs(np.linalg.det(c)) / lengths[sel].prod(axis=1)
+            elif len(periodic) == 0:
+                out[sel] = np.eye(3)
+            elif len(periodic) == 2:
+                a, b = periodic
+                normal = np.cross(c[:, a], c[:, b])
+                area = np.linalg.norm(normal, axis=1)
+                ratio[sel] = area / (lengths[sel, a] * lengths[sel, b])
+                out[sel, 3 - a - b] = normal / area[:, None]
+            else:
+                a = periodic[0]
+                v = c[:, a]
+                trial = np.zeros_like(v)
+                trial[np.arange(len(v)), np.argmin(np.abs(v), axis=1)] = 1.0
+                u = np.cross(v, trial)
+                u /= np.linalg.norm(u, axis=1)[:, None]
+                w = np.cross(v, u)
+                w /= np.linalg.norm(w, axis=1)[:, None]
+                out[sel, (a + 1) % 3] = u
+                out[sel, (a + 2) % 3] = w
+                ratio[sel] = (lengths[sel, a] > 0).astype(float)
+    ratio = np.nan_to_num(ratio, nan=0.0)
+    return np.ascontiguousarray(out), ratio
+
+
 def prepare_cells(frames, labels=None):
     """Augmented cells and pbc flags of validated frames, checking for singular cells.
 
     Returns ``(cells_scc, pbcs_sc)`` ready for the kernels.
     """
-    n = len(frames)
-    cells = np.empty((n, 3, 3))
-    pbcs = np.empty((n, 3), dtype=np.bool_)
-    for s, frame in enumerate(frames):
-        cells[s] = frame.cell
-        pbcs[s] = frame.pbc
-    augmented, ratio = _nk.augment_cells(cells, pbcs)
-    bad = np.flatnonzero(pbcs.any(axis=1) & (ratio < SINGULAR_CELL_RATIO))
+    cells = np.array([f.cell for f in frames], dtype=np.float64).reshape(-1, 3, 3)
+    pbcs = np.array([f.pbc for f in frames], dtype=bool).reshape(-1, 3)
+    augmented, ratio = augment_cells(cells, pbcs)
+    bad = np.flatnonzero(pbcs.any(axis=1) & ~(ratio >= SINGULAR_CELL_RATIO))
     if bad.size:
         s = int(bad[0])
         label = labels[s] if labels is not None else f"structure {s}"

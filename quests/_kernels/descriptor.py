@@ -136,69 +136,46 @@ def atom_descriptor(d_nc, r_n, count, k, cutoff, network, u_n, m_pp, out):
     return True
 
 
-@nb.njit(cache=True)
-def structure_descriptors(positions_ic, cell_cc, pbc_c, k, cutoff, network, out_ix):
-    """Descriptors of every atom of one structure, serially.
+@nb.njit(cache=True, nogil=True)
+def block_descriptors(search, n_max, start, stop, k, cutoff, network, out_ix):
+    """Descriptors of atoms ``start:stop`` of a searched structure.
 
-    ``cell_cc`` must be augmented (see ``augment_cell``); ``network`` is
-    ``sorting_network(network_size(k))``. Returns a status code.
+    ``search, n_max`` come from ``neighbor_search``; ``network`` is
+    ``sorting_network(network_size(k))``; row i of ``out_ix`` receives atom
+    ``start + i``. Returns a status code.
     """
-    n = positions_ic.shape[0]
-    if n == 0:
-        return STATUS_OK
-    search, n_max = neighbor_search(positions_ic, cell_cc, pbc_c, cutoff)
     cand_r2_n = np.empty(n_max)
     cand_d_nc = np.empty((n_max, 3))
+    order_n = np.empty(n_max, np.int64)
     d_nc = np.empty((k, 3))
     r_n = np.empty(k)
     u_n = np.empty(k)
     m_pp = np.empty((network_size(k), network_size(k)))
-    for i in range(n):
-        count = k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, d_nc, r_n)
+    for i in range(start, stop):
+        count = k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, order_n, d_nc, r_n)
         if count < 0:
             return STATUS_OVERLAP
-        if not atom_descriptor(d_nc, r_n, count, k, cutoff, network, u_n, m_pp, out_ix[i]):
+        if not atom_descriptor(d_nc, r_n, count, k, cutoff, network, u_n, m_pp,
+                               out_ix[i - start]):
             return STATUS_OVERLAP
     return STATUS_OK
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True, nogil=True)
 def batch_descriptors(positions_ic, cells_scc, pbcs_sc, offsets_s, k, cutoff, network, out_ix):
-    """Descriptors of many structures, in parallel over structures.
+    """Descriptors of many small structures, one after the other.
 
     Structure s owns atoms ``offsets_s[s]:offsets_s[s + 1]`` of the stacked
-    ``positions_ic`` and rows of ``out_ix``. Returns one status per structure.
+    ``positions_ic`` and the same rows of ``out_ix``; cells are augmented
+    (``quests.neighbors.augment_cells``). Returns one status per structure.
     """
     n_struct = offsets_s.shape[0] - 1
     status_s = np.zeros(n_struct, np.int64)
-    for s in nb.prange(n_struct):
+    for s in range(n_struct):
         a = offsets_s[s]
         b = offsets_s[s + 1]
-        status_s[s] = structure_descriptors(
-            positions_ic[a:b], cells_scc[s], pbcs_sc[s], k, cutoff, network, out_ix[a:b]
-        )
+        if b > a:
+            search, n_max = neighbor_search(positions_ic[a:b], cells_scc[s], pbcs_sc[s], cutoff)
+            status_s[s] = block_descriptors(search, n_max, 0, b - a, k, cutoff, network,
+                                            out_ix[a:b])
     return status_s
-
-
-@nb.njit(parallel=True, cache=True)
-def large_structure_descriptors(positions_ic, cell_cc, pbc_c, k, cutoff, network, out_ix):
-    """Descriptors of one large structure, in parallel over blocks of atoms."""
-    n = positions_ic.shape[0]
-    search, n_max = neighbor_search(positions_ic, cell_cc, pbc_c, cutoff)
-    n_blocks = (n + _ATOM_BLOCK - 1) // _ATOM_BLOCK
-    bad_b = np.zeros(n_blocks, np.int64)
-    for blk in nb.prange(n_blocks):
-        cand_r2_n = np.empty(n_max)
-        cand_d_nc = np.empty((n_max, 3))
-        d_nc = np.empty((k, 3))
-        r_n = np.empty(k)
-        u_n = np.empty(k)
-        m_pp = np.empty((network_size(k), network_size(k)))
-        for i in range(blk * _ATOM_BLOCK, min(n, (blk + 1) * _ATOM_BLOCK)):
-            count = k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, d_nc, r_n)
-            if count < 0 or not atom_descriptor(
-                d_nc, r_n, count, k, cutoff, network, u_n, m_pp, out_ix[i]
-            ):
-                bad_b[blk] = 1
-                break
-    return STATUS_OVERLAP if bad_b.sum() > 0 else STATUS_OK

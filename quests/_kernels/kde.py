@@ -27,9 +27,6 @@ SAFE_MATH = {"contract", "nsz"}
 #: fastmath flags for plain reductions (sums), which need reassociation to vectorise
 REDUCE_MATH = {"contract", "nsz", "reassoc"}
 
-# rows per parallel work item; each item keeps private column sums
-_ROW_CHUNK = 128
-
 #: |a|^2 + |b|^2 - 2 a.b loses about log10(1/REFINE) digits when d^2 is this
 #: small relative to the norms; such pairs (near-duplicates) are recomputed
 #: exactly from the rows, so identical environments give d^2 = 0 exactly.
@@ -49,7 +46,7 @@ _ROUND_BITS = 0x4338000000000000
 _EXP_BIAS = 1023
 
 
-@nb.njit(cache=True, fastmath=SAFE_MATH)
+@nb.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
 def exp_neg(arg_b, out_b, work_b):
     """out_b[i] = exp(-arg_b[i]) for arg >= 0 (0 beyond ``MAX_ARG``), ~1 ulp.
 
@@ -131,7 +128,7 @@ def row_distances(gram_b, sqnorm_a, sqnorm_b, a_d, B, d2_b):
                 d2_b[b] = _squared_distance(a_d, B[b])
 
 
-@nb.njit(parallel=True, cache=True, fastmath=SAFE_MATH)
+@nb.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
 def tile_sums(gram_ab, sqnorm_a, sqnorm_b, A, B, scale_h, row_ah, col_bh, with_columns):
     """Add the kernel sums of one tile to running row (and column) sums.
 
@@ -146,62 +143,78 @@ def tile_sums(gram_ab, sqnorm_a, sqnorm_b, A, B, scale_h, row_ah, col_bh, with_c
     """
     na, nb_ = gram_ab.shape
     n_h = scale_h.shape[0]
-    n_chunks = (na + _ROW_CHUNK - 1) // _ROW_CHUNK
-    col_part = np.zeros((n_chunks if with_columns else 0, n_h, nb_))
-    for chunk in nb.prange(n_chunks):
-        d2_b = np.empty(nb_)
-        arg_b = np.empty(nb_)
-        v_b = np.empty(nb_)
-        work_b = np.empty(nb_)
-        for a in range(chunk * _ROW_CHUNK, min(na, (chunk + 1) * _ROW_CHUNK)):
-            row_distances(gram_ab[a], sqnorm_a[a], sqnorm_b, A[a], B, d2_b)
-            for h in range(n_h):
-                scale = scale_h[h]
+    d2_b = np.empty(nb_)
+    arg_b = np.empty(nb_)
+    v_b = np.empty(nb_)
+    work_b = np.empty(nb_)
+    col_hb = np.zeros((n_h if with_columns else 0, nb_))  # contiguous along b
+    for a in range(na):
+        row_distances(gram_ab[a], sqnorm_a[a], sqnorm_b, A[a], B, d2_b)
+        for h in range(n_h):
+            scale = scale_h[h]
+            for b in range(nb_):
+                arg_b[b] = d2_b[b] * scale
+            exp_neg(arg_b, v_b, work_b)
+            row_ah[a, h] += _sum(v_b)
+            if with_columns:
+                col_b = col_hb[h]
                 for b in range(nb_):
-                    arg_b[b] = d2_b[b] * scale
-                exp_neg(arg_b, v_b, work_b)
-                row_ah[a, h] += _sum(v_b)
-                if with_columns:
-                    part = col_part[chunk, h]
-                    for b in range(nb_):
-                        part[b] += v_b[b]
+                    col_b[b] += v_b[b]
     if with_columns:
-        for chunk in range(col_part.shape[0]):
-            for h in range(n_h):
-                for b in range(nb_):
-                    col_bh[b, h] += col_part[chunk, h, b]
+        for h in range(n_h):
+            for b in range(nb_):
+                col_bh[b, h] += col_hb[h, b]
 
 
-@nb.njit(parallel=True, cache=True, fastmath=SAFE_MATH)
+@nb.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
 def tile_logsumexp(gram_ab, sqnorm_a, sqnorm_b, A, B, scale_h, min_arg_ah, shifted_sum_ah):
     """Streaming log-sum-exp of kernel values, one tile at a time.
 
     For each row a and bandwidth h, the running state is ``m = min_b arg_ab``
     (``arg = d^2 / (2 h^2)``) and ``s = sum_b exp(-(arg_ab - m))`` so that
     ``ln sum_b K(a, b) = ln s - m`` stays finite however far a is from B.
-    Initialise ``min_arg_ah`` to +inf and ``shifted_sum_ah`` to 0.
+    Initialise ``min_arg_ah`` to +inf and ``shifted_sum_ah`` to 0; states
+    built from disjoint parts of B merge with ``merge_logsumexp``.
     """
     na, nb_ = gram_ab.shape
     n_h = scale_h.shape[0]
-    n_chunks = (na + _ROW_CHUNK - 1) // _ROW_CHUNK
-    for chunk in nb.prange(n_chunks):
-        d2_b = np.empty(nb_)
-        arg_b = np.empty(nb_)
-        v_b = np.empty(nb_)
-        work_b = np.empty(nb_)
-        for a in range(chunk * _ROW_CHUNK, min(na, (chunk + 1) * _ROW_CHUNK)):
-            row_distances(gram_ab[a], sqnorm_a[a], sqnorm_b, A[a], B, d2_b)
-            d2min = max(_min(d2_b), 0.0)
-            for h in range(n_h):
-                scale = scale_h[h]
-                tile_min = d2min * scale
-                old_min = min_arg_ah[a, h]
-                if tile_min < old_min:
-                    if shifted_sum_ah[a, h] > 0.0:
-                        shifted_sum_ah[a, h] *= np.exp(tile_min - old_min)
-                    min_arg_ah[a, h] = tile_min
-                shift = min_arg_ah[a, h]
-                for b in range(nb_):
-                    arg_b[b] = d2_b[b] * scale - shift
-                exp_neg(arg_b, v_b, work_b)
-                shifted_sum_ah[a, h] += _sum(v_b)
+    d2_b = np.empty(nb_)
+    arg_b = np.empty(nb_)
+    v_b = np.empty(nb_)
+    work_b = np.empty(nb_)
+    for a in range(na):
+        row_distances(gram_ab[a], sqnorm_a[a], sqnorm_b, A[a], B, d2_b)
+        d2min = max(_min(d2_b), 0.0)
+        for h in range(n_h):
+            scale = scale_h[h]
+            tile_min = d2min * scale
+            old_min = min_arg_ah[a, h]
+            if tile_min < old_min:
+                if shifted_sum_ah[a, h] > 0.0:
+                    shifted_sum_ah[a, h] *= np.exp(tile_min - old_min)
+                min_arg_ah[a, h] = tile_min
+            shift = min_arg_ah[a, h]
+            for b in range(nb_):
+                arg_b[b] = d2_b[b] * scale - shift
+            exp_neg(arg_b, v_b, work_b)
+            shifted_sum_ah[a, h] += _sum(v_b)
+
+
+@nb.njit(cache=True, nogil=True)
+def merge_logsumexp(min_arg_ah, shifted_sum_ah, other_min_ah, other_sum_ah):
+    """Fold another log-sum-exp state (same rows) into the first, in place."""
+    na, n_h = min_arg_ah.shape
+    for a in range(na):
+        for h in range(n_h):
+            m1 = min_arg_ah[a, h]
+            m2 = other_min_ah[a, h]
+            if m2 == np.inf:
+                continue
+            if m1 == np.inf:
+                min_arg_ah[a, h] = m2
+                shifted_sum_ah[a, h] = other_sum_ah[a, h]
+            elif m2 < m1:
+                shifted_sum_ah[a, h] = shifted_sum_ah[a, h] * np.exp(m2 - m1) + other_sum_ah[a, h]
+                min_arg_ah[a, h] = m2
+            else:
+                shifted_sum_ah[a, h] += other_sum_ah[a, h] * np.exp(m1 - m2)

@@ -14,7 +14,7 @@ import numpy as np
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
 from quests._progress import progress_bar
-from quests._threads import limit_threads
+from quests._threads import blas_threads, parallel_map, resolve_jobs
 from quests._validation import (
     Bandwidth,
     Interval,
@@ -60,72 +60,77 @@ def _shape_result(values_nh, inverse, scalar):
     return values_nh[..., 0] if scalar else values_nh
 
 
-def _blas_one_thread():
-    """BLAS on one thread while tiles alternate between BLAS and numba.
-
-    Both libraries keep their own thread pools spinning after each call; on
-    a small machine the two pools then steal each other's cores (measured
-    here: 11 ms lost per tile at tile_size=512, 40 % at 2048). numba's
-    parallel pass carries the parallelism; the Gram products lose little.
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _tile_view(buffer, rows, cols):
     """A C-contiguous (rows, cols) view of a flat buffer, for BLAS ``out=``."""
     return buffer[: rows * cols].reshape(rows, cols)
 
 
-def _self_sums(X, scale_h, tile_size, verbose):
-    """p_i = sum_j K(x_i, x_j) over X (self term included), shape (N, n_h)."""
+def _run_tiles(pairs, work, n_jobs, verbose):
+    """Run ``work(worker, pairs_of_worker, on_tile)`` for each worker.
+
+    Tiles go to workers round-robin, fixed in advance, so each worker's
+    private accumulators, and hence the result, do not depend on thread
+    timing. BLAS is held at one thread: the workers are the parallelism.
+    """
+    workers = max(1, min(resolve_jobs(n_jobs), len(pairs)))
+    shares = [pairs[w::workers] for w in range(workers)]
+    with progress_bar(len(pairs), "kernel sums", verbose, unit="tile") as bar, blas_threads(1):
+        return parallel_map(lambda w: work(w, shares[w], bar.update), range(workers), workers)
+
+
+def _self_sums(X, scale_h, tile_size, n_jobs, verbose):
+    """p_i = sum_j K(x_i, x_j) over X (self term included), shape (N, n_h).
+
+    Visits each pair of tiles once, adding it to its rows and its columns.
+    """
     n = X.shape[0]
     n_h = scale_h.shape[0]
     sqnorm = np.einsum("ij,ij->i", X, X)
-    sums = np.zeros((n, n_h))
     starts = list(range(0, n, tile_size))
-    gram = np.empty(min(tile_size, n) ** 2)
-    n_pairs = len(starts) * (len(starts) + 1) // 2
-    with progress_bar(n_pairs, "kernel sums", verbose, unit="tile") as bar, _blas_one_thread():
-        for ti, a0 in enumerate(starts):
-            a1 = min(a0 + tile_size, n)
-            for b0 in starts[ti:]:
-                b1 = min(b0 + tile_size, n)
-                g = _tile_view(gram, a1 - a0, b1 - b0)
-                np.dot(X[a0:a1], X[b0:b1].T, out=g)
-                diagonal = a0 == b0
-                _kk.tile_sums(
-                    g, sqnorm[a0:a1], sqnorm[b0:b1], X[a0:a1], X[b0:b1], scale_h,
-                    sums[a0:a1], sums[b0:b1], not diagonal,
-                )
-                bar.update()
-    return sums
+    pairs = [(a0, b0) for i, a0 in enumerate(starts) for b0 in starts[i:]]
+
+    def work(worker, share, on_tile):
+        sums = np.zeros((n, n_h))
+        gram = np.empty(min(tile_size, n) ** 2)
+        for a0, b0 in share:
+            a1, b1 = min(a0 + tile_size, n), min(b0 + tile_size, n)
+            g = _tile_view(gram, a1 - a0, b1 - b0)
+            np.dot(X[a0:a1], X[b0:b1].T, out=g)
+            _kk.tile_sums(g, sqnorm[a0:a1], sqnorm[b0:b1], X[a0:a1], X[b0:b1], scale_h,
+                          sums[a0:a1], sums[b0:b1], a0 != b0)
+            on_tile()
+        return sums
+
+    return sum(_run_tiles(pairs, work, n_jobs, verbose))
 
 
-def _cross_log_sums(Y, X, scale_h, tile_size, verbose):
+def _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose):
     """ln sum_j K(y, x_j) for each row of Y, shape (n_y, n_h), via log-sum-exp."""
     n_y, n_x = Y.shape[0], X.shape[0]
     n_h = scale_h.shape[0]
     sq_y = np.einsum("ij,ij->i", Y, Y)
     sq_x = np.einsum("ij,ij->i", X, X)
-    min_arg = np.full((n_y, n_h), np.inf)
-    shifted = np.zeros((n_y, n_h))
-    gram = np.empty(min(tile_size, n_y) * min(tile_size, n_x))
-    y_starts = range(0, n_y, tile_size)
-    x_starts = range(0, n_x, tile_size)
-    with progress_bar(len(y_starts) * len(x_starts), "kernel sums", verbose,
-                      unit="tile") as bar, _blas_one_thread():
-        for a0 in y_starts:
-            a1 = min(a0 + tile_size, n_y)
-            for b0 in x_starts:
-                b1 = min(b0 + tile_size, n_x)
-                g = _tile_view(gram, a1 - a0, b1 - b0)
-                np.dot(Y[a0:a1], X[b0:b1].T, out=g)
-                _kk.tile_logsumexp(
-                    g, sq_y[a0:a1], sq_x[b0:b1], Y[a0:a1], X[b0:b1], scale_h, min_arg[a0:a1], shifted[a0:a1]
-                )
-                bar.update()
+    pairs = [(a0, b0) for a0 in range(0, n_y, tile_size) for b0 in range(0, n_x, tile_size)]
+    if not pairs:
+        return np.zeros((0, n_h))
+
+    def work(worker, share, on_tile):
+        min_arg = np.full((n_y, n_h), np.inf)
+        shifted = np.zeros((n_y, n_h))
+        gram = np.empty(min(tile_size, n_y) * min(tile_size, n_x))
+        for a0, b0 in share:
+            a1, b1 = min(a0 + tile_size, n_y), min(b0 + tile_size, n_x)
+            g = _tile_view(gram, a1 - a0, b1 - b0)
+            np.dot(Y[a0:a1], X[b0:b1].T, out=g)
+            _kk.tile_logsumexp(g, sq_y[a0:a1], sq_x[b0:b1], Y[a0:a1], X[b0:b1], scale_h,
+                               min_arg[a0:a1], shifted[a0:a1])
+            on_tile()
+        return min_arg, shifted
+
+    states = _run_tiles(pairs, work, n_jobs, verbose)
+    min_arg, shifted = states[0]
+    for other_min, other_sum in states[1:]:
+        _kk.merge_logsumexp(min_arg, shifted, other_min, other_sum)
     return np.log(shifted) - min_arg
 
 
@@ -185,11 +190,10 @@ def kernel_sum(X, h=DEFAULT_BANDWIDTH, Y=None, *, tile_size=DEFAULT_TILE_SIZE, n
     [3.0, 3.0, 3.0]
     """
     X, Y, scale_h, inverse, scalar = _prepare(X, Y, h)
-    with limit_threads(n_jobs):
-        if Y is None:
-            sums = _self_sums(X, scale_h, tile_size, verbose)
-        else:
-            sums = np.exp(_cross_log_sums(Y, X, scale_h, tile_size, verbose))
+    if Y is None:
+        sums = _self_sums(X, scale_h, tile_size, n_jobs, verbose)
+    else:
+        sums = np.exp(_cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose))
     return _shape_result(sums, inverse, scalar)
 
 
@@ -201,8 +205,7 @@ def log_kernel_sum(Y, X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_
     Computed as a streaming log-sum-exp. Shapes as in ``kernel_sum``.
     """
     X, Y, scale_h, inverse, scalar = _prepare(X, Y, h)
-    with limit_threads(n_jobs):
-        logs = _cross_log_sums(Y, X, scale_h, tile_size, verbose)
+    logs = _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose)
     return _shape_result(logs, inverse, scalar)
 
 
