@@ -350,7 +350,7 @@ def overlap(Y, X, h=DEFAULT_BANDWIDTH, threshold=0.0, *, tile_size=DEFAULT_TILE_
     Examples
     --------
     >>> import numpy as np
-    >>> overlap([[0.0], [0.001], [5.0]], [[0.0]], h=0.015)
+    >>> overlap([[0.0], [0.001], [5.0]], [[0.0], [0.001]], h=0.015)
     0.6666666666666666
     """
     dh = differential_entropy(Y, X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
