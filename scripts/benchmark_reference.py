@@ -1,0 +1,83 @@
+"""Time the published QUESTS implementation on the workloads of benchmark.py.
+
+Run it in a separate virtual environment (the published package is also
+called ``quests``), from the repository root, after ``scripts/benchmark.py``
+has written bench-out/cu_md_descriptors.npy:
+
+    python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install quests==2026.2.22
+    /tmp/refvenv/bin/python scripts/benchmark_reference.py [desc_small,desc_large,entropy_20k,entropy_50k]
+
+Each case runs in its own process (peak RSS per case); a warm-up call
+compiles or loads the reference's numba kernels first, so the times exclude
+compilation. Prints one line per case.
+"""
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rattled(size, stdev, seed):
+    from ase.build import bulk
+
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * size
+    rng = np.random.default_rng(seed)  # the same structures as benchmark.py
+    atoms.positions += rng.normal(scale=stdev, size=atoms.positions.shape)
+    return atoms
+
+
+def run_case(name):
+    from quests.descriptor import get_descriptors
+    from quests.entropy import entropy
+
+    get_descriptors([rattled((2, 2, 2), 0.05, 0)])
+    entropy(np.random.default_rng(0).random((50, 63)), h=0.015)
+    if name == "desc_small":
+        structures = [rattled((2, 2, 2), 0.05, s) for s in range(2000)]
+        start = time.perf_counter()
+        x = get_descriptors(structures, k=32, cutoff=5.0)
+    elif name == "desc_large":
+        structures = [rattled((29, 29, 30), 0.05, 1)]
+        start = time.perf_counter()
+        x = get_descriptors(structures, k=32, cutoff=5.0)
+    else:
+        n = {"entropy_20k": 20000, "entropy_50k": 50000}[name]
+        pool = np.load(ROOT / "bench-out" / "cu_md_descriptors.npy")
+        x = np.ascontiguousarray(pool[np.random.default_rng(0).choice(len(pool), n, replace=False)])
+        start = time.perf_counter()
+        value = entropy(x, h=0.015)
+        elapsed = time.perf_counter() - start
+        return {"n_env": n, "time_s": elapsed, "entropy": float(value),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    elapsed = time.perf_counter() - start
+    return {"n_env": x.shape[0], "time_s": elapsed, "env_per_s": x.shape[0] / elapsed,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--case":
+        print(json.dumps(run_case(sys.argv[2])))
+        return
+    cases = sys.argv[1].split(",") if len(sys.argv) > 1 else [
+        "desc_small", "desc_large", "entropy_20k", "entropy_50k"]
+    import quests
+
+    print(f"reference quests {getattr(quests, '__version__', '?')}")
+    for name in cases:
+        proc = subprocess.run([sys.executable, __file__, "--case", name], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            print(f"{name:<12} FAILED: {proc.stderr.strip().splitlines()[-1]}")
+            continue
+        print(name, proc.stdout.strip().splitlines()[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Package-wide API rules: constraint tables, __all__, import hygiene."""
+
+import importlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import quests
+from quests import InvalidInputError, QuestsError
+from quests.data import rattled_crystal
+
+PUBLIC_MODULES = ["quests", "quests.descriptor", "quests.neighbors", "quests.kde",
+                  "quests.structures", "quests.io", "quests.report", "quests.data"]
+
+
+def _public_functions():
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        for attr in module.__all__:
+            obj = getattr(module, attr)
+            if callable(obj) and hasattr(obj, "_parameter_constraints"):
+                yield f"{name}.{attr}", obj
+
+
+FUNCTIONS = dict(_public_functions())
+X = np.random.default_rng(0).normal(size=(20, 4)) * 0.02
+# minimal valid positional arguments per function
+VALID_ARGS = {
+    "compute_descriptors": (rattled_crystal(),),
+    "nearest_neighbors": (rattled_crystal(),),
+    "entropy_report": ({"a": rattled_crystal()},),
+    "kernel_sum": (X,),
+    "entropy": (X,),
+    "diversity": (X,),
+    "dataset_entropy": (X,),
+    "log_kernel_sum": (X, X),
+    "differential_entropy": (X, X),
+    "overlap": (X, X),
+}
+
+
+def test_every_constrained_function_is_covered():
+    names = {qual.rsplit(".", 1)[1] for qual in FUNCTIONS}
+    assert names == set(VALID_ARGS)
+
+
+@pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
+def test_constraints_reject_invalid_values(qualname):
+    func = FUNCTIONS[qualname]
+    args = VALID_ARGS[qualname.rsplit(".", 1)[1]]
+    func(*args)  # valid call works
+    for param, constraint in func._parameter_constraints.items():
+        bad = constraint.invalid_example()
+        with pytest.raises(InvalidInputError, match=f"The '{param}' parameter of") as info:
+            func(*args, **{param: bad})
+        assert "\n" not in str(info.value)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, QuestsError)
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_all_names_exist(module_name):
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.__all__ lists missing {name}"
+
+
+def test_import_quests_is_light():
+    code = ("import sys, quests; "
+            "heavy = [m for m in ('numba', 'torch', 'matplotlib', 'ase', 'dask') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_cli_help_does_not_load_numba():
+    code = ("import sys; from click.testing import CliRunner; from quests.cli import cli; "
+            "r = CliRunner().invoke(cli, ['entropy', '--help']); assert r.exit_code == 0; "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_version():
+    assert quests.__version__.count(".") == 2
