@@ -18,6 +18,10 @@ __all__ = [
     "Interval",
     "Options",
     "Bandwidth",
+    "NEIGHBORS",
+    "CUTOFF",
+    "N_JOBS",
+    "TILE_SIZE",
     "validate_params",
     "check_descriptors",
     "as_bandwidths",
@@ -102,6 +106,13 @@ class Bandwidth:
 
     def invalid_example(self):
         return 0.0
+
+
+#: constraints shared by every function that takes these parameters
+NEIGHBORS = Interval(numbers.Integral, 1, None)
+CUTOFF = Interval(numbers.Real, 0, None, closed="neither")
+N_JOBS = Interval(numbers.Integral, None, None, allow_none=True)
+TILE_SIZE = Interval(numbers.Integral, 1, None)
 
 
 def validate_params(constraints):

@@ -8,7 +8,6 @@ Parallel over structures (many small cells) and over atoms (large cells).
 """
 
 import functools
-import numbers
 import threading
 
 import numpy as np
@@ -18,7 +17,7 @@ from quests._kernels import descriptor as _dk
 from quests._progress import progress_bar
 from quests._kernels import neighbors as _nk
 from quests._threads import parallel_map, resolve_jobs
-from quests._validation import Interval, Options, validate_params
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Options, validate_params
 from quests.neighbors import prepare_cells
 from quests.structures import as_frames
 
@@ -55,10 +54,10 @@ def structure_species(structures):
 
 @validate_params(
     {
-        "k": Interval(numbers.Integral, 1, None),
-        "cutoff": Interval(numbers.Real, 0, None, closed="neither"),
+        "k": NEIGHBORS,
+        "cutoff": CUTOFF,
         "dtype": Options("float64", "float32", np.float64, np.float32),
-        "n_jobs": Interval(numbers.Integral, None, None, allow_none=True),
+        "n_jobs": N_JOBS,
     }
 )
 def compute_descriptors(

@@ -111,7 +111,7 @@ def iter_structures(spec, index=None, format=None):
         raise ReadError(f"cannot read {path}: {message}") from None
 
 
-def read_structures(spec, index=None, format=None):
+def read_structures(spec, index=None, format=None, verbose=False):
     """Read the selected frames of a file into a list of ``ase.Atoms``.
 
     Raises ``ReadError`` for a missing, unreadable or empty file or one with
@@ -125,12 +125,15 @@ def read_structures(spec, index=None, format=None):
     >>> len(frames), len(frames[0])
     (2, 108)
     """
+    from quests._progress import progress_bar
     from quests.structures import as_frame
 
     structures = []
-    for label, atoms in iter_structures(spec, index, format):
-        as_frame(atoms, label)  # raises on zero atoms, NaN positions, bad shapes
-        structures.append(atoms)
+    with progress_bar(None, f"reading {split_index(spec)[0]}", verbose, unit="frame") as bar:
+        for label, atoms in iter_structures(spec, index, format):
+            as_frame(atoms, label)  # raises on zero atoms, NaN positions, bad shapes
+            structures.append(atoms)
+            bar.update()
     if not structures:
         path, idx = split_index(spec, index)
         raise ReadError(f"{path} contains no structures" + (f" at index {idx}" if idx != ":" else ""))

@@ -7,14 +7,13 @@ order of the displacement vectors, a translation-invariant rule that picks
 the same neighbours for every atom of a perfect Bravais crystal.
 """
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from quests._errors import InvalidStructureError
 from quests._kernels import neighbors as _nk
-from quests._validation import Interval, validate_params
+from quests._validation import CUTOFF, NEIGHBORS, validate_params
 from quests.structures import as_frame
 
 __all__ = ["NeighborList", "nearest_neighbors"]
@@ -119,8 +118,8 @@ def prepare_cells(frames, labels=None):
 
 @validate_params(
     {
-        "k": Interval(numbers.Integral, 1, None),
-        "cutoff": Interval(numbers.Real, 0, None, closed="neither"),
+        "k": NEIGHBORS,
+        "cutoff": CUTOFF,
     }
 )
 def nearest_neighbors(structure, k=32, cutoff=5.0):

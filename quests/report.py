@@ -4,14 +4,13 @@ This is what ``quests entropy`` prints, as a Python function that takes
 structures (not files) so scripts and notebooks call it the same way.
 """
 
-import numbers
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from quests._errors import InvalidInputError
-from quests._validation import Bandwidth, Interval, validate_params
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Bandwidth, validate_params
 from quests.descriptor import DEFAULT_CUTOFF, DEFAULT_K, compute_descriptors, structure_species
 from quests.kde import DEFAULT_BANDWIDTH, dataset_entropy
 from quests.structures import as_frames
@@ -49,10 +48,10 @@ def _as_list(value):
 
 @validate_params(
     {
-        "k": Interval(numbers.Integral, 1, None),
-        "cutoff": Interval(numbers.Real, 0, None, closed="neither"),
+        "k": NEIGHBORS,
+        "cutoff": CUTOFF,
         "bandwidth": Bandwidth(),
-        "n_jobs": Interval(numbers.Integral, None, None, allow_none=True),
+        "n_jobs": N_JOBS,
     }
 )
 def entropy_report(

@@ -56,7 +56,9 @@ def case_desc_small(repeat):
 
     structures = [rattled_crystal(stdev=0.05, seed=s) for s in range(2000)]
     x, first, best = _timed(lambda: compute_descriptors(structures), repeat)
-    return {"n_env": x.shape[0], "first_s": first, "time_s": best, "env_per_s": x.shape[0] / best}
+    _, _, one_thread = _timed(lambda: compute_descriptors(structures, n_jobs=1), 1)
+    return {"n_env": x.shape[0], "first_s": first, "time_s": best, "env_per_s": x.shape[0] / best,
+            "speedup_vs_1_thread": one_thread / best}
 
 
 def case_desc_large(repeat):
@@ -65,7 +67,9 @@ def case_desc_large(repeat):
 
     atoms = rattled_crystal(size=(29, 29, 30), stdev=0.05, seed=1)
     x, first, best = _timed(lambda: compute_descriptors(atoms), repeat)
-    return {"n_env": x.shape[0], "first_s": first, "time_s": best, "env_per_s": x.shape[0] / best}
+    _, _, one_thread = _timed(lambda: compute_descriptors(atoms, n_jobs=1), 1)
+    return {"n_env": x.shape[0], "first_s": first, "time_s": best, "env_per_s": x.shape[0] / best,
+            "speedup_vs_1_thread": one_thread / best}
 
 
 def md_descriptors():
@@ -181,7 +185,8 @@ def main():
     results = {}
     print(f"python {sys.version.split()[0]}, numba {numba.__version__}, "
           f"{os.cpu_count()} cores", flush=True)
-    header = f"{'case':<12} {'envs':>8} {'first (s)':>10} {'time (s)':>9} {'env/s':>10} {'peak RSS (MB)':>14}"
+    header = (f"{'case':<12} {'envs':>8} {'first (s)':>10} {'time (s)':>9} {'env/s':>10} "
+              f"{'peak RSS (MB)':>14} {'2 vs 1 thread':>14}")
     print(header)
     for name in args.cases.split(","):
         proc = subprocess.run([sys.executable, __file__, "--case", name, "--repeat",
@@ -193,8 +198,9 @@ def main():
         results[name] = r
         rate = f"{r['env_per_s']:,.0f}" if "env_per_s" in r else "-"
         first = f"{r['first_s']:.2f}" if "first_s" in r else "-"
+        speedup = f"{r['speedup_vs_1_thread']:.2f}x" if "speedup_vs_1_thread" in r else "-"
         print(f"{name:<12} {r['n_env']:>8} {first:>10} {r['time_s']:>9.3f} {rate:>10} "
-              f"{r['peak_rss_mb']:>14.0f}", flush=True)
+              f"{r['peak_rss_mb']:>14.0f} {speedup:>14}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -77,7 +77,7 @@ def _dataset_names(specs):
     return names
 
 
-def _load(specs, index, fmt, k, cutoff, k_given, cutoff_given):
+def _load(specs, index, fmt, k, cutoff, k_given, cutoff_given, verbose):
     """dict name -> structures (or stored descriptors for .npz files)."""
     from quests._errors import InvalidInputError
     from quests.io import read_descriptors, read_structures, split_index
@@ -94,7 +94,7 @@ def _load(specs, index, fmt, k, cutoff, k_given, cutoff_given):
                     )
             datasets[name] = x
         else:
-            datasets[name] = read_structures(spec, index=index, format=fmt)
+            datasets[name] = read_structures(spec, index=index, format=fmt, verbose=verbose)
     return datasets
 
 
@@ -128,7 +128,7 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
     _check_suffix(output, {".json"})
     if output is not None:
         check_output_path(output, overwrite)
-    datasets = _load(specs, index, fmt, k, cutoff, k_given, cutoff_given)
+    datasets = _load(specs, index, fmt, k, cutoff, k_given, cutoff_given, verbose=not quiet)
     report = entropy_report(datasets, k, cutoff, bandwidth, species=species, n_jobs=n_jobs,
                             verbose=not quiet)
     click.echo(_format_table(report))
@@ -204,7 +204,8 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, ov
     _check_suffix(output, {".npz"})
     check_output_path(output, overwrite)
     species = _parse_species(species)
-    per_file = [read_structures(spec, index=index, format=fmt) for spec in files]
+    per_file = [read_structures(spec, index=index, format=fmt, verbose=not quiet)
+                for spec in files]
     structures = [s for group in per_file for s in group]
     if species == "all":
         species = structure_species(structures)

@@ -16,6 +16,8 @@ from quests._kernels import kde as _kk
 from quests._progress import progress_bar
 from quests._threads import blas_threads, parallel_map, resolve_jobs
 from quests._validation import (
+    N_JOBS,
+    TILE_SIZE,
     Bandwidth,
     Interval,
     as_bandwidths,
@@ -42,8 +44,8 @@ DEFAULT_TILE_SIZE = 1024
 
 _COMMON = {
     "h": Bandwidth(),
-    "tile_size": Interval(numbers.Integral, 1, None),
-    "n_jobs": Interval(numbers.Integral, None, None, allow_none=True),
+    "tile_size": TILE_SIZE,
+    "n_jobs": N_JOBS,
 }
 
 
