@@ -8,6 +8,13 @@ __all__ = ["progress_bar"]
 DELAY_S = 1.0
 
 
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class _Silent:
     def update(self, n=1):
         pass
@@ -23,8 +30,12 @@ class _Silent:
 
 
 def progress_bar(total, desc, verbose, unit="it"):
-    """A tqdm bar on stderr if ``verbose``, else an object that ignores updates."""
-    if not verbose:
+    """A tqdm bar on stderr if ``verbose`` and stderr is a terminal.
+
+    Otherwise an object that ignores updates: redirected output (logs, CI)
+    gets no carriage-return debris.
+    """
+    if not verbose or not _is_terminal(sys.stderr):
         return _Silent()
     from tqdm.auto import tqdm
 

@@ -84,3 +84,31 @@ def test_cli_help_does_not_load_numba():
 
 def test_version():
     assert quests.__version__.count(".") == 2
+
+
+class _FakeTerminal:
+    def __init__(self):
+        self.text = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch):
+    from quests._progress import _Silent, progress_bar
+
+    assert isinstance(progress_bar(10, "x", verbose=False), _Silent)
+    monkeypatch.setattr(sys, "stderr", _FakeTerminal())
+    bar = progress_bar(10, "x", verbose=True)
+    assert not isinstance(bar, _Silent)
+    bar.close()
+    import io
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # redirected: no bar
+    assert isinstance(progress_bar(10, "x", verbose=True), _Silent)

@@ -172,7 +172,8 @@ def demo(n_jobs, quiet):
     files = list(demo_files().values())
     click.echo("quests demo: entropy of Cu environments (ASE EMT): a perfect crystal, "
                "MD at 300, 900 and 1200 K, and a melt")
-    click.echo("equivalent to: quests entropy " + " ".join(Path(f).name for f in files) + "\n")
+    click.echo("equivalent to: quests entropy " + " ".join(Path(f).name for f in files))
+    click.echo("(the first run after installing compiles the numba kernels: about 10 s)\n")
     run_entropy(files, k=_DEFAULT_K, cutoff=_DEFAULT_CUTOFF, bandwidth=[_DEFAULT_BANDWIDTH],
                 species=None, index=None, fmt=None, n_jobs=n_jobs, output=None,
                 overwrite=False, quiet=quiet)
