@@ -92,17 +92,24 @@ class Options:
 
 
 class Bandwidth:
-    """A positive finite bandwidth, or a non-empty 1-D sequence of them (Å⁻¹)."""
+    """A bandwidth in [1e-12, 1e6] 1/Å, or a non-empty 1-D sequence of them.
+
+    The bounds keep 1/(2 h^2) and d^2/(2 h^2) finite in float64.
+    """
+
+    low, high = 1e-12, 1e6
 
     def is_valid(self, value):
         try:
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
             return False
-        return arr.ndim <= 1 and arr.size > 0 and bool(np.all(np.isfinite(arr) & (arr > 0)))
+        return (arr.ndim <= 1 and arr.size > 0
+                and bool(np.all(np.isfinite(arr) & (arr >= self.low) & (arr <= self.high))))
 
     def describe(self):
-        return "a positive number or a 1-D sequence of positive numbers"
+        return (f"a number in [{self.low:g}, {self.high:g}] or a 1-D sequence of such numbers "
+                "(1/Å)")
 
     def invalid_example(self):
         return 0.0
@@ -110,7 +117,9 @@ class Bandwidth:
 
 #: constraints shared by every function that takes these parameters
 NEIGHBORS = Interval(numbers.Integral, 1, None)
-CUTOFF = Interval(numbers.Real, 0, None, closed="neither")
+#: Å; below 0.001 Å 1/rc^2 overflows for no physical purpose, beyond 1000 Å
+#: the periodic images of any real cell are too many to list
+CUTOFF = Interval(numbers.Real, 1e-3, 1000)
 N_JOBS = Interval(numbers.Integral, None, None, allow_none=True)
 TILE_SIZE = Interval(numbers.Integral, 1, None)
 

@@ -134,7 +134,7 @@ def compute_descriptors(
     out = np.zeros((n_atoms, width * (1 + len(species_list))), dtype=out_dtype)
     if n_atoms == 0:
         return out
-    cells, pbcs = prepare_cells(frames)
+    cells, pbcs = prepare_cells(frames, float(cutoff))
     with progress_bar(n_atoms * (1 + len(species_list)), "descriptors", verbose,
                       unit="atom") as bar:
         out[:, :width] = _descriptor_rows(

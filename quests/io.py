@@ -20,6 +20,7 @@ from quests._errors import InvalidInputError, InvalidStructureError, OutputError
 
 __all__ = [
     "split_index",
+    "as_slice",
     "read_structures",
     "iter_structures",
     "check_output_path",
@@ -30,7 +31,8 @@ __all__ = [
     "read_descriptors",
 ]
 
-_INDEX = re.compile(r"^-?\d*(:-?\d*){0,2}$")
+# an integer, or a slice start:stop[:step] with optional (signed) parts
+_INDEX = re.compile(r"^(-?\d+|(-?\d+)?:(-?\d+)?(:(-?\d+)?)?)$")
 
 
 class ReadError(QuestsError, OSError):
@@ -40,24 +42,38 @@ class ReadError(QuestsError, OSError):
 def split_index(spec, index=None):
     """Split ``"file.xyz@0:100"`` into ``("file.xyz", "0:100")``.
 
-    The part after the last ``@`` is taken as an index only if it looks like
-    one (an integer or a slice), so paths containing ``@`` still work.
-    ``index`` (e.g. from ``--index``) applies when the spec carries none.
-    Returns the index as a string ASE understands (default ``":"``).
+    The part after the last ``@`` is taken as an index if the whole spec is
+    not an existing file, so paths containing ``@`` still work. ``index``
+    (e.g. from ``--index``) applies when the spec carries none. Returns the
+    index as a string (default ``":"``).
+
+    Raises ``InvalidInputError`` for an index that is neither an integer
+    nor a slice.
     """
     spec = str(spec)
     path, sep, tail = spec.rpartition("@")
-    if sep and path and _INDEX.match(tail) and not Path(spec).exists():
-        return path, tail or ":"
-    if index is not None and not _INDEX.match(str(index)):
+    if sep and path and not Path(spec).exists():
+        if not _INDEX.match(tail):
+            raise InvalidInputError(
+                f"{spec}: the frame selection after '@' must be an integer or a slice "
+                "like 0:100:2"
+            )
+        return path, tail
+    if index is None:
+        return spec, ":"
+    if not _INDEX.match(str(index)):
         raise InvalidInputError(f"index must be an integer or a slice like 0:100:2; got {index!r}")
-    return spec, (str(index) if index is not None else ":")
+    return spec, str(index)
 
 
-def _as_index(text):
+def as_slice(text):
+    """The slice that ``text`` selects; an integer i becomes the slice of one frame."""
     if ":" not in text:
-        return int(text)
-    parts = [int(p) if p not in ("", "-") else None for p in text.split(":")]
+        i = int(text)
+        return slice(i, i + 1 if i != -1 else None)
+    parts = [int(p) if p else None for p in text.split(":")]
+    if len(parts) == 3 and parts[2] == 0:
+        raise InvalidInputError(f"index {text}: the slice step cannot be zero")
     return slice(*parts)
 
 
@@ -89,23 +105,18 @@ def iter_structures(spec, index=None, format=None):
     _check_readable(path)
     import ase.io
 
-    selection = _as_index(idx)
+    selection = as_slice(idx)
+    start = selection.start or 0
+    step = selection.step or 1
     try:
-        if isinstance(selection, int):
-            frames = [(selection, ase.io.read(path, index=selection, format=format))]
-        else:
-            start = selection.start or 0
-            step = selection.step or 1
-            frames = (
-                (start + step * n if start >= 0 and step > 0 else n, atoms)
-                for n, atoms in enumerate(ase.io.iread(path, index=selection, format=format))
-            )
-        for number, atoms in frames:
+        # the '@' was handled by split_index: ase must not split the path again
+        frames = ase.io.iread(path, index=selection, format=format,
+                              do_not_split_by_at_sign=True)
+        for n, atoms in enumerate(frames):
+            number = start + step * n if start >= 0 and step > 0 else n
             yield f"{path} frame {number}", atoms
     except QuestsError:
         raise
-    except IndexError:
-        raise ReadError(f"{path}: index {idx} selects no frame") from None
     except Exception as exc:  # ase raises many types for unreadable files
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ReadError(f"cannot read {path}: {message}") from None
@@ -136,7 +147,9 @@ def read_structures(spec, index=None, format=None, verbose=False):
             bar.update()
     if not structures:
         path, idx = split_index(spec, index)
-        raise ReadError(f"{path} contains no structures" + (f" at index {idx}" if idx != ":" else ""))
+        if idx == ":":
+            raise ReadError(f"{path} contains no structures")
+        raise ReadError(f"{path}: index {idx} selects no frame")
     return structures
 
 
@@ -152,6 +165,8 @@ def check_output_path(path, overwrite=False):
     if p.exists() and not overwrite:
         raise OutputError(f"output {path} exists (use --overwrite to replace it)")
     folder = p.parent if str(p.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -218,14 +233,22 @@ def write_descriptors(path, descriptors, metadata, overwrite=False, **arrays):
 
 
 def read_descriptors(path):
-    """Load ``(descriptors, metadata)`` written by ``write_descriptors``."""
+    """Load ``(descriptors, metadata, structure_index)`` written by ``write_descriptors``.
+
+    ``structure_index`` (n_rows,) says which frame each row comes from (all
+    zeros if the file does not record it).
+    """
     _check_readable(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             descriptors = np.asarray(data["descriptors"])
             metadata = json.loads(str(data["metadata"]))
+            if "structure_index" in data.files:
+                frame_of_row = np.asarray(data["structure_index"])
+            else:
+                frame_of_row = np.zeros(len(descriptors), dtype=np.int64)
     except (KeyError, ValueError, OSError) as exc:
         raise ReadError(f"{path} is not a quests descriptor file: {exc}") from None
     if descriptors.ndim != 2 or descriptors.shape[0] == 0:
         raise InvalidStructureError(f"{path} holds no descriptors")
-    return descriptors, metadata
+    return descriptors, metadata, frame_of_row

@@ -21,6 +21,12 @@ __all__ = ["NeighborList", "nearest_neighbors"]
 #: cells whose volume / (product of periodic vector lengths) falls below this
 #: are singular: their lattice vectors are (nearly) linearly dependent
 SINGULAR_CELL_RATIO = 1e-8
+#: below this ratio a cell is skewed: its basis is Minkowski-reduced first
+#: (same lattice, same images, far fewer image shells to enumerate);
+#: a hexagonal cell has 0.87, an fcc primitive cell 0.71
+SKEWED_CELL_RATIO = 0.5
+#: refuse to enumerate more periodic images than this for one structure
+MAX_IMAGES = 50_000_000
 
 
 class NeighborList(NamedTuple):
@@ -97,22 +103,54 @@ def augment_cells(cells, pbcs):
     return np.ascontiguousarray(out), ratio
 
 
-def prepare_cells(frames, labels=None):
-    """Augmented cells and pbc flags of validated frames, checking for singular cells.
+def prepare_cells(frames, cutoff=None, labels=None):
+    """Augmented cells and pbc flags of validated frames, ready for the kernels.
 
-    Returns ``(cells_scc, pbcs_sc)`` ready for the kernels.
+    Raises for a zero or singular periodic cell. Skewed periodic bases are
+    Minkowski-reduced (the lattice, hence every descriptor, is unchanged).
+    With ``cutoff`` (Å), also raises if a structure would need more than
+    ``MAX_IMAGES`` periodic images.
+
+    Returns ``(cells_scc, pbcs_sc)``.
     """
     cells = np.array([f.cell for f in frames], dtype=np.float64).reshape(-1, 3, 3)
     pbcs = np.array([f.pbc for f in frames], dtype=bool).reshape(-1, 3)
     augmented, ratio = augment_cells(cells, pbcs)
-    bad = np.flatnonzero(pbcs.any(axis=1) & ~(ratio >= SINGULAR_CELL_RATIO))
+    periodic = pbcs.any(axis=1)
+
+    def label(s):
+        return labels[s] if labels is not None else f"structure {s}"
+
+    bad = np.flatnonzero(periodic & ~(ratio >= SINGULAR_CELL_RATIO))
     if bad.size:
         s = int(bad[0])
-        label = labels[s] if labels is not None else f"structure {s}"
         raise InvalidStructureError(
-            f"{label} has a zero or singular cell along its periodic axes "
+            f"{label(s)} has a zero or singular cell along its periodic axes "
             f"(pbc={frames[s].pbc.tolist()}, cell={frames[s].cell.round(6).tolist()})"
         )
+    skewed = np.flatnonzero(periodic & (ratio < SKEWED_CELL_RATIO))
+    if skewed.size:
+        from ase.geometry import minkowski_reduce
+
+        for s in skewed:
+            cells[s] = minkowski_reduce(cells[s], pbc=pbcs[s])[0]
+        augmented[skewed] = augment_cells(cells[skewed], pbcs[skewed])[0]
+    if cutoff is not None:
+        volume = np.abs(np.linalg.det(augmented))
+        n_rep = np.zeros((len(frames), 3))
+        for a in range(3):
+            area = np.linalg.norm(np.cross(augmented[:, (a + 1) % 3], augmented[:, (a + 2) % 3]),
+                                  axis=1)
+            n_rep[:, a] = np.where(pbcs[:, a], np.ceil(cutoff * area / volume), 0.0)
+        n_atoms = np.array([f.positions.shape[0] for f in frames], dtype=float)
+        images = np.prod(2.0 * n_rep + 1.0, axis=1) * n_atoms
+        too_many = np.flatnonzero(images > MAX_IMAGES)
+        if too_many.size:
+            s = int(too_many[0])
+            raise InvalidStructureError(
+                f"{label(s)}: a cutoff of {cutoff:g} Å needs {images[s]:.3g} periodic images "
+                f"(cell too small for this cutoff)"
+            )
     return augmented, pbcs
 
 
@@ -149,7 +187,7 @@ def nearest_neighbors(structure, k=32, cutoff=5.0):
     ([12], 2.5456)
     """
     frame = as_frame(structure)
-    cells, pbcs = prepare_cells([frame])
+    cells, pbcs = prepare_cells([frame], cutoff)
     n = frame.positions.shape[0]
     d_inc = np.zeros((n, k, 3))
     r_in = np.full((n, k), np.inf)

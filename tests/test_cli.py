@@ -5,7 +5,7 @@ import stat
 import numpy as np
 import pytest
 from ase.build import bulk
-from ase.io import write
+from ase.io import read, write
 from click.testing import CliRunner
 
 from quests.cli import cli
@@ -117,7 +117,18 @@ def test_version_and_help(runner):
         (["entropy", "{traj}", "-c", "-2"], "'cutoff' parameter"),
         (["entropy", "{traj}", "-b", "0"], "'bandwidth' parameter"),
         (["entropy", "{traj}", "-b", "-0.1"], "'bandwidth' parameter"),
-        (["entropy", "{traj}@10:20"], "contains no structures"),
+        (["entropy", "{traj}@10:20"], "index 10:20 selects no frame"),
+        (["entropy", "{traj}@6"], "index 6 selects no frame"),
+        (["entropy", "{traj}@-7"], "index -7 selects no frame"),
+        (["entropy", "{traj}@-"], "frame selection after '@'"),
+        (["entropy", "{traj}", "--index", ""], "index must be an integer or a slice"),
+        (["entropy", "{traj}", "--index", "::0"], "step cannot be zero"),
+        (["entropy", "{traj}", "-c", "1e300"], "'cutoff' parameter"),
+        (["entropy", "{traj}", "-c", "1e-300"], "'cutoff' parameter"),
+        (["entropy", "{traj}", "-c", "900"], "periodic images"),
+        (["entropy", "{traj}", "-b", "1e-160"], "'bandwidth' parameter"),
+        (["entropy", "{traj}", "-o", "{tmp}"], "is a directory"),
+        (["entropy", "{traj}", "-o", "{existing}/r.json"], "is a file, not a folder"),
         (["entropy", "{traj}", "--species", "Cu"], "--species"),
         (["entropy", "{traj}", "-o", "{existing}"], "exists (use --overwrite"),
         (["entropy", "{traj}", "-o", "{nodir}/out.json"], "does not exist"),
@@ -127,7 +138,8 @@ def test_version_and_help(runner):
         (["descriptors", "{traj}", "-o", "{tmp}/x.json"], "unsupported suffix"),
     ],
 )
-def test_bad_input_gives_one_line_error_and_exit_2(runner, traj, tmp_path, args, match):
+def test_bad_input_gives_one_line_error_and_exit_2(runner, traj, tmp_path, args, match,
+                                                   monkeypatch):
     (tmp_path / "empty.xyz").write_text("")
     (tmp_path / "garbage.xyz").write_text("this is not\na structure file\n")
     nan = rattled_crystal()
@@ -151,9 +163,10 @@ def test_bad_input_gives_one_line_error_and_exit_2(runner, traj, tmp_path, args,
               "nodir": tmp_path / "nodir", "readonly": readonly, "tmp": tmp_path}
     args = [a.format(**fields) for a in args]
     if "not writable" in match and os.geteuid() == 0:
-        # root writes anywhere: test with a path under a file instead
-        args[-1] = str(existing) + "/out.json"
-        match = "does not exist"
+        # root writes anywhere: make the folder look read-only to os.access
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(readonly)
+                            else real_access(p, mode))
     _bad(runner.invoke(cli, args), match)
     assert existing.read_text() == "keep me"
     assert (tmp_path / "existing.npz").read_text() == "keep me"
@@ -170,5 +183,49 @@ def test_overwrite_replaces_atomically(runner, traj, tmp_path):
 def test_perfect_crystal_file_has_zero_entropy(runner, tmp_path):
     path = tmp_path / "fcc.xyz"
     write(path, bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3))
-    row = _ok(runner.invoke(cli, ["entropy", str(path), "-q"])).output.splitlines()[1].split()
-    assert float(row[4]) == 0.0
+    out = tmp_path / "r.json"
+    row = _ok(runner.invoke(cli, ["entropy", str(path), "-q", "-o", str(out)])).output
+    assert row.splitlines()[1].split()[4] == "0.0000"  # not -0.0000
+    doc = json.loads(out.read_text())["datasets"][0]
+    assert doc["entropy"] == 0.0 and doc["diversity"] == 0.0
+
+
+def test_file_names_with_at_signs(runner, traj, tmp_path):
+    odd = tmp_path / "run@2.xyz"
+    odd.write_bytes(traj.read_bytes())
+    row = _ok(runner.invoke(cli, ["entropy", str(odd), "-q"])).output.splitlines()[1].split()
+    assert row[0] == "run@2" and row[1] == "6"
+    # an existing file whose name ends in @<index> is read whole, not split
+    one = tmp_path / "traj.xyz@1"
+    write(one, rattled_crystal(seed=9), format="extxyz")
+    row = _ok(runner.invoke(cli, ["entropy", str(one), "--format", "extxyz", "-q"]))
+    row = row.output.splitlines()[1].split()
+    assert row[1] == "1"
+    row = _ok(runner.invoke(cli, ["entropy", f"{odd}@-1", "-q"])).output.splitlines()[1].split()
+    assert row[1] == "1"
+
+
+def test_same_file_twice_and_a_file_called_all(runner, traj, tmp_path):
+    out = tmp_path / "r.json"
+    _ok(runner.invoke(cli, ["entropy", str(traj), str(traj), "-q", "-o", str(out)]))
+    names = [d["name"] for d in json.loads(out.read_text())["datasets"]]
+    assert len(names) == 3 and len(set(names)) == 3 and names[-1] == "all"
+    called_all = tmp_path / "all.xyz"
+    called_all.write_bytes(traj.read_bytes())
+    out2 = tmp_path / "r2.json"
+    _ok(runner.invoke(cli, ["entropy", str(called_all), str(traj), "-q", "-o", str(out2)]))
+    names = [d["name"] for d in json.loads(out2.read_text())["datasets"]]
+    assert names == ["all", "traj", "all datasets"]
+
+
+def test_descriptor_file_lends_its_settings_and_honours_index(runner, traj, tmp_path):
+    npz = tmp_path / "x8.npz"
+    _ok(runner.invoke(cli, ["descriptors", str(traj), "-k", "8", "-c", "4", "-o", str(npz), "-q"]))
+    out = tmp_path / "r.json"
+    _ok(runner.invoke(cli, ["entropy", f"{npz}@0:2", str(traj), "-q", "-o", str(out)]))
+    doc = json.loads(out.read_text())
+    assert doc["parameters"]["k"] == 8 and doc["parameters"]["cutoff"] == 4.0
+    assert [d["n_environments"] for d in doc["datasets"]] == [64, 192, 256]
+    frames = read(traj, index="0:2")  # as stored: extxyz rounds positions
+    expected = dataset_entropy(compute_descriptors(frames, k=8, cutoff=4.0)).entropy
+    assert doc["datasets"][0]["entropy"] == pytest.approx(expected, abs=1e-12)

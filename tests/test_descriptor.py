@@ -105,6 +105,27 @@ def test_wrapping_across_boundary_changes_nothing():
     np.testing.assert_allclose(compute_descriptors(shifted), x, atol=1e-10)
 
 
+@pytest.mark.parametrize("skew", [3, 40, 400])
+@pytest.mark.parametrize("pbc", [True, [True, True, False]])
+def test_skewed_description_of_the_same_lattice_changes_nothing(skew, pbc):
+    """A unimodular change of basis describes the same crystal: same rows,
+    and no blow-up in the number of image shells enumerated."""
+    atoms = rattled_crystal(size=(2, 2, 2), stdev=0.05, seed=8)
+    atoms.pbc = pbc
+    x = compute_descriptors(atoms)
+    skewed = atoms.copy()
+    basis = np.array([[1, 0, 0], [skew, 1, 0], [0, 0, 1]] if pbc is not True
+                     else [[1, 0, 0], [skew, 1, 0], [skew, skew, 1]])
+    skewed.set_cell(basis @ atoms.cell.array, scale_atoms=False)
+    np.testing.assert_allclose(compute_descriptors(skewed), x, atol=1e-10)
+
+
+def test_too_many_images_is_refused():
+    atoms = Atoms("Cu", positions=[[0, 0, 0]], cell=np.eye(3) * 2.5, pbc=True)
+    with pytest.raises(InvalidStructureError, match="periodic images"):
+        compute_descriptors(atoms, cutoff=900.0)
+
+
 @pytest.mark.parametrize("reps", [(2, 1, 1), (2, 2, 3)])
 def test_replicated_cell_gives_identical_rows(reps):
     atoms = _triclinic(5, n_atoms=8)

@@ -41,12 +41,13 @@ def test_cross_sums_and_dh_equal_brute_force(tile):
                                    brute_force_differential_entropy(Y, X, h), rtol=1e-11, atol=1e-11)
 
 
-def test_identical_points_have_zero_entropy_and_diversity():
-    X = np.tile(np.random.default_rng(0).normal(size=(1, 63)), (100, 1))
+@pytest.mark.parametrize("n", [1, 2, 11, 100, 199])
+def test_identical_points_have_exactly_zero_entropy_and_diversity(n):
+    X = np.tile(np.random.default_rng(n).normal(size=(1, 63)), (n, 1))
     r = dataset_entropy(X)
-    assert abs(r.entropy) < 1e-12 and abs(r.diversity) < 1e-12
-    assert entropy(X) == pytest.approx(0, abs=1e-12)
-    assert diversity(X) == pytest.approx(0, abs=1e-12)
+    assert r.entropy == 0.0 and r.diversity == 0.0
+    assert entropy(X) == 0.0 and diversity(X) == 0.0
+    assert str(entropy(X)) == "0.0"  # no negative zero
 
 
 @pytest.mark.parametrize("n", [2, 10, 1000])
@@ -128,10 +129,17 @@ def test_overlap_counts_threshold():
     assert overlap(Y, X, 0.015, threshold=1.0) == pytest.approx(2 / 3)
 
 
-def test_thread_count_and_tile_do_not_change_entropy():
+def test_thread_count_and_tile_do_not_change_results():
     X = _clustered(700, seed=9)
+    Y = _clustered(300, seed=10)
     base = entropy(X)
-    assert entropy(X, n_jobs=1, tile_size=128) == pytest.approx(base, abs=1e-12)
+    for n_jobs, tile in [(1, 128), (2, 128), (3, 100), (2, 2048)]:  # 21-28 tiles over 1-3 threads
+        assert entropy(X, n_jobs=n_jobs, tile_size=tile) == pytest.approx(base, abs=1e-12)
+        np.testing.assert_allclose(differential_entropy(Y, X, n_jobs=n_jobs, tile_size=tile),
+                                   differential_entropy(Y, X), rtol=1e-12, atol=1e-12)
+    # a fixed thread count gives bit-identical results however threads are timed
+    runs = {entropy(X, n_jobs=2, tile_size=64) for _ in range(5)}
+    assert len(runs) == 1
 
 
 @pytest.mark.parametrize(
@@ -143,6 +151,9 @@ def test_thread_count_and_tile_do_not_change_entropy():
         (lambda: entropy(np.zeros((3, 2)), h=0.0), "'h' parameter"),
         (lambda: entropy(np.zeros((3, 2)), h=-1.0), "'h' parameter"),
         (lambda: entropy(np.zeros((3, 2)), h=[]), "'h' parameter"),
+        (lambda: entropy(np.zeros((3, 2)), h=1e-160), "'h' parameter"),
+        (lambda: differential_entropy(np.zeros((3, 2)), np.zeros((3, 2)), h=[0.01, 1e-200]),
+         "'h' parameter"),
         (lambda: entropy(np.zeros((3, 2)), tile_size=0), "'tile_size' parameter"),
         (lambda: differential_entropy(np.zeros((3, 2)), np.zeros((3, 4))), "same descriptor settings"),
         (lambda: overlap(np.zeros((0, 2)), np.zeros((3, 2))), "empty"),

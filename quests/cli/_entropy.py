@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import click
+import numpy as np
 
 from quests.cli import cli
 
@@ -35,7 +36,7 @@ def common_options(func):
     options = [
         click.option("-j", "--jobs", "n_jobs", type=int, default=None,
                      help="Threads (default: all cores)."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+        click.option("-o", "--output", default=None,
                      help="Write results to this file (suffix picks the format)."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
@@ -68,33 +69,52 @@ def _check_suffix(output, allowed):
 
 
 def _dataset_names(specs):
-    """Short names for files: basename without suffix, the full spec if ambiguous."""
+    """Unique short names: the file stem, the full spec where stems clash, then #2, #3..."""
     from quests.io import split_index
 
     names = [Path(split_index(s)[0]).stem for s in specs]
-    if len(set(names)) < len(names):
-        names = [str(s) for s in specs]
-    return names
+    names = [str(s) if names.count(n) > 1 else n for s, n in zip(specs, names)]
+    unique = []
+    for name in names:
+        candidate, copy = name, 1
+        while candidate in unique:
+            copy += 1
+            candidate = f"{name}#{copy}"
+        unique.append(candidate)
+    return unique
 
 
-def _load(specs, index, fmt, k, cutoff, k_given, cutoff_given, verbose):
-    """dict name -> structures (or stored descriptors for .npz files)."""
+def _load(specs, index, fmt, settings, given, verbose):
+    """dict name -> structures, or stored descriptors for .npz files.
+
+    ``settings`` holds k, cutoff and species; descriptor files must agree
+    with the settings the user gave, and lend theirs to those not given (so
+    structure files in the same run are described the same way).
+    """
     from quests._errors import InvalidInputError
-    from quests.io import read_descriptors, read_structures, split_index
+    from quests.io import as_slice, read_descriptors, read_structures, split_index
 
     datasets = {}
     for name, spec in zip(_dataset_names(specs), specs):
-        path, _ = split_index(spec)
-        if Path(path).suffix.lower() == ".npz":
-            x, meta = read_descriptors(path)
-            for key, value, given in (("k", k, k_given), ("cutoff", cutoff, cutoff_given)):
-                if given and meta.get(key) is not None and meta[key] != value:
-                    raise InvalidInputError(
-                        f"{path} holds descriptors with {key}={meta[key]}, not {value}"
-                    )
-            datasets[name] = x
-        else:
+        path, idx = split_index(spec, index)
+        if Path(path).suffix.lower() != ".npz":
             datasets[name] = read_structures(spec, index=index, format=fmt, verbose=verbose)
+            continue
+        x, meta, frame_of_row = read_descriptors(path)
+        for key in ("k", "cutoff", "species"):
+            stored = meta.get(key)
+            if key in given and stored != settings[key]:
+                raise InvalidInputError(
+                    f"{path} holds descriptors with {key}={stored}, not {settings[key]}"
+                )
+            settings[key] = stored
+            given.add(key)
+        if idx != ":":
+            frames = np.arange(int(frame_of_row.max()) + 1)[as_slice(idx)]
+            x = x[np.isin(frame_of_row, frames)]
+            if x.shape[0] == 0:
+                raise InvalidInputError(f"{path}: index {idx} selects no frame")
+        datasets[name] = x
     return datasets
 
 
@@ -124,13 +144,15 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
 
     bandwidth = bandwidth[0] if len(bandwidth) == 1 else list(bandwidth)
     entropy_report.check_params(k=k, cutoff=cutoff, bandwidth=bandwidth, n_jobs=n_jobs)
-    species = _parse_species(species)
-    _check_suffix(output, {".json"})
+    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
+    given = {key for key, flag in (("k", k_given), ("cutoff", cutoff_given),
+                                   ("species", species is not None)) if flag}
     if output is not None:
         check_output_path(output, overwrite)
-    datasets = _load(specs, index, fmt, k, cutoff, k_given, cutoff_given, verbose=not quiet)
-    report = entropy_report(datasets, k, cutoff, bandwidth, species=species, n_jobs=n_jobs,
-                            verbose=not quiet)
+        _check_suffix(output, {".json"})
+    datasets = _load(specs, index, fmt, settings, given, verbose=not quiet)
+    report = entropy_report(datasets, settings["k"], settings["cutoff"], bandwidth,
+                            species=settings["species"], n_jobs=n_jobs, verbose=not quiet)
     click.echo(_format_table(report))
     if output is not None:
         write_json(output, {**report.to_dict(), "inputs": [str(s) for s in specs],
@@ -185,7 +207,7 @@ def demo(n_jobs, quiet):
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
               show_default=True, help="Precision of the stored descriptors.")
 @click.option("-j", "--jobs", "n_jobs", type=int, default=None, help="Threads (default: all).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("-o", "--output", required=True,
               help="Output .npz file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
@@ -196,14 +218,12 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, ov
     `atom_index` (where each row comes from), `numbers`, `source` (which FILE)
     and the settings as JSON `metadata`. `quests entropy OUTPUT.npz` reads it.
     """
-    import numpy as np
-
     from quests.descriptor import compute_descriptors, structure_species
     from quests.io import check_output_path, read_structures, write_descriptors
 
     compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
-    _check_suffix(output, {".npz"})
     check_output_path(output, overwrite)
+    _check_suffix(output, {".npz"})
     species = _parse_species(species)
     per_file = [read_structures(spec, index=index, format=fmt, verbose=not quiet)
                 for spec in files]

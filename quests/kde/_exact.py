@@ -270,13 +270,19 @@ def dataset_entropy(X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_jo
 
 
 def _entropy_from_sums(sums):
+    # 1 <= p_i <= N holds exactly; clipping keeps rounding from stepping out,
+    # and -mean(ln(p/N)) is exactly 0 when every p_i = N (identical points)
     n = sums.shape[0]
-    value = np.log(n) - np.log(sums).mean(axis=0)
+    ratio = np.clip(sums, 1.0, n) / n
+    value = 0.0 - np.log(ratio).mean(axis=0)  # 0.0 - x turns -0.0 into 0.0
     return float(value) if value.ndim == 0 else value
 
 
 def _diversity_from_sums(sums):
-    value = np.log((1.0 / sums).sum(axis=0))
+    # ln sum_i 1/p_i = ln sum_i (p_min / p_i) - ln p_min: exactly 0 when every p_i = N
+    p = np.clip(sums, 1.0, sums.shape[0])
+    p_min = p.min(axis=0)
+    value = np.log((p_min / p).sum(axis=0)) - np.log(p_min) + 0.0
     return float(value) if value.ndim == 0 else value
 
 
