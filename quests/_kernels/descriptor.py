@@ -18,8 +18,6 @@ import numba as nb
 import numpy as np
 
 from quests._kernels.neighbors import STATUS_OK, STATUS_OVERLAP, k_nearest, neighbor_search
-# atoms per parallel work item in the single-structure driver
-_ATOM_BLOCK = 64
 
 
 @nb.njit(cache=True)
