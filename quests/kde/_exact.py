@@ -1,9 +1,11 @@
 """Exact Gaussian kernel sums, tiled so memory is bounded whatever N is.
 
-Distances come from BLAS (``A @ B.T``, about 55 GFLOP/s on a 2-core
-machine); the numba pass over each tile skips the exponential wherever it
-underflows (see ``quests._kernels.kde``). X-vs-X sums visit each pair of
-tiles once and add each tile to both its rows and its columns.
+Distances come from BLAS Gram products (``A @ B.T``), one tile at a time;
+a numba pass turns each tile into kernel values with a vectorised
+exponential (see ``quests._kernels.kde``). X-vs-X sums visit each pair of
+tiles once and add each tile to both its rows and its columns. Tiles are
+shared out to worker threads in a fixed order, each with private
+accumulators.
 """
 
 import numbers
@@ -49,16 +51,8 @@ _COMMON = {
 }
 
 
-def _sorted_scales(h_arr):
-    """1/(2h^2) sorted ascending, and the permutation that undoes the sort."""
-    scale = 1.0 / (2.0 * h_arr * h_arr)
-    order = np.argsort(scale, kind="stable")
-    return np.ascontiguousarray(scale[order]), np.argsort(order, kind="stable")
-
-
-def _shape_result(values_nh, inverse, scalar):
-    """Undo the bandwidth sort and drop the bandwidth axis for a scalar h."""
-    values_nh = values_nh[..., inverse]
+def _shape_result(values_nh, scalar):
+    """Drop the bandwidth axis for a scalar h."""
     return values_nh[..., 0] if scalar else values_nh
 
 
@@ -141,9 +135,12 @@ def _prepare(X, Y, h):
     if Y is not None:
         Y = check_descriptors(Y, "Y", min_rows=0)
         if Y.shape[1] != X.shape[1]:
-            _raise_shape_mismatch(X, Y)
+            raise InvalidInputError(
+                f"Y has {Y.shape[1]} features but X has {X.shape[1]}: both must be computed "
+                "with the same descriptor settings (k, species)"
+            )
     h_arr, scalar = as_bandwidths(h)
-    scale_h, inverse = _sorted_scales(h_arr)
+    scale_h = 1.0 / (2.0 * h_arr * h_arr)
     # Distances are translation invariant; centring shrinks the norms in
     # |x|^2 + |y|^2 - 2 x.y and with them the cancellation error (duplicates
     # then give exactly zero distance).
@@ -151,14 +148,7 @@ def _prepare(X, Y, h):
     X = X - centre
     if Y is not None:
         Y = Y - centre
-    return X, Y, scale_h, inverse, scalar
-
-
-def _raise_shape_mismatch(X, Y):
-    raise InvalidInputError(
-        f"Y has {Y.shape[1]} features but X has {X.shape[1]}: both must be computed "
-        "with the same descriptor settings (k, species)"
-    )
+    return X, Y, scale_h, scalar
 
 
 @validate_params(_COMMON)
@@ -191,12 +181,12 @@ def kernel_sum(X, h=DEFAULT_BANDWIDTH, Y=None, *, tile_size=DEFAULT_TILE_SIZE, n
     >>> kernel_sum(np.zeros((3, 2)), h=0.1).tolist()
     [3.0, 3.0, 3.0]
     """
-    X, Y, scale_h, inverse, scalar = _prepare(X, Y, h)
+    X, Y, scale_h, scalar = _prepare(X, Y, h)
     if Y is None:
         sums = _self_sums(X, scale_h, tile_size, n_jobs, verbose)
     else:
         sums = np.exp(_cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose))
-    return _shape_result(sums, inverse, scalar)
+    return _shape_result(sums, scalar)
 
 
 @validate_params(_COMMON)
@@ -206,9 +196,9 @@ def log_kernel_sum(Y, X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_
 
     Computed as a streaming log-sum-exp. Shapes as in ``kernel_sum``.
     """
-    X, Y, scale_h, inverse, scalar = _prepare(X, Y, h)
+    X, Y, scale_h, scalar = _prepare(X, Y, h)
     logs = _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose)
-    return _shape_result(logs, inverse, scalar)
+    return _shape_result(logs, scalar)
 
 
 @dataclass(frozen=True)
@@ -363,10 +353,6 @@ def overlap(Y, X, h=DEFAULT_BANDWIDTH, threshold=0.0, *, tile_size=DEFAULT_TILE_
     """
     dh = differential_entropy(Y, X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
     if dh.shape[0] == 0:
-        _raise_empty("Y")
+        raise InvalidInputError("Y is empty: the overlap of no environments is undefined")
     value = (dh <= threshold).mean(axis=0)
     return float(value) if value.ndim == 0 else value
-
-
-def _raise_empty(name):
-    raise InvalidInputError(f"{name} is empty: the overlap of no environments is undefined")
