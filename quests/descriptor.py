@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from quests._defaults import DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError, InvalidStructureError
 from quests._kernels import descriptor as _dk
 from quests._progress import progress_bar
@@ -29,8 +30,6 @@ __all__ = [
     "structure_species",
 ]
 
-DEFAULT_K = 32
-DEFAULT_CUTOFF = 5.0
 
 # Structures with at least this many atoms are parallelised over atoms;
 # smaller ones are batched and parallelised over structures.

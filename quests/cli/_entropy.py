@@ -5,19 +5,16 @@ from pathlib import Path
 import click
 import numpy as np
 
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests.cli import cli
-
-_DEFAULT_K = 32
-_DEFAULT_CUTOFF = 5.0
-_DEFAULT_BANDWIDTH = 0.015
 
 
 def descriptor_options(func):
     """-k/--neighbors, -c/--cutoff, --species, --index, --format."""
     options = [
-        click.option("-k", "--neighbors", "k", type=int, default=_DEFAULT_K, show_default=True,
+        click.option("-k", "--neighbors", "k", type=int, default=DEFAULT_K, show_default=True,
                      help="Nearest neighbours per environment."),
-        click.option("-c", "--cutoff", type=float, default=_DEFAULT_CUTOFF, show_default=True,
+        click.option("-c", "--cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
                      help="Cutoff radius, Å."),
         click.option("--species", default=None, metavar="all|Z,Z,...",
                      help="Multicomponent descriptor: 'all' species present, or atomic numbers."),
@@ -31,19 +28,26 @@ def descriptor_options(func):
     return func
 
 
-def common_options(func):
-    """-j/--jobs, -o/--output, --overwrite, --quiet."""
+def common_options(output=None, output_required=False):
+    """-j/--jobs and -q/--quiet; with ``output`` (its help text) also -o and --overwrite."""
     options = [
         click.option("-j", "--jobs", "n_jobs", type=int, default=None,
                      help="Threads (default: all cores)."),
-        click.option("-o", "--output", default=None,
-                     help="Write results to this file (suffix picks the format)."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    if output is not None:
+        options[1:1] = [
+            click.option("-o", "--output", default=None, required=output_required,
+                         help=output),
+            click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
+        ]
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 def _parse_species(text):
@@ -165,9 +169,9 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @descriptor_options
-@click.option("-b", "--bandwidth", type=float, multiple=True, default=[_DEFAULT_BANDWIDTH],
+@click.option("-b", "--bandwidth", type=float, multiple=True, default=[DEFAULT_BANDWIDTH],
               show_default=True, help="Kernel bandwidth, 1/Å (repeat for several).")
-@common_options
+@common_options(output="Write the results as JSON (.json).")
 @click.pass_context
 def entropy(ctx, files, k, cutoff, species, index, fmt, bandwidth, n_jobs, output, overwrite,
             quiet):
@@ -185,8 +189,7 @@ def entropy(ctx, files, k, cutoff, species, index, fmt, bandwidth, n_jobs, outpu
 
 
 @cli.command()
-@click.option("-j", "--jobs", "n_jobs", type=int, default=None, help="Threads (default: all).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@common_options()
 def demo(n_jobs, quiet):
     """Run `quests entropy` on the embedded Cu datasets (EMT molecular dynamics)."""
     from quests.data import demo_files
@@ -196,7 +199,7 @@ def demo(n_jobs, quiet):
                "MD at 300, 900 and 1200 K, and a melt")
     click.echo("equivalent to: quests entropy " + " ".join(Path(f).name for f in files))
     click.echo("(the first run after installing compiles the numba kernels: about 10 s)\n")
-    run_entropy(files, k=_DEFAULT_K, cutoff=_DEFAULT_CUTOFF, bandwidth=[_DEFAULT_BANDWIDTH],
+    run_entropy(files, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, bandwidth=[DEFAULT_BANDWIDTH],
                 species=None, index=None, fmt=None, n_jobs=n_jobs, output=None,
                 overwrite=False, quiet=quiet)
 
@@ -206,11 +209,7 @@ def demo(n_jobs, quiet):
 @descriptor_options
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
               show_default=True, help="Precision of the stored descriptors.")
-@click.option("-j", "--jobs", "n_jobs", type=int, default=None, help="Threads (default: all).")
-@click.option("-o", "--output", required=True,
-              help="Output .npz file.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@common_options(output="Output .npz file.", output_required=True)
 def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, overwrite, quiet):
     """Compute QUESTS descriptors of every atom and save them to OUTPUT (.npz).
 

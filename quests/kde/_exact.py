@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quests._defaults import DEFAULT_BANDWIDTH
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
 from quests._progress import progress_bar
@@ -40,7 +41,6 @@ __all__ = [
     "dataset_entropy",
 ]
 
-DEFAULT_BANDWIDTH = 0.015
 #: rows per tile: a tile's Gram block is tile_size^2 float64 (8 MiB at 1024)
 DEFAULT_TILE_SIZE = 1024
 

@@ -1,0 +1,12 @@
+"""Default settings of the method, in a module light enough for the CLI to import.
+
+Public as ``quests.descriptor.DEFAULT_K``, ``quests.descriptor.DEFAULT_CUTOFF``
+and ``quests.kde.DEFAULT_BANDWIDTH``.
+"""
+
+#: nearest neighbours per environment
+DEFAULT_K = 32
+#: cutoff radius of the descriptor's weight function, Å
+DEFAULT_CUTOFF = 5.0
+#: Gaussian kernel bandwidth, 1/Å
+DEFAULT_BANDWIDTH = 0.015
