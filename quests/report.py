@@ -107,18 +107,20 @@ def entropy_report(
         raise InvalidInputError("no datasets given")
     if union is None:
         union = len(datasets) > 1
+    # convert (and validate) each dataset once; descriptor arrays pass through
+    datasets = {name: value if isinstance(value, np.ndarray) else as_frames(value, label=name)
+                for name, value in datasets.items()}
     if isinstance(species, str) and species == "all":
-        structures = [s for v in datasets.values() if not isinstance(v, np.ndarray) for s in as_frames(v)]
-        species = structure_species(structures) if structures else None
+        frames = [f for v in datasets.values() if not isinstance(v, np.ndarray) for f in v]
+        species = structure_species(frames) if frames else None
     rows, blocks = [], []
     for name, value in datasets.items():
         start = time.perf_counter()
         if isinstance(value, np.ndarray):
             x, n_structures = value, 0
         else:
-            structures = as_frames(value, label=name)
-            n_structures = len(structures)
-            x = compute_descriptors(structures, k, cutoff, species=species, n_jobs=n_jobs,
+            n_structures = len(value)
+            x = compute_descriptors(value, k, cutoff, species=species, n_jobs=n_jobs,
                                     verbose=verbose)
         if x.shape[0] == 0:
             raise InvalidInputError(f"dataset {name!r} has no environments")

@@ -120,5 +120,9 @@ def as_frames(structures, label="structure"):
 
 
 def _looks_like_arrays(tup):
-    first = np.asarray(tup[0]) if not _is_atoms_like(tup[0]) and not isinstance(tup[0], Frame) else None
-    return first is not None and first.ndim == 2
+    """True if ``tup`` is one (positions, cell, pbc[, numbers]) tuple, not a tuple of structures."""
+    try:
+        first = np.asarray(tup[0], dtype=np.float64)
+    except (TypeError, ValueError):  # a structure object, or ragged nested tuples
+        return False
+    return first.ndim == 2

@@ -201,6 +201,9 @@ def test_frame_and_tuple_inputs_agree_with_atoms():
         compute_descriptors(Frame(atoms.positions, atoms.cell.array, atoms.pbc, atoms.numbers)), x
     )
     np.testing.assert_array_equal(compute_descriptors([t, t]), np.vstack([x, x]))
+    # a tuple of three structure tuples is three structures, not one
+    np.testing.assert_array_equal(compute_descriptors((t, t, t)), np.vstack([x, x, x]))
+    np.testing.assert_array_equal(compute_descriptors((atoms, atoms, atoms)), np.vstack([x, x, x]))
 
 
 def test_empty_list_gives_empty_array():
