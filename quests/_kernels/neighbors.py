@@ -33,6 +33,7 @@ def _cross_norm(u, v):
 
 @nb.njit(cache=True)
 def _inverse3(m):
+    """Inverse and determinant of a 3x3 matrix."""
     inv = np.empty((3, 3))
     inv[0, 0] = m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1]
     inv[0, 1] = m[0, 2] * m[2, 1] - m[0, 1] * m[2, 2]
@@ -44,7 +45,7 @@ def _inverse3(m):
     inv[2, 1] = m[0, 1] * m[2, 0] - m[0, 0] * m[2, 1]
     inv[2, 2] = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
     det = m[0, 0] * inv[0, 0] + m[0, 1] * inv[1, 0] + m[0, 2] * inv[2, 0]
-    return inv / det
+    return inv / det, det
 
 
 @nb.njit(cache=True)
@@ -66,7 +67,7 @@ def periodic_images(positions_ic, cell_cc, pbc_c, cutoff):
     image_home_e : (m,) True for the unshifted copy of an atom
     """
     n = positions_ic.shape[0]
-    inv_cc = _inverse3(cell_cc)
+    inv_cc, det = _inverse3(cell_cc)
     frac_ic = np.zeros((n, 3))
     for i in range(n):
         for c in range(3):
@@ -84,11 +85,7 @@ def periodic_images(positions_ic, cell_cc, pbc_c, cutoff):
                     for c in range(3):
                         home_ic[i, c] -= shift * cell_cc[a, c]
 
-    volume = abs(
-        cell_cc[0, 0] * (cell_cc[1, 1] * cell_cc[2, 2] - cell_cc[1, 2] * cell_cc[2, 1])
-        - cell_cc[0, 1] * (cell_cc[1, 0] * cell_cc[2, 2] - cell_cc[1, 2] * cell_cc[2, 0])
-        + cell_cc[0, 2] * (cell_cc[1, 0] * cell_cc[2, 1] - cell_cc[1, 1] * cell_cc[2, 0])
-    )
+    volume = abs(det)
     n_rep = np.zeros(3, np.int64)
     margin = np.zeros(3)
     for a in range(3):
