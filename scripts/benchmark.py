@@ -12,6 +12,9 @@ Cases (targets from issue 2, on a 2-core machine):
   entropy_50k  exact H of 50,000 Cu MD environments             <= 8 s
   cli_cold     `quests entropy` on a 1,000-atom file, empty cache   <= 15 s
   cli_warm     the same with the cache filled                   <= 2 s
+  skewed       a 4-atom fcc cell given by the sheared basis [[1,0,0],[40,1,0],[40,40,1]]
+               x the conventional one: time with the Minkowski reduction of
+               skewed cells, and ("first") without it
 Peak RSS <= 1 GB in every case.
 
 Usage: python scripts/benchmark.py [--cases a,b] [--repeat 3] [--json out.json]
@@ -31,7 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-out"
-CASES = ["desc_small", "desc_large", "entropy_20k", "entropy_50k", "cli_cold", "cli_warm"]
+CASES = ["desc_small", "desc_large", "entropy_20k", "entropy_50k", "cli_cold", "cli_warm",
+         "skewed"]
 
 
 def _peak_rss_mb():
@@ -162,6 +166,27 @@ def case_cli_warm(repeat):
     times = [_run_cli(dict(os.environ))[0] for _ in range(max(1, repeat))]
     return {"n_env": 1000, "time_s": min(times),
             "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}
+
+
+def case_skewed(repeat):
+    import numpy as np
+    from ase.build import bulk
+
+    import quests.neighbors
+    from quests.descriptor import compute_descriptors
+
+    atoms = bulk("Cu", "fcc", a=3.61) * (4, 1, 1)
+    atoms.rattle(0.05, seed=1)
+    shear = np.array([[1, 0, 0], [40, 1, 0], [40, 40, 1]])
+    sheared = atoms.copy()
+    sheared.set_cell(shear @ atoms.cell.array, scale_atoms=False)
+    compute_descriptors(atoms)  # load the kernels
+    _, _, reduced = _timed(lambda: compute_descriptors(sheared), repeat)
+    quests.neighbors.SKEWED_CELL_RATIO = 0.0  # ablation: no reduction
+    start = time.perf_counter()
+    compute_descriptors(sheared)
+    unreduced = time.perf_counter() - start
+    return {"n_env": len(atoms), "first_s": unreduced, "time_s": reduced}
 
 
 def run_case(name, repeat):
