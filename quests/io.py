@@ -6,6 +6,8 @@ a temporary file in the destination folder, then renamed, so a user's file
 is never half-written, and never replaced unless ``overwrite`` is set.
 """
 
+import contextlib
+import csv
 import json
 import math
 import os
@@ -24,11 +26,15 @@ __all__ = [
     "read_structures",
     "iter_structures",
     "check_output_path",
+    "atomic_output",
     "atomic_write",
+    "write_table",
     "write_json",
     "to_jsonable",
     "write_descriptors",
     "read_descriptors",
+    "write_index",
+    "read_index",
 ]
 
 # an integer, or a slice start:stop[:step] with optional (signed) parts
@@ -174,16 +180,19 @@ def check_output_path(path, overwrite=False):
     return p
 
 
-def atomic_write(path, write, overwrite=False, mode="w"):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it.
+@contextlib.contextmanager
+def atomic_output(path, overwrite=False, mode="w"):
+    """Context manager: a temporary file beside ``path``, renamed to it on success.
 
-    On any error the temporary file is removed and ``path`` is untouched.
+    For outputs written piece by piece (a trajectory streamed frame by
+    frame). On any error the temporary file is removed and ``path`` is
+    untouched.
     """
     p = check_output_path(path, overwrite)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, mode) as handle:
-            write(handle)
+            yield handle
         if not overwrite and p.exists():
             raise OutputError(f"output {path} appeared while writing; not replaced")
         os.replace(tmp, p)
@@ -191,7 +200,16 @@ def atomic_write(path, write, overwrite=False, mode="w"):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return p
+
+
+def atomic_write(path, write, overwrite=False, mode="w"):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it.
+
+    On any error the temporary file is removed and ``path`` is untouched.
+    """
+    with atomic_output(path, overwrite, mode) as handle:
+        write(handle)
+    return Path(path)
 
 
 def to_jsonable(value):
@@ -219,6 +237,28 @@ def write_json(path, payload, overwrite=False):
     document = {"quests_version": __version__, **to_jsonable(payload)}
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda f: f.write(text), overwrite)
+
+
+def write_table(path, rows, metadata=None, overwrite=False):
+    """Write a list of flat dicts as ``.csv`` (one row each) or ``.json`` (with metadata).
+
+    The format follows the suffix; JSON carries the package version and
+    ``metadata`` beside the rows.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        return write_json(path, {**(metadata or {}), "rows": rows}, overwrite)
+    if suffix != ".csv":
+        raise OutputError(f"output {path}: a table is written as .csv or .json")
+    columns = list(rows[0]) if rows else []
+
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in to_jsonable(row).items()})
+
+    return atomic_write(path, write, overwrite, mode="w")
 
 
 def write_descriptors(path, descriptors, metadata, overwrite=False, **arrays):
@@ -252,3 +292,80 @@ def read_descriptors(path):
     if descriptors.ndim != 2 or descriptors.shape[0] == 0:
         raise InvalidStructureError(f"{path} holds no descriptors")
     return descriptors, metadata, frame_of_row
+
+
+_INDEX_FORMAT = "quests-neighbor-index"
+_INDEX_VERSION = 1
+
+
+def _sha256(array):
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(array).view(np.uint8)).hexdigest()
+
+
+def write_index(path, index, overwrite=False):
+    """Save a fitted ``quests.kde.NeighborIndex`` to ``path`` (``.npz`` layout), atomically.
+
+    The file holds the reference descriptors, the backend's own serialised
+    index and a JSON header with checksums of both, so ``read_index`` can
+    tell a damaged or foreign file from a good one.
+    """
+    descriptors = index.descriptors_
+    payload = index._payload()
+    header = {
+        "format": _INDEX_FORMAT,
+        "format_version": _INDEX_VERSION,
+        "quests_version": __version__,
+        "settings": index.get_params(),
+        "n_samples": int(descriptors.shape[0]),
+        "n_features": int(descriptors.shape[1]),
+        "descriptors_sha256": _sha256(descriptors),
+        "payload_sha256": _sha256(payload),
+        "metadata": to_jsonable(index.metadata_),
+    }
+    text = json.dumps(header, allow_nan=False)
+    return atomic_write(
+        path,
+        lambda f: np.savez(f, descriptors=descriptors, payload=payload, header=np.array(text)),
+        overwrite,
+        mode="wb",
+    )
+
+
+def read_index(path):
+    """Load a ``NeighborIndex`` written by ``write_index``.
+
+    Raises ``ReadError`` naming the file if it is missing, truncated,
+    corrupt (checksum mismatch) or not a quests index.
+    """
+    from quests.kde import NeighborIndex
+
+    _check_readable(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            descriptors = np.asarray(data["descriptors"])
+            payload = np.asarray(data["payload"])
+    except Exception as exc:  # zipfile, zlib, json, numpy: all mean "damaged"
+        raise ReadError(f"{path} is not a readable quests index file ({type(exc).__name__}: "
+                        f"{exc})") from None
+    if not isinstance(header, dict) or header.get("format") != _INDEX_FORMAT:
+        raise ReadError(f"{path} is not a quests index file")
+    if header.get("format_version") != _INDEX_VERSION:
+        raise ReadError(f"{path} has index format version {header.get('format_version')!r}; "
+                        f"this quests reads version {_INDEX_VERSION}")
+    if (descriptors.ndim != 2 or descriptors.shape != (header.get("n_samples"),
+                                                       header.get("n_features"))
+            or _sha256(descriptors) != header.get("descriptors_sha256")
+            or _sha256(payload) != header.get("payload_sha256")):
+        raise ReadError(f"{path} is corrupt: its contents do not match their checksums")
+    try:
+        return NeighborIndex._from_payload(descriptors, payload, header["settings"],
+                                           header.get("metadata", {}))
+    except QuestsError:
+        raise
+    except Exception as exc:
+        raise ReadError(f"{path}: the stored index cannot be restored ({type(exc).__name__}: "
+                        f"{exc})") from None
+

@@ -24,7 +24,12 @@ def _public_functions():
                 yield f"{name}.{attr}", obj
 
 
-FUNCTIONS = dict(_public_functions())
+def _is_class(item):
+    return isinstance(item[1], type)
+
+
+FUNCTIONS = dict(item for item in _public_functions() if not _is_class(item))
+CLASSES = dict(item for item in _public_functions() if _is_class(item))
 X = np.random.default_rng(0).normal(size=(20, 4)) * 0.02
 # minimal valid positional arguments per function
 VALID_ARGS = {
@@ -41,9 +46,31 @@ VALID_ARGS = {
 }
 
 
+# per class: the arguments of the call that runs the constraint check (fit), and
+# a fitted attribute that must raise AttributeError before it
+FIT_ARGS = {
+    "NeighborIndex": ((X,), "descriptors_"),
+}
+
+
 def test_every_constrained_function_is_covered():
     names = {qual.rsplit(".", 1)[1] for qual in FUNCTIONS}
     assert names == set(VALID_ARGS)
+    assert {qual.rsplit(".", 1)[1] for qual in CLASSES} == set(FIT_ARGS)
+
+
+@pytest.mark.parametrize("qualname", sorted(CLASSES))
+def test_class_constraints_are_checked_at_fit(qualname):
+    cls = CLASSES[qualname]
+    args, fitted_attribute = FIT_ARGS[qualname.rsplit(".", 1)[1]]
+    with pytest.raises(AttributeError):
+        getattr(cls(), fitted_attribute)
+    cls().fit(*args)
+    for param, constraint in cls._parameter_constraints.items():
+        estimator = cls(**{param: constraint.invalid_example()})  # __init__ only stores
+        with pytest.raises(InvalidInputError, match=f"The '{param}' parameter of") as info:
+            estimator.fit(*args)
+        assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("qualname", sorted(FUNCTIONS))

@@ -218,3 +218,20 @@ def merge_logsumexp(min_arg_ah, shifted_sum_ah, other_min_ah, other_sum_ah):
                 min_arg_ah[a, h] = m2
             else:
                 shifted_sum_ah[a, h] += other_sum_ah[a, h] * np.exp(m1 - m2)
+
+
+@nb.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
+def gathered_sq_distances(Y, X, index_qm, out_qm):
+    """out_qm[q, j] = |Y[q] - X[index_qm[q, j]]|^2 from the difference (exact to rounding).
+
+    Negative indices (no neighbour found) give +inf. Used to re-measure in
+    float64 the candidates an approximate (float32) index returns.
+    """
+    n_q, n_m = index_qm.shape
+    for q in range(n_q):
+        for j in range(n_m):
+            i = index_qm[q, j]
+            if i < 0:
+                out_qm[q, j] = np.inf
+            else:
+                out_qm[q, j] = _squared_distance(Y[q], X[i])

@@ -3,25 +3,38 @@
 Gaussian kernel K(x, y) = exp(-|x - y|^2 / (2 h^2)) without normalisation;
 bandwidth h in 1/Å (default 0.015). A scalar h gives results without a
 bandwidth axis; a 1-D h of length n_h adds a trailing axis of length n_h.
+
+Exact sums are tiled BLAS + numba (``kernel_sum``); approximate ones sample
+the outer mean (H, D) or truncate to the candidates of a ``NeighborIndex``
+(dH), and report their own error. ``method='auto'`` picks between them.
 """
 
-from quests.kde._exact import (
-    DEFAULT_BANDWIDTH,
-    DEFAULT_TILE_SIZE,
+from quests.kde._estimators import (
+    AUTO_EXACT_ENVIRONMENTS,
+    AUTO_EXACT_PAIRS,
+    DEFAULT_KDE_NEIGHBORS,
+    DEFAULT_TOLERANCE,
     DatasetEntropy,
     dataset_entropy,
     differential_entropy,
     diversity,
     entropy,
-    kernel_sum,
-    log_kernel_sum,
     overlap,
 )
+from quests.kde._exact import DEFAULT_BANDWIDTH, DEFAULT_TILE_SIZE, kernel_sum, log_kernel_sum
+from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex
 
 __all__ = [
+    "AUTO_EXACT_ENVIRONMENTS",
+    "AUTO_EXACT_PAIRS",
+    "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_BANDWIDTH",
+    "DEFAULT_KDE_NEIGHBORS",
     "DEFAULT_TILE_SIZE",
+    "DEFAULT_TOLERANCE",
     "DatasetEntropy",
+    "NeighborIndex",
     "dataset_entropy",
     "differential_entropy",
     "diversity",

@@ -8,9 +8,6 @@ shared out to worker threads in a fixed order, each with private
 accumulators.
 """
 
-import numbers
-from dataclasses import dataclass
-
 import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH
@@ -22,24 +19,12 @@ from quests._validation import (
     N_JOBS,
     TILE_SIZE,
     Bandwidth,
-    Interval,
     as_bandwidths,
     check_descriptors,
     validate_params,
 )
 
-__all__ = [
-    "DEFAULT_BANDWIDTH",
-    "DEFAULT_TILE_SIZE",
-    "DatasetEntropy",
-    "kernel_sum",
-    "log_kernel_sum",
-    "entropy",
-    "diversity",
-    "differential_entropy",
-    "overlap",
-    "dataset_entropy",
-]
+__all__ = ["DEFAULT_BANDWIDTH", "DEFAULT_TILE_SIZE", "kernel_sum", "log_kernel_sum"]
 
 #: rows per tile: a tile's Gram block is tile_size^2 float64 (8 MiB at 1024)
 DEFAULT_TILE_SIZE = 1024
@@ -199,160 +184,3 @@ def log_kernel_sum(Y, X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_
     X, Y, scale_h, scalar = _prepare(X, Y, h)
     logs = _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose)
     return _shape_result(logs, scalar)
-
-
-@dataclass(frozen=True)
-class DatasetEntropy:
-    """Information content of one dataset of environments.
-
-    Attributes
-    ----------
-    n_environments : int
-    bandwidth : float or ndarray of shape (n_h,)
-    entropy : float or ndarray of shape (n_h,)
-        H = ln N - mean_i ln p_i, nats; 0 <= H <= ln N.
-    diversity : float or ndarray of shape (n_h,)
-        D = ln sum_i 1/p_i, nats; 0 <= D <= ln N.
-    max_entropy : float
-        ln N, the entropy of N distinct, well-separated environments.
-    """
-
-    n_environments: int
-    bandwidth: object
-    entropy: object
-    diversity: object
-    max_entropy: float
-
-
-@validate_params(_COMMON)
-def dataset_entropy(X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_jobs=None,
-                    verbose=False):
-    """Entropy and diversity of X from one pass of kernel sums.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    h : float or array-like of shape (n_h,), default=0.015
-
-    Returns
-    -------
-    DatasetEntropy
-
-    Examples
-    --------
-    Two distinct environments, each repeated: H = ln 2.
-
-    >>> import numpy as np
-    >>> X = np.repeat([[0.0, 0.0], [1.0, 1.0]], 50, axis=0)
-    >>> r = dataset_entropy(X, h=0.015)
-    >>> round(r.entropy, 12), round(r.diversity, 12), r.n_environments
-    (0.693147180560, 0.693147180560, 100)
-    """
-    sums = kernel_sum(X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
-    n = sums.shape[0]
-    return DatasetEntropy(
-        n_environments=n,
-        bandwidth=h if np.ndim(h) == 0 else np.asarray(h, dtype=float),
-        entropy=_entropy_from_sums(sums),
-        diversity=_diversity_from_sums(sums),
-        max_entropy=float(np.log(n)),
-    )
-
-
-def _entropy_from_sums(sums):
-    # 1 <= p_i <= N holds exactly; clipping keeps rounding from stepping out,
-    # and -mean(ln(p/N)) is exactly 0 when every p_i = N (identical points)
-    n = sums.shape[0]
-    ratio = np.clip(sums, 1.0, n) / n
-    value = 0.0 - np.log(ratio).mean(axis=0)  # 0.0 - x turns -0.0 into 0.0
-    return float(value) if value.ndim == 0 else value
-
-
-def _diversity_from_sums(sums):
-    # ln sum_i 1/p_i = ln sum_i (p_min / p_i) - ln p_min: exactly 0 when every p_i = N
-    p = np.clip(sums, 1.0, sums.shape[0])
-    p_min = p.min(axis=0)
-    value = np.log((p_min / p).sum(axis=0)) - np.log(p_min) + 0.0
-    return float(value) if value.ndim == 0 else value
-
-
-@validate_params(_COMMON)
-def entropy(X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_jobs=None, verbose=False):
-    """Dataset entropy H(X) = -(1/N) sum_i ln(p_i / N), nats.
-
-    p_i = sum_j exp(-|x_i - x_j|^2 / (2 h^2)) over all of X (self included).
-    Returns a float for scalar h, an array of shape (n_h,) for a vector h.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> entropy(np.zeros((10, 3)))
-    0.0
-    """
-    return _entropy_from_sums(kernel_sum(X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose))
-
-
-@validate_params(_COMMON)
-def diversity(X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_jobs=None, verbose=False):
-    """Diversity D(X) = ln sum_i 1/p_i, nats: the log of the effective number of distinct
-    environments. Shapes as in ``entropy``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> round(diversity(np.eye(4)), 12)  # four far-apart points
-    1.386294361120
-    """
-    return _diversity_from_sums(
-        kernel_sum(X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
-    )
-
-
-@validate_params(_COMMON)
-def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE,
-                         n_jobs=None, verbose=False):
-    """Differential entropy dH(y | X) = -ln sum_j exp(-|y - x_j|^2 / (2 h^2)), nats.
-
-    dH > 0 marks y as novel with respect to X (extrapolation); dH <= 0 means
-    y lies inside the data. Finite however far y is from X (log-sum-exp).
-
-    Parameters
-    ----------
-    Y : array-like of shape (n_queries, n_features)
-    X : array-like of shape (n_samples, n_features)
-    h : float or array-like of shape (n_h,), default=0.015
-
-    Returns
-    -------
-    ndarray of shape (n_queries,) for scalar h, (n_queries, n_h) for a vector h
-
-    Examples
-    --------
-    A point at distance d from a one-point set has dH = d^2 / (2 h^2):
-
-    >>> import numpy as np
-    >>> differential_entropy([[0.3, 0.4]], [[0.0, 0.0]], h=0.05).round(9).tolist()
-    [50.0]
-    """
-    return -log_kernel_sum(Y, X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
-
-
-@validate_params({**_COMMON, "threshold": Interval(numbers.Real)})
-def overlap(Y, X, h=DEFAULT_BANDWIDTH, threshold=0.0, *, tile_size=DEFAULT_TILE_SIZE,
-            n_jobs=None, verbose=False):
-    """Overlap(Y | X): fraction of rows of Y with dH(y | X) <= ``threshold``.
-
-    1 means X covers every environment of Y; 0 means all of Y is novel.
-    Returns a float for scalar h, an array of shape (n_h,) for a vector h.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> overlap([[0.0], [0.001], [5.0]], [[0.0], [0.001]], h=0.015)
-    0.6666666666666666
-    """
-    dh = differential_entropy(Y, X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
-    if dh.shape[0] == 0:
-        raise InvalidInputError("Y is empty: the overlap of no environments is undefined")
-    value = (dh <= threshold).mean(axis=0)
-    return float(value) if value.ndim == 0 else value

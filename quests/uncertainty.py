@@ -1,0 +1,577 @@
+"""Where does a trajectory leave its training data? Per-atom dH against a reference.
+
+``UncertaintyEstimator(reference).fit()`` describes the reference once (and,
+for large references, builds a nearest-neighbour index); then
+``.differential_entropy(atoms)`` gives dH of every atom of new structures,
+``.run(frames)`` follows a whole trajectory in bounded memory
+(``TrajectoryUncertainty``), and ``.monitor(atoms)`` is an observer for a
+running ASE simulation. ``calibrate`` measures how well dH ranks per-atom
+model errors (the calibration of the QUESTS paper).
+
+dH > threshold (default 0) marks an environment as novel: the reference has
+no environment within about a bandwidth of it.
+"""
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._errors import InvalidInputError, InvalidStructureError
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, Options, check_descriptors
+from quests.analysis import FrameAnalysis
+from quests.kde import BACKENDS, DEFAULT_BACKEND, DEFAULT_KDE_NEIGHBORS, NeighborIndex
+
+__all__ = [
+    "AUTO_EXACT_REFERENCE",
+    "ExtrapolationError",
+    "UncertaintyEstimator",
+    "TrajectoryUncertainty",
+    "UncertaintyMonitor",
+    "Calibration",
+    "calibrate",
+    "atom_errors",
+]
+
+#: method="auto" sums over the whole reference up to this many environments
+#: (a query atom then costs ~20,000 kernel terms, ~60 us on 2 cores) and uses
+#: the nearest-neighbour index above it
+AUTO_EXACT_REFERENCE = 20_000
+#: atoms described and queried together when streaming a trajectory
+CHUNK_ATOMS = 16_384
+
+
+class ExtrapolationError(RuntimeError):
+    """Raised by an ``UncertaintyMonitor`` with ``action='raise'`` on a novel step."""
+
+
+def _settings(estimator):
+    return {"k": estimator.k, "cutoff": estimator.cutoff, "species": estimator.species_}
+
+
+class UncertaintyEstimator:
+    """Per-atom differential entropy of structures against a reference set.
+
+    Parameters
+    ----------
+    reference : structures, descriptor array or NeighborIndex, optional
+        The training data: ``ase.Atoms`` (or a list of them), an array of
+        descriptors of shape (n_environments, n_features) computed with the
+        settings below, or a fitted ``NeighborIndex``. May instead be given
+        to ``fit``.
+    k, cutoff, species : descriptor settings (see ``compute_descriptors``)
+    bandwidth : float, default=0.015
+        Kernel bandwidth h, 1/Å.
+    method : {'auto', 'exact', 'approx'}, default='auto'
+        'exact' sums over every reference environment; 'approx' over the
+        ``n_neighbors`` candidates of a nearest-neighbour index (an upper
+        bound on dH, reported with its error bound); 'auto' is exact up to
+        ``AUTO_EXACT_REFERENCE`` reference environments.
+    n_neighbors : int, default=64
+    backend : {'hnsw', 'pynndescent', 'brute'}, default='hnsw'
+    threshold : float, default=0.0
+        dH above which an environment counts as novel, nats.
+    n_jobs : int or None, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    descriptors_ : ndarray of shape (n_reference, n_features)
+    n_reference_ : int
+    species_ : None or list of int
+    method_ : {'exact', 'approx'}
+    index_ : NeighborIndex or None (None for the exact method)
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(4)]
+    >>> estimator = UncertaintyEstimator(train).fit()
+    >>> dh = estimator.differential_entropy(rattled_crystal("Cu", size=2, stdev=0.3, seed=9))
+    >>> dh.shape, bool(dh.max() > 0)
+    ((32,), True)
+    """
+
+    _parameter_constraints = {
+        "k": NEIGHBORS,
+        "cutoff": CUTOFF,
+        "bandwidth": Interval(numbers.Real, 1e-12, 1e6),
+        "method": Options("auto", "exact", "approx"),
+        "n_neighbors": Interval(numbers.Integral, 1, None),
+        "backend": Options(*BACKENDS),
+        "threshold": Interval(numbers.Real),
+        "n_jobs": N_JOBS,
+    }
+
+    def __init__(self, reference=None, *, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, species=None,
+                 bandwidth=DEFAULT_BANDWIDTH, method="auto", n_neighbors=DEFAULT_KDE_NEIGHBORS,
+                 backend=DEFAULT_BACKEND, threshold=0.0, n_jobs=None, verbose=False):
+        self.reference = reference
+        self.k = k
+        self.cutoff = cutoff
+        self.species = species
+        self.bandwidth = bandwidth
+        self.method = method
+        self.n_neighbors = n_neighbors
+        self.backend = backend
+        self.threshold = threshold
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # -- fitting -----------------------------------------------------------
+    def _check_params(self):
+        for name, constraint in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if not constraint.is_valid(value):
+                raise InvalidInputError(
+                    f"The {name!r} parameter of UncertaintyEstimator must be "
+                    f"{constraint.describe()}. Got {value!r} instead."
+                )
+
+    def fit(self, reference=None):
+        """Describe the reference (and index it for the approximate method); returns self."""
+        self._check_params()
+        reference = self.reference if reference is None else reference
+        if reference is None:
+            raise InvalidInputError("UncertaintyEstimator needs a reference: structures, "
+                                    "descriptors or a NeighborIndex")
+        if isinstance(reference, NeighborIndex):
+            reference._check_fitted()
+            self._adopt_settings(reference.metadata_.get("descriptor", {}))
+            return self._set_reference(reference.descriptors_, reference)
+        if isinstance(reference, np.ndarray) and reference.ndim == 2:
+            self.species_ = self._species_list(None)
+            descriptors = check_descriptors(reference, "reference descriptors")
+            return self._set_reference(descriptors, None)
+        from quests.descriptor import compute_descriptors, structure_species
+        from quests.structures import as_frames
+
+        frames = as_frames(reference, "reference structure")
+        self.species_ = (structure_species(frames) if self.species == "all"
+                         else self._species_list(None))
+        descriptors = compute_descriptors(frames, self.k, self.cutoff, species=self.species_,
+                                          n_jobs=self.n_jobs, verbose=self.verbose)
+        return self._set_reference(descriptors, None)
+
+    def _species_list(self, default):
+        if self.species is None:
+            return default
+        if isinstance(self.species, str):
+            raise InvalidInputError("species='all' needs reference structures, not descriptors")
+        return sorted(int(z) for z in self.species)
+
+    def _adopt_settings(self, stored):
+        """Take k, cutoff, species from an index; fail where the user asked for others."""
+        for key in ("k", "cutoff"):
+            if key in stored and stored[key] != getattr(self, key):
+                raise InvalidInputError(
+                    f"the reference index holds descriptors with {key}={stored[key]}, "
+                    f"not {getattr(self, key)}: use the same descriptor settings"
+                )
+        self.species_ = stored.get("species", self._species_list(None))
+        if self.species not in (None, "all") and self._species_list(None) != self.species_:
+            raise InvalidInputError(f"the reference index holds descriptors with species="
+                                    f"{self.species_}, not {self.species}")
+
+    def _set_reference(self, descriptors, index):
+        self.descriptors_ = descriptors
+        self.n_reference_ = descriptors.shape[0]
+        expected = (2 * self.k - 1) * (1 + len(self.species_ or []))
+        if descriptors.shape[1] != expected:
+            raise InvalidInputError(
+                f"reference descriptors have {descriptors.shape[1]} features, but k={self.k} "
+                f"and species={self.species_} give {expected}: use the same descriptor settings"
+            )
+        if self.method == "auto":
+            self.method_ = "exact" if self.n_reference_ <= AUTO_EXACT_REFERENCE else "approx"
+        else:
+            self.method_ = self.method
+        if self.n_neighbors >= self.n_reference_:
+            self.method_ = "exact"  # the candidates would be the whole reference
+        if index is None and self.method_ == "approx":
+            index = NeighborIndex(self.backend, n_jobs=self.n_jobs).fit(
+                descriptors, metadata={"descriptor": _settings(self)})
+        self.index_ = index
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "descriptors_"):
+            raise AttributeError("this UncertaintyEstimator is not fitted yet: call fit() first")
+
+    # -- queries -------------------------------------------------------------
+    def descriptors(self, structures):
+        """Descriptors of ``structures`` with the reference's settings, (n_atoms, n_features)."""
+        from quests.descriptor import compute_descriptors
+
+        self._check_fitted()
+        return compute_descriptors(structures, self.k, self.cutoff, species=self.species_,
+                                   n_jobs=self.n_jobs)
+
+    def differential_entropy_of_descriptors(self, Y, return_bound=False):
+        """dH (nats) of descriptor rows Y of shape (n, n_features) against the reference."""
+        from quests.kde import differential_entropy
+
+        self._check_fitted()
+        reference = self.index_ if self.method_ == "approx" else self.descriptors_
+        dh, bound = differential_entropy(Y, reference, self.bandwidth, method=self.method_,
+                                         n_neighbors=self.n_neighbors, return_bound=True,
+                                         n_jobs=self.n_jobs)
+        return (dh, bound) if return_bound else dh
+
+    def differential_entropy(self, structures, return_bound=False):
+        """Per-atom dH of one or more structures, shape (n_atoms_total,), nats.
+
+        With ``return_bound`` also the error bound of each value (0 for the
+        exact method; see ``quests.kde.differential_entropy``).
+        """
+        return self.differential_entropy_of_descriptors(self.descriptors(structures),
+                                                        return_bound)
+
+    def run(self, frames, *, errors=None, keep_atoms=True, writers=(), start=None, stop=None,
+            step=None, verbose=None):
+        """Follow a trajectory: a ``TrajectoryUncertainty`` run over ``frames``."""
+        analysis = TrajectoryUncertainty(self, errors=errors, keep_atoms=keep_atoms,
+                                         writers=writers, verbose=self.verbose)
+        return analysis.run(frames, start=start, stop=stop, step=step, verbose=verbose)
+
+    def monitor(self, atoms, threshold=None, action="record", keep_flagged=True):
+        """An observer for ASE dynamics: ``dyn.attach(estimator.monitor(atoms), interval=10)``."""
+        self._check_fitted()
+        return UncertaintyMonitor(self, atoms, threshold=threshold, action=action,
+                                  keep_flagged=keep_flagged)
+
+    # -- persistence -----------------------------------------------------------
+    def save(self, path, overwrite=False):
+        """Write the reference (descriptors, index, settings) to ``path`` atomically."""
+        self._check_fitted()
+        index = self.index_
+        if index is None:
+            index = NeighborIndex("brute").fit(self.descriptors_)
+        index.metadata_ = {"descriptor": _settings(self), "method": self.method_}
+        return index.save(path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path, **params):
+        """An estimator fitted from a file written by ``save`` (or ``NeighborIndex.save``).
+
+        ``params`` set the query settings (bandwidth, threshold, n_neighbors,
+        n_jobs); k, cutoff and species come from the file, and may be given
+        only if they agree with it.
+        """
+        from quests.io import read_index
+
+        index = read_index(path)
+        stored = index.metadata_.get("descriptor", {})
+        for key in ("k", "cutoff"):
+            params.setdefault(key, stored.get(key, params.get(key)))
+        params = {key: value for key, value in params.items() if value is not None}
+        if "method" not in params:
+            params["method"] = index.metadata_.get("method", "auto")
+        if index.backend != "brute" or params["method"] == "approx":
+            params.setdefault("backend", index.backend)
+        estimator = cls(index, **params)
+        if estimator.method == "approx" and index.backend == "brute":
+            index = NeighborIndex(estimator.backend, n_jobs=estimator.n_jobs).fit(
+                index.descriptors_, metadata=index.metadata_)
+            estimator.reference = index
+        return estimator.fit()
+
+
+def _frame_row(label, dh, bound, threshold):
+    return {
+        "frame": label,
+        "n_atoms": int(dh.shape[0]),
+        "max_dH": float(dh.max()),
+        "mean_dH": float(dh.mean()),
+        "novel_fraction": float((dh > threshold).mean()),
+        "max_bound": float(bound.max()),
+        "flagged": bool(dh.max() > threshold),
+    }
+
+
+class TrajectoryUncertainty(FrameAnalysis):
+    """Per-atom dH of every frame of a trajectory against a fitted estimator.
+
+    Frames are described and queried in batches of about ``CHUNK_ATOMS``
+    atoms, so memory stays bounded however long the trajectory; per-atom
+    values are kept only if ``keep_atoms``.
+
+    Parameters
+    ----------
+    estimator : UncertaintyEstimator (fitted)
+    errors : str or None
+        Per-atom model error to collect for ``calibrate`` (see ``atom_errors``).
+    keep_atoms : bool, default=True
+        Keep per-atom dH (and errors) in ``results.dh``.
+    writers : sequence of callables
+        Each called as ``writer(row, atoms, dh, bound)`` for every frame, in
+        order, as soon as it is finished (to stream outputs).
+
+    Results
+    -------
+    rows : list of dict, one per frame: frame (label), n_atoms, max_dH,
+        mean_dH, novel_fraction, max_bound, flagged (max dH > threshold)
+    max_dh, mean_dh, novel_fraction : ndarray of shape (n_frames,)
+    flagged : ndarray of int, numbers of the flagged frames
+    dh, errors : lists of per-frame arrays (if keep_atoms / errors)
+    """
+
+    def __init__(self, estimator, *, errors=None, keep_atoms=True, writers=(), verbose=False):
+        super().__init__(verbose=verbose)
+        estimator._check_fitted()
+        self.estimator = estimator
+        self.errors = errors
+        self.keep_atoms = keep_atoms
+        self.writers = list(writers)
+
+    def _prepare(self):
+        self._buffer = []
+        self._buffered_atoms = 0
+        self.results.rows = []
+        self.results.dh = []
+        self.results.errors = []
+
+    def _single_frame(self, number, label, structure):
+        from quests.structures import as_frame
+
+        frame = as_frame(structure, label)  # a NaN or empty frame fails here, by name
+        error = atom_errors(structure, self.errors, label) if self.errors else None
+        self._buffer.append((number, label, structure, frame, error))
+        self._buffered_atoms += frame.positions.shape[0]
+        if self._buffered_atoms >= CHUNK_ATOMS:
+            return self._flush()
+        return ()
+
+    def _flush(self):
+        if not self._buffer:
+            return ()
+        estimator = self.estimator
+        x = estimator.descriptors([item[3] for item in self._buffer])
+        dh, bound = estimator.differential_entropy_of_descriptors(x, return_bound=True)
+        done = []
+        start = 0
+        for number, label, structure, frame, error in self._buffer:
+            stop = start + frame.positions.shape[0]
+            row = _frame_row(label, dh[start:stop], bound[start:stop], estimator.threshold)
+            self.results.rows.append(row)
+            if self.keep_atoms:
+                self.results.dh.append(dh[start:stop].copy())
+            if error is not None:
+                self.results.errors.append(error)
+            for writer in self.writers:
+                writer(row, structure, dh[start:stop], bound[start:stop])
+            done.append(number)
+            start = stop
+        self._buffer = []
+        self._buffered_atoms = 0
+        return done
+
+    def _conclude(self):
+        done = self._flush()
+        rows = self.results.rows
+        self.results.max_dh = np.array([r["max_dH"] for r in rows])
+        self.results.mean_dh = np.array([r["mean_dH"] for r in rows])
+        self.results.novel_fraction = np.array([r["novel_fraction"] for r in rows])
+        self.results.flagged = np.flatnonzero([r["flagged"] for r in rows])
+        self.results.n_atoms = int(sum(r["n_atoms"] for r in rows))
+        return done
+
+
+class UncertaintyMonitor:
+    """ASE-style observer that computes dH of a running simulation's atoms.
+
+    Attach it to any ASE dynamics: ``dyn.attach(monitor, interval=10)``.
+    Each call records the step's max/mean dH and novel fraction in
+    ``records``; a step whose max dH exceeds the threshold is flagged: a
+    copy of the atoms (with a per-atom ``dH`` array) goes to ``flagged``,
+    and with ``action='raise'`` an ``ExtrapolationError`` stops the run.
+    """
+
+    def __init__(self, estimator, atoms, threshold=None, action="record", keep_flagged=True):
+        if action not in ("record", "raise"):
+            raise InvalidInputError(f"action must be 'record' or 'raise'; got {action!r}")
+        self.estimator = estimator
+        self.atoms = atoms
+        self.threshold = estimator.threshold if threshold is None else threshold
+        self.action = action
+        self.keep_flagged = keep_flagged
+        self.records = []
+        self.flagged = []
+
+    def __call__(self):
+        dh = self.estimator.differential_entropy(self.atoms)
+        row = _frame_row(f"call {len(self.records)}", dh, np.zeros_like(dh), self.threshold)
+        self.records.append(row)
+        if row["max_dH"] > self.threshold:
+            if self.keep_flagged:
+                snapshot = self.atoms.copy()
+                snapshot.arrays["dH"] = dh
+                self.flagged.append(snapshot)
+            if self.action == "raise":
+                raise ExtrapolationError(
+                    f"{row['frame']}: max dH {row['max_dH']:.3f} > {self.threshold} "
+                    f"({row['novel_fraction']:.1%} of atoms novel)")
+        return row
+
+
+def atom_errors(atoms, key, label="structure"):
+    """Per-atom model error of one structure, shape (n_atoms,).
+
+    ``key`` names a per-atom array of the frame (``atoms.arrays`` or the
+    calculator's results, e.g. an extxyz column ``force_error``): its norm
+    over the last axis if it is a vector. ``"A:B"`` gives |A - B| per atom,
+    e.g. ``"forces:ref_forces"`` (model against reference forces).
+    """
+    names = key.split(":")
+    if len(names) > 2 or not all(names):
+        raise InvalidInputError(f"errors key must be NAME or NAME:REFERENCE; got {key!r}")
+    values = [_per_atom_array(atoms, name, label) for name in names]
+    value = values[0] - values[1] if len(values) == 2 else values[0]
+    if value.ndim == 2:
+        value = np.linalg.norm(value, axis=1)
+    if not np.all(np.isfinite(value)):
+        raise InvalidStructureError(f"{label}: errors {key!r} contain NaN or inf")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _per_atom_array(atoms, name, label):
+    n = len(atoms)
+    value = atoms.arrays.get(name) if hasattr(atoms, "arrays") else None
+    calc = getattr(atoms, "calc", None)
+    if value is None and calc is not None and name in getattr(calc, "results", {}):
+        value = calc.results[name]
+    if value is None:
+        raise InvalidStructureError(f"{label} has no per-atom array {name!r}")
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape[0] != n or value.ndim > 2:
+        raise InvalidStructureError(
+            f"{label}: {name!r} has shape {value.shape}, not per-atom ({n},) or ({n}, 3)")
+    return value
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How dH ranks per-atom model errors.
+
+    Attributes
+    ----------
+    n_atoms : int
+        Atoms used (errors > 0; ``n_excluded`` with error 0 are left out of
+        the logarithmic fit but kept in the rank correlation).
+    spearman : float
+        Rank correlation of dH with the error.
+    bin_edges : ndarray of shape (n_bins + 1,)
+        dH bins holding equal numbers of atoms, nats.
+    bin_counts : ndarray of shape (n_bins,)
+    quantiles : tuple of float
+    bin_quantiles : ndarray of shape (n_bins, n_quantiles)
+        Error quantiles in each dH bin (units of the errors).
+    fits : dict of float -> (float, float)
+        Quantile -> (intercept, slope) of log10(error) = a + b dH, from
+        linear quantile regression.
+    n_excluded : int
+    """
+
+    n_atoms: int
+    spearman: float
+    bin_edges: np.ndarray
+    bin_counts: np.ndarray
+    quantiles: tuple
+    bin_quantiles: np.ndarray
+    fits: dict
+    n_excluded: int
+
+    def predict(self, dh, quantile=0.5):
+        """Error at ``quantile`` predicted from dH by the fitted line."""
+        a, b = self.fits[quantile]
+        return 10.0 ** (a + b * np.asarray(dh, dtype=np.float64))
+
+    def to_dict(self):
+        return {
+            "n_atoms": self.n_atoms, "spearman": self.spearman,
+            "bin_edges": self.bin_edges, "bin_counts": self.bin_counts,
+            "quantiles": list(self.quantiles), "bin_quantiles": self.bin_quantiles,
+            "fits": [{"quantile": q, "intercept": a, "slope": b}
+                     for q, (a, b) in self.fits.items()],
+            "n_excluded": self.n_excluded,
+        }
+
+
+def calibrate(dh, errors, *, n_bins=10, quantiles=(0.05, 0.5, 0.95), max_fit_points=20_000,
+              seed=0):
+    """Calibrate dH against per-atom model errors.
+
+    Parameters
+    ----------
+    dh : array-like of shape (n_atoms,)
+        Differential entropies, nats.
+    errors : array-like of shape (n_atoms,)
+        Non-negative per-atom errors (e.g. force error norms, eV/Å).
+    n_bins : int, default=10
+        Equal-count bins of dH for the error quantiles.
+    quantiles : sequence of float in (0, 1)
+    max_fit_points : int, default=20000
+        The quantile regression uses a seeded random subset of this size.
+    seed : int, default=0
+
+    Returns
+    -------
+    Calibration
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> dh = rng.uniform(-5, 5, 4000)
+    >>> errors = 10 ** (0.2 * dh - 1 + 0.1 * rng.normal(size=dh.size))
+    >>> cal = calibrate(dh, errors)
+    >>> round(cal.fits[0.5][1], 1), cal.spearman > 0.9
+    (0.2, True)
+    """
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import QuantileRegressor
+
+    dh = np.asarray(dh, dtype=np.float64).ravel()
+    errors = np.asarray(errors, dtype=np.float64).ravel()
+    if dh.shape != errors.shape:
+        raise InvalidInputError(f"dH has {dh.size} values but errors have {errors.size}")
+    if dh.size < 3:
+        raise InvalidInputError(f"calibration needs at least 3 atoms; got {dh.size}")
+    if not (np.all(np.isfinite(dh)) and np.all(np.isfinite(errors))):
+        raise InvalidInputError("dH and errors must be finite")
+    if np.any(errors < 0):
+        raise InvalidInputError("errors must be >= 0 (use a norm or an absolute error)")
+    if not all(0 < q < 1 for q in quantiles):
+        raise InvalidInputError(f"quantiles must lie in (0, 1); got {quantiles}")
+    if not isinstance(n_bins, numbers.Integral) or n_bins < 1:
+        raise InvalidInputError(f"n_bins must be an int >= 1; got {n_bins!r}")
+    positive = errors > 0
+    if positive.sum() < 3:
+        raise InvalidInputError("calibration needs at least 3 atoms with a non-zero error")
+    if np.ptp(dh) == 0 or np.ptp(errors) == 0:
+        rho = 0.0  # no ranking to measure
+    else:
+        rho = float(spearmanr(dh, errors).statistic)
+    edges = np.unique(np.quantile(dh, np.linspace(0.0, 1.0, n_bins + 1)))
+    if edges.size < 2:
+        edges = np.array([dh.min(), dh.max()])
+    which = np.clip(np.searchsorted(edges, dh, side="right") - 1, 0, edges.size - 2)
+    counts = np.bincount(which, minlength=edges.size - 1)
+    per_bin = np.full((edges.size - 1, len(quantiles)), np.nan)
+    for b in range(edges.size - 1):
+        if counts[b]:
+            per_bin[b] = np.quantile(errors[which == b], quantiles)
+    x, y = dh[positive], np.log10(errors[positive])
+    if x.size > max_fit_points:
+        keep = np.random.default_rng(seed).choice(x.size, max_fit_points, replace=False)
+        x, y = x[keep], y[keep]
+    fits = {}
+    for q in quantiles:
+        model = QuantileRegressor(quantile=q, alpha=0.0, solver="highs").fit(x[:, None], y)
+        fits[float(q)] = (float(model.intercept_), float(model.coef_[0]))
+    return Calibration(
+        n_atoms=int(positive.sum()), spearman=rho, bin_edges=edges, bin_counts=counts,
+        quantiles=tuple(float(q) for q in quantiles), bin_quantiles=per_bin, fits=fits,
+        n_excluded=int((~positive).sum()),
+    )
