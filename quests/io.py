@@ -35,6 +35,7 @@ __all__ = [
     "read_descriptors",
     "write_index",
     "read_index",
+    "save_figure",
 ]
 
 # an integer, or a slice start:stop[:step] with optional (signed) parts
@@ -368,4 +369,17 @@ def read_index(path):
     except Exception as exc:
         raise ReadError(f"{path}: the stored index cannot be restored ({type(exc).__name__}: "
                         f"{exc})") from None
+
+
+def save_figure(figure, path, overwrite=False):
+    """Save a matplotlib figure atomically (format from the suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    suffix = Path(path).suffix.lower().lstrip(".") or "png"
+    try:
+        atomic_write(path, lambda f: figure.savefig(f, format=suffix, dpi=150), overwrite,
+                     mode="wb")
+    finally:
+        plt.close(figure)
+    return Path(path)
 

@@ -9,8 +9,14 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests.cli import cli
 
 
-def descriptor_options(func):
-    """-k/--neighbors, -c/--cutoff, --species, --index, --format."""
+def descriptor_options(func=None, *, frames_option="--index"):
+    """-k/--neighbors, -c/--cutoff, --species, --index (frame selection), --format.
+
+    ``frames_option`` renames the frame selection where ``--index`` means
+    something else (the reference index of ``quests uncertainty``).
+    """
+    if func is None:
+        return lambda f: descriptor_options(f, frames_option=frames_option)
     options = [
         click.option("-k", "--neighbors", "k", type=int, default=DEFAULT_K, show_default=True,
                      help="Nearest neighbours per environment."),
@@ -18,7 +24,7 @@ def descriptor_options(func):
                      help="Cutoff radius, Å."),
         click.option("--species", default=None, metavar="all|Z,Z,...",
                      help="Multicomponent descriptor: 'all' species present, or atomic numbers."),
-        click.option("--index", default=None, metavar="SLICE",
+        click.option(frames_option, "index", default=None, metavar="SLICE",
                      help="Frames to read from each file (e.g. 0:100, -1, ::10); "
                           "FILE@SLICE overrides it per file."),
         click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted)."),
@@ -28,7 +34,7 @@ def descriptor_options(func):
     return func
 
 
-def common_options(output=None, output_required=False):
+def common_options(output=None, output_required=False, output_multiple=False):
     """-j/--jobs and -q/--quiet; with ``output`` (its help text) also -o and --overwrite."""
     options = [
         click.option("-j", "--jobs", "n_jobs", type=int, default=None,
@@ -38,7 +44,7 @@ def common_options(output=None, output_required=False):
     if output is not None:
         options[1:1] = [
             click.option("-o", "--output", default=None, required=output_required,
-                         help=output),
+                         multiple=output_multiple, help=output),
             click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         ]
 

@@ -1,0 +1,372 @@
+"""``quests uncertainty``, ``quests dh`` and ``quests overlap``."""
+
+import os
+from pathlib import Path
+
+import click
+import numpy as np
+
+from quests._defaults import DEFAULT_BANDWIDTH
+from quests.cli import cli
+from quests.cli._entropy import _check_suffix, _load, _parse_species, common_options, \
+    descriptor_options
+
+_METHOD = click.option("--method", type=click.Choice(["auto", "exact", "approx"]),
+                       default="auto", show_default=True,
+                       help="exact: sum over every reference environment; approx: over the "
+                            "m nearest found by an index (an upper bound on dH); auto: exact "
+                            "while that is fast.")
+_CANDIDATES = click.option("-m", "--candidates", "n_neighbors", type=int, default=64,
+                           show_default=True, help="m, neighbours per query (approx).")
+_BACKEND = click.option("--backend", type=click.Choice(["hnsw", "pynndescent", "brute"]),
+                        default="hnsw", show_default=True,
+                        help="Nearest-neighbour index (approx).")
+_THRESHOLD = click.option("-t", "--threshold", type=float, default=0.0, show_default=True,
+                          help="dH above which an environment is novel, nats.")
+
+
+def _fingerprint(specs):
+    """Reference files as recorded in an index: spec, size and modification time."""
+    from quests.io import split_index
+
+    prints = []
+    for spec in specs:
+        path = split_index(spec)[0]
+        stat = os.stat(path) if os.path.exists(path) else None
+        prints.append({"spec": str(spec), "path": str(Path(path).resolve()),
+                       "size": stat.st_size if stat else None,
+                       "mtime_ns": stat.st_mtime_ns if stat else None})
+    return prints
+
+
+def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, method,
+               n_neighbors, backend, threshold, index, fmt, n_jobs, verbose):
+    """Load the estimator from ``--index`` or fit it on ``--reference`` (and cache it)."""
+    from quests._errors import InvalidInputError
+    from quests.uncertainty import UncertaintyEstimator
+
+    query = {"bandwidth": bandwidth, "threshold": threshold, "n_neighbors": n_neighbors,
+             "n_jobs": n_jobs}
+    if index_path is not None and Path(index_path).exists():
+        fixed = {key: value for key, value in (("k", k), ("cutoff", cutoff)) if key in given}
+        if method != "auto":
+            fixed["method"] = method
+        estimator = UncertaintyEstimator.load(index_path, **fixed, **query,
+                                              species=_parse_species(species))
+        stored = estimator.index_.metadata_.get("reference_files")
+        if reference and stored is not None and [s["spec"] for s in stored] != list(reference):
+            raise InvalidInputError(f"index {index_path} was built from {[s['spec'] for s in stored]}"
+                                    f", not {list(reference)}: remove it to rebuild")
+        if reference and stored is not None and stored != _fingerprint(reference):
+            raise InvalidInputError(f"index {index_path} is older than its reference files "
+                                    "(they changed since): remove it to rebuild")
+        return estimator
+    if not reference:
+        raise InvalidInputError("give the training data with --reference FILE (or an existing "
+                                "--index FILE)")
+    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
+    datasets = _load(reference, index, fmt, settings, set(given), verbose)
+    parts = list(datasets.values())
+    if all(isinstance(p, np.ndarray) for p in parts):
+        data = np.vstack(parts)
+    elif any(isinstance(p, np.ndarray) for p in parts):
+        raise InvalidInputError("--reference files must be all structure files or all "
+                                "descriptor (.npz) files")
+    else:
+        data = [s for p in parts for s in p]
+    estimator = UncertaintyEstimator(
+        data, k=settings["k"], cutoff=settings["cutoff"], species=settings["species"],
+        method=method, backend=backend, verbose=verbose, **query).fit()
+    if index_path is not None:
+        from quests.kde import NeighborIndex
+
+        saved = estimator.index_ or NeighborIndex("brute").fit(estimator.descriptors_)
+        saved.metadata_ = {"descriptor": {"k": estimator.k, "cutoff": estimator.cutoff,
+                                          "species": estimator.species_},
+                           "method": estimator.method_,
+                           "reference_files": _fingerprint(reference)}
+        saved.save(index_path)
+        if verbose:
+            click.echo(f"wrote reference index {index_path}", err=True)
+    return estimator
+
+
+def _xyz_writer(handle, only_flagged=False):
+    import ase.io
+
+    def write(row, atoms, dh, bound):
+        if only_flagged and not row["flagged"]:
+            return
+        atoms = atoms.copy() if atoms.calc is None else _with_results(atoms)
+        atoms.arrays["dH"] = np.asarray(dh, dtype=np.float64)
+        if row["max_bound"] > 0:
+            atoms.arrays["dH_bound"] = np.asarray(bound, dtype=np.float64)
+        atoms.info.update({"dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
+                           "novel_fraction": row["novel_fraction"]})
+        ase.io.write(handle, atoms, format="extxyz")
+
+    return write
+
+
+def _with_results(atoms):
+    copy = atoms.copy()
+    copy.calc = atoms.calc  # keep energies and forces the frame came with
+    return copy
+
+
+def _summary(result, method, top):
+    rows = result.results.rows
+    n_atoms = result.results.n_atoms
+    novel = sum(r["novel_fraction"] * r["n_atoms"] for r in rows) / max(n_atoms, 1)
+    lines = [f"{len(rows)} frames, {n_atoms} atoms, method {method}: "
+             f"{novel:.2%} of atoms novel, {len(result.results.flagged)} frames flagged"]
+    order = sorted(range(len(rows)), key=lambda i: -rows[i]["max_dH"])[:top]
+    if order:
+        header = ("frame", "atoms", "max dH", "mean dH", "novel")
+        table = [(rows[i]["frame"], str(rows[i]["n_atoms"]), f"{rows[i]['max_dH']:.3f}",
+                  f"{rows[i]['mean_dH']:.3f}", f"{rows[i]['novel_fraction']:.2%}")
+                 for i in order]
+        widths = [max(len(header[c]), *(len(t[c]) for t in table)) for c in range(5)]
+        fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
+        lines += ["", f"most novel frames (top {len(order)}):", fmt.format(*header)]
+        lines += [fmt.format(*t) for t in table]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("trajectory", metavar="TRAJ[@SLICE]")
+@click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
+              help="Training data (repeat for several files; .npz descriptor files too).")
+@click.option("--index", "index_path", default=None, metavar="FILE",
+              help="Reference index cache: read if it exists, else built and written here.")
+@descriptor_options(frames_option="--frames")
+@click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH, show_default=True,
+              help="Kernel bandwidth, 1/Å.")
+@_METHOD
+@_CANDIDATES
+@_BACKEND
+@_THRESHOLD
+@click.option("--flagged", default=None, metavar="FILE.xyz",
+              help="Write the frames whose max dH exceeds the threshold (extxyz).")
+@click.option("--errors", default=None, metavar="KEY[:REF]",
+              help="Per-atom model error to calibrate dH against: an array such as "
+                   "force_error, or forces:ref_forces for |F - F_ref|.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png",
+              help="Plot dH per frame (and the calibration with --errors).")
+@click.option("--top", type=int, default=10, show_default=True,
+              help="Most novel frames listed in the summary.")
+@common_options(output="Per-atom dH as extxyz (.xyz) or the per-frame table (.json, .csv); "
+                       "repeat for several.", output_multiple=True)
+@click.pass_context
+def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, index, fmt,
+                bandwidth, method, n_neighbors, backend, threshold, flagged, errors, plot_path,
+                top, n_jobs, output, overwrite, quiet):
+    """Per-atom dH of every frame of TRAJ against the training data.
+
+    Frames are streamed, so trajectories of any length run in bounded
+    memory. Prints the fraction of novel atoms (dH > threshold) and the most
+    novel frames; -o out.xyz writes the trajectory back with a per-atom dH
+    array (colour by it in OVITO), --flagged the frames to recompute with DFT.
+    """
+    from quests.io import check_output_path, iter_structures, save_figure, write_table
+    from quests.uncertainty import calibrate
+
+    outputs = list(output)
+    for path in outputs:
+        _check_suffix(path, {".xyz", ".json", ".csv"})
+        check_output_path(path, overwrite)
+    for path, allowed in ((flagged, {".xyz"}), (plot_path, {".png", ".pdf", ".svg"})):
+        if path is not None:
+            _check_suffix(path, allowed)
+            check_output_path(path, overwrite)
+    if index_path is not None and not Path(index_path).exists():
+        check_output_path(index_path)
+    source = ctx.get_parameter_source
+    given = {key for key in ("k", "cutoff") if source(key).name != "DEFAULT"}
+    estimator = _estimator(reference, index_path, k=k, cutoff=cutoff, species=species,
+                           given=given, bandwidth=bandwidth, method=method,
+                           n_neighbors=n_neighbors, backend=backend, threshold=threshold,
+                           index=index, fmt=fmt, n_jobs=n_jobs, verbose=not quiet)
+    estimator.verbose = not quiet
+    with _streams([p for p in outputs if p.lower().endswith(".xyz")] + (
+            [flagged] if flagged else []), overwrite) as handles:
+        writers = [_xyz_writer(h, only_flagged=(flagged is not None and i == len(handles) - 1))
+                   for i, h in enumerate(handles)]
+        frames = iter_structures(trajectory, index, fmt)
+        result = estimator.run(frames, errors=errors, keep_atoms=errors is not None,
+                               writers=writers, verbose=not quiet)
+        if not result.results.rows:
+            from quests.io import ReadError
+
+            raise ReadError(f"{trajectory}: no frames selected")
+    click.echo(_summary(result, estimator.method_, top))
+    payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
+                          "index": index_path},
+               "parameters": {"k": estimator.k, "cutoff": estimator.cutoff,
+                              "species": estimator.species_, "bandwidth": bandwidth,
+                              "method": estimator.method_, "n_neighbors": n_neighbors,
+                              "threshold": threshold}}
+    calibration = dh = errs = None
+    if errors is not None:
+        dh = np.concatenate(result.results.dh)
+        errs = np.concatenate(result.results.errors)
+        calibration = calibrate(dh, errs)
+        payload["calibration"] = calibration.to_dict()
+        fits = ", ".join(f"q{q:g}: log10 err = {a:.3f} + {b:.4f} dH"
+                         for q, (a, b) in calibration.fits.items())
+        click.echo(f"\ncalibration against {errors!r}: Spearman {calibration.spearman:.3f} "
+                   f"over {dh.size} atoms\n{fits}")
+    for path in outputs:
+        if not path.lower().endswith(".xyz"):
+            write_table(path, result.results.rows, payload, overwrite)
+    if plot_path is not None:
+        from quests.plotting import uncertainty_figure
+
+        save_figure(uncertainty_figure(result.results.rows, threshold, calibration, dh, errs),
+                    plot_path, overwrite)
+    if not quiet:
+        for path in outputs + [p for p in (flagged, plot_path) if p]:
+            click.echo(f"wrote {path}", err=True)
+
+
+class _streams:
+    """Open several atomic outputs at once; all are committed or none."""
+
+    def __init__(self, paths, overwrite):
+        self.paths = paths
+        self.overwrite = overwrite
+
+    def __enter__(self):
+        import contextlib
+
+        from quests.io import atomic_output
+
+        self.stack = contextlib.ExitStack().__enter__()
+        return [self.stack.enter_context(atomic_output(p, self.overwrite)) for p in self.paths]
+
+    def __exit__(self, *exc):
+        return self.stack.__exit__(*exc)
+
+
+def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbose):
+    """Descriptors of TEST and REF with one set of settings, and the TEST structures."""
+    from quests.descriptor import compute_descriptors, structure_species
+
+    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
+    data = _load([test, reference], index, fmt, settings, set(given), verbose)
+    test_data, ref_data = data.values()
+    if settings["species"] == "all":
+        structures = [s for d in (test_data, ref_data) if not isinstance(d, np.ndarray)
+                      for s in d]
+        settings["species"] = structure_species(structures)
+    arrays = [d if isinstance(d, np.ndarray) else
+              compute_descriptors(d, settings["k"], settings["cutoff"],
+                                  species=settings["species"], n_jobs=n_jobs, verbose=verbose)
+              for d in (test_data, ref_data)]
+    return arrays[0], arrays[1], test_data, settings
+
+
+@cli.command()
+@click.argument("test", metavar="TEST[@SLICE]")
+@click.argument("reference", metavar="REF[@SLICE]")
+@descriptor_options
+@click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH, show_default=True,
+              help="Kernel bandwidth, 1/Å.")
+@_METHOD
+@_CANDIDATES
+@_BACKEND
+@_THRESHOLD
+@common_options(output="Per-atom dH: .xyz (TEST with a dH array), .npz or .csv.")
+@click.pass_context
+def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, n_neighbors,
+       backend, threshold, n_jobs, output, overwrite, quiet):
+    """Per-atom differential entropy dH of the environments of TEST against REF."""
+    from quests.io import atomic_output, atomic_write, check_output_path, write_table
+    from quests.kde import differential_entropy
+    from quests.uncertainty import _frame_row
+
+    if output is not None:
+        _check_suffix(output, {".xyz", ".npz", ".csv"})
+        check_output_path(output, overwrite)
+    source = ctx.get_parameter_source
+    given = {key for key in ("k", "cutoff") if source(key).name != "DEFAULT"}
+    y, x, test_data, settings = _pair(test, reference, k, cutoff, species, index, fmt, given,
+                                      n_jobs, not quiet)
+    values, bound = differential_entropy(y, x, bandwidth, method=method,
+                                         n_neighbors=n_neighbors, backend=backend,
+                                         return_bound=True, n_jobs=n_jobs, verbose=not quiet)
+    click.echo(f"{values.size} environments of {test} against {x.shape[0]} of {reference}: "
+               f"dH mean {values.mean():.3f}, max {values.max():.3f}, min {values.min():.3f}; "
+               f"{(values > threshold).mean():.2%} novel (dH > {threshold:g})")
+    if bound.max() > 0:
+        click.echo(f"approximate (m = {n_neighbors}): dH may exceed the exact value by at most "
+                   f"{bound.max():.3f} (mean {bound.mean():.3f}) if the index found the "
+                   "nearest neighbours")
+    if output is None:
+        return
+    suffix = Path(output).suffix.lower()
+    if suffix == ".npz":
+        atomic_write(output, lambda f: np.savez(f, dH=values, bound=bound), overwrite, "wb")
+    elif suffix == ".csv":
+        write_table(output, [{"row": i, "dH": v, "bound": b}
+                             for i, (v, b) in enumerate(zip(values, bound))],
+                    overwrite=overwrite)
+    else:
+        from quests._errors import InvalidInputError
+
+        if isinstance(test_data, np.ndarray):
+            raise InvalidInputError(".xyz output needs TEST as a structure file, not .npz")
+        with atomic_output(output, overwrite) as handle:
+            write = _xyz_writer(handle)
+            start = 0
+            for atoms in test_data:
+                part = slice(start, start + len(atoms))
+                start += len(atoms)
+                write(_frame_row("", values[part], bound[part], threshold), atoms,
+                      values[part], bound[part])
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("test", metavar="TEST[@SLICE]")
+@click.argument("reference", metavar="REF[@SLICE]")
+@descriptor_options
+@click.option("-b", "--bandwidth", type=float, multiple=True, default=[DEFAULT_BANDWIDTH],
+              show_default=True, help="Kernel bandwidth, 1/Å (repeat for several).")
+@_METHOD
+@_CANDIDATES
+@_BACKEND
+@_THRESHOLD
+@common_options(output="Write the result as JSON (.json).")
+@click.pass_context
+def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method,
+            n_neighbors, backend, threshold, n_jobs, output, overwrite, quiet):
+    """Overlap of TEST with REF: the fraction of TEST environments with dH <= threshold.
+
+    1 means REF covers every environment of TEST. With --method approx the
+    value is a lower bound (approximate dH is an upper bound).
+    """
+    from quests.io import check_output_path, write_json
+    from quests.kde import overlap as overlap_of
+
+    if output is not None:
+        _check_suffix(output, {".json"})
+        check_output_path(output, overwrite)
+    source = ctx.get_parameter_source
+    given = {key for key in ("k", "cutoff") if source(key).name != "DEFAULT"}
+    y, x, _, settings = _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs,
+                              not quiet)
+    hs = list(bandwidth) if len(bandwidth) > 1 else bandwidth[0]
+    values = np.atleast_1d(overlap_of(y, x, hs, threshold, method=method,
+                                      n_neighbors=n_neighbors, backend=backend, n_jobs=n_jobs,
+                                      verbose=not quiet))
+    for h, value in zip(np.atleast_1d(hs), values):
+        click.echo(f"overlap({test} | {reference}) at h = {h:g}: {value:.4f}")
+    if output is not None:
+        write_json(output, {"inputs": {"test": str(test), "reference": str(reference)},
+                            "parameters": {**settings, "threshold": threshold, "method": method},
+                            "bandwidth": list(np.atleast_1d(hs)), "overlap": values,
+                            "n_test": y.shape[0], "n_reference": x.shape[0]}, overwrite)
+        if not quiet:
+            click.echo(f"wrote {output}", err=True)
