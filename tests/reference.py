@@ -107,3 +107,15 @@ def brute_force_differential_entropy(Y, X, h):
     a = d2 / (2 * h * h)
     amin = a.min(axis=1)
     return amin - np.log(np.exp(-(a - amin[:, None])).sum(axis=1))
+
+
+def brute_force_truncated(Y, X, h, m):
+    """dH over the m nearest rows of X (by exact distance) and the remainder bound."""
+    Y, X = np.asarray(Y, float), np.asarray(X, float)
+    d2 = ((Y[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    nearest = np.sort(d2, axis=1)[:, :m]
+    terms = np.exp(-nearest / (2 * h * h))
+    dh = -np.log(terms.sum(1))
+    rest = X.shape[0] - nearest.shape[1]
+    bound = np.log1p(rest * terms[:, -1] / terms.sum(1)) if rest else np.zeros(len(Y))
+    return dh, bound
