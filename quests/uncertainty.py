@@ -248,8 +248,13 @@ class UncertaintyEstimator:
         index = self.index_
         if index is None:
             index = NeighborIndex("brute").fit(self.descriptors_)
-        index.metadata_ = {"descriptor": _settings(self), "method": self.method_}
+        index.metadata_ = {"descriptor": _settings(self), "method": self.method_,
+                           "query": self._query_settings()}
         return index.save(path, overwrite=overwrite)
+
+    def _query_settings(self):
+        return {"bandwidth": self.bandwidth, "n_neighbors": self.n_neighbors,
+                "threshold": self.threshold}
 
     @classmethod
     def load(cls, path, **params):
@@ -266,6 +271,8 @@ class UncertaintyEstimator:
         for key in ("k", "cutoff"):
             params.setdefault(key, stored.get(key, params.get(key)))
         params = {key: value for key, value in params.items() if value is not None}
+        for key, value in index.metadata_.get("query", {}).items():
+            params.setdefault(key, value)
         if "method" not in params:
             params["method"] = index.metadata_.get("method", "auto")
         if index.backend != "brute" or params["method"] == "approx":

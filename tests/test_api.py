@@ -12,7 +12,8 @@ from quests import InvalidInputError, QuestsError
 from quests.data import rattled_crystal
 
 PUBLIC_MODULES = ["quests", "quests.descriptor", "quests.neighbors", "quests.kde",
-                  "quests.structures", "quests.io", "quests.report", "quests.data"]
+                  "quests.structures", "quests.io", "quests.report", "quests.data",
+                  "quests.uncertainty", "quests.analysis", "quests.plotting"]
 
 
 def _public_functions():
@@ -50,6 +51,7 @@ VALID_ARGS = {
 # a fitted attribute that must raise AttributeError before it
 FIT_ARGS = {
     "NeighborIndex": ((X,), "descriptors_"),
+    "UncertaintyEstimator": ((rattled_crystal(),), "descriptors_"),
 }
 
 

@@ -84,6 +84,7 @@ def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, m
         saved.metadata_ = {"descriptor": {"k": estimator.k, "cutoff": estimator.cutoff,
                                           "species": estimator.species_},
                            "method": estimator.method_,
+                           "query": estimator._query_settings(),
                            "reference_files": _fingerprint(reference)}
         saved.save(index_path)
         if verbose:
