@@ -1,4 +1,4 @@
-"""Generate tests/data/cu_heating.xyz: 108-atom fcc Cu heated through melting (ASE EMT).
+"""Generate quests/data/cu_heating.xyz: 108-atom fcc Cu heated through melting (ASE EMT).
 
 Real molecular dynamics: Langevin dynamics under the EMT potential, 5 fs
 steps, one frame every 100 fs. 10 frames at 300 K, then the thermostat
@@ -9,7 +9,7 @@ solid's density. Each frame carries its thermostat temperature
 energies (``energies``, eV) and forces (``forces``, eV/Å): the ground truth
 against which a model's per-atom errors can be measured.
 
-Usage: python scripts/make_heating_md.py [OUT]   (default: tests/data/cu_heating.xyz)
+Usage: python scripts/make_heating_md.py [OUT]   (default: quests/data/cu_heating.xyz)
 About 20 s. Seeded, so reproducible on the same ASE/numpy versions.
 """
 
@@ -55,4 +55,4 @@ def main(out):
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else
-         Path(__file__).resolve().parents[1] / "tests" / "data" / "cu_heating.xyz")
+         Path(__file__).resolve().parents[1] / "quests" / "data" / "cu_heating.xyz")

@@ -12,7 +12,7 @@ from quests import InvalidInputError
 from quests._errors import InvalidStructureError
 from quests.analysis import FrameAnalysis
 from quests.cli import cli
-from quests.data import rattled_crystal
+from quests.data import rattled_crystal, trajectory_files
 from quests.descriptor import compute_descriptors
 from quests.io import iter_structures, read_structures
 from quests.kde import differential_entropy
@@ -23,7 +23,7 @@ from quests.uncertainty import (
     calibrate,
 )
 
-HEATING = Path(__file__).parent / "data" / "cu_heating.xyz"
+HEATING = Path(trajectory_files()["cu_heating"])
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["DEMO_DATASETS", "demo_files", "random_structure", "rattled_crystal"]
+__all__ = ["DEMO_DATASETS", "TRAJECTORIES", "demo_files", "trajectory_files",
+           "random_structure", "rattled_crystal"]
 
 #: embedded datasets, in the order the demo prints them
 DEMO_DATASETS = ("cu_crystal", "cu_300K", "cu_900K", "cu_1200K", "cu_melt")
@@ -19,6 +20,21 @@ def demo_files():
     """Paths of the embedded Cu datasets, as a dict name -> path (extxyz)."""
     root = resources.files(__name__)
     return {name: str(root / f"{name}.xyz") for name in DEMO_DATASETS}
+
+
+#: trajectories for worked examples (not part of `quests demo`)
+TRAJECTORIES = ("cu_heating",)
+
+
+def trajectory_files():
+    """Paths of the embedded trajectories, as a dict name -> path (extxyz).
+
+    ``cu_heating``: 108-atom fcc Cu heated from 300 K through melting to
+    3000 K with ASE's EMT (60 frames, 100 fs apart; per-atom EMT energies
+    and forces; ``scripts/make_heating_md.py``).
+    """
+    root = resources.files(__name__)
+    return {name: str(root / f"{name}.xyz") for name in TRAJECTORIES}
 
 
 def random_structure(n_atoms, cell, pbc=True, min_distance=1.5, seed=0, symbols="Cu"):
