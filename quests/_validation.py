@@ -23,6 +23,7 @@ __all__ = [
     "N_JOBS",
     "TILE_SIZE",
     "validate_params",
+    "check_estimator_params",
     "check_descriptors",
     "as_bandwidths",
 ]
@@ -155,6 +156,21 @@ def validate_params(constraints):
         return wrapper
 
     return decorator
+
+
+def check_estimator_params(estimator):
+    """Check an estimator's attributes against its class's ``_parameter_constraints``.
+
+    Called when ``fit`` starts (never in ``__init__``, which only stores).
+    """
+    cls = type(estimator).__name__
+    for name, constraint in type(estimator)._parameter_constraints.items():
+        value = getattr(estimator, name)
+        if not constraint.is_valid(value):
+            raise InvalidInputError(
+                f"The {name!r} parameter of {cls} must be {constraint.describe()}. "
+                f"Got {value!r} instead."
+            )
 
 
 def check_descriptors(X, name="X", min_rows=1):

@@ -19,7 +19,8 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError, InvalidStructureError
-from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, Options, check_descriptors
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, Options, \
+    check_descriptors, check_estimator_params
 from quests.analysis import FrameAnalysis
 from quests.kde import BACKENDS, DEFAULT_BACKEND, DEFAULT_KDE_NEIGHBORS, NeighborIndex
 
@@ -121,13 +122,7 @@ class UncertaintyEstimator:
 
     # -- fitting -----------------------------------------------------------
     def _check_params(self):
-        for name, constraint in self._parameter_constraints.items():
-            value = getattr(self, name)
-            if not constraint.is_valid(value):
-                raise InvalidInputError(
-                    f"The {name!r} parameter of UncertaintyEstimator must be "
-                    f"{constraint.describe()}. Got {value!r} instead."
-                )
+        check_estimator_params(self)
 
     def fit(self, reference=None):
         """Describe the reference (and index it for the approximate method); returns self."""

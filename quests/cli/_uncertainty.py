@@ -21,6 +21,17 @@ _CANDIDATES = click.option("-m", "--candidates", "n_neighbors", type=int, defaul
 _BACKEND = click.option("--backend", type=click.Choice(["hnsw", "pynndescent", "brute"]),
                         default="hnsw", show_default=True,
                         help="Nearest-neighbour index (approx).")
+_BANDWIDTH = click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH,
+                          show_default=True, help="Kernel bandwidth, 1/Å.")
+
+
+def _query_options(func):
+    """--method, -m/--candidates, --backend, -t/--threshold."""
+    for option in reversed((_METHOD, _CANDIDATES, _BACKEND, _THRESHOLD)):
+        func = option(func)
+    return func
+
+
 _THRESHOLD = click.option("-t", "--threshold", type=float, default=0.0, show_default=True,
                           help="dH above which an environment is novel, nats.")
 
@@ -141,12 +152,8 @@ def _summary(result, method, top):
 @click.option("--index", "index_path", default=None, metavar="FILE",
               help="Reference index cache: read if it exists, else built and written here.")
 @descriptor_options(frames_option="--frames")
-@click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH, show_default=True,
-              help="Kernel bandwidth, 1/Å.")
-@_METHOD
-@_CANDIDATES
-@_BACKEND
-@_THRESHOLD
+@_BANDWIDTH
+@_query_options
 @click.option("--flagged", default=None, metavar="FILE.xyz",
               help="Write the frames whose max dH exceeds the threshold (extxyz).")
 @click.option("--errors", default=None, metavar="KEY[:REF]",
@@ -271,12 +278,8 @@ def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbos
 @click.argument("test", metavar="TEST[@SLICE]")
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options
-@click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH, show_default=True,
-              help="Kernel bandwidth, 1/Å.")
-@_METHOD
-@_CANDIDATES
-@_BACKEND
-@_THRESHOLD
+@_BANDWIDTH
+@_query_options
 @common_options(output="Per-atom dH: .xyz (TEST with a dH array), .npz or .csv.")
 @click.pass_context
 def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, n_neighbors,
@@ -335,10 +338,7 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
 @descriptor_options
 @click.option("-b", "--bandwidth", type=float, multiple=True, default=[DEFAULT_BANDWIDTH],
               show_default=True, help="Kernel bandwidth, 1/Å (repeat for several).")
-@_METHOD
-@_CANDIDATES
-@_BACKEND
-@_THRESHOLD
+@_query_options
 @common_options(output="Write the result as JSON (.json).")
 @click.pass_context
 def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method,

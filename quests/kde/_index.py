@@ -32,7 +32,8 @@ import numpy as np
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
 from quests._threads import parallel_map, resolve_jobs
-from quests._validation import N_JOBS, Interval, Options, check_descriptors
+from quests._validation import N_JOBS, Interval, Options, check_descriptors, \
+    check_estimator_params
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "NeighborIndex"]
 
@@ -203,13 +204,7 @@ class NeighborIndex:
         self.n_jobs = n_jobs
 
     def _check_params(self):
-        for name, constraint in self._parameter_constraints.items():
-            value = getattr(self, name)
-            if not constraint.is_valid(value):
-                raise InvalidInputError(
-                    f"The {name!r} parameter of NeighborIndex must be {constraint.describe()}. "
-                    f"Got {value!r} instead."
-                )
+        check_estimator_params(self)
 
     def fit(self, X, metadata=None):
         """Build the index on reference descriptors X of shape (n_samples, n_features)."""
