@@ -12,6 +12,9 @@ Cases (targets from issue 3, on a 2-core machine):
   nndescent_cold pynndescent build + query of 20,000 x 63 in a new process,
   nndescent_warm   empty / filled numba cache (the alternative backend)
   hnsw_process   the same with faiss HNSW in a new process
+  accuracy       HNSW recall of the 100 nearest against exhaustive search, and
+                 the truncation excess of dH and of ln p_i, on the 51,200 Cu MD
+                 descriptors of scripts/benchmark.py
 
 Data: EMT molecular dynamics of 4,000-atom Cu cells (crystal at 600 and
 1200 K, and a melt), generated once (about 7 minutes) and kept in bench-out/.
@@ -32,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-out"
 CASES = ["entropy_1m", "query_1m", "cli_cold", "cli_warm", "hnsw_process", "nndescent_cold",
-         "nndescent_warm"]
+         "nndescent_warm", "accuracy"]
 
 
 def _peak_rss_mb():
@@ -180,6 +183,42 @@ def case_nndescent_warm():
     md_million()
     _backend_process("pynndescent", dict(os.environ))
     return _backend_process("pynndescent", dict(os.environ))
+
+
+def case_accuracy():
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from benchmark import md_descriptors
+
+    from quests.kde import NeighborIndex, differential_entropy, kernel_sum
+
+    x = md_descriptors()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(x.shape[0])
+    reference, queries = x[order[:40000]], x[order[40000:]]
+    truth = NeighborIndex("brute").fit(reference).query(queries, 100)[0]
+    out = {}
+    for width in (64, 128, 256):
+        found = NeighborIndex("hnsw", search_width=width).fit(reference).query(queries, 100)[0]
+        out[f"recall100_ef{width}"] = float(np.mean(
+            [np.intersect1d(a, b).size / 100 for a, b in zip(found, truth)]))
+    exact = differential_entropy(queries[:5000], reference[:20000], method="exact")
+    index = NeighborIndex("hnsw").fit(reference[:20000])
+    out["novel_exact"] = float(np.mean(exact > 0))
+    for m in (16, 64, 256):
+        approx = differential_entropy(queries[:5000], index, method="approx", n_neighbors=m)
+        out[f"dh_excess_m{m}"] = float(np.mean(approx - exact))
+        out[f"novel_m{m}"] = float(np.mean(approx > 0))
+    log_p = np.log(kernel_sum(x, 0.015))
+    self_index = NeighborIndex("brute").fit(x)
+    for m in (32, 200):
+        _, d2 = self_index.query(x, m)
+        log_q = np.log(np.exp(-d2 / (2 * 0.015 ** 2)).sum(axis=1))
+        out[f"lnp_missing_m{m}"] = float(np.mean(log_p - log_q))
+        out[f"lnp_missing_std_m{m}"] = float(np.std(log_p - log_q))
+    out["lnp_std"] = float(np.std(log_p))
+    return out
 
 
 def run_case(name):
