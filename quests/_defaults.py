@@ -10,3 +10,7 @@ DEFAULT_K = 32
 DEFAULT_CUTOFF = 5.0
 #: Gaussian kernel bandwidth, 1/Å
 DEFAULT_BANDWIDTH = 0.015
+#: m, candidate neighbours per query of the approximate dH
+DEFAULT_KDE_NEIGHBORS = 64
+#: nearest-neighbour index backends (``quests.kde.BACKENDS`` holds their classes)
+BACKEND_NAMES = ("hnsw", "pynndescent", "brute")

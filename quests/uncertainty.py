@@ -36,8 +36,8 @@ __all__ = [
 ]
 
 #: method="auto" sums over the whole reference up to this many environments
-#: (a query atom then costs ~20,000 kernel terms, ~60 us on 2 cores) and uses
-#: the nearest-neighbour index above it
+#: (a query atom then costs 20,000 kernel terms, 52 us on 2 cores: case
+#: exact_query of scripts/benchmark_approx.py) and uses the index above it
 AUTO_EXACT_REFERENCE = 20_000
 #: atoms described and queried together when streaming a trajectory
 CHUNK_ATOMS = 16_384
@@ -237,19 +237,20 @@ class UncertaintyEstimator:
                                   keep_flagged=keep_flagged)
 
     # -- persistence -----------------------------------------------------------
-    def save(self, path, overwrite=False):
-        """Write the reference (descriptors, index, settings) to ``path`` atomically."""
-        self._check_fitted()
-        index = self.index_
-        if index is None:
-            index = NeighborIndex("brute").fit(self.descriptors_)
-        index.metadata_ = {"descriptor": _settings(self), "method": self.method_,
-                           "query": self._query_settings()}
-        return index.save(path, overwrite=overwrite)
+    def save(self, path, overwrite=False, metadata=None):
+        """Write the reference (descriptors, index, settings) to ``path`` atomically.
 
-    def _query_settings(self):
-        return {"bandwidth": self.bandwidth, "n_neighbors": self.n_neighbors,
-                "threshold": self.threshold}
+        ``metadata``: extra JSON-able entries stored with it (the CLI records
+        the reference files, to refuse a stale cache).
+        """
+        self._check_fitted()
+        index = self.index_ or NeighborIndex("brute").fit(self.descriptors_)
+        index.metadata_ = {
+            **(metadata or {}), "descriptor": _settings(self), "method": self.method_,
+            "query": {"bandwidth": self.bandwidth, "n_neighbors": self.n_neighbors,
+                      "threshold": self.threshold},
+        }
+        return index.save(path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, **params):
@@ -262,22 +263,16 @@ class UncertaintyEstimator:
         from quests.io import read_index
 
         index = read_index(path)
-        stored = index.metadata_.get("descriptor", {})
-        for key in ("k", "cutoff"):
-            params.setdefault(key, stored.get(key, params.get(key)))
         params = {key: value for key, value in params.items() if value is not None}
-        for key, value in index.metadata_.get("query", {}).items():
-            params.setdefault(key, value)
-        if "method" not in params:
-            params["method"] = index.metadata_.get("method", "auto")
-        if index.backend != "brute" or params["method"] == "approx":
-            params.setdefault("backend", index.backend)
-        estimator = cls(index, **params)
-        if estimator.method == "approx" and index.backend == "brute":
-            index = NeighborIndex(estimator.backend, n_jobs=estimator.n_jobs).fit(
-                index.descriptors_, metadata=index.metadata_)
-            estimator.reference = index
-        return estimator.fit()
+        stored = {**index.metadata_.get("descriptor", {}), **index.metadata_.get("query", {}),
+                  "method": index.metadata_.get("method", "auto")}
+        for key in ("k", "cutoff", "bandwidth", "n_neighbors", "threshold", "method"):
+            if key in stored:
+                params.setdefault(key, stored[key])
+        # queries go to the stored index whatever its backend (a 'brute' one,
+        # saved by an exact estimator, gives the exact m nearest)
+        params["backend"] = index.backend
+        return cls(index, **params).fit()
 
 
 def _frame_row(label, dh, bound, threshold):

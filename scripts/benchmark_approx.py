@@ -12,6 +12,8 @@ Cases (targets from issue 3, on a 2-core machine):
   nndescent_cold pynndescent build + query of 20,000 x 63 in a new process,
   nndescent_warm   empty / filled numba cache (the alternative backend)
   hnsw_process   the same with faiss HNSW in a new process
+  exact_query    exact dH of 200,000 environments against 20,000 (the largest
+                 reference method="auto" sums exactly): time per query
   accuracy       HNSW recall of the 100 nearest against exhaustive search, and
                  the truncation excess of dH and of ln p_i, on the 51,200 Cu MD
                  descriptors of scripts/benchmark.py
@@ -35,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-out"
 CASES = ["entropy_1m", "query_1m", "cli_cold", "cli_warm", "hnsw_process", "nndescent_cold",
-         "nndescent_warm", "accuracy"]
+         "nndescent_warm", "exact_query", "accuracy"]
 
 
 def _peak_rss_mb():
@@ -183,6 +185,23 @@ def case_nndescent_warm():
     md_million()
     _backend_process("pynndescent", dict(os.environ))
     return _backend_process("pynndescent", dict(os.environ))
+
+
+def case_exact_query():
+    import numpy as np
+
+    from quests.kde import differential_entropy
+
+    x = md_million()
+    rng = np.random.default_rng(1)
+    pick = rng.choice(x.shape[0], 220_000, replace=False)
+    reference, queries = x[pick[:20_000]], x[pick[20_000:]]
+    start = time.perf_counter()
+    differential_entropy(queries, reference, method="exact")
+    seconds = time.perf_counter() - start
+    return {"n_reference": 20_000, "n_queries": queries.shape[0], "time_s": seconds,
+            "us_per_query": 1e6 * seconds / queries.shape[0],
+            "extrapolated_1m_s": seconds * 1e6 / queries.shape[0]}
 
 
 def case_accuracy():

@@ -26,6 +26,13 @@ def _clusters(n, d=6, seed=0):
     return np.vstack([tight, loose])
 
 
+def test_cli_offers_exactly_the_registered_backends():
+    from quests._defaults import BACKEND_NAMES
+    from quests.kde import BACKENDS, DEFAULT_BACKEND
+
+    assert tuple(BACKENDS) == BACKEND_NAMES and DEFAULT_BACKEND == "hnsw"
+
+
 def test_gathered_distances_match_numpy():
     rng = np.random.default_rng(1)
     X, Y = rng.normal(size=(50, 5)), rng.normal(size=(7, 5))

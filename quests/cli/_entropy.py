@@ -69,13 +69,30 @@ def _parse_species(text):
         ) from None
 
 
-def _check_suffix(output, allowed):
+def _check_output(output, allowed, overwrite=False):
+    """Fail before any work if ``output`` has a suffix not in ``allowed`` or cannot be written."""
     from quests._errors import OutputError
+    from quests.io import check_output_path
 
-    if output is not None and Path(output).suffix.lower() not in allowed:
+    if output is None:
+        return
+    check_output_path(output, overwrite)
+    if Path(output).suffix.lower() not in allowed:
         raise OutputError(
             f"output {output}: unsupported suffix (use {', '.join(sorted(allowed))})"
         )
+
+
+def _given(ctx, names=("k", "cutoff")):
+    """The parameters among ``names`` that the user set on the command line."""
+    return {name for name in names if ctx.get_parameter_source(name).name != "DEFAULT"}
+
+
+def _align(header, lines):
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    widths = [max(len(header[c]), *(len(line[c]) for line in lines)) for c in range(len(header))]
+    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
+    return "\n".join([fmt.format(*header)] + [fmt.format(*line) for line in lines])
 
 
 def _dataset_names(specs):
@@ -141,15 +158,13 @@ def _format_table(report):
             lines.append((row.name, str(row.n_structures or "-"), str(row.n_environments),
                           f"{h:g}", f"{H:.4f}", f"{row.max_entropy:.4f}", f"{D:.4f}",
                           f"{row.seconds:.2f}"))
-    widths = [max(len(header[c]), *(len(line[c]) for line in lines)) for c in range(len(header))]
-    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
-    return "\n".join([fmt.format(*header)] + [fmt.format(*line) for line in lines])
+    return _align(header, lines)
 
 
 def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, output,
                 overwrite, quiet, k_given=False, cutoff_given=False):
     """Shared by ``entropy`` and ``demo``: load, compute, print, write."""
-    from quests.io import check_output_path, write_json
+    from quests.io import write_json
     from quests.report import entropy_report
 
     bandwidth = bandwidth[0] if len(bandwidth) == 1 else list(bandwidth)
@@ -157,9 +172,7 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
     settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
     given = {key for key, flag in (("k", k_given), ("cutoff", cutoff_given),
                                    ("species", species is not None)) if flag}
-    if output is not None:
-        check_output_path(output, overwrite)
-        _check_suffix(output, {".json"})
+    _check_output(output, {".json"}, overwrite)
     datasets = _load(specs, index, fmt, settings, given, verbose=not quiet)
     report = entropy_report(datasets, settings["k"], settings["cutoff"], bandwidth,
                             species=settings["species"], n_jobs=n_jobs, verbose=not quiet)
@@ -187,11 +200,10 @@ def entropy(ctx, files, k, cutoff, species, index, fmt, bandwidth, n_jobs, outpu
     selection (traj.xyz@0:100), or a descriptor file from `quests descriptors`.
     A table goes to stdout; -o result.json writes the same as JSON.
     """
-    source = ctx.get_parameter_source
+    given = _given(ctx)
     run_entropy(files, k=k, cutoff=cutoff, bandwidth=bandwidth, species=species, index=index,
                 fmt=fmt, n_jobs=n_jobs, output=output, overwrite=overwrite, quiet=quiet,
-                k_given=source("k").name != "DEFAULT",
-                cutoff_given=source("cutoff").name != "DEFAULT")
+                k_given="k" in given, cutoff_given="cutoff" in given)
 
 
 @cli.command()
@@ -224,11 +236,10 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, ov
     and the settings as JSON `metadata`. `quests entropy OUTPUT.npz` reads it.
     """
     from quests.descriptor import compute_descriptors, structure_species
-    from quests.io import check_output_path, read_structures, write_descriptors
+    from quests.io import read_structures, write_descriptors
 
     compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
-    check_output_path(output, overwrite)
-    _check_suffix(output, {".npz"})
+    _check_output(output, {".npz"}, overwrite)
     species = _parse_species(species)
     per_file = [read_structures(spec, index=index, format=fmt, verbose=not quiet)
                 for spec in files]

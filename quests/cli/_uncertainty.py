@@ -1,28 +1,31 @@
 """``quests uncertainty``, ``quests dh`` and ``quests overlap``."""
 
+import contextlib
 import os
 from pathlib import Path
 
 import click
 import numpy as np
 
-from quests._defaults import DEFAULT_BANDWIDTH
+from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
 from quests.cli import cli
-from quests.cli._entropy import _check_suffix, _load, _parse_species, common_options, \
-    descriptor_options
+from quests.cli._entropy import _align, _check_output, _given, _load, _parse_species, \
+    common_options, descriptor_options
 
 _METHOD = click.option("--method", type=click.Choice(["auto", "exact", "approx"]),
                        default="auto", show_default=True,
                        help="exact: sum over every reference environment; approx: over the "
                             "m nearest found by an index (an upper bound on dH); auto: exact "
                             "while that is fast.")
-_CANDIDATES = click.option("-m", "--candidates", "n_neighbors", type=int, default=64,
+_CANDIDATES = click.option("-m", "--candidates", "n_neighbors", type=int,
+                           default=DEFAULT_KDE_NEIGHBORS,
                            show_default=True, help="m, neighbours per query (approx).")
-_BACKEND = click.option("--backend", type=click.Choice(["hnsw", "pynndescent", "brute"]),
-                        default="hnsw", show_default=True,
+_BACKEND = click.option("--backend", type=click.Choice(BACKEND_NAMES), default=BACKEND_NAMES[0], show_default=True,
                         help="Nearest-neighbour index (approx).")
 _BANDWIDTH = click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH,
                           show_default=True, help="Kernel bandwidth, 1/Å.")
+_THRESHOLD = click.option("-t", "--threshold", type=float, default=0.0, show_default=True,
+                          help="dH above which an environment is novel, nats.")
 
 
 def _query_options(func):
@@ -30,10 +33,6 @@ def _query_options(func):
     for option in reversed((_METHOD, _CANDIDATES, _BACKEND, _THRESHOLD)):
         func = option(func)
     return func
-
-
-_THRESHOLD = click.option("-t", "--threshold", type=float, default=0.0, show_default=True,
-                          help="dH above which an environment is novel, nats.")
 
 
 def _fingerprint(specs):
@@ -89,15 +88,7 @@ def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, m
         data, k=settings["k"], cutoff=settings["cutoff"], species=settings["species"],
         method=method, backend=backend, verbose=verbose, **query).fit()
     if index_path is not None:
-        from quests.kde import NeighborIndex
-
-        saved = estimator.index_ or NeighborIndex("brute").fit(estimator.descriptors_)
-        saved.metadata_ = {"descriptor": {"k": estimator.k, "cutoff": estimator.cutoff,
-                                          "species": estimator.species_},
-                           "method": estimator.method_,
-                           "query": estimator._query_settings(),
-                           "reference_files": _fingerprint(reference)}
-        saved.save(index_path)
+        estimator.save(index_path, metadata={"reference_files": _fingerprint(reference)})
         if verbose:
             click.echo(f"wrote reference index {index_path}", err=True)
     return estimator
@@ -109,7 +100,9 @@ def _xyz_writer(handle, only_flagged=False):
     def write(row, atoms, dh, bound):
         if only_flagged and not row["flagged"]:
             return
-        atoms = atoms.copy() if atoms.calc is None else _with_results(atoms)
+        calc = atoms.calc
+        atoms = atoms.copy()
+        atoms.calc = calc  # keep the energies and forces the frame came with
         atoms.arrays["dH"] = np.asarray(dh, dtype=np.float64)
         if row["max_bound"] > 0:
             atoms.arrays["dH_bound"] = np.asarray(bound, dtype=np.float64)
@@ -118,12 +111,6 @@ def _xyz_writer(handle, only_flagged=False):
         ase.io.write(handle, atoms, format="extxyz")
 
     return write
-
-
-def _with_results(atoms):
-    copy = atoms.copy()
-    copy.calc = atoms.calc  # keep energies and forces the frame came with
-    return copy
 
 
 def _summary(result, method, top):
@@ -138,10 +125,7 @@ def _summary(result, method, top):
         table = [(rows[i]["frame"], str(rows[i]["n_atoms"]), f"{rows[i]['max_dH']:.3f}",
                   f"{rows[i]['mean_dH']:.3f}", f"{rows[i]['novel_fraction']:.2%}")
                  for i in order]
-        widths = [max(len(header[c]), *(len(t[c]) for t in table)) for c in range(5)]
-        fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
-        lines += ["", f"most novel frames (top {len(order)}):", fmt.format(*header)]
-        lines += [fmt.format(*t) for t in table]
+        lines += ["", f"most novel frames (top {len(order)}):", _align(header, table)]
     return "\n".join(lines)
 
 
@@ -176,30 +160,29 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     novel frames; -o out.xyz writes the trajectory back with a per-atom dH
     array (colour by it in OVITO), --flagged the frames to recompute with DFT.
     """
-    from quests.io import check_output_path, iter_structures, save_figure, write_table
+    from quests.io import atomic_output, check_output_path, iter_structures, save_figure, \
+        write_table
     from quests.uncertainty import calibrate
 
     outputs = list(output)
     for path in outputs:
-        _check_suffix(path, {".xyz", ".json", ".csv"})
-        check_output_path(path, overwrite)
-    for path, allowed in ((flagged, {".xyz"}), (plot_path, {".png", ".pdf", ".svg"})):
-        if path is not None:
-            _check_suffix(path, allowed)
-            check_output_path(path, overwrite)
+        _check_output(path, {".xyz", ".json", ".csv"}, overwrite)
+    _check_output(flagged, {".xyz"}, overwrite)
+    _check_output(plot_path, {".png", ".pdf", ".svg"}, overwrite)
     if index_path is not None and not Path(index_path).exists():
         check_output_path(index_path)
-    source = ctx.get_parameter_source
-    given = {key for key in ("k", "cutoff") if source(key).name != "DEFAULT"}
     estimator = _estimator(reference, index_path, k=k, cutoff=cutoff, species=species,
-                           given=given, bandwidth=bandwidth, method=method,
+                           given=_given(ctx), bandwidth=bandwidth, method=method,
                            n_neighbors=n_neighbors, backend=backend, threshold=threshold,
                            index=index, fmt=fmt, n_jobs=n_jobs, verbose=not quiet)
     estimator.verbose = not quiet
-    with _streams([p for p in outputs if p.lower().endswith(".xyz")] + (
-            [flagged] if flagged else []), overwrite) as handles:
-        writers = [_xyz_writer(h, only_flagged=(flagged is not None and i == len(handles) - 1))
-                   for i, h in enumerate(handles)]
+    # every streamed output is committed at the end, or none is
+    with contextlib.ExitStack() as stack:
+        writers = [_xyz_writer(stack.enter_context(atomic_output(p, overwrite)))
+                   for p in outputs if p.lower().endswith(".xyz")]
+        if flagged is not None:
+            writers.append(_xyz_writer(stack.enter_context(atomic_output(flagged, overwrite)),
+                                       only_flagged=True))
         frames = iter_structures(trajectory, index, fmt)
         result = estimator.run(frames, errors=errors, keep_atoms=errors is not None,
                                writers=writers, verbose=not quiet)
@@ -237,25 +220,6 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
             click.echo(f"wrote {path}", err=True)
 
 
-class _streams:
-    """Open several atomic outputs at once; all are committed or none."""
-
-    def __init__(self, paths, overwrite):
-        self.paths = paths
-        self.overwrite = overwrite
-
-    def __enter__(self):
-        import contextlib
-
-        from quests.io import atomic_output
-
-        self.stack = contextlib.ExitStack().__enter__()
-        return [self.stack.enter_context(atomic_output(p, self.overwrite)) for p in self.paths]
-
-    def __exit__(self, *exc):
-        return self.stack.__exit__(*exc)
-
-
 def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbose):
     """Descriptors of TEST and REF with one set of settings, and the TEST structures."""
     from quests.descriptor import compute_descriptors, structure_species
@@ -285,17 +249,13 @@ def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbos
 def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, n_neighbors,
        backend, threshold, n_jobs, output, overwrite, quiet):
     """Per-atom differential entropy dH of the environments of TEST against REF."""
-    from quests.io import atomic_output, atomic_write, check_output_path, write_table
+    from quests.io import atomic_output, atomic_write, write_table
     from quests.kde import differential_entropy
     from quests.uncertainty import _frame_row
 
-    if output is not None:
-        _check_suffix(output, {".xyz", ".npz", ".csv"})
-        check_output_path(output, overwrite)
-    source = ctx.get_parameter_source
-    given = {key for key in ("k", "cutoff") if source(key).name != "DEFAULT"}
-    y, x, test_data, settings = _pair(test, reference, k, cutoff, species, index, fmt, given,
-                                      n_jobs, not quiet)
+    _check_output(output, {".xyz", ".npz", ".csv"}, overwrite)
+    y, x, test_data, settings = _pair(test, reference, k, cutoff, species, index, fmt,
+                                      _given(ctx), n_jobs, not quiet)
     values, bound = differential_entropy(y, x, bandwidth, method=method,
                                          n_neighbors=n_neighbors, backend=backend,
                                          return_bound=True, n_jobs=n_jobs, verbose=not quiet)
@@ -348,16 +308,12 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
     1 means REF covers every environment of TEST. With --method approx the
     value is a lower bound (approximate dH is an upper bound).
     """
-    from quests.io import check_output_path, write_json
+    from quests.io import write_json
     from quests.kde import overlap as overlap_of
 
-    if output is not None:
-        _check_suffix(output, {".json"})
-        check_output_path(output, overwrite)
-    source = ctx.get_parameter_source
-    given = {key for key in ("k", "cutoff") if source(key).name != "DEFAULT"}
-    y, x, _, settings = _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs,
-                              not quiet)
+    _check_output(output, {".json"}, overwrite)
+    y, x, _, settings = _pair(test, reference, k, cutoff, species, index, fmt, _given(ctx),
+                              n_jobs, not quiet)
     hs = list(bandwidth) if len(bandwidth) > 1 else bandwidth[0]
     values = np.atleast_1d(overlap_of(y, x, hs, threshold, method=method,
                                       n_neighbors=n_neighbors, backend=backend, n_jobs=n_jobs,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quests._defaults import DEFAULT_BANDWIDTH
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
 from quests._errors import InvalidInputError
 from quests._validation import (
     N_JOBS,
@@ -45,8 +45,6 @@ __all__ = [
 AUTO_EXACT_ENVIRONMENTS = 100_000
 #: "auto" computes dH exactly while n_queries x n_reference stays below this (~6 s)
 AUTO_EXACT_PAIRS = 2_000_000_000
-#: m, the candidates per query of approximate dH
-DEFAULT_KDE_NEIGHBORS = 64
 #: target standard error (nats) of sampled H and D
 DEFAULT_TOLERANCE = 0.01
 

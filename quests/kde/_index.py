@@ -29,6 +29,7 @@ import pickle
 
 import numpy as np
 
+from quests._defaults import BACKEND_NAMES
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
 from quests._threads import parallel_map, resolve_jobs
@@ -37,7 +38,7 @@ from quests._validation import N_JOBS, Interval, Options, check_descriptors, \
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "NeighborIndex"]
 
-DEFAULT_BACKEND = "hnsw"
+DEFAULT_BACKEND = BACKEND_NAMES[0]
 #: HNSW graph degree and build-time beam width: recall@100 >= 0.99 on Cu MD
 #: descriptors at efSearch = 128 (docs/benchmarks.md)
 HNSW_LINKS = 32
