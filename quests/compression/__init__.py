@@ -1,0 +1,33 @@
+"""Dataset compression: keep the structures that carry the information.
+
+``select_structures(X, counts, size, method)`` orders structures by one of
+``METHODS`` (the information-driven ``msc`` and ``msc_conditional`` of Yu,
+Lordi and Schwalbe-Koda 2025, and the baselines random, fps, mean_fps,
+k_means); ``selection_curve`` follows H, D and overlap along that order
+incrementally; ``compress(structures, size)`` does both from structures and
+reports the dataset before and after.
+"""
+
+from quests.compression._compress import (
+    METHODS,
+    Compression,
+    Selection,
+    compress,
+    dataset_summary,
+    describe_structures,
+    resolve_size,
+    select_structures,
+    selection_curve,
+)
+
+__all__ = [
+    "METHODS",
+    "Compression",
+    "Selection",
+    "compress",
+    "dataset_summary",
+    "describe_structures",
+    "resolve_size",
+    "select_structures",
+    "selection_curve",
+]

@@ -1,0 +1,450 @@
+"""Public compression API: choose structures, measure what the choice keeps."""
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._errors import InvalidInputError
+from quests._progress import progress_bar
+from quests._validation import (
+    CUTOFF,
+    N_JOBS,
+    NEIGHBORS,
+    Interval,
+    Options,
+    as_bandwidths,
+    check_descriptors,
+    validate_params,
+)
+from quests.compression import _greedy
+from quests.kde import _exact
+
+__all__ = [
+    "METHODS",
+    "Selection",
+    "Compression",
+    "resolve_size",
+    "select_structures",
+    "selection_curve",
+    "compress",
+    "dataset_summary",
+    "describe_structures",
+]
+
+#: selection methods, in the order the documentation lists them
+METHODS = ("random", "fps", "mean_fps", "k_means", "msc", "msc_conditional")
+
+_SELECT = {
+    "method": Options(*METHODS),
+    "h": Interval(numbers.Real, 1e-12, 1e6),
+    "threshold": Interval(numbers.Real),
+    "seed": Interval(numbers.Integral, 0, None),
+    "n_jobs": N_JOBS,
+}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Structures chosen by one method, in the order they were chosen.
+
+    Attributes
+    ----------
+    indices : ndarray of shape (size,) int64
+        Indices into the input structures, selection order.
+    scores : ndarray of shape (size,)
+        What each pick maximised when it was made: msc/msc_conditional the
+        score max dH + H_structure (nats); fps/mean_fps the distance to the
+        nearest earlier pick (1/Å; inf for the first); k_means the size of
+        the cluster it represents; random NaN.
+    max_differential_entropy : ndarray of shape (size,) or None
+        msc/msc_conditional only: dH (nats) of the pick's most novel
+        environment against everything chosen before it (and the
+        reference); inf for the first unconditional pick.
+    method : str
+    n_structures : int
+        Structures the choice was made from.
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray
+    method: str
+    n_structures: int
+    max_differential_entropy: object = None
+
+    @property
+    def size(self):
+        return int(self.indices.shape[0])
+
+
+def resolve_size(size, n_structures):
+    """Number of structures meant by ``size``: a count (int >= 1) or a fraction in (0, 1].
+
+    A fraction f keeps ceil(f * n_structures) structures (at least 1), so
+    1.0 is the whole set.
+
+    Examples
+    --------
+    >>> resolve_size(0.1, 95), resolve_size(1.0, 95), resolve_size(7, 95)
+    (10, 95, 7)
+    """
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Real):
+        raise InvalidInputError(f"size must be a count or a fraction; got {size!r}")
+    if isinstance(size, numbers.Integral):
+        count = int(size)
+        if count < 1:
+            raise InvalidInputError(f"size must be at least 1 structure; got {count}")
+        if count > n_structures:
+            raise InvalidInputError(
+                f"size {count} is larger than the dataset ({n_structures} structures)")
+        return count
+    if not (0.0 < size <= 1.0):
+        raise InvalidInputError(
+            f"a fractional size must lie in (0, 1] (1.0 keeps everything); got {size!r}")
+    return max(1, min(n_structures, int(np.ceil(size * n_structures - 1e-9))))
+
+
+def _check_grouped(X, counts, name="X"):
+    X = check_descriptors(X, name)
+    counts = np.asarray(counts)
+    if counts.ndim != 1 or counts.shape[0] == 0:
+        raise InvalidInputError(
+            f"counts must be a 1-D array with one entry per structure; got shape {counts.shape}")
+    if not np.issubdtype(counts.dtype, np.integer) or (counts < 1).any():
+        raise InvalidInputError("counts must be positive integers (environments per structure)")
+    if int(counts.sum()) != X.shape[0]:
+        raise InvalidInputError(
+            f"counts add up to {int(counts.sum())} environments but {name} has {X.shape[0]} rows")
+    return X, counts.astype(np.int64)
+
+
+@validate_params(_SELECT)
+def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAULT_BANDWIDTH,
+                      threshold=0.0, seed=0, n_jobs=None, verbose=False):
+    """Choose ``size`` structures of a dataset, in selection order.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_environments, n_features)
+        Descriptors of all structures, one structure's rows after another.
+    counts : array-like of shape (n_structures,) int
+        Environments (atoms) of each structure; sums to n_environments.
+    size : int or float
+        Structures to keep: a count, or a fraction of the dataset in (0, 1].
+    method : {'random', 'fps', 'mean_fps', 'k_means', 'msc', 'msc_conditional'}, default='msc'
+        - ``msc``: greedy information maximisation (Yu, Lordi,
+          Schwalbe-Koda 2025). Starts from the structure of highest entropy;
+          then takes the structure whose most novel environment has the
+          largest dH against everything chosen so far, plus its own entropy.
+          Structures with no novel environment (max dH <= ``threshold``)
+          come after all that have one.
+        - ``msc_conditional``: the same, with the kernel sums started from
+          ``reference`` (data already kept): what is most informative given it.
+        - ``fps``: farthest-point order on the mean distance between the
+          environments of two structures, from the highest-entropy structure.
+        - ``mean_fps``: farthest-point order on mean descriptors, seeded start.
+        - ``k_means``: k-means with k = size on mean descriptors, one
+          structure per cluster (the one nearest its centroid).
+        - ``random``: a seeded random choice.
+    reference : array-like of shape (n_reference, n_features) or None
+        Descriptors already kept (``msc_conditional`` only).
+    h : float, default=0.015
+        Bandwidth, 1/Å.
+    threshold : float, default=0.0
+        dH (nats) above which an environment counts as novel (msc methods).
+    seed : int, default=0
+        Seed of random, mean_fps and k_means.
+    n_jobs : int or None, default=None
+    verbose : bool, default=False
+
+    Returns
+    -------
+    Selection
+
+    Examples
+    --------
+    Three copies of one structure and one distinct: msc picks one of each kind first.
+
+    >>> import numpy as np
+    >>> a, b = np.zeros((2, 3)), np.ones((2, 3))
+    >>> X = np.concatenate([a, a, b, a])
+    >>> select_structures(X, [2, 2, 2, 2], 2).indices.tolist()
+    [0, 2]
+    """
+    X, counts = _check_grouped(X, counts)
+    n_structures = counts.shape[0]
+    size = resolve_size(size, n_structures)
+    if method == "msc_conditional":
+        if reference is None:
+            raise InvalidInputError("msc_conditional needs a reference (the data already kept)")
+        reference = check_descriptors(reference, "reference")
+        if reference.shape[1] != X.shape[1]:
+            raise InvalidInputError(
+                f"reference has {reference.shape[1]} features but the dataset has {X.shape[1]}: "
+                "both must be computed with the same descriptor settings (k, species)")
+    elif reference is not None:
+        raise InvalidInputError(f"a reference is used only by msc_conditional, not by {method}")
+    scale_h = 1.0 / (2.0 * np.array([h], dtype=np.float64) ** 2)
+    centre = X.mean(axis=0)
+    Xc = X - centre
+    steps = size if method in ("msc", "msc_conditional", "fps") else 0
+    with progress_bar(steps, f"{method} selection", verbose, unit="structure") as bar:
+        if method in ("msc", "msc_conditional"):
+            entropies = _greedy.structure_entropies(Xc, counts, scale_h, n_jobs)
+            ref = None if reference is None else reference - centre
+            order, scores, max_dh = _greedy.information_order(
+                Xc, counts, size, scale_h, entropies, reference=ref, threshold=threshold,
+                n_jobs=n_jobs, on_step=bar.update)
+            return Selection(order, scores, method, n_structures, max_dh)
+        if method == "fps":
+            entropies = _greedy.structure_entropies(Xc, counts, scale_h, n_jobs)
+            order, scores = _greedy.farthest_point_order(Xc, counts, size, entropies, bar.update)
+        elif method == "mean_fps":
+            order, scores = _greedy.mean_farthest_point_order(Xc, counts, size, seed)
+        elif method == "k_means":
+            order, scores = _greedy.k_means_order(Xc, counts, size, seed)
+        else:
+            order, scores = _greedy.random_order(n_structures, size, seed)
+    return Selection(order, scores, method, n_structures)
+
+
+@validate_params({"h": Interval(numbers.Real, 1e-12, 1e6), "threshold": Interval(numbers.Real),
+                  "n_jobs": N_JOBS})
+def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_jobs=None,
+                    verbose=False):
+    """Exact H, D and overlap of the kept set after each structure of ``order``.
+
+    Computed incrementally: adding a structure of m environments to a kept
+    set of M costs (M + N) m kernel terms (N = all environments), so the
+    whole curve costs what one final evaluation would, not one per step.
+
+    Parameters
+    ----------
+    X, counts : as in ``select_structures``
+    order : array-like of shape (n_steps,) int
+        Structure indices, in the order they are kept (distinct).
+    h, threshold : as in ``select_structures``
+
+    Returns
+    -------
+    dict of ndarray, each of shape (n_steps,)
+        ``n_structures``, ``n_environments`` (kept so far); ``entropy`` and
+        ``diversity`` of the kept environments (nats); ``overlap``: the
+        fraction of all environments with dH against the kept ones <=
+        ``threshold``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [0.0], [1.0], [1.0]])
+    >>> curve = selection_curve(X, [2, 2], [0, 1])
+    >>> curve["overlap"].tolist(), np.round(curve["entropy"], 6).tolist()
+    ([0.5, 1.0], [0.0, 0.693147])
+    """
+    X, counts = _check_grouped(X, counts)
+    order = np.asarray(order, dtype=np.int64)
+    if order.ndim != 1 or order.shape[0] == 0:
+        raise InvalidInputError("order must be a non-empty 1-D array of structure indices")
+    if order.min() < 0 or order.max() >= counts.shape[0] or np.unique(order).shape[0] != order.shape[0]:
+        raise InvalidInputError(
+            f"order must hold distinct structure indices in [0, {counts.shape[0]})")
+    scale_h = 1.0 / (2.0 * np.array([h], dtype=np.float64) ** 2)
+    Xc = _greedy.centred(X)
+    offsets = _greedy.structure_offsets(counts)
+    n_kept_total = int(counts[order].sum())
+    kept = np.empty((n_kept_total, X.shape[1]))
+    p_kept = np.empty(n_kept_total)
+    all_log = np.full(X.shape[0], -np.inf)
+    n_steps = order.shape[0]
+    curve = {name: np.empty(n_steps) for name in ("entropy", "diversity", "overlap")}
+    curve["n_structures"] = np.arange(1, n_steps + 1)
+    curve["n_environments"] = np.cumsum(counts[order])
+    tile = _exact.DEFAULT_TILE_SIZE
+
+    def cross(A, B):
+        return _exact._cross_log_sums(A, B, scale_h, tile, n_jobs, False)[:, 0]
+
+    m = 0
+    with progress_bar(n_steps, "selection curve", verbose, unit="structure") as bar:
+        for t, s in enumerate(order):
+            S = Xc[offsets[s]:offsets[s + 1]]
+            p_new = _exact._self_sums(S, scale_h, tile, n_jobs, False)[:, 0]
+            if m > 0:
+                p_new += np.exp(cross(S, kept[:m]))
+                p_kept[:m] += np.exp(cross(kept[:m], S))
+            kept[m:m + S.shape[0]] = S
+            p_kept[m:m + S.shape[0]] = p_new
+            m += S.shape[0]
+            np.logaddexp(all_log, cross(Xc, S), out=all_log)
+            p = np.clip(p_kept[:m], 1.0, m)
+            curve["entropy"][t] = 0.0 - np.mean(np.log(p / m))
+            curve["diversity"][t] = np.log(np.sum(1.0 / p))
+            curve["overlap"][t] = np.mean(-all_log <= threshold)
+            bar.update()
+    return curve
+
+
+@dataclass
+class Compression:
+    """What ``compress`` chose and what the choice keeps.
+
+    Attributes
+    ----------
+    selection : Selection
+    before, after : dict
+        ``n_structures``, ``n_environments``, ``entropy``, ``diversity``
+        (nats, with ``entropy_error``/``diversity_error`` and ``method``
+        'exact' or 'approx'); ``after`` adds ``overlap``: the fraction of the
+        full set's environments with dH against the kept set <= threshold.
+    curve : dict or None
+        ``selection_curve`` along the selection order, if asked for.
+    parameters : dict
+    """
+
+    selection: Selection
+    before: dict
+    after: dict
+    curve: object = None
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def indices(self):
+        return self.selection.indices
+
+    def to_dict(self):
+        """A JSON-ready dict (no NaN/inf)."""
+        sel = self.selection
+        out = {
+            "parameters": self.parameters,
+            "indices": sel.indices.tolist(),
+            "scores": _finite_list(sel.scores),
+            "before": self.before,
+            "after": self.after,
+        }
+        if sel.max_differential_entropy is not None:
+            out["max_differential_entropy"] = _finite_list(sel.max_differential_entropy)
+        if self.curve is not None:
+            out["curve"] = {k: np.asarray(v).tolist() for k, v in self.curve.items()}
+        return out
+
+
+def _finite_list(values):
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def dataset_summary(X, h, method="auto", seed=0, n_jobs=None, verbose=False):
+    """n_environments, entropy, diversity (with errors and method) of X, as a dict."""
+    from quests.kde import dataset_entropy
+
+    result = dataset_entropy(X, h, method=method, seed=seed, n_jobs=n_jobs, verbose=verbose)
+    return {
+        "n_environments": result.n_environments,
+        "entropy": result.entropy,
+        "entropy_error": result.entropy_error,
+        "diversity": result.diversity,
+        "diversity_error": result.diversity_error,
+        "method": result.method,
+    }
+
+
+def describe_structures(structures, reference=None, *, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF,
+                        species=None, n_jobs=None, verbose=False):
+    """Descriptors and atom counts of ``structures`` (and of ``reference``).
+
+    ``reference`` may be structures or a descriptor array; with
+    ``species='all'`` the species list covers both.
+
+    Returns
+    -------
+    X : ndarray of shape (n_environments, n_features)
+    counts : ndarray of shape (n_structures,) int64
+    reference : ndarray of shape (n_reference, n_features) or None
+    species : None or list of int
+    """
+    from quests.descriptor import compute_descriptors, structure_species
+    from quests.structures import as_frames
+
+    frames = as_frames(structures)
+    if not frames:
+        raise InvalidInputError("the dataset holds no structures")
+    ref_frames = None
+    if reference is not None and not isinstance(reference, np.ndarray):
+        ref_frames = as_frames(reference, label="reference structure")
+        if not ref_frames:
+            raise InvalidInputError("the reference holds no structures")
+    if species == "all":
+        species = structure_species(frames + (ref_frames or []))
+    X = compute_descriptors(frames, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs,
+                            verbose=verbose)
+    counts = np.array([f.positions.shape[0] for f in frames], dtype=np.int64)
+    if ref_frames is not None:
+        reference = compute_descriptors(ref_frames, k=k, cutoff=cutoff, species=species,
+                                        n_jobs=n_jobs, verbose=verbose)
+    return X, counts, reference, species
+
+
+_COMPRESS = {**{name: c for name, c in _SELECT.items() if name != "h"},
+             "k": NEIGHBORS, "cutoff": CUTOFF, "bandwidth": _SELECT["h"]}
+
+
+@validate_params(_COMPRESS)
+def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
+             cutoff=DEFAULT_CUTOFF, species=None, bandwidth=DEFAULT_BANDWIDTH, threshold=0.0,
+             seed=0, curve=False, n_jobs=None, verbose=False):
+    """Compress a dataset of structures and measure what the kept part retains.
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms (or frames ``as_frames`` accepts)
+    size : int or float
+        A count, or a fraction in (0, 1] (1.0 keeps everything).
+    method : str, default='msc'
+        See ``select_structures``.
+    reference : structures, descriptor array or None
+        Data already kept (``msc_conditional``).
+    k, cutoff, species : descriptor settings (see ``compute_descriptors``)
+    bandwidth : float, default=0.015
+        1/Å.
+    threshold, seed, n_jobs, verbose : see ``select_structures``
+    curve : bool, default=False
+        Also compute ``selection_curve`` along the selection order (its
+        last overlap, exact, then stands in ``after``).
+
+    Returns
+    -------
+    Compression
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> data = [rattled_crystal("Cu", size=2, stdev=0.05, seed=s) for s in range(6)]
+    >>> result = compress(data, 2, method="msc")
+    >>> result.selection.size, result.after["n_environments"]
+    (2, 64)
+    """
+    X, counts, reference, species = describe_structures(
+        structures, reference, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs,
+        verbose=verbose)
+    selection = select_structures(X, counts, size, method, reference=reference, h=bandwidth,
+                                  threshold=threshold, seed=seed, n_jobs=n_jobs, verbose=verbose)
+    offsets = _greedy.structure_offsets(counts)
+    kept = np.concatenate([X[offsets[s]:offsets[s + 1]] for s in selection.indices])
+    before = {"n_structures": int(counts.shape[0]),
+              **dataset_summary(X, bandwidth, seed=seed, n_jobs=n_jobs, verbose=verbose)}
+    after = {"n_structures": selection.size,
+             **dataset_summary(kept, bandwidth, seed=seed, n_jobs=n_jobs, verbose=verbose)}
+    before["overlap"] = 1.0
+    curve_values = None
+    if curve:
+        curve_values = selection_curve(X, counts, selection.indices, bandwidth, threshold,
+                                       n_jobs=n_jobs, verbose=verbose)
+        after["overlap"] = float(curve_values["overlap"][-1])
+    else:
+        from quests.kde import overlap
+
+        after["overlap"] = overlap(X, kept, bandwidth, threshold, n_jobs=n_jobs, verbose=verbose)
+    parameters = {"method": method, "size": selection.size, "k": k, "cutoff": cutoff,
+                  "species": species, "bandwidth": bandwidth, "threshold": threshold,
+                  "seed": seed}
+    return Compression(selection, before, after, curve_values, parameters)

@@ -1,0 +1,249 @@
+"""Selection orders over structures, each a plain function of grouped descriptors.
+
+Every method sees the same input: ``X`` (n_environments, n_features), the
+rows of all structures one after another, and ``counts`` (n_structures,),
+how many rows each structure owns. Each returns the chosen structure
+indices in selection order and the score each had when it was chosen.
+
+The information-driven methods (``msc``, ``msc_conditional``) keep, for
+every environment not yet selected, ln sum_j K(x, x_j) over the environments
+chosen so far (and the reference), and add to it only the kernel terms of
+the structure just chosen: one step costs (remaining environments) x (atoms
+of one structure) kernel evaluations, a BLAS product and a vectorised
+exponential, never a rescan of the selected set.
+"""
+
+import numpy as np
+
+from quests.kde import _exact
+
+#: compact the remaining-environment arrays once this fraction of rows is dead
+_COMPACT_FRACTION = 0.25
+#: rows per block when measuring mean distances between structures (fps)
+_DISTANCE_BLOCK = 65536
+
+
+def structure_offsets(counts):
+    """Start row of each structure, shape (n_structures + 1,), last entry = total rows."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+def centred(X):
+    """X minus its mean: the Gram-product distances lose less to cancellation."""
+    return X - X.mean(axis=0)
+
+
+def structure_entropies(Xc, counts, scale_h, n_jobs=None):
+    """H of each structure's own environments, shape (n_structures,), nats.
+
+    Exact: -mean_i ln(p_i / n) with p_i summed over the structure's rows.
+    """
+    offsets = structure_offsets(counts)
+    entropies = np.empty(len(counts))
+    for s in range(len(counts)):
+        rows = Xc[offsets[s]:offsets[s + 1]]
+        n = rows.shape[0]
+        sums = _exact._self_sums(rows, scale_h, _exact.DEFAULT_TILE_SIZE, n_jobs, False)[:, 0]
+        entropies[s] = 0.0 - np.mean(np.log(np.clip(sums, 1.0, n) / n))
+    return entropies
+
+
+class _RemainingSums:
+    """ln of kernel sums of the not-yet-selected rows against what was selected.
+
+    Rows of a selected structure are dropped lazily: they are only marked,
+    and the arrays are compacted once a quarter of them is dead, so a step
+    never copies the whole dataset.
+    """
+
+    def __init__(self, Xc, counts, scale_h, n_jobs, initial=None):
+        self.X = Xc
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.scale_h = scale_h
+        self.n_jobs = n_jobs
+        self.owner = np.repeat(np.arange(len(counts)), counts)
+        self.rows = np.arange(Xc.shape[0])
+        self.X_alive = Xc
+        self.log_sums = np.full(Xc.shape[0], -np.inf) if initial is None else initial.copy()
+        self.alive = np.ones(Xc.shape[0], dtype=bool)
+        self.structure_alive = np.ones(len(counts), dtype=bool)
+
+    def add(self, Y):
+        """Add the kernel terms of the rows Y (just selected) to every remaining row."""
+        logs = _exact._cross_log_sums(self.X_alive, Y, self.scale_h, _exact.DEFAULT_TILE_SIZE,
+                                      self.n_jobs, False)[:, 0]
+        np.logaddexp(self.log_sums, logs, out=self.log_sums)
+
+    def remove(self, structure):
+        self.structure_alive[structure] = False
+        self.alive &= self.owner[self.rows] != structure
+        if (~self.alive).sum() > _COMPACT_FRACTION * self.alive.shape[0]:
+            keep = self.alive
+            self.rows = self.rows[keep]
+            self.X_alive = self.X[self.rows]
+            self.log_sums = self.log_sums[keep]
+            self.alive = np.ones(self.rows.shape[0], dtype=bool)
+
+    def max_differential_entropy(self):
+        """Largest dH = -ln sum K over each structure's rows, shape (n_structures,).
+
+        -inf for structures already selected.
+        """
+        out = np.full(self.counts.shape[0], -np.inf)
+        owner = self.owner[self.rows]
+        live = self.alive
+        if not live.any():
+            return out
+        owner = owner[live]
+        neg = -self.log_sums[live]
+        # rows stay in structure order, so each live structure is one run
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        out[owner[starts]] = np.maximum.reduceat(neg, starts)
+        return out
+
+
+def information_order(Xc, counts, size, scale_h, entropies, *, reference=None,
+                      threshold=0.0, n_jobs=None, on_step=None):
+    """Greedy information-maximising order (msc; msc_conditional with a reference).
+
+    At each step every remaining structure is scored by the dH of its most
+    novel environment against everything selected so far (and the
+    reference), plus its own entropy; the best is taken. Structures with a
+    novel environment (max dH > ``threshold``) always go before structures
+    with none, which would add no new coverage; among either kind the
+    score decides, ties to the lowest index. Without a reference the first
+    pick is the structure of highest entropy.
+
+    Returns
+    -------
+    order : ndarray of shape (size,) int64
+    scores : ndarray of shape (size,)
+        Score at the time of choice (max dH + H_structure), nats; the first
+        unconditional pick has no dH term and scores its entropy.
+    max_dh : ndarray of shape (size,)
+        The dH term of each pick (inf for the first unconditional pick).
+    """
+    initial = None
+    if reference is not None:
+        initial = _exact._cross_log_sums(Xc, reference, scale_h, _exact.DEFAULT_TILE_SIZE,
+                                         n_jobs, False)[:, 0]
+    state = _RemainingSums(Xc, counts, scale_h, n_jobs, initial)
+    offsets = structure_offsets(counts)
+    order, scores, max_dh = [], [], []
+    for step in range(size):
+        if step == 0 and reference is None:
+            pick = int(np.argmax(entropies))
+            dh = np.inf
+            score = float(entropies[pick])
+        else:
+            dh_s = state.max_differential_entropy()
+            score_s = dh_s + entropies
+            novel = dh_s > threshold
+            candidates = novel if novel.any() else state.structure_alive
+            pick = int(np.argmax(np.where(candidates, score_s, -np.inf)))
+            dh, score = float(dh_s[pick]), float(score_s[pick])
+        order.append(pick)
+        scores.append(score)
+        max_dh.append(dh)
+        state.remove(pick)
+        if step + 1 < size:
+            state.add(Xc[offsets[pick]:offsets[pick + 1]])
+        if on_step is not None:
+            on_step()
+    return np.array(order, dtype=np.int64), np.array(scores), np.array(max_dh)
+
+
+def _mean_distances(Xc, counts, Y):
+    """Mean Euclidean distance between the rows of Y and each structure's rows, (n_structures,)."""
+    offsets = structure_offsets(counts)
+    sq_y = np.einsum("ij,ij->i", Y, Y)
+    row_means = np.empty(Xc.shape[0])
+    for r0 in range(0, Xc.shape[0], _DISTANCE_BLOCK):
+        block = Xc[r0:r0 + _DISTANCE_BLOCK]
+        d2 = np.einsum("ij,ij->i", block, block)[:, None] + sq_y[None, :] - 2.0 * (block @ Y.T)
+        row_means[r0:r0 + block.shape[0]] = np.sqrt(np.maximum(d2, 0.0)).mean(axis=1)
+    return np.add.reduceat(row_means, offsets[:-1]) / counts
+
+
+def farthest_point_order(Xc, counts, size, entropies, on_step=None):
+    """fps: farthest-point order on mean environment-pair distances between structures.
+
+    Starts from the structure of highest entropy; each next pick maximises
+    its distance to the nearest structure already chosen.
+    """
+    offsets = structure_offsets(counts)
+    nearest = np.full(len(counts), np.inf)
+    pick = int(np.argmax(entropies))
+    order, scores = [pick], [np.inf]
+    for _ in range(size - 1):
+        nearest = np.minimum(nearest, _mean_distances(Xc, counts, Xc[offsets[pick]:offsets[pick + 1]]))
+        nearest[order] = -np.inf
+        pick = int(np.argmax(nearest))
+        order.append(pick)
+        scores.append(float(nearest[pick]))
+        if on_step is not None:
+            on_step()
+    return np.array(order, dtype=np.int64), np.array(scores)
+
+
+def mean_descriptors(Xc, counts):
+    """Mean descriptor of each structure, shape (n_structures, n_features)."""
+    return np.add.reduceat(Xc, structure_offsets(counts)[:-1], axis=0) / counts[:, None]
+
+
+def mean_farthest_point_order(Xc, counts, size, seed):
+    """mean_fps: farthest-point order on mean descriptors, from a seeded random start."""
+    means = mean_descriptors(Xc, counts)
+    rng = np.random.default_rng(seed)
+    pick = int(rng.integers(len(counts)))
+    nearest = np.full(len(counts), np.inf)
+    order, scores = [pick], [np.inf]
+    for _ in range(size - 1):
+        nearest = np.minimum(nearest, np.linalg.norm(means - means[pick], axis=1))
+        nearest[order] = -np.inf
+        pick = int(np.argmax(nearest))
+        order.append(pick)
+        scores.append(float(nearest[pick]))
+    return np.array(order, dtype=np.int64), np.array(scores)
+
+
+def k_means_order(Xc, counts, size, seed):
+    """k_means: k-means (k = size) on mean descriptors; one structure per cluster.
+
+    Each cluster contributes the member nearest its centroid (if that member
+    is taken, or the cluster came out empty, the nearest structure not yet
+    taken), so every cluster is represented by a distinct structure; larger
+    clusters come first in the order. Scores are the cluster sizes.
+    """
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    means = mean_descriptors(Xc, counts)
+    with warnings.catch_warnings():
+        # duplicate structures leave fewer distinct points than clusters;
+        # the assignment below still gives each cluster its own structure
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = KMeans(n_clusters=size, n_init="auto", random_state=seed).fit(means)
+    labels = model.labels_
+    sizes = np.bincount(labels, minlength=size)
+    taken = np.zeros(len(counts), dtype=bool)
+    order, scores = [], []
+    for cluster in np.argsort(-sizes, kind="stable"):
+        distance = np.linalg.norm(means - model.cluster_centers_[cluster], axis=1)
+        members = (labels == cluster) & ~taken
+        pool = members if members.any() else ~taken
+        pick = int(np.argmin(np.where(pool, distance, np.inf)))
+        taken[pick] = True
+        order.append(pick)
+        scores.append(float(sizes[cluster]))
+    return np.array(order, dtype=np.int64), np.array(scores)
+
+
+def random_order(n_structures, size, seed):
+    """random: the first ``size`` of a seeded permutation."""
+    order = np.random.default_rng(seed).permutation(n_structures)[:size]
+    return order.astype(np.int64), np.full(size, np.nan)
