@@ -187,29 +187,15 @@ class LearningCurve:
     parameters: dict = field(default_factory=dict)
 
     def to_dict(self):
-        out = {
-            "parameters": self.parameters,
-            "unit": self.unit,
-            "sizes": self.sizes.tolist(),
-            "n_environments": self.n_environments.tolist(),
-            "entropies": self.entropies.tolist(),
-            "mean": self.mean.tolist(),
-            "std": self.std.tolist(),
-            "full_entropy": self.full_entropy,
-            "gap": self.gap,
-            "gap_error": _finite(self.gap_error),
-        }
+        """The result as a plain dict (``quests.io.write_json`` makes it strict JSON)."""
+        out = {name: getattr(self, name) for name in
+               ("parameters", "unit", "sizes", "n_environments", "entropies", "mean", "std",
+                "full_entropy", "gap", "gap_error")}
         if self.fit is not None:
-            out["fit"] = {name: _finite(getattr(self.fit, name)) for name in
+            out["fit"] = {name: getattr(self.fit, name) for name in
                           ("a", "b", "c", "a_error", "b_error", "c_error", "rms_residual")}
             out["max_entropy"] = self.fit.a
         return out
-
-
-def _finite(value):
-    if value is None:
-        return None
-    return float(value) if np.isfinite(value) else None
 
 
 @validate_params({"h": _BANDWIDTH, "n_seeds": Interval(numbers.Integral, 1, None),

@@ -8,7 +8,8 @@ import numpy as np
 
 from quests._errors import InvalidInputError
 
-__all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure"]
+__all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
+           "plot_selection_curves", "plot_learning_curve", "plot_active_learning"]
 
 
 def _pyplot():
@@ -75,3 +76,79 @@ def uncertainty_figure(rows, threshold=0.0, calibration=None, dh=None, errors=No
         plot_calibration(calibration, dh, errors, axes[0, 1])
     fig.tight_layout()
     return fig
+
+
+def plot_selection_curves(curves, full_entropy=None, axes=None):
+    """H and overlap along selection orders (``selection_curve`` dicts, keyed by label).
+
+    Draws two panels: entropy of the kept set, and the fraction of the full
+    set it covers, against the number of structures kept.
+    """
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for j, (label, curve) in enumerate(curves.items()):
+        x = np.asarray(curve["n_structures"])
+        axes[0].plot(x, curve["entropy"], color=f"C{j}", label=label)
+        axes[1].plot(x, curve["overlap"], color=f"C{j}", label=label)
+    if full_entropy is not None:
+        axes[0].axhline(full_entropy, color="k", lw=0.8, ls="--", label="full set")
+    axes[0].set_ylabel("H of kept set (nats)")
+    axes[1].set_ylabel("overlap with full set")
+    for ax in axes:
+        ax.set_xlabel("structures kept")
+        ax.legend(frameon=False, fontsize=8)
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+
+def plot_learning_curve(curve, ax=None):
+    """H of random subsets against size (``LearningCurve``), the fit and the gap."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4))
+    sizes = np.asarray(curve.sizes, dtype=float)
+    for j in range(curve.entropies.shape[1]):
+        ax.scatter(sizes, curve.entropies[:, j], s=8, color="0.6", zorder=1)
+    ax.errorbar(sizes, curve.mean, yerr=curve.std, fmt="o", color="C0", ms=4, capsize=2,
+                label="random subsets (mean, std)", zorder=2)
+    if curve.fit is not None:
+        grid = np.geomspace(sizes.min(), sizes.max() * 100, 200)
+        fit = curve.fit
+        ax.plot(grid, fit.predict(grid), color="C3",
+                label=f"a - b exp(-c ln²n): a = {fit.a:.2f} ± {fit.a_error:.2f}")
+        ax.axhline(fit.a, color="C3", lw=0.8, ls="--")
+        ax.annotate(f"gap {curve.gap:.2f} nats", (sizes.max(), curve.full_entropy),
+                    textcoords="offset points", xytext=(6, -14), fontsize=8, color="C3")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{curve.unit} in subset")
+    ax.set_ylabel("H (nats)")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_active_learning(report, axes=None):
+    """H and D of the accumulated set per generation, and each generation's novelty."""
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    rows = report.rows
+    names = [r["generation"] for r in rows]
+    x = np.arange(len(rows))
+    axes[0].plot(x, [r["entropy"] for r in rows], "o-", label="H")
+    axes[0].plot(x, [r["diversity"] for r in rows], "s-", label="D")
+    axes[0].set_ylabel("accumulated set (nats)")
+    axes[0].legend(frameon=False, fontsize=8)
+    novelty = [0.0 if r["novelty"] is None else r["novelty"] for r in rows]
+    colours = ["0.7" if r["novelty"] is None else ("C3" if r["added_nothing"] else "C2")
+               for r in rows]
+    axes[1].bar(x, novelty, color=colours)
+    axes[1].set_ylim(0, 1.05)
+    axes[1].set_ylabel("novel fraction of new environments")
+    for ax in axes:
+        ax.set_xticks(x)
+        ax.set_xticklabels(names)
+        ax.set_xlabel("generation")
+    axes[0].figure.tight_layout()
+    return axes[0].figure

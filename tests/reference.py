@@ -119,3 +119,52 @@ def brute_force_truncated(Y, X, h, m):
     rest = X.shape[0] - nearest.shape[1]
     bound = np.log1p(rest * terms[:, -1] / terms.sum(1)) if rest else np.zeros(len(Y))
     return dh, bound
+
+
+def brute_force_msc(X, counts, size, h, reference=None, threshold=0.0):
+    """msc / msc_conditional recomputed from scratch at every step (plain numpy).
+
+    Each step scores every remaining structure by the dH of its most novel
+    environment against all selected rows (and the reference) plus its own
+    entropy; structures with a novel environment go first.
+    """
+    X = np.asarray(X, float)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    parts = [X[offsets[s]:offsets[s + 1]] for s in range(len(counts))]
+    own = []
+    for part in parts:
+        p = brute_force_kernel_sum(part, part, h)
+        own.append(-np.mean(np.log(p / len(part))))
+    own = np.array(own)
+    order = []
+    if reference is None:
+        order.append(int(np.argmax(own)))
+    while len(order) < size:
+        known = [parts[s] for s in order] + ([] if reference is None else [reference])
+        known = np.concatenate(known)
+        best, best_key = None, None
+        for s in range(len(counts)):
+            if s in order:
+                continue
+            dh = brute_force_differential_entropy(parts[s], known, h).max()
+            key = (dh > threshold, dh + own[s])
+            if best_key is None or key > best_key:
+                best, best_key = s, key
+        order.append(best)
+    return order
+
+
+def brute_force_structure_fps(X, counts, size, h):
+    """fps on mean environment-pair distances, from the highest-entropy structure."""
+    X = np.asarray(X, float)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    parts = [X[offsets[s]:offsets[s + 1]] for s in range(len(counts))]
+    own = [-np.mean(np.log(brute_force_kernel_sum(p, p, h) / len(p))) for p in parts]
+    dist = np.array([[np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).mean() for b in parts]
+                     for a in parts])
+    order = [int(np.argmax(own))]
+    while len(order) < size:
+        nearest = dist[order].min(axis=0)
+        nearest[order] = -np.inf
+        order.append(int(np.argmax(nearest)))
+    return order

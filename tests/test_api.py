@@ -13,7 +13,8 @@ from quests.data import rattled_crystal
 
 PUBLIC_MODULES = ["quests", "quests.descriptor", "quests.neighbors", "quests.kde",
                   "quests.structures", "quests.io", "quests.report", "quests.data",
-                  "quests.uncertainty", "quests.analysis", "quests.plotting"]
+                  "quests.uncertainty", "quests.analysis", "quests.plotting",
+                  "quests.compression", "quests.learning"]
 
 
 def _public_functions():
@@ -44,6 +45,11 @@ VALID_ARGS = {
     "log_kernel_sum": (X, X),
     "differential_entropy": (X, X),
     "overlap": (X, X),
+    "select_structures": (X, [5, 5, 5, 5], 2),
+    "selection_curve": (X, [5, 5, 5, 5], [2, 0]),
+    "compress": ([rattled_crystal(seed=s) for s in range(3)], 2),
+    "learning_curve": (X,),
+    "active_learning": ([X, X[:5]],),
 }
 
 

@@ -313,24 +313,20 @@ class Compression:
         return self.selection.indices
 
     def to_dict(self):
-        """A JSON-ready dict (no NaN/inf)."""
+        """The result as a plain dict (``quests.io.write_json`` makes it strict JSON)."""
         sel = self.selection
         out = {
             "parameters": self.parameters,
             "indices": sel.indices.tolist(),
-            "scores": _finite_list(sel.scores),
+            "scores": sel.scores,
             "before": self.before,
             "after": self.after,
         }
         if sel.max_differential_entropy is not None:
-            out["max_differential_entropy"] = _finite_list(sel.max_differential_entropy)
+            out["max_differential_entropy"] = sel.max_differential_entropy
         if self.curve is not None:
-            out["curve"] = {k: np.asarray(v).tolist() for k, v in self.curve.items()}
+            out["curve"] = self.curve
         return out
-
-
-def _finite_list(values):
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
 def dataset_summary(X, h, method="auto", seed=0, n_jobs=None, verbose=False):

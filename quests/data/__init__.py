@@ -10,7 +10,7 @@ from importlib import resources
 import numpy as np
 
 __all__ = ["DEMO_DATASETS", "TRAJECTORIES", "demo_files", "trajectory_files",
-           "random_structure", "rattled_crystal"]
+           "random_structure", "rattled_crystal", "mixed_cu_dataset"]
 
 #: embedded datasets, in the order the demo prints them
 DEMO_DATASETS = ("cu_crystal", "cu_300K", "cu_900K", "cu_1200K", "cu_melt")
@@ -90,3 +90,52 @@ def rattled_crystal(symbol="Cu", crystal="fcc", a=3.61, size=(2, 2, 2), stdev=0.
         rng = np.random.default_rng(seed)
         atoms.positions += rng.normal(scale=stdev, size=atoms.positions.shape)
     return atoms
+
+
+def mixed_cu_dataset(n_crystal=40, n_rattled=10, n_surface=5, n_melt=5, seed=0):
+    """Cu structures of four kinds, as a training set for compression examples.
+
+    ``info['kind']`` names the kind of each structure:
+
+    - ``crystal``: frames of the embedded EMT MD at 300 and 900 K (108 atoms;
+      at most 40);
+    - ``rattled``: 108-atom fcc supercells with Gaussian displacements of
+      0.02 to 0.08 Å (the rattles of typical training sets);
+    - ``surface``: fcc(111) slabs, 3 x 3 x 4 atoms with 8 Å of vacuum
+      (pbc = T, T, F), displaced by 0.05 Å;
+    - ``melt``: frames of the embedded EMT melt (108 atoms; at most 20).
+
+    The kinds come in that order; the defaults make an unbalanced set
+    (mostly crystal), as real training sets are.
+
+    Returns
+    -------
+    list of ase.Atoms
+    """
+    import ase.io
+    from ase.build import fcc111
+
+    files = demo_files()
+    if n_crystal > 40 or n_melt > 20:
+        raise ValueError("at most 40 crystal and 20 melt frames are embedded")
+    rng = np.random.default_rng(seed)
+    crystal = (ase.io.read(files["cu_300K"], ":") + ase.io.read(files["cu_900K"], ":"))
+    structures = []
+    for atoms in crystal[:n_crystal]:
+        atoms.info["kind"] = "crystal"
+        structures.append(atoms)
+    for i in range(n_rattled):
+        atoms = rattled_crystal("Cu", size=(3, 3, 3), stdev=0.02 + 0.06 * i / max(n_rattled - 1, 1),
+                                seed=int(rng.integers(2**31)))
+        atoms.info["kind"] = "rattled"
+        structures.append(atoms)
+    for _ in range(n_surface):
+        atoms = fcc111("Cu", size=(3, 3, 4), a=3.61, vacuum=8.0)
+        atoms.info.pop("adsorbate_info", None)  # a dict extxyz cannot store
+        atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+        atoms.info["kind"] = "surface"
+        structures.append(atoms)
+    for atoms in ase.io.read(files["cu_melt"], ":")[:n_melt]:
+        atoms.info["kind"] = "melt"
+        structures.append(atoms)
+    return structures

@@ -1,0 +1,368 @@
+"""``quests compress``, ``quests select``, ``quests learning-curve``, ``quests active-learning``."""
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from quests.cli import cli
+from quests.cli._entropy import _align, _check_output, _parse_species, common_options, \
+    descriptor_options
+from quests.cli._uncertainty import _BANDWIDTH, _THRESHOLD
+
+_SEED = click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of every random choice.")
+_METHOD = click.option("--method", "kde_method", type=click.Choice(["auto", "exact", "approx"]),
+                       default="auto", show_default=True,
+                       help="How entropies and dH are computed (auto: exact while fast).")
+_PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png",
+                     help="Write a figure.")
+_PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
+
+
+def _parse_size(text):
+    """'50' -> 50 structures, '0.1' or '10%' -> the fraction 0.1."""
+    from quests._errors import InvalidInputError
+
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) / 100.0
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"size {text!r} is neither a count (50) nor a fraction (0.1 or 10%)") from None
+
+
+def _read_files(specs, index, fmt, verbose):
+    """All structures of the files, and (file, position) of each."""
+    from quests.io import read_structures
+
+    structures, sources = [], []
+    for spec in specs:
+        frames = read_structures(spec, index=index, format=fmt, verbose=verbose)
+        structures += frames
+        sources += [(str(spec), i) for i in range(len(frames))]
+    return structures, sources
+
+
+def _write_structures(path, structures, overwrite, info):
+    """Write structures as extxyz with their own info/arrays/results, plus ``info`` per frame."""
+    import ase.io
+
+    from quests.io import atomic_output
+
+    with atomic_output(path, overwrite) as handle:
+        for atoms, extra in zip(structures, info):
+            calc = atoms.calc
+            atoms = atoms.copy()
+            atoms.calc = calc  # keep the energies and forces the frame came with
+            atoms.info.update(extra)
+            ase.io.write(handle, atoms, format="extxyz")
+
+
+def _selection_rows(result, sources):
+    sel = result.selection
+    dh = sel.max_differential_entropy
+    rows = []
+    for rank, index in enumerate(sel.indices):
+        row = {"rank": rank, "index": int(index), "file": sources[index][0],
+               "position": sources[index][1], "score": sel.scores[rank]}
+        if dh is not None:
+            row["max_dH"] = dh[rank]
+        if result.curve is not None:
+            row.update({f"kept_{name}": result.curve[name][rank]
+                        for name in ("n_environments", "entropy", "diversity", "overlap")})
+        rows.append(row)
+    return rows
+
+
+def _write_selection(outputs, result, structures, sources, payload, overwrite, quiet):
+    from quests.io import write_json, write_table
+
+    rows = _selection_rows(result, sources)
+    for path in outputs:
+        suffix = Path(path).suffix.lower()
+        if suffix == ".xyz":
+            _write_structures(path, [structures[i] for i in result.indices], overwrite,
+                              [{"quests_index": row["index"], "quests_rank": row["rank"]}
+                               for row in rows])
+        elif suffix == ".json":
+            write_json(path, {**payload, **result.to_dict(), "selected": rows}, overwrite)
+        else:
+            write_table(path, rows, overwrite=overwrite)
+        if not quiet:
+            click.echo(f"wrote {path}", err=True)
+
+
+def _before_after(result):
+    header = ("", "structures", "environments", "H (nats)", "D (nats)", "overlap")
+    lines = []
+    for label, part in (("full set", result.before), ("kept", result.after)):
+        err = f" ± {part['entropy_error']:.3f}" if part["method"] == "approx" else ""
+        lines.append((label, str(part["n_structures"]), str(part["n_environments"]),
+                      f"{part['entropy']:.4f}{err}", f"{part['diversity']:.4f}",
+                      f"{part['overlap']:.4f}"))
+    return _align(header, lines)
+
+
+def _check_outputs(outputs, allowed, plot_path, overwrite):
+    for path in outputs:
+        _check_output(path, allowed, overwrite)
+    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
+@click.option("-s", "--size", "size_text", required=True, metavar="N|FRACTION",
+              help="Structures to keep: a count (50) or a fraction (0.1, 10%; 1.0 = all).")
+@click.option("-m", "--method", type=click.Choice(
+    ["random", "fps", "mean_fps", "k_means", "msc", "msc_conditional"]), default="msc",
+    show_default=True, help="Selection method.")
+@click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
+              help="Data already kept (msc_conditional); repeat for several files.")
+@descriptor_options
+@_BANDWIDTH
+@_THRESHOLD
+@_SEED
+@click.option("--curve", is_flag=True,
+              help="Also report H, D and overlap along the selection order.")
+@_PLOT
+@common_options(output="kept.xyz (the kept structures), report.json or selection.csv; "
+                       "repeat for several.", output_multiple=True)
+def compress(files, size_text, method, reference, k, cutoff, species, index, fmt, bandwidth,
+             threshold, seed, curve, plot_path, n_jobs, output, overwrite, quiet):
+    """Keep SIZE structures of FILES that carry the most information.
+
+    Prints H, D and the overlap (fraction of all environments the kept set
+    covers) before and after. -o kept.xyz writes the kept structures in
+    selection order with their original info and arrays; -o report.json the
+    indices, scores and metrics (and the curve with --curve or --plot).
+    """
+    from quests.compression import compress as compress_structures
+
+    outputs = list(output)
+    _check_outputs(outputs, {".xyz", ".json", ".csv"}, plot_path, overwrite)
+    size = _parse_size(size_text)
+    structures, sources = _read_files(files, index, fmt, not quiet)
+    ref = _read_files(reference, index, fmt, not quiet)[0] if reference else None
+    result = compress_structures(structures, size, method, reference=ref, k=k, cutoff=cutoff,
+                                 species=_parse_species(species), bandwidth=bandwidth,
+                                 threshold=threshold, seed=seed,
+                                 curve=curve or plot_path is not None, n_jobs=n_jobs,
+                                 verbose=not quiet)
+    click.echo(f"{method}: kept {result.selection.size} of {len(structures)} structures\n")
+    click.echo(_before_after(result))
+    payload = {"inputs": {"files": list(files), "reference": list(reference)}}
+    _write_selection(outputs, result, structures, sources, payload, overwrite, quiet)
+    if plot_path is not None:
+        from quests.plotting import plot_selection_curves
+
+        _save_plot(plot_selection_curves({method: result.curve}, result.before["entropy"]),
+                   plot_path, overwrite, quiet)
+
+
+@cli.command()
+@click.argument("candidates", nargs=-1, required=True, metavar="CANDIDATES[@SLICE] ...")
+@click.option("-r", "--reference", multiple=True, required=True, metavar="FILE[@SLICE]",
+              help="The training set (repeat for several files).")
+@click.option("-n", "--number", "size", type=int, required=True,
+              help="Structures to select (the next batch).")
+@descriptor_options
+@_BANDWIDTH
+@_THRESHOLD
+@click.option("--top", type=int, default=10, show_default=True,
+              help="Picks listed in the summary.")
+@common_options(output="next.xyz (the picks, in order), ranking.json or ranking.csv; "
+                       "repeat for several.", output_multiple=True)
+def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidth, threshold,
+           top, n_jobs, output, overwrite, quiet):
+    """Rank CANDIDATES by the information they add to the training set: the next DFT batch.
+
+    Greedy (msc_conditional): each pick is the candidate whose most novel
+    environment has the largest dH against the training set and the picks
+    so far, plus its own entropy; candidates with nothing novel come last.
+    """
+    from quests.compression import compress as compress_structures
+
+    outputs = list(output)
+    _check_outputs(outputs, {".xyz", ".json", ".csv"}, None, overwrite)
+    structures, sources = _read_files(candidates, index, fmt, not quiet)
+    train = _read_files(reference, index, fmt, not quiet)[0]
+    result = compress_structures(structures, size, "msc_conditional", reference=train, k=k,
+                                 cutoff=cutoff, species=_parse_species(species),
+                                 bandwidth=bandwidth, threshold=threshold, n_jobs=n_jobs,
+                                 verbose=not quiet)
+    sel = result.selection
+    novel = int((sel.max_differential_entropy > threshold).sum())
+    click.echo(f"selected {sel.size} of {len(structures)} candidates against {len(train)} "
+               f"training structures; {novel} of them hold a novel environment "
+               f"(dH > {threshold:g})\n")
+    rows = [(str(rank), f"{sources[i][0]}:{sources[i][1]}", f"{sel.max_differential_entropy[rank]:.3f}",
+             f"{sel.scores[rank]:.3f}") for rank, i in enumerate(sel.indices[:top])]
+    click.echo(_align(("rank", "candidate", "max dH", "score"), rows))
+    _write_selection(outputs, result, structures, sources,
+                     {"inputs": {"candidates": list(candidates), "reference": list(reference)}},
+                     overwrite, quiet)
+
+
+@cli.command(name="learning-curve")
+@click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
+@descriptor_options
+@_BANDWIDTH
+@click.option("--sizes", "sizes_text", default=None, metavar="N,N,...",
+              help="Subset sizes (default: --n-sizes sizes from 1 to all, geometric).")
+@click.option("--n-sizes", type=int, default=8, show_default=True)
+@click.option("--seeds", "n_seeds", type=int, default=5, show_default=True,
+              help="Random subsets per size.")
+@click.option("--by", type=click.Choice(["structures", "environments"]), default="structures",
+              show_default=True, help="Draw whole structures or single environments.")
+@_METHOD
+@_SEED
+@_PLOT
+@common_options(output="curve.json or curve.csv.")
+def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text, n_sizes,
+                   n_seeds, by, kde_method, seed, plot_path, n_jobs, output, overwrite, quiet):
+    """Entropy of random subsets of FILES against size, and the information gap.
+
+    Fits H(n) = a - b exp(-c (ln n)^2): a is the entropy more data of the
+    same kind would reach; the gap a - H(N) says how much the full set
+    still lacks.
+    """
+    from quests._errors import InvalidInputError
+    from quests.compression import describe_structures
+    from quests.learning import learning_curve as measure
+
+    _check_outputs([output] if output else [], {".json", ".csv"}, plot_path, overwrite)
+    sizes = None
+    if sizes_text:
+        try:
+            sizes = [int(s) for s in sizes_text.split(",") if s.strip()]
+        except ValueError:
+            raise InvalidInputError(f"--sizes {sizes_text!r}: give integers, e.g. 1,10,100") \
+                from None
+    structures, _ = _read_files(files, index, fmt, not quiet)
+    X, counts, _, species_used = describe_structures(
+        structures, k=k, cutoff=cutoff, species=_parse_species(species), n_jobs=n_jobs,
+        verbose=not quiet)
+    curve = measure(X, counts if by == "structures" else None, sizes, n_sizes=n_sizes,
+                    n_seeds=n_seeds, h=bandwidth, method=kde_method, seed=seed, n_jobs=n_jobs,
+                    verbose=not quiet)
+    header = (by, "environments", "H mean (nats)", "H std")
+    lines = [(str(n), f"{int(np.mean(e))}", f"{m:.4f}", f"{s:.4f}")
+             for n, e, m, s in zip(curve.sizes, curve.n_environments, curve.mean, curve.std)]
+    click.echo(_align(header, lines))
+    if curve.fit is not None:
+        fit = curve.fit
+        click.echo(f"\nfit H(n) = a - b exp(-c (ln n)^2): a = {fit.a:.4f} ± {fit.a_error:.4f}, "
+                   f"b = {fit.b:.4f} ± {fit.b_error:.4f}, c = {fit.c:.5f} ± {fit.c_error:.5f} "
+                   f"(rms residual {fit.rms_residual:.4f})")
+        click.echo(f"H(N) = {curve.full_entropy:.4f} nats; information gap a - H(N) = "
+                   f"{curve.gap:.4f} ± {curve.gap_error:.4f} nats")
+    else:
+        click.echo("\nfewer than 4 sizes: no fit")
+    payload = {"inputs": {"files": list(files)},
+               "descriptor": {"k": k, "cutoff": cutoff, "species": species_used}}
+    _write_result(output, curve.to_dict(), payload, [
+        {by: int(n), "n_environments": float(np.mean(e)), "H_mean": m, "H_std": s}
+        for n, e, m, s in zip(curve.sizes, curve.n_environments, curve.mean, curve.std)],
+        overwrite, quiet)
+    if plot_path is not None:
+        from quests.plotting import plot_learning_curve
+
+        _save_plot(plot_learning_curve(curve), plot_path, overwrite, quiet)
+
+
+def _write_result(output, document, payload, rows, overwrite, quiet):
+    """JSON: the whole result; CSV: its table."""
+    from quests.io import write_json, write_table
+
+    if output is None:
+        return
+    if output.lower().endswith(".json"):
+        write_json(output, {**payload, **document}, overwrite)
+    else:
+        write_table(output, rows, overwrite=overwrite)
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)
+
+
+def _save_plot(figure, path, overwrite, quiet):
+    from quests.io import save_figure
+
+    save_figure(figure, path, overwrite)
+    if not quiet:
+        click.echo(f"wrote {path}", err=True)
+
+
+def _split_generations(structures, sources, key):
+    """Group structures by ``atoms.info[key]``: numeric keys sorted, others by first appearance."""
+    from quests._errors import InvalidInputError
+
+    labels = []
+    for atoms, (spec, position) in zip(structures, sources):
+        if key not in atoms.info:
+            raise InvalidInputError(
+                f"structure {position} of {spec} has no info key {key!r} (generation)")
+        labels.append(atoms.info[key])
+    unique = list(dict.fromkeys(labels))
+    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in unique):
+        unique = sorted(unique)
+    groups = [[s for s, label in zip(structures, labels) if label == value] for value in unique]
+    return groups, [str(v) for v in unique]
+
+
+@cli.command(name="active-learning")
+@click.argument("generations", nargs=-1, required=True, metavar="GEN0 GEN1 ...")
+@click.option("--key", default=None, metavar="KEY",
+              help="Read one file (or several) and split it by the info key KEY "
+                   "(generation number per structure).")
+@descriptor_options
+@_BANDWIDTH
+@_THRESHOLD
+@click.option("--min-novelty", type=float, default=0.0, show_default=True,
+              help="A generation whose novel fraction is at most this added nothing.")
+@_METHOD
+@_PLOT
+@common_options(output="generations.json or generations.csv.")
+def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth, threshold,
+                    min_novelty, kde_method, plot_path, n_jobs, output, overwrite, quiet):
+    """What each active-learning generation added to the training set.
+
+    Per generation: H and D of everything so far, the novelty (fraction of
+    its environments with dH > threshold against all earlier generations),
+    the gains in H and D, and whether it added nothing.
+    """
+    from quests.learning import active_learning as evaluate
+
+    _check_outputs([output] if output else [], {".json", ".csv"}, plot_path, overwrite)
+    if key is not None:
+        structures, sources = _read_files(generations, index, fmt, not quiet)
+        groups, names = _split_generations(structures, sources, key)
+    else:
+        groups = [_read_files([spec], index, fmt, not quiet)[0] for spec in generations]
+        names = [Path(str(spec).split("@")[0]).stem for spec in generations]
+        if len(set(names)) < len(names):
+            names = [str(spec) for spec in generations]
+    report = evaluate(groups, names, h=bandwidth, threshold=threshold, min_novelty=min_novelty,
+                      method=kde_method, k=k, cutoff=cutoff, species=_parse_species(species),
+                      n_jobs=n_jobs, verbose=not quiet)
+    header = ("generation", "structures", "new env", "H (nats)", "D (nats)", "novelty",
+              "dH gain", "dD gain", "")
+
+    def fmt_value(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    lines = [(r["generation"], str(r["n_structures"]), str(r["n_new_environments"]),
+              f"{r['entropy']:.4f}", f"{r['diversity']:.4f}", fmt_value(r["novelty"], ".2%"),
+              fmt_value(r["entropy_gain"], "+.4f"), fmt_value(r["diversity_gain"], "+.4f"),
+              "added nothing" if r["added_nothing"] else "") for r in report.rows]
+    click.echo(_align(header, lines))
+    idle = report.idle_generations
+    click.echo(f"\n{len(idle)} generation(s) added nothing" + (f": {', '.join(idle)}" if idle
+                                                               else ""))
+    _write_result(output, report.to_dict(), {"inputs": list(generations), "key": key},
+                  report.rows, overwrite, quiet)
+    if plot_path is not None:
+        from quests.plotting import plot_active_learning
+
+        _save_plot(plot_active_learning(report), plot_path, overwrite, quiet)
