@@ -122,6 +122,8 @@ NEIGHBORS = Interval(numbers.Integral, 1, None)
 #: the periodic images of any real cell are too many to list
 CUTOFF = Interval(numbers.Real, 1e-3, 1000)
 N_JOBS = Interval(numbers.Integral, None, None, allow_none=True)
+#: one bandwidth (1/Å), where a vector of them is not accepted
+SCALAR_BANDWIDTH = Interval(numbers.Real, Bandwidth.low, Bandwidth.high)
 TILE_SIZE = Interval(numbers.Integral, 1, None)
 
 

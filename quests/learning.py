@@ -17,8 +17,8 @@ import numpy as np
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._progress import progress_bar
-from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, Options, \
-    check_descriptors, validate_params
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
+    Options, check_descriptors, validate_params
 
 __all__ = [
     "GapFit",
@@ -31,8 +31,6 @@ __all__ = [
     "active_learning",
     "describe_generations",
 ]
-
-_BANDWIDTH = Interval(numbers.Real, 1e-12, 1e6)
 
 
 def information_gap_model(n, a, b, c):
@@ -198,7 +196,7 @@ class LearningCurve:
         return out
 
 
-@validate_params({"h": _BANDWIDTH, "n_seeds": Interval(numbers.Integral, 1, None),
+@validate_params({"h": SCALAR_BANDWIDTH, "n_seeds": Interval(numbers.Integral, 1, None),
                   "n_sizes": Interval(numbers.Integral, 2, None),
                   "seed": Interval(numbers.Integral, 0, None),
                   "method": Options("auto", "exact", "approx"), "n_jobs": N_JOBS})
@@ -365,7 +363,7 @@ def describe_generations(generations, *, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, spe
     return descriptors, n_structures, species
 
 
-@validate_params({"h": _BANDWIDTH, "threshold": Interval(numbers.Real),
+@validate_params({"h": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
                   "min_novelty": Interval(numbers.Real, 0, 1),
                   "method": Options("auto", "exact", "approx"), "n_jobs": N_JOBS,
                   "k": NEIGHBORS, "cutoff": CUTOFF})

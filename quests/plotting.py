@@ -4,6 +4,8 @@ Each function draws on given axes, or on a new figure, and returns the
 figure; ``quests.io.save_figure`` writes it atomically.
 """
 
+import sys
+
 import numpy as np
 
 from quests._errors import InvalidInputError
@@ -16,7 +18,10 @@ def _pyplot():
     try:
         import matplotlib
 
-        matplotlib.use("Agg", force=False)
+        if "matplotlib.pyplot" not in sys.modules:
+            # headless default for the command line; a notebook or script that
+            # already chose a backend (inline, Qt, ...) keeps it
+            matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise InvalidInputError("plots need matplotlib: pip install 'quests[plot]'") from None

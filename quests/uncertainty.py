@@ -19,8 +19,8 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError, InvalidStructureError
-from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, Options, \
-    check_descriptors, check_estimator_params
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
+    Options, check_descriptors, check_estimator_params
 from quests.analysis import FrameAnalysis
 from quests.kde import BACKENDS, DEFAULT_BACKEND, DEFAULT_KDE_NEIGHBORS, NeighborIndex
 
@@ -97,7 +97,7 @@ class UncertaintyEstimator:
     _parameter_constraints = {
         "k": NEIGHBORS,
         "cutoff": CUTOFF,
-        "bandwidth": Interval(numbers.Real, 1e-12, 1e6),
+        "bandwidth": SCALAR_BANDWIDTH,
         "method": Options("auto", "exact", "approx"),
         "n_neighbors": Interval(numbers.Integral, 1, None),
         "backend": Options(*BACKENDS),

@@ -54,7 +54,8 @@ def test_every_method_returns_the_requested_number_of_distinct_indices(method, s
 def test_resolve_size():
     assert resolve_size(1.0, 7) == 7 and resolve_size(0.5, 7) == 4 and resolve_size(0.01, 7) == 1
     assert resolve_size(7, 7) == 7 and resolve_size(np.int64(3), 7) == 3
-    assert resolve_size(0.3, 10) == 3  # ceil without floating-point spill (0.3 * 10 = 3.0000000000000004)
+    # ceil without floating-point spill (0.3 * 10 = 3.0000000000000004)
+    assert resolve_size(0.3, 10) == 3
 
 
 @pytest.mark.parametrize("method", ["random", "mean_fps", "k_means"])

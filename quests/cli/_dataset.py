@@ -197,8 +197,9 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
     click.echo(f"selected {sel.size} of {len(structures)} candidates against {len(train)} "
                f"training structures; {novel} of them hold a novel environment "
                f"(dH > {threshold:g})\n")
-    rows = [(str(rank), f"{sources[i][0]}:{sources[i][1]}", f"{sel.max_differential_entropy[rank]:.3f}",
-             f"{sel.scores[rank]:.3f}") for rank, i in enumerate(sel.indices[:top])]
+    rows = [(str(rank), f"{sources[i][0]}:{sources[i][1]}",
+             f"{sel.max_differential_entropy[rank]:.3f}", f"{sel.scores[rank]:.3f}")
+            for rank, i in enumerate(sel.indices[:top])]
     click.echo(_align(("rank", "candidate", "max dH", "score"), rows))
     _write_selection(outputs, result, structures, sources,
                      {"inputs": {"candidates": list(candidates), "reference": list(reference)}},

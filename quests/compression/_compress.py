@@ -12,9 +12,9 @@ from quests._validation import (
     CUTOFF,
     N_JOBS,
     NEIGHBORS,
+    SCALAR_BANDWIDTH,
     Interval,
     Options,
-    as_bandwidths,
     check_descriptors,
     validate_params,
 )
@@ -38,7 +38,7 @@ METHODS = ("random", "fps", "mean_fps", "k_means", "msc", "msc_conditional")
 
 _SELECT = {
     "method": Options(*METHODS),
-    "h": Interval(numbers.Real, 1e-12, 1e6),
+    "h": SCALAR_BANDWIDTH,
     "threshold": Interval(numbers.Real),
     "seed": Interval(numbers.Integral, 0, None),
     "n_jobs": N_JOBS,
@@ -209,7 +209,7 @@ def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAUL
     return Selection(order, scores, method, n_structures)
 
 
-@validate_params({"h": Interval(numbers.Real, 1e-12, 1e6), "threshold": Interval(numbers.Real),
+@validate_params({"h": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
                   "n_jobs": N_JOBS})
 def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_jobs=None,
                     verbose=False):
@@ -246,7 +246,8 @@ def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_j
     order = np.asarray(order, dtype=np.int64)
     if order.ndim != 1 or order.shape[0] == 0:
         raise InvalidInputError("order must be a non-empty 1-D array of structure indices")
-    if order.min() < 0 or order.max() >= counts.shape[0] or np.unique(order).shape[0] != order.shape[0]:
+    n_structures = counts.shape[0]
+    if order.min() < 0 or order.max() >= n_structures or np.unique(order).size != order.size:
         raise InvalidInputError(
             f"order must hold distinct structure indices in [0, {counts.shape[0]})")
     scale_h = 1.0 / (2.0 * np.array([h], dtype=np.float64) ** 2)

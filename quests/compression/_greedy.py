@@ -178,7 +178,8 @@ def farthest_point_order(Xc, counts, size, entropies, on_step=None):
     pick = int(np.argmax(entropies))
     order, scores = [pick], [np.inf]
     for _ in range(size - 1):
-        nearest = np.minimum(nearest, _mean_distances(Xc, counts, Xc[offsets[pick]:offsets[pick + 1]]))
+        picked = Xc[offsets[pick]:offsets[pick + 1]]
+        nearest = np.minimum(nearest, _mean_distances(Xc, counts, picked))
         nearest[order] = -np.inf
         pick = int(np.argmax(nearest))
         order.append(pick)
