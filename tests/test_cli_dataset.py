@@ -151,3 +151,16 @@ def test_reference_with_other_settings_is_refused():
 
     with pytest.raises(InvalidInputError, match="same descriptor settings"):
         select_structures(X, counts, 2, "msc_conditional", reference=other)
+
+
+def test_learning_curve_reads_descriptor_files_and_compress_refuses_them(runner, tmp_path):
+    path = demo_files()["cu_900K"]
+    npz = tmp_path / "d.npz"
+    _ok(runner.invoke(cli, ["descriptors", path, "-o", str(npz), "-q"]))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    _ok(runner.invoke(cli, ["learning-curve", str(npz), "--seeds", "2", "-o", str(a), "-q"]))
+    _ok(runner.invoke(cli, ["learning-curve", path, "--seeds", "2", "-o", str(b), "-q"]))
+    doc_a, doc_b = json.loads(a.read_text()), json.loads(b.read_text())
+    assert doc_a["sizes"] == doc_b["sizes"] and doc_a["entropies"] == doc_b["entropies"]
+    _bad(runner.invoke(cli, ["learning-curve", str(npz), "-k", "8"]), "hold k=32, not 8")
+    _bad(runner.invoke(cli, ["compress", str(npz), "-s", "2"]), "is a descriptor file")

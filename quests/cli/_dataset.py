@@ -33,12 +33,23 @@ def _parse_size(text):
             f"size {text!r} is neither a count (50) nor a fraction (0.1 or 10%)") from None
 
 
+def _is_descriptor_file(spec):
+    from quests.io import split_index
+
+    return Path(split_index(spec)[0]).suffix.lower() == ".npz"
+
+
 def _read_files(specs, index, fmt, verbose):
     """All structures of the files, and (file, position) of each."""
+    from quests._errors import InvalidInputError
     from quests.io import read_structures
 
     structures, sources = [], []
     for spec in specs:
+        if _is_descriptor_file(spec):
+            raise InvalidInputError(
+                f"{spec} is a descriptor file; this command needs the structures themselves "
+                "(give the structure file it was computed from)")
         frames = read_structures(spec, index=index, format=fmt, verbose=verbose)
         structures += frames
         sources += [(str(spec), i) for i in range(len(frames))]
@@ -225,6 +236,9 @@ def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text,
                    n_seeds, by, kde_method, seed, plot_path, n_jobs, output, overwrite, quiet):
     """Entropy of random subsets of FILES against size, and the information gap.
 
+    FILES are structure files, or descriptor files from `quests descriptors`
+    (whose structure boundaries they keep).
+
     Fits H(n) = a - b exp(-c (ln n)^2): a is the entropy more data of the
     same kind would reach; the gap a - H(N) says how much the full set
     still lacks.
@@ -241,10 +255,13 @@ def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text,
         except ValueError:
             raise InvalidInputError(f"--sizes {sizes_text!r}: give integers, e.g. 1,10,100") \
                 from None
-    structures, _ = _read_files(files, index, fmt, not quiet)
-    X, counts, _, species_used = describe_structures(
-        structures, k=k, cutoff=cutoff, species=_parse_species(species), n_jobs=n_jobs,
-        verbose=not quiet)
+    if all(_is_descriptor_file(spec) for spec in files):
+        X, counts, species_used = _stored_descriptors(files, k, cutoff, species)
+    else:
+        structures, _ = _read_files(files, index, fmt, not quiet)
+        X, counts, _, species_used = describe_structures(
+            structures, k=k, cutoff=cutoff, species=_parse_species(species), n_jobs=n_jobs,
+            verbose=not quiet)
     curve = measure(X, counts if by == "structures" else None, sizes, n_sizes=n_sizes,
                     n_seeds=n_seeds, h=bandwidth, method=kde_method, seed=seed, n_jobs=n_jobs,
                     verbose=not quiet)
@@ -259,6 +276,9 @@ def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text,
                    f"(rms residual {fit.rms_residual:.4f})")
         click.echo(f"H(N) = {curve.full_entropy:.4f} nats; information gap a - H(N) = "
                    f"{curve.gap:.4f} ± {curve.gap_error:.4f} nats")
+        if fit.b <= fit.b_error:
+            click.echo("the curve is flat within its errors (b ~ 0, c undetermined): even "
+                       "the smallest subsets hold all the entropy the data show")
     else:
         click.echo("\nfewer than 4 sizes: no fit")
     payload = {"inputs": {"files": list(files)},
@@ -271,6 +291,30 @@ def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text,
         from quests.plotting import plot_learning_curve
 
         _save_plot(plot_learning_curve(curve), plot_path, overwrite, quiet)
+
+
+def _stored_descriptors(files, k, cutoff, species):
+    """Descriptors and atoms per structure from ``quests descriptors`` files (one setting)."""
+    from quests._errors import InvalidInputError
+    from quests.io import read_descriptors
+
+    parts, counts, settings = [], [], None
+    for spec in files:
+        x, meta, structure_index = read_descriptors(spec)
+        stored = {key: meta.get(key) for key in ("k", "cutoff", "species")}
+        if settings is not None and stored != settings:
+            raise InvalidInputError(f"{spec} holds descriptors with {stored}, the first file "
+                                    f"with {settings}: all must share one setting")
+        settings = stored
+        parts.append(x)
+        counts.append(np.bincount(structure_index)[np.unique(structure_index)])
+    asked = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
+    for key in ("k", "cutoff"):
+        if asked[key] != settings[key] and click.get_current_context().get_parameter_source(
+                key).name != "DEFAULT":
+            raise InvalidInputError(f"the descriptor files hold {key}={settings[key]}, "
+                                    f"not {asked[key]}")
+    return np.concatenate(parts), np.concatenate(counts), settings["species"]
 
 
 def _write_result(output, document, payload, rows, overwrite, quiet):
