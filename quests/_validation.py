@@ -198,6 +198,25 @@ def check_descriptors(X, name="X", min_rows=1):
     return arr
 
 
+def check_grouped_descriptors(X, counts, name="X"):
+    """``check_descriptors(X)`` plus ``counts``, the rows of each structure in order.
+
+    Returns X and counts as int64; raises ``InvalidInputError`` unless counts
+    is a non-empty 1-D array of positive integers summing to the rows of X.
+    """
+    X = check_descriptors(X, name)
+    counts = np.asarray(counts)
+    if counts.ndim != 1 or counts.shape[0] == 0:
+        raise InvalidInputError(
+            f"counts must be a 1-D array with one entry per structure; got shape {counts.shape}")
+    if not np.issubdtype(counts.dtype, np.integer) or (counts < 1).any():
+        raise InvalidInputError("counts must be positive integers (environments per structure)")
+    if int(counts.sum()) != X.shape[0]:
+        raise InvalidInputError(
+            f"counts add up to {int(counts.sum())} environments but {name} has {X.shape[0]} rows")
+    return X, counts.astype(np.int64)
+
+
 def as_bandwidths(h):
     """Bandwidths as a 1-D float64 array, and whether a scalar was given.
 

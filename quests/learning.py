@@ -18,7 +18,7 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._progress import progress_bar
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
-    Options, check_descriptors, validate_params
+    Options, check_descriptors, check_grouped_descriptors, validate_params
 
 __all__ = [
     "GapFit",
@@ -239,13 +239,11 @@ def learning_curve(X, counts=None, sizes=None, *, n_sizes=8, n_seeds=5, h=DEFAUL
     from quests.compression._greedy import structure_offsets
     from quests.kde import dataset_entropy
 
-    X = check_descriptors(X, "X")
     if counts is None:
+        X = check_descriptors(X, "X")
         unit, counts_arr = "environments", np.ones(X.shape[0], dtype=np.int64)
     else:
-        from quests.compression._compress import _check_grouped
-
-        X, counts_arr = _check_grouped(X, counts)
+        X, counts_arr = check_grouped_descriptors(X, counts)
         unit = "structures"
     n_total = counts_arr.shape[0]
     if sizes is None:
@@ -417,21 +415,17 @@ def active_learning(generations, names=None, *, h=DEFAULT_BANDWIDTH, threshold=0
                 f"generation {name} has {x.shape[1]} descriptor features, the first has {width}: "
                 "all must be computed with the same settings")
     rows, dhs = [], []
-    previous = None
+    previous = before = None
     with progress_bar(len(generations), "generations", verbose, unit="generation") as bar:
         for g, (name, x) in enumerate(zip(names, descriptors)):
-            accumulated = x if g == 0 else np.concatenate(descriptors[:g + 1])
+            accumulated = x if before is None else np.concatenate([before, x])
             summary = dataset_entropy(accumulated, h, method=method, seed=seed, n_jobs=n_jobs)
             row = {"generation": name, "n_structures": n_structures[g],
-                   "n_new_environments": int(x.shape[0]),
-                   "n_environments": int(accumulated.shape[0]),
-                   "entropy": summary.entropy, "entropy_error": summary.entropy_error,
-                   "diversity": summary.diversity, "diversity_error": summary.diversity_error,
-                   "method": summary.method, "novelty": None, "mean_novel_dh": None,
-                   "entropy_gain": None, "diversity_gain": None, "added_nothing": False}
+                   "n_new_environments": int(x.shape[0]), **summary.summary(),
+                   "novelty": None, "mean_novel_dh": None, "entropy_gain": None,
+                   "diversity_gain": None, "added_nothing": False}
             dh = None
-            if g > 0:
-                before = np.concatenate(descriptors[:g])
+            if before is not None:
                 dh = differential_entropy(x, before, h, method=method, n_jobs=n_jobs)
                 novel = dh > threshold
                 row["novelty"] = float(novel.mean())
@@ -441,7 +435,7 @@ def active_learning(generations, names=None, *, h=DEFAULT_BANDWIDTH, threshold=0
                 row["added_nothing"] = bool(row["novelty"] <= min_novelty)
             rows.append(row)
             dhs.append(dh)
-            previous = summary
+            previous, before = summary, accumulated
             bar.update()
     parameters = {"bandwidth": h, "threshold": threshold, "min_novelty": min_novelty,
                   "method": method, "k": k, "cutoff": cutoff, "species": species}

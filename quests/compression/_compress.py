@@ -16,10 +16,12 @@ from quests._validation import (
     Interval,
     Options,
     check_descriptors,
+    check_grouped_descriptors,
     validate_params,
 )
 from quests.compression import _greedy
-from quests.kde import _exact
+from quests.kde import _exact, dataset_entropy
+from quests.kde._estimators import _diversity_from_sums, _entropy_from_sums
 
 __all__ = [
     "METHODS",
@@ -29,7 +31,6 @@ __all__ = [
     "select_structures",
     "selection_curve",
     "compress",
-    "dataset_summary",
     "describe_structures",
 ]
 
@@ -105,20 +106,6 @@ def resolve_size(size, n_structures):
     return max(1, min(n_structures, int(np.ceil(size * n_structures - 1e-9))))
 
 
-def _check_grouped(X, counts, name="X"):
-    X = check_descriptors(X, name)
-    counts = np.asarray(counts)
-    if counts.ndim != 1 or counts.shape[0] == 0:
-        raise InvalidInputError(
-            f"counts must be a 1-D array with one entry per structure; got shape {counts.shape}")
-    if not np.issubdtype(counts.dtype, np.integer) or (counts < 1).any():
-        raise InvalidInputError("counts must be positive integers (environments per structure)")
-    if int(counts.sum()) != X.shape[0]:
-        raise InvalidInputError(
-            f"counts add up to {int(counts.sum())} environments but {name} has {X.shape[0]} rows")
-    return X, counts.astype(np.int64)
-
-
 @validate_params(_SELECT)
 def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAULT_BANDWIDTH,
                       threshold=0.0, seed=0, n_jobs=None, verbose=False):
@@ -172,7 +159,7 @@ def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAUL
     >>> select_structures(X, [2, 2, 2, 2], 2).indices.tolist()
     [0, 2]
     """
-    X, counts = _check_grouped(X, counts)
+    X, counts = check_grouped_descriptors(X, counts)
     n_structures = counts.shape[0]
     size = resolve_size(size, n_structures)
     if method == "msc_conditional":
@@ -185,14 +172,11 @@ def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAUL
                 "both must be computed with the same descriptor settings (k, species)")
     elif reference is not None:
         raise InvalidInputError(f"a reference is used only by msc_conditional, not by {method}")
-    scale_h = 1.0 / (2.0 * np.array([h], dtype=np.float64) ** 2)
-    centre = X.mean(axis=0)
-    Xc = X - centre
+    Xc, ref, scale_h, _ = _exact._prepare(X, reference, h)
     steps = size if method in ("msc", "msc_conditional", "fps") else 0
     with progress_bar(steps, f"{method} selection", verbose, unit="structure") as bar:
         if method in ("msc", "msc_conditional"):
             entropies = _greedy.structure_entropies(Xc, counts, scale_h, n_jobs)
-            ref = None if reference is None else reference - centre
             order, scores, max_dh = _greedy.information_order(
                 Xc, counts, size, scale_h, entropies, reference=ref, threshold=threshold,
                 n_jobs=n_jobs, on_step=bar.update)
@@ -242,7 +226,7 @@ def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_j
     >>> curve["overlap"].tolist(), np.round(curve["entropy"], 6).tolist()
     ([0.5, 1.0], [0.0, 0.693147])
     """
-    X, counts = _check_grouped(X, counts)
+    X, counts = check_grouped_descriptors(X, counts)
     order = np.asarray(order, dtype=np.int64)
     if order.ndim != 1 or order.shape[0] == 0:
         raise InvalidInputError("order must be a non-empty 1-D array of structure indices")
@@ -250,8 +234,7 @@ def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_j
     if order.min() < 0 or order.max() >= n_structures or np.unique(order).size != order.size:
         raise InvalidInputError(
             f"order must hold distinct structure indices in [0, {counts.shape[0]})")
-    scale_h = 1.0 / (2.0 * np.array([h], dtype=np.float64) ** 2)
-    Xc = _greedy.centred(X)
+    Xc, _, scale_h, _ = _exact._prepare(X, None, h)
     offsets = _greedy.structure_offsets(counts)
     n_kept_total = int(counts[order].sum())
     kept = np.empty((n_kept_total, X.shape[1]))
@@ -278,9 +261,8 @@ def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_j
             p_kept[m:m + S.shape[0]] = p_new
             m += S.shape[0]
             np.logaddexp(all_log, cross(Xc, S), out=all_log)
-            p = np.clip(p_kept[:m], 1.0, m)
-            curve["entropy"][t] = 0.0 - np.mean(np.log(p / m))
-            curve["diversity"][t] = np.log(np.sum(1.0 / p))
+            curve["entropy"][t] = _entropy_from_sums(p_kept[:m])
+            curve["diversity"][t] = _diversity_from_sums(p_kept[:m])
             curve["overlap"][t] = np.mean(-all_log <= threshold)
             bar.update()
     return curve
@@ -328,21 +310,6 @@ class Compression:
         if self.curve is not None:
             out["curve"] = self.curve
         return out
-
-
-def dataset_summary(X, h, method="auto", seed=0, n_jobs=None, verbose=False):
-    """n_environments, entropy, diversity (with errors and method) of X, as a dict."""
-    from quests.kde import dataset_entropy
-
-    result = dataset_entropy(X, h, method=method, seed=seed, n_jobs=n_jobs, verbose=verbose)
-    return {
-        "n_environments": result.n_environments,
-        "entropy": result.entropy,
-        "entropy_error": result.entropy_error,
-        "diversity": result.diversity,
-        "diversity_error": result.diversity_error,
-        "method": result.method,
-    }
 
 
 def describe_structures(structures, reference=None, *, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF,
@@ -428,9 +395,9 @@ def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
     offsets = _greedy.structure_offsets(counts)
     kept = np.concatenate([X[offsets[s]:offsets[s + 1]] for s in selection.indices])
     before = {"n_structures": int(counts.shape[0]),
-              **dataset_summary(X, bandwidth, seed=seed, n_jobs=n_jobs, verbose=verbose)}
+              **dataset_entropy(X, bandwidth, seed=seed, n_jobs=n_jobs).summary()}
     after = {"n_structures": selection.size,
-             **dataset_summary(kept, bandwidth, seed=seed, n_jobs=n_jobs, verbose=verbose)}
+             **dataset_entropy(kept, bandwidth, seed=seed, n_jobs=n_jobs).summary()}
     before["overlap"] = 1.0
     curve_values = None
     if curve:

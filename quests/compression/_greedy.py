@@ -16,6 +16,7 @@ exponential, never a rescan of the selected set.
 import numpy as np
 
 from quests.kde import _exact
+from quests.kde._estimators import _entropy_from_sums
 
 #: compact the remaining-environment arrays once this fraction of rows is dead
 _COMPACT_FRACTION = 0.25
@@ -30,11 +31,6 @@ def structure_offsets(counts):
     return offsets
 
 
-def centred(X):
-    """X minus its mean: the Gram-product distances lose less to cancellation."""
-    return X - X.mean(axis=0)
-
-
 def structure_entropies(Xc, counts, scale_h, n_jobs=None):
     """H of each structure's own environments, shape (n_structures,), nats.
 
@@ -44,9 +40,8 @@ def structure_entropies(Xc, counts, scale_h, n_jobs=None):
     entropies = np.empty(len(counts))
     for s in range(len(counts)):
         rows = Xc[offsets[s]:offsets[s + 1]]
-        n = rows.shape[0]
         sums = _exact._self_sums(rows, scale_h, _exact.DEFAULT_TILE_SIZE, n_jobs, False)[:, 0]
-        entropies[s] = 0.0 - np.mean(np.log(np.clip(sums, 1.0, n) / n))
+        entropies[s] = _entropy_from_sums(sums)
     return entropies
 
 
@@ -60,11 +55,11 @@ class _RemainingSums:
 
     def __init__(self, Xc, counts, scale_h, n_jobs, initial=None):
         self.X = Xc
-        self.counts = np.asarray(counts, dtype=np.int64)
+        self.n_structures = len(counts)
         self.scale_h = scale_h
         self.n_jobs = n_jobs
-        self.owner = np.repeat(np.arange(len(counts)), counts)
-        self.rows = np.arange(Xc.shape[0])
+        self.rows = np.arange(Xc.shape[0])  # rows of X in the working arrays
+        self.owner = np.repeat(np.arange(len(counts)), counts)  # structure of each working row
         self.X_alive = Xc
         self.log_sums = np.full(Xc.shape[0], -np.inf) if initial is None else initial.copy()
         self.alive = np.ones(Xc.shape[0], dtype=bool)
@@ -78,10 +73,11 @@ class _RemainingSums:
 
     def remove(self, structure):
         self.structure_alive[structure] = False
-        self.alive &= self.owner[self.rows] != structure
+        self.alive &= self.owner != structure
         if (~self.alive).sum() > _COMPACT_FRACTION * self.alive.shape[0]:
             keep = self.alive
             self.rows = self.rows[keep]
+            self.owner = self.owner[keep]
             self.X_alive = self.X[self.rows]
             self.log_sums = self.log_sums[keep]
             self.alive = np.ones(self.rows.shape[0], dtype=bool)
@@ -91,12 +87,11 @@ class _RemainingSums:
 
         -inf for structures already selected.
         """
-        out = np.full(self.counts.shape[0], -np.inf)
-        owner = self.owner[self.rows]
+        out = np.full(self.n_structures, -np.inf)
         live = self.alive
         if not live.any():
             return out
-        owner = owner[live]
+        owner = self.owner[live]
         neg = -self.log_sums[live]
         # rows stay in structure order, so each live structure is one run
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])

@@ -96,6 +96,12 @@ class DatasetEntropy:
     diversity_error: object = 0.0
     n_sampled: int = 0
 
+    def summary(self):
+        """n_environments, entropy, diversity, their errors and the method, as a dict."""
+        return {name: getattr(self, name) for name in
+                ("n_environments", "entropy", "entropy_error", "diversity", "diversity_error",
+                 "method")}
+
 
 def _resolve_dataset_method(method, n):
     if method == "auto":
