@@ -18,7 +18,8 @@ from quests._kernels import descriptor as _dk
 from quests._progress import progress_bar
 from quests._kernels import neighbors as _nk
 from quests._threads import parallel_map, resolve_jobs
-from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Options, validate_params
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Options, check_descriptors, \
+    validate_params
 from quests.neighbors import prepare_cells
 from quests.structures import as_frames
 
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_K",
     "DEFAULT_CUTOFF",
     "compute_descriptors",
+    "describe_groups",
     "descriptor_length",
     "structure_species",
 ]
@@ -49,6 +51,64 @@ def structure_species(structures):
     if not frames:
         return []
     return sorted(int(z) for z in np.unique(np.concatenate([f.numbers for f in frames])))
+
+
+def describe_groups(groups, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, species=None, names=None,
+                    n_jobs=None, verbose=False):
+    """Descriptors of several groups of structures, all in one descriptor space.
+
+    Parameters
+    ----------
+    groups : sequence
+        Each item a sequence of structures (anything ``compute_descriptors``
+        takes) or an already computed descriptor array of shape
+        (n_environments, n_features), which is checked and passed through.
+    k, cutoff, species, n_jobs, verbose : as in ``compute_descriptors``
+        ``species="all"`` means the species of all structure groups together.
+    names : sequence of str or None
+        Group names for error messages (default "group 0", "group 1", ...).
+
+    Returns
+    -------
+    descriptors : list of ndarray of shape (n_environments_g, n_features)
+    counts : list of (ndarray of shape (n_structures_g,) int64, or None for arrays)
+        Atoms of each structure of the group.
+    species : None or list of int
+        The species list used.
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> xs, counts, _ = describe_groups([[rattled_crystal()] * 2, [rattled_crystal(size=3)]])
+    >>> [x.shape for x in xs], [c.tolist() for c in counts]
+    ([(64, 63), (108, 63)], [[32, 32], [108]])
+    """
+    names = [f"group {g}" for g in range(len(groups))] if names is None else list(names)
+    frames = []
+    for name, group in zip(names, groups):
+        if isinstance(group, np.ndarray):
+            frames.append(None)
+            continue
+        items = as_frames(group, label=f"structure of {name}")
+        if not items:
+            raise InvalidInputError(f"{name} holds no structures")
+        frames.append(items)
+    structures = [f for items in frames if items for f in items]
+    if species == "all":
+        species = structure_species(structures)
+    x_all = compute_descriptors(structures, k, cutoff, species=species, n_jobs=n_jobs,
+                                verbose=verbose) if structures else None
+    descriptors, counts, start = [], [], 0
+    for name, group, items in zip(names, groups, frames):
+        if items is None:
+            descriptors.append(check_descriptors(group, name))
+            counts.append(None)
+            continue
+        sizes = np.array([f.positions.shape[0] for f in items], dtype=np.int64)
+        descriptors.append(x_all[start:start + sizes.sum()])
+        counts.append(sizes)
+        start += sizes.sum()
+    return descriptors, counts, species
 
 
 @validate_params(

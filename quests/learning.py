@@ -29,7 +29,6 @@ __all__ = [
     "learning_curve_sizes",
     "learning_curve",
     "active_learning",
-    "describe_generations",
 ]
 
 
@@ -319,48 +318,6 @@ class ActiveLearning:
                 "idle_generations": self.idle_generations}
 
 
-def describe_generations(generations, *, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, species=None,
-                         n_jobs=None, verbose=False):
-    """Descriptors and structure counts of each generation.
-
-    Parameters
-    ----------
-    generations : sequence
-        Each item a list of structures (ase.Atoms or frames) or a descriptor
-        array of shape (n_environments, n_features).
-
-    Returns
-    -------
-    descriptors : list of ndarray
-    n_structures : list of int or None (None for descriptor arrays)
-    species : None or list of int
-    """
-    from quests.descriptor import compute_descriptors, structure_species
-    from quests.structures import as_frames
-
-    frames = []
-    for g, generation in enumerate(generations):
-        if isinstance(generation, np.ndarray):
-            frames.append(None)
-            continue
-        items = as_frames(generation, label=f"structure of generation {g}")
-        if not items:
-            raise InvalidInputError(f"generation {g} holds no structures")
-        frames.append(items)
-    if species == "all":
-        species = structure_species([f for items in frames if items for f in items])
-    descriptors, n_structures = [], []
-    for g, (generation, items) in enumerate(zip(generations, frames)):
-        if items is None:
-            descriptors.append(check_descriptors(generation, f"generation {g}"))
-            n_structures.append(None)
-        else:
-            descriptors.append(compute_descriptors(items, k=k, cutoff=cutoff, species=species,
-                                                   n_jobs=n_jobs, verbose=verbose))
-            n_structures.append(len(items))
-    return descriptors, n_structures, species
-
-
 @validate_params({"h": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
                   "min_novelty": Interval(numbers.Real, 0, 1),
                   "method": Options("auto", "exact", "approx"), "n_jobs": N_JOBS,
@@ -406,8 +363,12 @@ def active_learning(generations, names=None, *, h=DEFAULT_BANDWIDTH, threshold=0
     names = [str(g) for g in range(len(generations))] if names is None else [str(n) for n in names]
     if len(names) != len(generations):
         raise InvalidInputError(f"{len(names)} names for {len(generations)} generations")
-    descriptors, n_structures, species = describe_generations(
-        generations, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs, verbose=verbose)
+    from quests.descriptor import describe_groups
+
+    descriptors, counts, species = describe_groups(
+        generations, k, cutoff, species=species, names=[f"generation {g}" for g in names],
+        n_jobs=n_jobs, verbose=verbose)
+    n_structures = [None if c is None else len(c) for c in counts]
     width = descriptors[0].shape[1]
     for name, x in zip(names, descriptors):
         if x.shape[1] != width:

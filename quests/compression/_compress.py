@@ -326,26 +326,16 @@ def describe_structures(structures, reference=None, *, k=DEFAULT_K, cutoff=DEFAU
     reference : ndarray of shape (n_reference, n_features) or None
     species : None or list of int
     """
-    from quests.descriptor import compute_descriptors, structure_species
-    from quests.structures import as_frames
+    from quests.descriptor import describe_groups
 
-    frames = as_frames(structures)
-    if not frames:
-        raise InvalidInputError("the dataset holds no structures")
-    ref_frames = None
-    if reference is not None and not isinstance(reference, np.ndarray):
-        ref_frames = as_frames(reference, label="reference structure")
-        if not ref_frames:
-            raise InvalidInputError("the reference holds no structures")
-    if species == "all":
-        species = structure_species(frames + (ref_frames or []))
-    X = compute_descriptors(frames, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs,
-                            verbose=verbose)
-    counts = np.array([f.positions.shape[0] for f in frames], dtype=np.int64)
-    if ref_frames is not None:
-        reference = compute_descriptors(ref_frames, k=k, cutoff=cutoff, species=species,
-                                        n_jobs=n_jobs, verbose=verbose)
-    return X, counts, reference, species
+    if isinstance(structures, np.ndarray):
+        raise InvalidInputError("the dataset must be structures, not a descriptor array "
+                                "(use select_structures for arrays)")
+    groups = [structures] + ([] if reference is None else [reference])
+    (X, *ref), (counts, *_), species = describe_groups(
+        groups, k, cutoff, species=species, names=["the dataset", "the reference"],
+        n_jobs=n_jobs, verbose=verbose)
+    return X, counts, (ref[0] if ref else None), species
 
 
 _COMPRESS = {**{name: c for name, c in _SELECT.items() if name != "h"},
