@@ -30,6 +30,7 @@ __all__ = [
     "atomic_write",
     "write_table",
     "write_json",
+    "write_frame",
     "to_jsonable",
     "write_descriptors",
     "read_descriptors",
@@ -231,6 +232,23 @@ def to_jsonable(value):
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def write_frame(handle, atoms, info=None, arrays=None):
+    """Append ``atoms`` to an open extxyz file with extra per-frame ``info`` and per-atom ``arrays``.
+
+    The frame keeps its own info, arrays and calculator results (energies,
+    forces); ``atoms`` itself is not modified.
+    """
+    import ase.io
+
+    calc = atoms.calc
+    atoms = atoms.copy()
+    atoms.calc = calc  # copy() drops the calculator, and with it the stored results
+    atoms.info.update(info or {})
+    for name, values in (arrays or {}).items():
+        atoms.arrays[name] = np.asarray(values, dtype=np.float64)
+    ase.io.write(handle, atoms, format="extxyz")
 
 
 def write_json(path, payload, overwrite=False):

@@ -162,5 +162,5 @@ def test_learning_curve_reads_descriptor_files_and_compress_refuses_them(runner,
     _ok(runner.invoke(cli, ["learning-curve", path, "--seeds", "2", "-o", str(b), "-q"]))
     doc_a, doc_b = json.loads(a.read_text()), json.loads(b.read_text())
     assert doc_a["sizes"] == doc_b["sizes"] and doc_a["entropies"] == doc_b["entropies"]
-    _bad(runner.invoke(cli, ["learning-curve", str(npz), "-k", "8"]), "hold k=32, not 8")
+    _bad(runner.invoke(cli, ["learning-curve", str(npz), "-k", "8"]), "holds descriptors with k=32, not 8")
     _bad(runner.invoke(cli, ["compress", str(npz), "-s", "2"]), "is a descriptor file")

@@ -6,8 +6,8 @@ import click
 import numpy as np
 
 from quests.cli import cli
-from quests.cli._entropy import _align, _check_output, _parse_species, common_options, \
-    descriptor_options
+from quests.cli._entropy import _align, _check_output, _combined, _given, _load, \
+    _parse_species, common_options, descriptor_options
 from quests.cli._uncertainty import _BANDWIDTH, _THRESHOLD
 
 _SEED = click.option("--seed", type=int, default=0, show_default=True,
@@ -58,17 +58,11 @@ def _read_files(specs, index, fmt, verbose):
 
 def _write_structures(path, structures, overwrite, info):
     """Write structures as extxyz with their own info/arrays/results, plus ``info`` per frame."""
-    import ase.io
-
-    from quests.io import atomic_output
+    from quests.io import atomic_output, write_frame
 
     with atomic_output(path, overwrite) as handle:
         for atoms, extra in zip(structures, info):
-            calc = atoms.calc
-            atoms = atoms.copy()
-            atoms.calc = calc  # keep the energies and forces the frame came with
-            atoms.info.update(extra)
-            ase.io.write(handle, atoms, format="extxyz")
+            write_frame(handle, atoms, info=extra)
 
 
 def _selection_rows(result, sources):
@@ -232,7 +226,8 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
 @_SEED
 @_PLOT
 @common_options(output="curve.json or curve.csv.")
-def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text, n_sizes,
+@click.pass_context
+def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_text, n_sizes,
                    n_seeds, by, kde_method, seed, plot_path, n_jobs, output, overwrite, quiet):
     """Entropy of random subsets of FILES against size, and the information gap.
 
@@ -255,13 +250,16 @@ def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text,
         except ValueError:
             raise InvalidInputError(f"--sizes {sizes_text!r}: give integers, e.g. 1,10,100") \
                 from None
-    if all(_is_descriptor_file(spec) for spec in files):
-        X, counts, species_used = _stored_descriptors(files, k, cutoff, species)
+    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
+    stored_counts = {}
+    data = _combined(_load(files, index, fmt, settings, _given(ctx), not quiet, stored_counts),
+                     "FILE")
+    if isinstance(data, np.ndarray):
+        X, counts = data, np.concatenate(list(stored_counts.values()))
     else:
-        structures, _ = _read_files(files, index, fmt, not quiet)
-        X, counts, _, species_used = describe_structures(
-            structures, k=k, cutoff=cutoff, species=_parse_species(species), n_jobs=n_jobs,
-            verbose=not quiet)
+        X, counts, _, _ = describe_structures(data, k=settings["k"], cutoff=settings["cutoff"],
+                                              species=settings["species"], n_jobs=n_jobs,
+                                              verbose=not quiet)
     curve = measure(X, counts if by == "structures" else None, sizes, n_sizes=n_sizes,
                     n_seeds=n_seeds, h=bandwidth, method=kde_method, seed=seed, n_jobs=n_jobs,
                     verbose=not quiet)
@@ -282,7 +280,7 @@ def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text,
     else:
         click.echo("\nfewer than 4 sizes: no fit")
     payload = {"inputs": {"files": list(files)},
-               "descriptor": {"k": k, "cutoff": cutoff, "species": species_used}}
+               "descriptor": settings}
     _write_result(output, curve.to_dict(), payload, [
         {by: int(n), "n_environments": float(np.mean(e)), "H_mean": m, "H_std": s}
         for n, e, m, s in zip(curve.sizes, curve.n_environments, curve.mean, curve.std)],
@@ -291,30 +289,6 @@ def learning_curve(files, k, cutoff, species, index, fmt, bandwidth, sizes_text,
         from quests.plotting import plot_learning_curve
 
         _save_plot(plot_learning_curve(curve), plot_path, overwrite, quiet)
-
-
-def _stored_descriptors(files, k, cutoff, species):
-    """Descriptors and atoms per structure from ``quests descriptors`` files (one setting)."""
-    from quests._errors import InvalidInputError
-    from quests.io import read_descriptors
-
-    parts, counts, settings = [], [], None
-    for spec in files:
-        x, meta, structure_index = read_descriptors(spec)
-        stored = {key: meta.get(key) for key in ("k", "cutoff", "species")}
-        if settings is not None and stored != settings:
-            raise InvalidInputError(f"{spec} holds descriptors with {stored}, the first file "
-                                    f"with {settings}: all must share one setting")
-        settings = stored
-        parts.append(x)
-        counts.append(np.bincount(structure_index)[np.unique(structure_index)])
-    asked = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    for key in ("k", "cutoff"):
-        if asked[key] != settings[key] and click.get_current_context().get_parameter_source(
-                key).name != "DEFAULT":
-            raise InvalidInputError(f"the descriptor files hold {key}={settings[key]}, "
-                                    f"not {asked[key]}")
-    return np.concatenate(parts), np.concatenate(counts), settings["species"]
 
 
 def _write_result(output, document, payload, rows, overwrite, quiet):

@@ -111,12 +111,14 @@ def _dataset_names(specs):
     return unique
 
 
-def _load(specs, index, fmt, settings, given, verbose):
+def _load(specs, index, fmt, settings, given, verbose, counts=None):
     """dict name -> structures, or stored descriptors for .npz files.
 
     ``settings`` holds k, cutoff and species; descriptor files must agree
     with the settings the user gave, and lend theirs to those not given (so
-    structure files in the same run are described the same way).
+    structure files in the same run are described the same way). A dict
+    ``counts`` receives, per descriptor file, the rows of each selected
+    structure.
     """
     from quests._errors import InvalidInputError
     from quests.io import as_slice, read_descriptors, read_structures, split_index
@@ -136,13 +138,30 @@ def _load(specs, index, fmt, settings, given, verbose):
                 )
             settings[key] = stored
             given.add(key)
+        selected = np.ones(x.shape[0], dtype=bool)
         if idx != ":":
             frames = np.arange(int(frame_of_row.max()) + 1)[as_slice(idx)]
-            x = x[np.isin(frame_of_row, frames)]
+            selected = np.isin(frame_of_row, frames)
+            x = x[selected]
             if x.shape[0] == 0:
                 raise InvalidInputError(f"{path}: index {idx} selects no frame")
+        if counts is not None:
+            counts[name] = np.unique(frame_of_row[selected], return_counts=True)[1]
         datasets[name] = x
     return datasets
+
+
+def _combined(datasets, option):
+    """All datasets as one descriptor array, or one list of structures (never a mix)."""
+    from quests._errors import InvalidInputError
+
+    parts = list(datasets.values())
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return np.vstack(parts)
+    if any(isinstance(p, np.ndarray) for p in parts):
+        raise InvalidInputError(f"{option} files must be all structure files or all "
+                                "descriptor (.npz) files")
+    return [s for p in parts for s in p]
 
 
 def _format_table(report):

@@ -9,8 +9,8 @@ import numpy as np
 
 from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
 from quests.cli import cli
-from quests.cli._entropy import _align, _check_output, _given, _load, _parse_species, \
-    common_options, descriptor_options
+from quests.cli._entropy import _align, _check_output, _combined, _given, _load, \
+    _parse_species, common_options, descriptor_options
 
 _METHOD = click.option("--method", type=click.Choice(["auto", "exact", "approx"]),
                        default="auto", show_default=True,
@@ -75,15 +75,7 @@ def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, m
         raise InvalidInputError("give the training data with --reference FILE (or an existing "
                                 "--index FILE)")
     settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    datasets = _load(reference, index, fmt, settings, set(given), verbose)
-    parts = list(datasets.values())
-    if all(isinstance(p, np.ndarray) for p in parts):
-        data = np.vstack(parts)
-    elif any(isinstance(p, np.ndarray) for p in parts):
-        raise InvalidInputError("--reference files must be all structure files or all "
-                                "descriptor (.npz) files")
-    else:
-        data = [s for p in parts for s in p]
+    data = _combined(_load(reference, index, fmt, settings, set(given), verbose), "--reference")
     estimator = UncertaintyEstimator(
         data, k=settings["k"], cutoff=settings["cutoff"], species=settings["species"],
         method=method, backend=backend, verbose=verbose, **query).fit()
@@ -95,20 +87,15 @@ def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, m
 
 
 def _xyz_writer(handle, only_flagged=False):
-    import ase.io
+    from quests.io import write_frame
 
     def write(row, atoms, dh, bound):
         if only_flagged and not row["flagged"]:
             return
-        calc = atoms.calc
-        atoms = atoms.copy()
-        atoms.calc = calc  # keep the energies and forces the frame came with
-        atoms.arrays["dH"] = np.asarray(dh, dtype=np.float64)
-        if row["max_bound"] > 0:
-            atoms.arrays["dH_bound"] = np.asarray(bound, dtype=np.float64)
-        atoms.info.update({"dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
-                           "novel_fraction": row["novel_fraction"]})
-        ase.io.write(handle, atoms, format="extxyz")
+        arrays = {"dH": dh, **({"dH_bound": bound} if row["max_bound"] > 0 else {})}
+        write_frame(handle, atoms, info={"dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
+                                         "novel_fraction": row["novel_fraction"]},
+                    arrays=arrays)
 
     return write
 
