@@ -8,9 +8,15 @@ minutes) and kept in bench-out/compression_5000.xyz.
 Cases (each in its own process, so compile time and peak RSS are its own):
   compile     first call of msc on 10 tiny structures, empty vs filled numba cache
   msc         msc down to 10 % (500 structures)            target <= 2 min on 2 cores
+  msc_1000    the same on every 5th structure (1,000 / 40,000 environments)
   baselines   random, fps, mean_fps, k_means down to 10 %
   curve       the incremental H/D/overlap curve along the msc order
   quality     H and overlap of msc vs random (5 seeds) at 10 %
+
+The msc cases also write the descriptors to bench-out/compression_<n>_descriptors.npz,
+for the published implementation's run (cases msc_1000 / msc_5000 of
+scripts/benchmark_reference.py); if that run's order is in bench-out/, they
+report whether ours is the same.
 
 Usage: python scripts/benchmark_compression.py [--cases a,b] [--json out.json]
 """
@@ -28,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-out"
 DATA = OUT / "compression_5000.xyz"
-CASES = ["compile", "msc", "baselines", "curve", "quality"]
+CASES = ["compile", "msc", "msc_1000", "baselines", "curve", "quality"]
 
 
 def _peak_rss_mb():
@@ -73,13 +79,13 @@ def make_data():
     tmp.replace(DATA)
 
 
-def _load():
+def _load(step=1):
     import numpy as np
     from ase.io import read
 
     from quests.compression import describe_structures
 
-    data = read(DATA, ":")
+    data = read(DATA, ":")[::step]
     t0 = time.perf_counter()
     X, counts, _, _ = describe_structures(data)
     return X, np.asarray(counts), time.perf_counter() - t0
@@ -103,16 +109,28 @@ def case_compile():
     return out
 
 
-def case_msc():
+def case_msc(step=1):
+    import numpy as np
+
     from quests.compression import select_structures
 
-    X, counts, t_desc = _load()
+    X, counts, t_desc = _load(step)
+    n = int(counts.shape[0])
+    np.savez(OUT / f"compression_{n}_descriptors.npz", X=X, counts=counts)
     t0 = time.perf_counter()
     sel = select_structures(X, counts, 0.1, "msc")
     elapsed = time.perf_counter() - t0
-    return {"n_structures": int(counts.shape[0]), "n_environments": int(X.shape[0]),
-            "kept": sel.size, "descriptors_s": round(t_desc, 1), "msc_s": round(elapsed, 1),
-            "peak_rss_mb": round(_peak_rss_mb())}
+    out = {"n_structures": n, "n_environments": int(X.shape[0]), "kept": sel.size,
+           "descriptors_s": round(t_desc, 1), "msc_s": round(elapsed, 1),
+           "peak_rss_mb": round(_peak_rss_mb())}
+    reference = OUT / f"reference_msc_{n}.json"
+    if reference.exists():
+        out["same_order_as_reference"] = json.loads(reference.read_text()) == sel.indices.tolist()
+    return out
+
+
+def case_msc_1000():
+    return case_msc(step=5)
 
 
 def case_baselines():

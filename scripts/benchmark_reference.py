@@ -7,6 +7,12 @@ has written bench-out/cu_md_descriptors.npy:
     python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install quests==2026.2.22
     /tmp/refvenv/bin/python scripts/benchmark_reference.py [desc_small,desc_large,entropy_20k,entropy_50k]
 
+The cases ``msc_1000`` and ``msc_5000`` time the reference's
+``quests.compression.fps.msc`` down to 10 % on the descriptors that
+``scripts/benchmark_compression.py`` writes to bench-out/ (its structures
+every 5th / all of them), and save the order they choose to
+bench-out/reference_msc_<n>.json, which that script compares with ours.
+
 Each case runs in its own process (peak RSS per case); a warm-up call
 compiles or loads the reference's numba kernels first, so the times exclude
 compilation. The case ``cold_start`` instead times that warm-up call (one
@@ -38,7 +44,29 @@ def rattled(size, stdev, seed):
     return atoms
 
 
+def run_msc(n_structures):
+    """The published msc on our descriptors (only numbers cross over: times and indices)."""
+    from quests.compression.fps import msc
+    from quests.entropy import perfect_entropy
+
+    with np.load(ROOT / "bench-out" / f"compression_{n_structures}_descriptors.npz") as data:
+        X, counts = data["X"], data["counts"]
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    parts = [X[offsets[s]:offsets[s + 1]] for s in range(len(counts))]
+    entropies = np.array([perfect_entropy(p, h=0.015) for p in parts])  # compiles, too
+    start = time.perf_counter()
+    entropies = np.array([perfect_entropy(p, h=0.015) for p in parts])
+    order = msc(parts, entropies, len(parts) // 10, h=0.015)
+    elapsed = time.perf_counter() - start
+    path = ROOT / "bench-out" / f"reference_msc_{n_structures}.json"
+    path.write_text(json.dumps([int(i) for i in order]))
+    return {"n_structures": len(parts), "n_env": int(X.shape[0]), "time_s": elapsed,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def run_case(name):
+    if name.startswith("msc_"):
+        return run_msc(int(name[4:]))
     start = time.perf_counter()
     from quests.descriptor import get_descriptors
     from quests.entropy import entropy
