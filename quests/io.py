@@ -247,7 +247,11 @@ def write_frame(handle, atoms, info=None, arrays=None):
     atoms.calc = calc  # copy() drops the calculator, and with it the stored results
     atoms.info.update(info or {})
     for name, values in (arrays or {}).items():
-        atoms.arrays[name] = np.asarray(values, dtype=np.float64)
+        values = np.asarray(values)
+        # integer labels (phase, cluster) and strings stay what they are; the rest is float64
+        if values.dtype.kind not in "iuU":
+            values = values.astype(np.float64)
+        atoms.arrays[name] = values
     ase.io.write(handle, atoms, format="extxyz")
 
 

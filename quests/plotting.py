@@ -11,7 +11,9 @@ import numpy as np
 from quests._errors import InvalidInputError
 
 __all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
-           "plot_selection_curves", "plot_learning_curve", "plot_active_learning"]
+           "plot_selection_curves", "plot_learning_curve", "plot_active_learning",
+           "plot_trajectory_entropy", "plot_phase_fractions", "plot_nucleation",
+           "plot_phase_boundary"]
 
 
 def _pyplot():
@@ -157,3 +159,105 @@ def plot_active_learning(report, axes=None):
         ax.set_xlabel("generation")
     axes[0].figure.tight_layout()
     return axes[0].figure
+
+
+def plot_trajectory_entropy(results, axes=None, x=None, xlabel="frame"):
+    """H(t) and mean dH(t) of a ``TrajectoryEntropy`` run, detected events marked.
+
+    ``x`` (n_frames,) replaces frame numbers on the horizontal axis (time, T).
+    """
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
+    x = np.arange(len(results.entropy)) if x is None else np.asarray(x, dtype=float)
+    for ax, values, label in ((axes[0], results.entropy, "H (nats)"),
+                              (axes[1], results.mean_dh, "mean dH (nats)")):
+        ax.plot(x, values, color="C0", marker=".", ms=3)
+        ax.set_ylabel(label)
+        for i, event in enumerate(results.events):
+            ax.axvline(x[event.frame], color="C3", lw=1, ls="--",
+                       label="event" if i == 0 else None)
+    if results.events:
+        axes[0].legend(frameon=False, fontsize=8)
+    axes[-1].set_xlabel(xlabel)
+    return axes[0].figure
+
+
+def plot_phase_fractions(results, ax=None, x=None, xlabel="frame"):
+    """Per-frame fraction of each phase (and unknown) of a ``PhaseAnalysis`` run."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    fractions = np.asarray(results.fractions)
+    x = np.arange(fractions.shape[0]) if x is None else np.asarray(x, dtype=float)
+    for column, name in enumerate(list(results.phases) + ["unknown"]):
+        if name == "unknown" and not fractions[:, column].any():
+            continue
+        ax.plot(x, fractions[:, column], label=name, color="0.5" if name == "unknown" else None)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of atoms")
+    ax.legend(frameon=False, fontsize=8)
+    return ax.figure
+
+
+def plot_nucleation(results, axes=None, x=None, xlabel="frame"):
+    """Largest solid cluster n_max(t) with the onset, and the CNT fit of -kT ln P(n)."""
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    n_max = np.asarray(results.n_max)
+    x = np.arange(n_max.size) if x is None else np.asarray(x, dtype=float)
+    ax = axes[0]
+    ax.plot(x, n_max, color="C0", label="largest cluster")
+    ax.plot(x, results.n_solid, color="C1", lw=0.8, label="solid-like atoms")
+    if results.onset is not None:
+        ax.axvline(x[results.onset], color="C3", ls="--", lw=1, label="onset")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("atoms")
+    ax.legend(frameon=False, fontsize=8)
+    ax = axes[1]
+    fit = results.cnt
+    if fit is None:
+        ax.text(0.5, 0.5, "no CNT fit:\n" + str(results.cnt_error), ha="center", va="center",
+                transform=ax.transAxes, fontsize=8, wrap=True)
+        ax.set_axis_off()
+        return axes[0].figure
+    units = "eV" if fit.temperature is not None else "kT"
+    ax.errorbar(fit.sizes, fit.free_energy, fit.free_energy_error, fmt="o", ms=3, color="C0",
+                label="-kT ln P(n)")
+    n = np.linspace(1, max(fit.sizes.max(), min(2 * fit.n_critical, 10 * fit.sizes.max())), 200)
+    ax.plot(n, fit.free_energy_of(n), color="C3",
+            label=f"CNT: dmu = {fit.dmu:.3g}, sigma = {fit.sigma:.3g} {units}\n"
+                  f"n* = {fit.n_critical:.0f} +- {fit.n_critical_error:.0f}")
+    ax.set_xlabel("cluster size n")
+    ax.set_ylabel(f"free energy ({units})")
+    ax.legend(frameon=False, fontsize=8)
+    return axes[0].figure
+
+
+def plot_phase_boundary(boundaries, ax=None):
+    """dG(T) of each ``PhaseBoundary`` with its fit and the coexistence temperature."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4))
+    for i, b in enumerate(boundaries):
+        color = f"C{i}"
+        ax.errorbar(b.temperatures, b.dG * 1e3, b.dG_error * 1e3, fmt="o", color=color,
+                    label=f"P = {b.pressure:g} GPa")
+        t = np.linspace(min(b.temperatures.min(), b.coexistence_temperature),
+                        max(b.temperatures.max(), b.coexistence_temperature), 100)
+        ax.plot(t, (b.fit[0] + b.fit[1] * t) * 1e3, color=color, lw=1)
+        ax.axvspan(b.coexistence_temperature - b.coexistence_temperature_error,
+                   b.coexistence_temperature + b.coexistence_temperature_error, color=color,
+                   alpha=0.15)
+        ax.axvline(b.coexistence_temperature, color=color, ls="--", lw=1,
+                   label=f"T = {b.coexistence_temperature:.0f} +- "
+                         f"{b.coexistence_temperature_error:.0f} K")
+    ax.axhline(0, color="k", lw=0.8)
+    if boundaries:
+        a, b_ = boundaries[0].phases
+        ax.set_ylabel(f"G({b_}) - G({a}) (meV/atom)")
+    ax.set_xlabel("T (K)")
+    ax.legend(frameon=False, fontsize=8)
+    return ax.figure

@@ -1,0 +1,439 @@
+"""``quests trajectory``, ``quests phases``, ``quests nucleation``, ``quests phase-boundary``."""
+
+import contextlib
+from pathlib import Path
+
+import click
+import numpy as np
+
+from quests._defaults import DEFAULT_BANDWIDTH
+from quests.cli import cli
+from quests.cli._entropy import _align, _check_output, _parse_species, common_options, \
+    descriptor_options
+
+_PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
+
+
+def _bandwidth(text):
+    """A float or 'volume'."""
+    from quests._errors import InvalidInputError
+
+    if text == "volume":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInputError(f"--bandwidth must be a number (1/Å) or 'volume'; got "
+                                f"{text!r}") from None
+
+
+_BANDWIDTH = click.option("-b", "--bandwidth", default=str(DEFAULT_BANDWIDTH),
+                          show_default=True, metavar="H|volume",
+                          help="Kernel bandwidth, 1/Å, or 'volume' for h(V) of each frame's "
+                               "volume per atom.")
+_PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
+                      metavar="NAME=FILE[@SLICE]",
+                      help="Reference phase (repeat: at least two names; a name given twice "
+                           "pools its files).")
+_PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Plot.")
+
+
+def _parse_phases(specs, index, fmt, verbose):
+    """dict name -> list of structures from NAME=FILE options."""
+    from quests._errors import InvalidInputError
+    from quests.io import read_structures
+
+    phases = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InvalidInputError(f"--phase takes NAME=FILE; got {spec!r}")
+        phases.setdefault(name.strip(), []).extend(
+            read_structures(path.strip(), index=None, format=fmt, verbose=verbose))
+    return phases
+
+
+def _time_axis(rows):
+    """(x values, label): time where every frame has one, else frame numbers."""
+    times = [r.get("time") for r in rows]
+    if rows and all(t is not None for t in times):
+        return np.array(times, dtype=float), "time"
+    return None, "frame"
+
+
+def _write_tables(outputs, rows, payload, overwrite):
+    from quests.io import write_table
+
+    for path in outputs:
+        if Path(path).suffix.lower() in (".json", ".csv"):
+            write_table(path, rows, payload, overwrite)
+
+
+def _outputs_checked(outputs, allowed, overwrite, plot_path):
+    outputs = list(outputs)
+    for path in outputs:
+        _check_output(path, allowed, overwrite)
+    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
+    return outputs
+
+
+def _no_frames(trajectory, rows):
+    if not rows:
+        from quests.io import ReadError
+
+        raise ReadError(f"{trajectory}: no frames selected")
+
+
+@cli.command()
+@click.argument("trajectory", metavar="TRAJ[@SLICE]")
+@click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
+              help="Reference structures for dH (default: the first --reference-frames "
+                   "frames of TRAJ).")
+@click.option("--reference-frames", type=int, default=5, show_default=True,
+              help="Frames at the start of TRAJ that form the reference.")
+@descriptor_options(frames_option="--frames")
+@_BANDWIDTH
+@click.option("--event-window", type=int, default=5, show_default=True,
+              help="Frames on each side of a boundary fitted by a line.")
+@click.option("--event-threshold", type=float, default=8.0, show_default=True,
+              help="Minimum jump of H or dH, in standard errors, for an event.")
+@_PLOT
+@common_options(output="Per-frame table (.json with events, .csv) or per-atom dH (.xyz); "
+                       "repeat for several.", output_multiple=True)
+def trajectory(trajectory, reference, reference_frames, k, cutoff, species, index, fmt,
+               bandwidth, event_window, event_threshold, plot_path, n_jobs, output, overwrite,
+               quiet):
+    """Entropy H(t) of every frame of TRAJ, mean dH(t) against a reference, and events.
+
+    Events are frames where H or dH jumps (a change between straight-line
+    fits of the frames before and after, of at least --event-threshold
+    standard errors): melting, crystallisation, a collapse. Frames are
+    streamed, so long trajectories run in bounded memory.
+    """
+    from quests.io import atomic_output, iter_structures, read_structures, save_figure, \
+        write_frame
+    from quests.thermo import TrajectoryEntropy
+
+    outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
+    ref = [s for spec in reference for s in read_structures(spec, format=fmt,
+                                                             verbose=not quiet)] or None
+    analysis = TrajectoryEntropy(
+        ref, bandwidth=_bandwidth(bandwidth), reference_frames=reference_frames, k=k,
+        cutoff=cutoff, species=_parse_species(species), event_window=event_window,
+        event_threshold=event_threshold, n_jobs=n_jobs, verbose=not quiet)
+    with contextlib.ExitStack() as stack:
+        for path in outputs:
+            if path.lower().endswith(".xyz"):
+                handle = stack.enter_context(atomic_output(path, overwrite))
+                analysis.writers.append(
+                    lambda row, atoms, dh, handle=handle: write_frame(
+                        handle, atoms, info={"quests_H": row["entropy"],
+                                             "quests_dH_mean": row["mean_dH"],
+                                             "quests_bandwidth": row["bandwidth"]},
+                        arrays={"dH": dh}))
+        analysis.run(iter_structures(trajectory, index, fmt))
+        _no_frames(trajectory, analysis.results.rows)
+    res = analysis.results
+    click.echo(f"{len(res.rows)} frames, reference of {res.n_reference} environments: "
+               f"H from {res.entropy.min():.3f} to {res.entropy.max():.3f} nats, "
+               f"mean dH from {res.mean_dh.min():.3f} to {res.mean_dh.max():.3f}")
+    if res.events:
+        table = [(str(e.frame), res.rows[e.frame]["frame"], e.signal, f"{e.jump:+.3f}",
+                  f"{e.score:+.1f}") for e in res.events]
+        click.echo(f"\nevents (|jump| >= {event_threshold:g} standard errors, window "
+                   f"{event_window}):\n" + _align(("#", "frame", "signal", "jump", "score"),
+                                                  table))
+    else:
+        click.echo(f"no events (no jump of H or dH of {event_threshold:g} standard errors)")
+    payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference)},
+               "parameters": {"k": k, "cutoff": cutoff, "species": species,
+                              "bandwidth": bandwidth, "reference_frames": reference_frames,
+                              "event_window": event_window,
+                              "event_threshold": event_threshold},
+               "events": [e.to_dict() for e in res.events]}
+    _write_tables(outputs, res.rows, payload, overwrite)
+    if plot_path is not None:
+        from quests.plotting import plot_trajectory_entropy
+
+        x, xlabel = _time_axis(res.rows)
+        save_figure(plot_trajectory_entropy(res, x=x, xlabel=xlabel), plot_path, overwrite)
+    if not quiet:
+        for path in outputs + ([plot_path] if plot_path else []):
+            click.echo(f"wrote {path}", err=True)
+
+
+def _classifier(phase_specs, *, bandwidth, threshold, average, k, cutoff, species, fmt,
+                n_jobs, verbose):
+    from quests.thermo import PhaseClassifier
+
+    phases = _parse_phases(phase_specs, None, fmt, verbose)
+    return PhaseClassifier(phases, bandwidth=_bandwidth(bandwidth), threshold=threshold,
+                           average_neighbors=average, k=k, cutoff=cutoff,
+                           species=_parse_species(species), n_jobs=n_jobs,
+                           verbose=verbose).fit()
+
+
+def _phase_options(func):
+    options = [
+        _PHASE,
+        descriptor_options(frames_option="--frames"),
+        _BANDWIDTH,
+        click.option("-t", "--threshold", type=float, default=None,
+                     help="dH (nats) above which an environment is novel to a phase; atoms "
+                          "novel to every phase are 'unknown' (default: never).")
+        ,
+        click.option("--average/--no-average", default=True, show_default=True,
+                     help="Average each atom's phase densities over its first shell."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _fraction_summary(res, top=None):
+    names = list(res.phases) + ["unknown"]
+    rows = res.rows
+    mean = res.fractions.mean(axis=0)
+    head = ", ".join(f"{n} {m:.1%}" for n, m in zip(names, mean) if n != "unknown" or m > 0)
+    return f"{len(rows)} frames, {sum(r['n_atoms'] for r in rows)} atoms; mean fractions: {head}"
+
+
+@cli.command()
+@click.argument("trajectory", metavar="TRAJ[@SLICE]")
+@_phase_options
+@_PLOT
+@common_options(output="Per-atom labels (.xyz: arrays phase and dH_NAME) or per-frame "
+                       "fractions (.json, .csv); repeat for several.", output_multiple=True)
+def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, threshold,
+           average, plot_path, n_jobs, output, overwrite, quiet):
+    """Label every atom of TRAJ by the reference phase that explains it best.
+
+    Each atom gets the phase (--phase NAME=FILE, at least two) in whose
+    reference its environment is most probable (lowest dH for references of
+    equal size), or 'unknown' when it is novel to all (-t). Prints the
+    per-frame phase fractions; -o labels.xyz writes per-atom labels for OVITO.
+    """
+    from quests.io import atomic_output, iter_structures, save_figure, write_frame
+
+    outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
+    classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
+                             average=average, k=k, cutoff=cutoff, species=species, fmt=fmt,
+                             n_jobs=n_jobs, verbose=not quiet)
+    with contextlib.ExitStack() as stack:
+        writers = [_label_writer(stack.enter_context(atomic_output(p, overwrite)), classifier)
+                   for p in outputs if p.lower().endswith(".xyz")]
+        result = classifier.run(iter_structures(trajectory, index, fmt), keep_atoms=False,
+                                writers=writers, verbose=not quiet)
+        _no_frames(trajectory, result.results.rows)
+    res = result.results
+    click.echo(_fraction_summary(res))
+    names = list(res.phases) + ["unknown"]
+    shown = [n for n, c in zip(names, res.fractions.T) if n != "unknown" or c.any()]
+    step = max(1, len(res.rows) // 20)
+    table = [(r["frame"], *(f"{r[n]:.3f}" for n in shown)) for r in res.rows[::step]]
+    click.echo(_align(("frame", *shown), table))
+    payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
+               "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
+                              "threshold": threshold, "average_neighbors": average},
+               "phases": res.phases}
+    _write_tables(outputs, res.rows, payload, overwrite)
+    if plot_path is not None:
+        from quests.plotting import plot_phase_fractions
+
+        x, xlabel = _time_axis(res.rows)
+        save_figure(plot_phase_fractions(res, x=x, xlabel=xlabel), plot_path, overwrite)
+    if not quiet:
+        for path in outputs + ([plot_path] if plot_path else []):
+            click.echo(f"wrote {path}", err=True)
+
+
+def _label_writer(handle, classifier, clusters=False):
+    from quests.io import write_frame
+
+    names = np.array(list(classifier.phases_) + ["unknown"])
+
+    def write(row, atoms, labels, dh, cluster=None):
+        arrays = {"phase": names[labels], "phase_id": labels}
+        for p, name in enumerate(classifier.phases_):
+            arrays[f"dH_{name}"] = dh[:, p]
+        if cluster is not None:
+            arrays["cluster"] = cluster
+        info = {f"fraction_{n}": row[n] for n in names}
+        if "n_max" in row:
+            info["n_max"] = row["n_max"]
+        write_frame(handle, atoms, info=info, arrays=arrays)
+
+    return write
+
+
+@cli.command()
+@click.argument("trajectory", metavar="TRAJ[@SLICE]")
+@_phase_options
+@click.option("--solid", default=None, metavar="NAME",
+              help="The solid phase among --phase (default: 'solid', else the first).")
+@click.option("--onset-size", type=int, default=50, show_default=True,
+              help="Largest-cluster size from which growth counts as started.")
+@click.option("--temperature", type=float, default=None,
+              help="K, for the CNT fit in eV (default: the frames' thermostat temperature).")
+@click.option("--min-count", type=int, default=5, show_default=True,
+              help="Cluster sizes seen fewer times are left out of the CNT fit.")
+@_PLOT
+@common_options(output="Result (.json: n_max(t), onset, P(n), CNT fit), per-frame table "
+                       "(.csv) or per-atom labels and clusters (.xyz); repeat for several.",
+                output_multiple=True)
+def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, threshold,
+               average, solid, onset_size, temperature, min_count, plot_path, n_jobs, output,
+               overwrite, quiet):
+    """Solid-like clusters in TRAJ: the largest one in time, the onset, and a CNT fit.
+
+    Atoms are labelled as by 'quests phases'; solid-like atoms that are
+    first-shell neighbours form clusters (across periodic boundaries). The
+    cluster-size distribution P(n) of the frames before the onset is fitted
+    by -kT ln P(n) = -n dmu + sigma n^(2/3) + c (classical nucleation theory),
+    giving dmu, sigma, the critical size n* and the barrier.
+    """
+    from quests.io import atomic_output, iter_structures, save_figure, write_json, \
+        write_table
+    from quests.thermo import NucleationAnalysis
+
+    outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
+    classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
+                             average=average, k=k, cutoff=cutoff, species=species, fmt=fmt,
+                             n_jobs=n_jobs, verbose=not quiet)
+    analysis = NucleationAnalysis(classifier, solid=solid, onset_size=onset_size,
+                                  temperature=temperature, min_count=min_count,
+                                  verbose=not quiet)
+    with contextlib.ExitStack() as stack:
+        for path in outputs:
+            if path.lower().endswith(".xyz"):
+                analysis.cluster_writers.append(_label_writer(
+                    stack.enter_context(atomic_output(path, overwrite)), classifier))
+        analysis.run(iter_structures(trajectory, index, fmt))
+        _no_frames(trajectory, analysis.results.rows)
+    res = analysis.results
+    n_atoms = res.rows[0]["n_atoms"]
+    onset = "none" if res.onset is None else f"frame {res.onset} ({res.rows[res.onset]['frame']})"
+    click.echo(f"{len(res.rows)} frames: largest {analysis.solid} cluster from {res.n_max[0]} "
+               f"to {res.n_max[-1]} atoms (max {res.n_max.max()} of {n_atoms}); onset "
+               f"(n_max >= {onset_size} from then on): {onset}")
+    fit = res.cnt
+    if fit is not None:
+        units = "eV" if fit.temperature is not None else "kT"
+        at = f" at T = {fit.temperature:.1f} K" if fit.temperature is not None else ""
+        click.echo(f"CNT fit{at} over {fit.sizes.size} cluster sizes: dmu = {fit.dmu:.4g} +- "
+                   f"{fit.dmu_error:.2g} {units}, sigma = {fit.sigma:.4g} +- "
+                   f"{fit.sigma_error:.2g} {units}, n* = {fit.n_critical:.1f} +- "
+                   f"{fit.n_critical_error:.1f}, barrier = {fit.barrier:.4g} +- "
+                   f"{fit.barrier_error:.2g} {units} (chi2/dof {fit.chi2_dof:.2f})")
+    else:
+        click.echo(f"no CNT fit: {res.cnt_error}")
+    payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
+               "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
+                              "threshold": threshold, "average_neighbors": average,
+                              "solid": analysis.solid, "onset_size": onset_size,
+                              "min_count": min_count},
+               "onset": res.onset, "n_max": res.n_max, "n_solid": res.n_solid,
+               "distribution": res.distribution,
+               "cnt": fit.to_dict() if fit is not None else None, "cnt_error": res.cnt_error,
+               "rows": res.rows}
+    for path in outputs:
+        suffix = Path(path).suffix.lower()
+        if suffix == ".json":
+            write_json(path, payload, overwrite)
+        elif suffix == ".csv":
+            write_table(path, res.rows, overwrite=overwrite)
+    if plot_path is not None:
+        from quests.plotting import plot_nucleation
+
+        x, xlabel = _time_axis(res.rows)
+        save_figure(plot_nucleation(res, x=x, xlabel=xlabel), plot_path, overwrite)
+    if not quiet:
+        for path in outputs + ([plot_path] if plot_path else []):
+            click.echo(f"wrote {path}", err=True)
+
+
+@cli.command("phase-boundary")
+@_PHASE
+@click.option("--temperature-key", default=None,
+              help="Frame info key of the (thermostat) temperature, K (default: the first of "
+                   "target_K, temperature_K, temperature, T).")
+@click.option("--pressure-key", default=None,
+              help="Frame info key of the pressure, GPa (default: all frames at --pressure).")
+@click.option("--pressure", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option("--energy-key", default=None,
+              help="Frame info key of the potential energy, eV (default: the calculator's "
+                   "energy, else energy, energy_eV, potential_energy, pe).")
+@click.option("-k", "--neighbors", "k", type=int, default=32, show_default=True,
+              help="Nearest neighbours per environment.")
+@click.option("-c", "--cutoff", type=float, default=5.0, show_default=True,
+              help="Cutoff radius, Å.")
+@click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted).")
+@click.option("-b", "--bandwidth", default="volume", show_default=True, metavar="volume|H",
+              help="h(V) at each state's volume per atom, or a fixed bandwidth.")
+@_PLOT
+@common_options(output="Result (.json) or table of dG(T) (.csv).")
+def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_key, k, cutoff,
+                   fmt, bandwidth, plot_path, n_jobs, output, overwrite, quiet):
+    """Coexistence temperature of two phases from MD frames at several temperatures.
+
+    --phase NAME=FILE for exactly two phase names (repeat a name for more
+    files); frames carry their potential energy and thermostat temperature
+    (and pressure with --pressure-key). Per atom and state point:
+    dG = dU + P dV - kB T dH, H the entropy of the phase's environments at
+    h(V); the coexistence temperature is where a weighted line through dG(T)
+    crosses zero.
+    """
+    from quests._errors import InvalidInputError
+    from quests.io import save_figure, write_json, write_table
+    from quests.thermo import phase_boundary as boundary_of
+    from quests.thermo import phase_states
+
+    _check_output(output, {".json", ".csv"}, overwrite)
+    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
+    phases = _parse_phases(phase_specs, None, fmt, not quiet)
+    if len(phases) != 2:
+        raise InvalidInputError(f"phase-boundary needs exactly two phase names; got "
+                                f"{list(phases)}")
+    species = [sorted(set(np.concatenate([a.numbers for a in frames]).tolist()))
+               for frames in phases.values()]
+    if species[0] != species[1]:
+        raise InvalidInputError(f"the phases hold different species ({species[0]} vs "
+                                f"{species[1]}): compare phases of one composition")
+    states = [phase_states(frames, name, temperature_key=temperature_key,
+                           pressure_key=pressure_key, pressure=pressure, energy_key=energy_key,
+                           bandwidth=_bandwidth(bandwidth), k=k, cutoff=cutoff, n_jobs=n_jobs)
+              for name, frames in phases.items()]
+    boundaries = boundary_of(*states)
+    names = list(phases)
+    for b in boundaries:
+        table = [(f"{t:.1f}", f"{du * 1e3:+.2f}", f"{dv:+.4f}", f"{dh:+.4f}",
+                  f"{dg * 1e3:+.2f} +- {e * 1e3:.2f}")
+                 for t, du, dv, dh, dg, e in zip(b.temperatures, b.dU, b.dV, b.dH, b.dG,
+                                                 b.dG_error)]
+        click.echo(f"P = {b.pressure:g} GPa, d = {names[1]} - {names[0]} per atom:")
+        click.echo(_align(("T (K)", "dU (meV)", "dV (Å^3)", "dH (nats)", "dG (meV)"), table))
+        note = " (extrapolated beyond the sampled temperatures)" if b.extrapolated else ""
+        click.echo(f"coexistence temperature: {b.coexistence_temperature:.1f} +- "
+                   f"{b.coexistence_temperature_error:.1f} K{note}\n")
+    if output is not None:
+        if Path(output).suffix.lower() == ".json":
+            write_json(output, {"inputs": {"phases": list(phase_specs)},
+                                "parameters": {"k": k, "cutoff": cutoff,
+                                               "bandwidth": bandwidth,
+                                               "temperature_key": temperature_key,
+                                               "pressure_key": pressure_key,
+                                               "energy_key": energy_key},
+                                "boundaries": [b.to_dict() for b in boundaries]}, overwrite)
+        else:
+            write_table(output, [{"pressure_GPa": b.pressure, "T_K": t, "dU_eV": du,
+                                  "dV_A3": dv, "dH_nats": dh, "dG_eV": dg, "dG_error_eV": e}
+                                 for b in boundaries for t, du, dv, dh, dg, e in
+                                 zip(b.temperatures, b.dU, b.dV, b.dH, b.dG, b.dG_error)],
+                        overwrite=overwrite)
+    if plot_path is not None:
+        from quests.plotting import plot_phase_boundary
+
+        save_figure(plot_phase_boundary(boundaries), plot_path, overwrite)
+    if not quiet:
+        for path in [p for p in (output, plot_path) if p]:
+            click.echo(f"wrote {path}", err=True)

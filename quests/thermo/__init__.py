@@ -1,0 +1,55 @@
+"""Thermodynamics from MD trajectories through the information entropy of environments.
+
+- ``TrajectoryEntropy``: H(t) and mean dH(t) of each frame (fixed bandwidth
+  or the volume rule h(V)) and the events where they change abruptly
+  (``detect_events``).
+- ``PhaseClassifier`` / ``PhaseAnalysis``: each atom labelled by the
+  reference phase (solid, liquid, ...) that explains its environment best,
+  and per-frame phase fractions.
+- ``NucleationAnalysis``: clusters of solid-like atoms, the largest one in
+  time, the onset of growth and a classical-nucleation-theory fit
+  (``fit_cnt``) of the cluster-size distribution.
+- ``phase_states`` / ``phase_boundary``: dG(T, P) = dU + P dV - kB T dH per
+  atom between two phases and the coexistence temperature where dG = 0.
+
+Every analysis over frames follows ``quests.analysis.FrameAnalysis``:
+``.run(frames)`` returns itself with the results in ``.results``.
+"""
+
+from quests.thermo._boundary import (
+    EV_PER_A3_PER_GPA,
+    PhaseBoundary,
+    PhaseState,
+    coexistence_temperature,
+    phase_boundary,
+    phase_state,
+    phase_states,
+)
+from quests.thermo._events import Event, detect_events, jump_scores, signal_noise
+from quests.thermo._frames import (
+    frame_value,
+    potential_energy,
+    volume_bandwidth,
+    volume_per_atom,
+)
+from quests.thermo._nucleation import (
+    BOLTZMANN_EV,
+    CNTFit,
+    NucleationAnalysis,
+    cluster_size_distribution,
+    fit_cnt,
+    onset_frame,
+    solid_clusters,
+)
+from quests.thermo._phases import UNKNOWN, PhaseAnalysis, PhaseClassifier, first_shell_pairs
+from quests.thermo._trajectory import BandwidthRule, TrajectoryEntropy, merge_events
+
+__all__ = [
+    "BOLTZMANN_EV", "EV_PER_A3_PER_GPA", "UNKNOWN",
+    "BandwidthRule", "CNTFit", "Event", "NucleationAnalysis", "PhaseAnalysis",
+    "PhaseBoundary", "PhaseClassifier", "PhaseState", "TrajectoryEntropy",
+    "cluster_size_distribution", "coexistence_temperature", "detect_events", "first_shell_pairs",
+    "fit_cnt", "frame_value", "jump_scores", "merge_events", "onset_frame", "phase_boundary",
+    "phase_state", "phase_states", "potential_energy", "signal_noise", "solid_clusters",
+    "volume_bandwidth", "volume_per_atom",
+]

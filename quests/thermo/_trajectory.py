@@ -1,0 +1,238 @@
+"""Entropy along a trajectory: H(t), mean dH(t) against a reference, and events."""
+
+import numbers
+
+import numpy as np
+
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._errors import InvalidInputError
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, check_estimator_params
+from quests.analysis import FrameAnalysis
+from quests.thermo._events import Event, detect_events, jump_scores
+from quests.thermo._frames import TEMPERATURE_KEYS, TIME_KEYS, frame_value, \
+    volume_bandwidth, volume_per_atom
+
+__all__ = ["TrajectoryEntropy", "BandwidthRule", "merge_events"]
+
+
+class BandwidthRule:
+    """A fixed bandwidth (float, 1/Å) or ``"volume"``: h(V) of each frame's volume per atom."""
+
+    def __init__(self, bandwidth):
+        if isinstance(bandwidth, str):
+            if bandwidth != "volume":
+                raise InvalidInputError(f"bandwidth must be a number or 'volume'; got "
+                                        f"{bandwidth!r}")
+        elif not (isinstance(bandwidth, numbers.Real) and np.isfinite(bandwidth)
+                  and bandwidth > 0):
+            raise InvalidInputError(f"bandwidth must be > 0 or 'volume'; got {bandwidth!r}")
+        self.bandwidth = bandwidth
+
+    @property
+    def from_volume(self):
+        return isinstance(self.bandwidth, str)
+
+    def __call__(self, atoms, label):
+        """(h, volume per atom or None) for one frame."""
+        periodic = bool(np.all(atoms.pbc))
+        volume = volume_per_atom(atoms, label) if periodic or self.from_volume else None
+        h = volume_bandwidth(volume) if self.from_volume else float(self.bandwidth)
+        return h, volume
+
+
+def merge_events(event_lists, window):
+    """One list of events from several signals: events closer than ``window`` frames merge,
+    keeping the most significant and naming every signal that saw it."""
+    events = sorted((e for events in event_lists for e in events), key=lambda e: e.frame)
+    merged = []
+    for event in events:
+        if merged and event.frame - merged[-1][0].frame <= window:
+            best, signals = merged[-1]
+            signals.append(event.signal)
+            if abs(event.score) > abs(best.score):
+                merged[-1] = (event, signals)
+            continue
+        merged.append((event, [event.signal]))
+    return [Event(e.frame, e.jump, e.score, "+".join(dict.fromkeys(signals)))
+            for e, signals in merged]
+
+
+class TrajectoryEntropy(FrameAnalysis):
+    """Entropy of each frame's environments, its dH against a reference, and events.
+
+    For every frame: H and D of its environments (nats), and the mean and
+    max dH of its environments against a reference: either given, or the
+    first ``reference_frames`` frames of the trajectory itself (so dH(t)
+    says how far frame t has moved from where the run started). Events are
+    frames where H(t) or dH(t) changes abruptly (``detect_events``: a jump
+    between straight-line fits over ``event_window`` frames on either side,
+    at least ``event_threshold`` standard errors).
+
+    Frames are described in batches of about ``quests.uncertainty.CHUNK_ATOMS``
+    atoms and only per-frame numbers are kept (per-atom dH only with
+    ``keep_atoms``), so memory is bounded however long the trajectory.
+
+    Parameters
+    ----------
+    reference : structures or ndarray of shape (n, n_features), optional
+        Reference environments for dH; default: the first frames.
+    bandwidth : float or 'volume', default=0.015
+        Kernel bandwidth (1/Å) or ``'volume'``: h(V) of each frame's volume
+        per atom (``volume_bandwidth``), for comparisons across densities and
+        temperatures. dH of a frame uses that frame's bandwidth.
+    reference_frames : int, default=5
+    k, cutoff, species : descriptor settings (as in ``compute_descriptors``)
+    event_window : int, default=5
+    event_threshold : float, default=8.0
+        Minimum |jump| / standard error of an event.
+    keep_atoms : bool, default=False
+        Keep per-atom dH of every frame in ``results.dh``.
+    writers : sequence of callables
+        ``writer(row, atoms, dh)`` for every finished frame, in order.
+
+    Results
+    -------
+    rows : list of dict per frame: frame, n_atoms, volume_per_atom,
+        bandwidth, entropy, diversity, mean_dH, max_dH, time, temperature
+        (the last two from ``info`` where present, else None)
+    entropy, diversity, mean_dh, max_dh, bandwidth : ndarray of shape (n_frames,)
+    scores : dict signal -> ndarray of shape (n_frames,), jump scores
+    events : list of Event
+    n_reference : int, reference environments
+    """
+
+    _parameter_constraints = {
+        "reference_frames": Interval(numbers.Integral, 1, None),
+        "k": NEIGHBORS,
+        "cutoff": CUTOFF,
+        "event_window": Interval(numbers.Integral, 2, None),
+        "event_threshold": Interval(numbers.Real, 0, None, closed="neither"),
+        "n_jobs": N_JOBS,
+    }
+
+    def __init__(self, reference=None, *, bandwidth=DEFAULT_BANDWIDTH, reference_frames=5,
+                 k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, species=None, event_window=5,
+                 event_threshold=8.0, keep_atoms=False, writers=(), n_jobs=None,
+                 verbose=False):
+        super().__init__(verbose=verbose)
+        self.reference = reference
+        self.bandwidth = bandwidth
+        self.reference_frames = reference_frames
+        self.k = k
+        self.cutoff = cutoff
+        self.species = species
+        self.event_window = event_window
+        self.event_threshold = event_threshold
+        self.keep_atoms = keep_atoms
+        self.writers = list(writers)
+        self.n_jobs = n_jobs
+        check_estimator_params(self)
+        self._rule = BandwidthRule(bandwidth)
+
+    def _describe(self, structures):
+        from quests.descriptor import compute_descriptors
+
+        return compute_descriptors(structures, self.k, self.cutoff, species=self.species,
+                                   n_jobs=self.n_jobs)
+
+    def _prepare(self):
+        from quests.structures import as_frames
+
+        self._buffer = []
+        self._buffered_atoms = 0
+        self._reference_x = None
+        self.results.rows = []
+        self.results.dh = []
+        if self.reference is None:
+            return
+        if isinstance(self.reference, np.ndarray) and self.reference.ndim == 2:
+            from quests._validation import check_descriptors
+
+            x = check_descriptors(self.reference, "reference descriptors")
+        else:
+            x = self._describe(as_frames(self.reference, "reference structure"))
+        self._set_reference(x)
+
+    def _set_reference(self, x):
+        from quests.kde import NeighborIndex
+        from quests.uncertainty import AUTO_EXACT_REFERENCE
+
+        self.results.n_reference = int(x.shape[0])
+        # one index for the whole run where exact sums would be slow
+        self._reference_x = x if x.shape[0] <= AUTO_EXACT_REFERENCE else \
+            NeighborIndex(n_jobs=self.n_jobs).fit(x)
+
+    def _single_frame(self, number, label, structure):
+        from quests.structures import as_frame
+
+        frame = as_frame(structure, label)  # NaN, empty or malformed frames fail by name
+        h, volume = self._rule(structure, label)
+        self._buffer.append((label, structure, frame, h, volume, number))
+        self._buffered_atoms += frame.positions.shape[0]
+        from quests.uncertainty import CHUNK_ATOMS
+
+        waiting_for_reference = (self._reference_x is None
+                                 and len(self._buffer) < self.reference_frames)
+        if self._buffered_atoms >= CHUNK_ATOMS and not waiting_for_reference:
+            return self._flush()
+        return ()
+
+    def _flush(self):
+        from quests.kde import dataset_entropy, differential_entropy
+
+        if not self._buffer:
+            return ()
+        x = self._describe([item[2] for item in self._buffer])
+        sizes = [item[2].positions.shape[0] for item in self._buffer]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        if self._reference_x is None:
+            if len(self._buffer) < self.reference_frames:
+                raise InvalidInputError(
+                    f"the trajectory has {len(self._buffer)} frames but the reference window "
+                    f"needs {self.reference_frames}: lower reference_frames or give a reference")
+            self._set_reference(x[:offsets[self.reference_frames]].copy())
+        done = []
+        for i, (label, structure, frame, h, volume, number) in enumerate(self._buffer):
+            xf = x[offsets[i]:offsets[i + 1]]
+            stats = dataset_entropy(xf, h, n_jobs=self.n_jobs)
+            dh = differential_entropy(xf, self._reference_x, h, n_jobs=self.n_jobs)
+            row = {
+                "frame": label,
+                "n_atoms": int(xf.shape[0]),
+                "volume_per_atom": volume,
+                "bandwidth": h,
+                "entropy": stats.entropy,
+                "diversity": stats.diversity,
+                "mean_dH": float(dh.mean()),
+                "max_dH": float(dh.max()),
+                "time": frame_value(structure, None, TIME_KEYS, required=False),
+                "temperature": frame_value(structure, None, TEMPERATURE_KEYS, required=False),
+            }
+            self.results.rows.append(row)
+            if self.keep_atoms:
+                self.results.dh.append(dh)
+            for writer in self.writers:
+                writer(row, structure, dh)
+            done.append(number)
+        self._buffer = []
+        self._buffered_atoms = 0
+        return done
+
+    def _conclude(self):
+        done = self._flush()
+        rows = self.results.rows
+        for name, key in (("entropy", "entropy"), ("diversity", "diversity"),
+                          ("mean_dh", "mean_dH"), ("max_dh", "max_dH"),
+                          ("bandwidth", "bandwidth")):
+            self.results[name] = np.array([r[key] for r in rows], dtype=float)
+        signals = {"H": self.results.entropy, "dH": self.results.mean_dh}
+        self.results.scores = {}
+        found = []
+        for name, values in signals.items():
+            self.results.scores[name] = jump_scores(values, self.event_window)[1] \
+                if values.size else values
+            if values.size >= 2 * self.event_window:
+                found.append(detect_events(values, self.event_window, self.event_threshold,
+                                           signal=name))
+        self.results.events = merge_events(found, self.event_window)
+        return done
