@@ -95,7 +95,7 @@ def _no_frames(trajectory, rows):
 @_BANDWIDTH
 @click.option("--event-window", type=int, default=5, show_default=True,
               help="Frames on each side of a boundary fitted by a line.")
-@click.option("--event-threshold", type=float, default=8.0, show_default=True,
+@click.option("--event-threshold", type=float, default=5.0, show_default=True,
               help="Minimum jump of H or dH, in standard errors, for an event.")
 @_PLOT
 @common_options(output="Per-frame table (.json with events, .csv) or per-atom dH (.xyz); "

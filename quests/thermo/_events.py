@@ -11,8 +11,8 @@ lines, but never less than the noise of the whole signal (estimated robustly
 from its second differences, so a few jumps do not inflate it). Noise is
 rarely uniform along MD (a liquid's H fluctuates more than a crystal's, or
 less once it saturates near ln N), hence the local estimate. An event is a
-run of boundaries whose |score| >= ``threshold``, placed at the boundary of
-largest |score|.
+boundary whose |score| >= ``threshold`` and is the largest within ``window``
+frames.
 """
 
 from dataclasses import dataclass
@@ -147,8 +147,8 @@ def detect_events(values, window=5, threshold=5.0, noise=None, signal="signal"):
     """Frames where a per-frame signal changes abruptly.
 
     A boundary is significant where |score| >= ``threshold`` (see
-    ``jump_scores``); each run of consecutive significant boundaries is one
-    event, placed at its largest |score|.
+    ``jump_scores``); events are the significant boundaries that are the
+    largest |score| within ``window`` frames of themselves.
 
     Returns
     -------
@@ -157,20 +157,14 @@ def detect_events(values, window=5, threshold=5.0, noise=None, signal="signal"):
     if not threshold > 0:
         raise InvalidInputError(f"the event threshold must be > 0; got {threshold}")
     jumps, scores = jump_scores(values, window, noise)
-    significant = np.abs(np.nan_to_num(scores)) >= threshold
-    events = []
-    t = 0
-    n = significant.size
-    while t < n:
-        if not significant[t]:
-            t += 1
-            continue
-        stop = t
-        while stop < n and significant[stop] and \
-                np.sign(scores[stop]) == np.sign(scores[t]):
-            stop += 1
-        best = t + int(np.argmax(np.abs(scores[t:stop])))
-        events.append(Event(frame=best, jump=float(jumps[best]), score=float(scores[best]),
-                            signal=signal))
-        t = stop
-    return events
+    magnitude = np.abs(np.nan_to_num(scores))
+    # non-maximum suppression: the strongest boundary wins its neighbourhood, so the
+    # lobes of opposite sign that a step leaves in windows straddling it are not events
+    accepted = []
+    for t in np.argsort(-magnitude, kind="stable"):
+        if magnitude[t] < threshold:
+            break
+        if all(abs(int(t) - a) >= window for a in accepted):
+            accepted.append(int(t))
+    return [Event(frame=t, jump=float(jumps[t]), score=float(scores[t]), signal=signal)
+            for t in sorted(accepted)]

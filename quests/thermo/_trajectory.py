@@ -83,7 +83,7 @@ class TrajectoryEntropy(FrameAnalysis):
     reference_frames : int, default=5
     k, cutoff, species : descriptor settings (as in ``compute_descriptors``)
     event_window : int, default=5
-    event_threshold : float, default=8.0
+    event_threshold : float, default=5.0
         Minimum |jump| / standard error of an event.
     keep_atoms : bool, default=False
         Keep per-atom dH of every frame in ``results.dh``.
@@ -112,7 +112,7 @@ class TrajectoryEntropy(FrameAnalysis):
 
     def __init__(self, reference=None, *, bandwidth=DEFAULT_BANDWIDTH, reference_frames=5,
                  k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, species=None, event_window=5,
-                 event_threshold=8.0, keep_atoms=False, writers=(), n_jobs=None,
+                 event_threshold=5.0, keep_atoms=False, writers=(), n_jobs=None,
                  verbose=False):
         super().__init__(verbose=verbose)
         self.reference = reference
