@@ -356,3 +356,49 @@ def test_phase_state_bad_input():
     b = [_state("liquid", 1100.0, 0, 12, 1)]
     with pytest.raises(InvalidInputError, match="share fewer than two"):
         phase_boundary(a, b)
+
+
+# -- common-neighbour analysis -----------------------------------------------------------
+def test_cna_names_ideal_crystals_and_the_icosahedron_centre():
+    from ase.cluster import Icosahedron
+
+    from quests.thermo import BCC, FCC, HCP, ICO, OTHER, common_neighbor_analysis
+
+    for atoms, code in ((bulk("Cu", "fcc", a=3.6) * (3, 3, 3), FCC),
+                        (bulk("Mg", "hcp", a=3.2) * (3, 3, 3), HCP),
+                        (bulk("Fe", "bcc", a=2.87) * (3, 3, 3), BCC)):
+        assert np.all(common_neighbor_analysis(atoms) == code)
+        # scaled cells and strained ones: adaptive cutoffs follow, fixed ones need care
+        strained = atoms.copy()
+        strained.set_cell(strained.cell * [1.03, 0.98, 1.0], scale_atoms=True)
+        assert np.all(common_neighbor_analysis(strained) == code)
+    fcc = bulk("Cu", "fcc", a=3.6) * (3, 3, 3)
+    assert np.all(common_neighbor_analysis(fcc, cutoff=0.854 * 3.6) == FCC)
+    assert np.all(common_neighbor_analysis(fcc, cutoff=2.0) == OTHER)  # no bonds
+    ico = Icosahedron("Cu", 3)
+    ico.center(vacuum=5.0)
+    ico.pbc = False
+    codes = common_neighbor_analysis(ico)
+    assert codes[0] == ICO and np.all(codes[1:] == OTHER)  # surface atoms lack neighbours
+    with pytest.raises(InvalidInputError, match="cutoff"):
+        common_neighbor_analysis(fcc, cutoff=-1.0)
+
+
+def test_cna_signature_counts_against_brute_force():
+    """(common neighbours, bonds among them, largest bond cluster) of every fcc and hcp bond,
+    recounted from all pair distances without the neighbour list."""
+    from quests.thermo._cna import _signatures
+
+    for atoms, expected in ((bulk("Cu", "fcc", a=3.6, cubic=True) * (3, 3, 3),
+                             {(4, 2, 1): 12}),
+                            (bulk("Mg", "hcp", a=3.2, c=3.2 * np.sqrt(8 / 3)) * (3, 3, 3),
+                             {(4, 2, 1): 6, (4, 2, 2): 6})):
+        d = atoms.get_all_distances(mic=True, vector=True)[0]
+        r = np.linalg.norm(d, axis=1)
+        near = np.flatnonzero((r > 0) & (r < 0.5 * (r[r > 0].min() * (1 + np.sqrt(2)))))
+        disp = d[near]
+        cutoff = 0.5 * (1 + np.sqrt(2)) * np.linalg.norm(disp, axis=1).mean()
+        adjacency = np.linalg.norm(disp[:, None] - disp[None], axis=2) < cutoff
+        np.fill_diagonal(adjacency, False)
+        sig = _signatures(adjacency)
+        assert {s: sig.count(s) for s in set(sig)} == expected

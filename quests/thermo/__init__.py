@@ -9,6 +9,9 @@
 - ``NucleationAnalysis``: clusters of solid-like atoms, the largest one in
   time, the onset of growth and a classical-nucleation-theory fit
   (``fit_cnt``) of the cluster-size distribution.
+- ``common_neighbor_analysis``: the structural baseline (fcc, hcp, bcc,
+  ico, other; fixed or adaptive cutoff) that entropy labels are checked
+  against.
 - ``phase_states`` / ``phase_boundary``: dG(T, P) = dU + P dV - kB T dH per
   atom between two phases and the coexistence temperature where dG = 0.
 
@@ -25,6 +28,7 @@ from quests.thermo._boundary import (
     phase_state,
     phase_states,
 )
+from quests.thermo._cna import BCC, CNA_NAMES, FCC, HCP, ICO, OTHER, common_neighbor_analysis
 from quests.thermo._events import Event, detect_events, jump_scores, signal_noise
 from quests.thermo._frames import (
     frame_value,
@@ -45,7 +49,8 @@ from quests.thermo._phases import UNKNOWN, PhaseAnalysis, PhaseClassifier, first
 from quests.thermo._trajectory import BandwidthRule, TrajectoryEntropy, merge_events
 
 __all__ = [
-    "BOLTZMANN_EV", "EV_PER_A3_PER_GPA", "UNKNOWN",
+    "BOLTZMANN_EV", "EV_PER_A3_PER_GPA", "UNKNOWN", "CNA_NAMES", "FCC", "HCP", "BCC", "ICO",
+    "OTHER", "common_neighbor_analysis",
     "BandwidthRule", "CNTFit", "Event", "NucleationAnalysis", "PhaseAnalysis",
     "PhaseBoundary", "PhaseClassifier", "PhaseState", "TrajectoryEntropy",
     "cluster_size_distribution", "coexistence_temperature", "detect_events", "first_shell_pairs",

