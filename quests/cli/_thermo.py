@@ -38,18 +38,27 @@ _PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
 _PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Plot.")
 
 
-def _parse_phases(specs, index, fmt, verbose):
-    """dict name -> list of structures from NAME=FILE options."""
+def _parse_phases(specs, index, fmt, verbose, phase_key=None):
+    """dict name -> list of structures from NAME=FILE options.
+
+    With ``phase_key``, only the frames whose ``info[phase_key]`` equals the
+    name are taken from each file (one file may then hold several phases).
+    """
     from quests._errors import InvalidInputError
     from quests.io import read_structures
 
     phases = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
-        if not sep or not name.strip() or not path.strip():
+        name, path = name.strip(), path.strip()
+        if not sep or not name or not path:
             raise InvalidInputError(f"--phase takes NAME=FILE; got {spec!r}")
-        phases.setdefault(name.strip(), []).extend(
-            read_structures(path.strip(), index=None, format=fmt, verbose=verbose))
+        frames = read_structures(path, index=None, format=fmt, verbose=verbose)
+        if phase_key is not None:
+            frames = [a for a in frames if str(a.info.get(phase_key)) == name]
+            if not frames:
+                raise InvalidInputError(f"{path} holds no frame with {phase_key}={name!r}")
+        phases.setdefault(name, []).extend(frames)
     return phases
 
 
@@ -363,6 +372,9 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
 @click.option("--energy-key", default=None,
               help="Frame info key of the potential energy, eV (default: the calculator's "
                    "energy, else energy, energy_eV, potential_energy, pe).")
+@click.option("--phase-key", default=None,
+              help="Frame info key naming each frame's phase: then --phase NAME=FILE takes "
+                   "only the frames of FILE whose key equals NAME.")
 @click.option("-k", "--neighbors", "k", type=int, default=32, show_default=True,
               help="Nearest neighbours per environment.")
 @click.option("-c", "--cutoff", type=float, default=5.0, show_default=True,
@@ -372,8 +384,8 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
               help="h(V) at each state's volume per atom, or a fixed bandwidth.")
 @_PLOT
 @common_options(output="Result (.json) or table of dG(T) (.csv).")
-def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_key, k, cutoff,
-                   fmt, bandwidth, plot_path, n_jobs, output, overwrite, quiet):
+def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_key, phase_key,
+                   k, cutoff, fmt, bandwidth, plot_path, n_jobs, output, overwrite, quiet):
     """Coexistence temperature of two phases from MD frames at several temperatures.
 
     --phase NAME=FILE for exactly two phase names (repeat a name for more
@@ -390,7 +402,7 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    phases = _parse_phases(phase_specs, None, fmt, not quiet)
+    phases = _parse_phases(phase_specs, None, fmt, not quiet, phase_key)
     if len(phases) != 2:
         raise InvalidInputError(f"phase-boundary needs exactly two phase names; got "
                                 f"{list(phases)}")
@@ -407,11 +419,12 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     names = list(phases)
     for b in boundaries:
         table = [(f"{t:.1f}", f"{du * 1e3:+.2f}", f"{dv:+.4f}", f"{dh:+.4f}",
-                  f"{dg * 1e3:+.2f} +- {e * 1e3:.2f}")
-                 for t, du, dv, dh, dg, e in zip(b.temperatures, b.dU, b.dV, b.dH, b.dG,
-                                                 b.dG_error)]
+                  f"{dg * 1e3:+.2f} +- {e * 1e3:.2f}", f"{t0:.0f}")
+                 for t, du, dv, dh, dg, e, t0 in zip(b.temperatures, b.dU, b.dV, b.dH, b.dG,
+                                                     b.dG_error, b.temperature_estimates)]
         click.echo(f"P = {b.pressure:g} GPa, d = {names[1]} - {names[0]} per atom:")
-        click.echo(_align(("T (K)", "dU (meV)", "dV (Å^3)", "dH (nats)", "dG (meV)"), table))
+        click.echo(_align(("T (K)", "dU (meV)", "dV (Å^3)", "dH (nats)", "dG (meV)",
+                           "(dU+PdV)/kB dH (K)"), table))
         note = " (extrapolated beyond the sampled temperatures)" if b.extrapolated else ""
         click.echo(f"coexistence temperature: {b.coexistence_temperature:.1f} +- "
                    f"{b.coexistence_temperature_error:.1f} K{note}\n")

@@ -23,7 +23,8 @@ def demo_files():
 
 
 #: trajectories for worked examples (not part of `quests demo`)
-TRAJECTORIES = ("cu_heating",)
+TRAJECTORIES = ("cu_heating", "cu_melting", "cu_quench", "cu_solid_ref", "cu_liquid_ref",
+                "cu_coexist_phases")
 
 
 def trajectory_files():
@@ -32,6 +33,22 @@ def trajectory_files():
     ``cu_heating``: 108-atom fcc Cu heated from 300 K through melting to
     3000 K with ASE's EMT (60 frames, 100 fs apart; per-atom EMT energies
     and forces; ``scripts/make_heating_md.py``).
+
+    The others are LAMMPS NPT runs (P = 0) with the EAM potential Cu_u3
+    (``scripts/make_thermo_md.py``), every frame with ``temperature_K``,
+    ``target_K``, ``energy_eV``, ``time_ps``, ``pressure_bar`` and per-atom
+    CNA codes ``cna`` (LAMMPS compute cna/atom) and ``cna_min`` (the same on
+    the energy-minimised frame: crystal vs liquid at any temperature):
+
+    - ``cu_melting``: 256-atom crystal heated 700 -> 2000 K in 200 ps (80
+      frames); it melts at frame 57 (about 1640 K).
+    - ``cu_quench``: 500-atom melt quenched to 800 K, crystallising by
+      homogeneous nucleation (53 frames, 2 ps apart).
+    - ``cu_solid_ref``, ``cu_liquid_ref``: 8 frames each of the 500-atom
+      crystal and of the undercooled liquid at 800 K.
+    - ``cu_coexist_phases``: 256-atom solid (1100-1500 K) and liquid (1200,
+      1300, 1500 K), 8 frames per state point, ``info['phase']``, per-atom
+      energies.
     """
     root = resources.files(__name__)
     return {name: str(root / f"{name}.xyz") for name in TRAJECTORIES}

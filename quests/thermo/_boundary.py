@@ -210,6 +210,10 @@ class PhaseBoundary:
     fit : (a, b) of dG = a + b T
     extrapolated : bool
         The root lies outside the sampled temperatures.
+    temperature_estimates : ndarray, K
+        (dU + P dV) / (kB dH) at each sampled temperature: where dG would
+        vanish if dU, dV and dH kept the values measured there (a check on
+        the fit when the root is extrapolated far).
     states : list of PhaseState (both phases)
     """
 
@@ -225,12 +229,14 @@ class PhaseBoundary:
     coexistence_temperature_error: float
     fit: tuple
     extrapolated: bool
+    temperature_estimates: np.ndarray = None
     states: list = field(default_factory=list)
 
     def to_dict(self):
         out = {name: getattr(self, name) for name in (
             "phases", "pressure", "temperatures", "dU", "dV", "dH", "dG", "dG_error",
-            "coexistence_temperature", "coexistence_temperature_error", "fit", "extrapolated")}
+            "coexistence_temperature", "coexistence_temperature_error", "fit", "extrapolated",
+            "temperature_estimates")}
         out["states"] = [s.to_dict() for s in self.states]
         return out
 
@@ -275,6 +281,7 @@ def phase_boundary(states_a, states_b):
             dH=dh, dG=dg, dG_error=error, coexistence_temperature=t0,
             coexistence_temperature_error=t0_error, fit=fit,
             extrapolated=bool(t0 < t.min() or t0 > t.max()),
+            temperature_estimates=(du + p * dv) / (BOLTZMANN_EV * dh),
             states=[s for pair in pairs for s in pair]))
     if not results:
         raise InvalidInputError(f"phases {name_a!r} and {name_b!r} share fewer than two "
