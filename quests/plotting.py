@@ -219,8 +219,10 @@ def plot_nucleation(results, axes=None, x=None, xlabel="frame"):
     ax = axes[1]
     fit = results.cnt
     if fit is None:
-        ax.text(0.5, 0.5, "no CNT fit:\n" + str(results.cnt_error), ha="center", va="center",
-                transform=ax.transAxes, fontsize=8, wrap=True)
+        import textwrap
+
+        ax.text(0.5, 0.5, "no CNT fit:\n" + textwrap.fill(str(results.cnt_error), 45),
+                ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_axis_off()
         return axes[0].figure
     units = "eV" if fit.temperature is not None else "kT"
@@ -237,23 +239,31 @@ def plot_nucleation(results, axes=None, x=None, xlabel="frame"):
 
 
 def plot_phase_boundary(boundaries, ax=None):
-    """dG(T) of each ``PhaseBoundary`` with its fit and the coexistence temperature."""
+    """dG(T) of each ``PhaseBoundary`` with its fit and the coexistence temperature.
+
+    The axis spans the sampled temperatures, widened to the root when it lies
+    within one more span of them; a root further out is named in the legend.
+    """
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4))
     for i, b in enumerate(boundaries):
         color = f"C{i}"
+        t0, t0_error = b.coexistence_temperature, b.coexistence_temperature_error
+        low, high = b.temperatures.min(), b.temperatures.max()
+        span = max(high - low, 1.0)
+        shown = low - span <= t0 <= high + span
+        lo, hi = (min(low, t0), max(high, t0)) if shown else (low, high)
         ax.errorbar(b.temperatures, b.dG * 1e3, b.dG_error * 1e3, fmt="o", color=color,
                     label=f"P = {b.pressure:g} GPa")
-        t = np.linspace(min(b.temperatures.min(), b.coexistence_temperature),
-                        max(b.temperatures.max(), b.coexistence_temperature), 100)
+        t = np.linspace(lo, hi, 100)
         ax.plot(t, (b.fit[0] + b.fit[1] * t) * 1e3, color=color, lw=1)
-        ax.axvspan(b.coexistence_temperature - b.coexistence_temperature_error,
-                   b.coexistence_temperature + b.coexistence_temperature_error, color=color,
-                   alpha=0.15)
-        ax.axvline(b.coexistence_temperature, color=color, ls="--", lw=1,
-                   label=f"T = {b.coexistence_temperature:.0f} +- "
-                         f"{b.coexistence_temperature_error:.0f} K")
+        label = f"dG = 0 at {t0:.0f} +- {t0_error:.0f} K"
+        if shown:
+            ax.axvspan(max(t0 - t0_error, lo), min(t0 + t0_error, hi), color=color, alpha=0.15)
+            ax.axvline(t0, color=color, ls="--", lw=1, label=label)
+        else:
+            ax.plot([], [], " ", label=label + " (off the axis)")
     ax.axhline(0, color="k", lw=0.8)
     if boundaries:
         a, b_ = boundaries[0].phases
