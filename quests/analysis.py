@@ -10,10 +10,16 @@ calls observers every ``interval`` finished frames, as ASE's dynamics do.
 
 import itertools
 import logging
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from quests._progress import progress_bar
 
-__all__ = ["Results", "FrameAnalysis"]
+__all__ = ["Results", "FrameAnalysis", "BatchedFrameAnalysis", "BufferedFrame", "CHUNK_ATOMS"]
+
+#: atoms described (and queried) together when an analysis streams a trajectory
+CHUNK_ATOMS = 16_384
 
 logger = logging.getLogger("quests.analysis")
 
@@ -108,3 +114,80 @@ class FrameAnalysis:
         for _ in self.irun(frames, start=start, stop=stop, step=step, verbose=verbose):
             pass
         return self
+
+
+class BufferedFrame(NamedTuple):
+    """A frame waiting in a batch: its number, label, the structure as given, its
+    ``quests.structures.Frame`` and what the analysis noted about it."""
+
+    number: int
+    label: str
+    structure: Any
+    frame: Any
+    extra: Any
+
+
+class BatchedFrameAnalysis(FrameAnalysis):
+    """Frames described together in batches of about ``CHUNK_ATOMS`` atoms.
+
+    Describing one frame at a time wastes the descriptor's threads on small
+    cells; describing a whole trajectory does not fit in memory. Frames are
+    validated as they arrive (a NaN or empty frame fails by name), held until
+    the batch holds ``chunk_atoms`` atoms, described in one call, and then
+    finished one by one, in order. Subclasses implement ``_describe(frames)``
+    and ``_finish_frame(item, x, rows, state)``, and may implement
+    ``_frame_extra`` (checks and per-frame values noted on arrival),
+    ``_batch_ready`` (hold the batch back) and ``_begin_batch`` (work on the
+    whole batch's descriptors, whose result is passed on as ``state``).
+    Subclasses that override ``_prepare`` or ``_conclude`` call the parent's.
+    """
+
+    chunk_atoms = CHUNK_ATOMS
+
+    def _prepare(self):
+        self._buffer = []
+        self._buffered_atoms = 0
+
+    def _frame_extra(self, label, structure, frame):
+        return None
+
+    def _batch_ready(self):
+        return True
+
+    def _describe(self, frames):
+        raise NotImplementedError
+
+    def _begin_batch(self, items, x, offsets):
+        return None
+
+    def _finish_frame(self, item, x, rows, state):
+        raise NotImplementedError
+
+    def _single_frame(self, number, label, structure):
+        from quests.structures import as_frame
+
+        frame = as_frame(structure, label)
+        extra = self._frame_extra(label, structure, frame)
+        self._buffer.append(BufferedFrame(number, label, structure, frame, extra))
+        self._buffered_atoms += frame.positions.shape[0]
+        if self._buffered_atoms >= self.chunk_atoms and self._batch_ready():
+            return self._flush()
+        return ()
+
+    def _flush(self):
+        if not self._buffer:
+            return ()
+        items = self._buffer
+        x = self._describe([item.frame for item in items])
+        offsets = np.concatenate([[0], np.cumsum([item.frame.positions.shape[0]
+                                                  for item in items])])
+        state = self._begin_batch(items, x, offsets)
+        for i, item in enumerate(items):
+            rows = slice(int(offsets[i]), int(offsets[i + 1]))
+            self._finish_frame(item, x[rows], rows, state)
+        self._buffer = []
+        self._buffered_atoms = 0
+        return [item.number for item in items]
+
+    def _conclude(self):
+        return self._flush()

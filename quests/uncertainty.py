@@ -21,7 +21,7 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError, InvalidStructureError
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
     Options, check_descriptors, check_estimator_params
-from quests.analysis import FrameAnalysis
+from quests.analysis import CHUNK_ATOMS, BatchedFrameAnalysis
 from quests.kde import BACKENDS, DEFAULT_BACKEND, DEFAULT_KDE_NEIGHBORS, NeighborIndex
 
 __all__ = [
@@ -39,8 +39,6 @@ __all__ = [
 #: (a query atom then costs 20,000 kernel terms, 52 us on 2 cores: case
 #: exact_query of scripts/benchmark_approx.py) and uses the index above it
 AUTO_EXACT_REFERENCE = 20_000
-#: atoms described and queried together when streaming a trajectory
-CHUNK_ATOMS = 16_384
 
 
 class ExtrapolationError(RuntimeError):
@@ -287,7 +285,7 @@ def _frame_row(label, dh, bound, threshold):
     }
 
 
-class TrajectoryUncertainty(FrameAnalysis):
+class TrajectoryUncertainty(BatchedFrameAnalysis):
     """Per-atom dH of every frame of a trajectory against a fitted estimator.
 
     Frames are described and queried in batches of about ``CHUNK_ATOMS``
@@ -323,49 +321,33 @@ class TrajectoryUncertainty(FrameAnalysis):
         self.writers = list(writers)
 
     def _prepare(self):
-        self._buffer = []
-        self._buffered_atoms = 0
+        super()._prepare()
         self.results.rows = []
         self.results.dh = []
         self.results.errors = []
 
-    def _single_frame(self, number, label, structure):
-        from quests.structures import as_frame
+    def _frame_extra(self, label, structure, frame):
+        return atom_errors(structure, self.errors, label) if self.errors else None
 
-        frame = as_frame(structure, label)  # a NaN or empty frame fails here, by name
-        error = atom_errors(structure, self.errors, label) if self.errors else None
-        self._buffer.append((number, label, structure, frame, error))
-        self._buffered_atoms += frame.positions.shape[0]
-        if self._buffered_atoms >= CHUNK_ATOMS:
-            return self._flush()
-        return ()
+    def _describe(self, frames):
+        return self.estimator.descriptors(frames)
 
-    def _flush(self):
-        if not self._buffer:
-            return ()
-        estimator = self.estimator
-        x = estimator.descriptors([item[3] for item in self._buffer])
-        dh, bound = estimator.differential_entropy_of_descriptors(x, return_bound=True)
-        done = []
-        start = 0
-        for number, label, structure, frame, error in self._buffer:
-            stop = start + frame.positions.shape[0]
-            row = _frame_row(label, dh[start:stop], bound[start:stop], estimator.threshold)
-            self.results.rows.append(row)
-            if self.keep_atoms:
-                self.results.dh.append(dh[start:stop].copy())
-            if error is not None:
-                self.results.errors.append(error)
-            for writer in self.writers:
-                writer(row, structure, dh[start:stop], bound[start:stop])
-            done.append(number)
-            start = stop
-        self._buffer = []
-        self._buffered_atoms = 0
-        return done
+    def _begin_batch(self, items, x, offsets):
+        return self.estimator.differential_entropy_of_descriptors(x, return_bound=True)
+
+    def _finish_frame(self, item, x, rows, state):
+        dh, bound = state[0][rows], state[1][rows]
+        row = _frame_row(item.label, dh, bound, self.estimator.threshold)
+        self.results.rows.append(row)
+        if self.keep_atoms:
+            self.results.dh.append(dh.copy())
+        if item.extra is not None:
+            self.results.errors.append(item.extra)
+        for writer in self.writers:
+            writer(row, item.structure, dh, bound)
 
     def _conclude(self):
-        done = self._flush()
+        done = super()._conclude()
         rows = self.results.rows
         self.results.max_dh = np.array([r["max_dH"] for r in rows])
         self.results.mean_dh = np.array([r["mean_dH"] for r in rows])

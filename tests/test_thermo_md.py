@@ -227,3 +227,20 @@ def test_cli_bad_input(runner, tmp_path):
     write(nan, bad)
     result = runner.invoke(cli, ["trajectory", str(nan)])
     assert result.exit_code == 2 and "frame 5" in result.output
+
+
+def test_batches_of_any_size_give_the_same_results(melting, references):
+    """Streaming in small batches (several per run, a reference window spanning two) equals
+    one batch holding everything."""
+    frames = melting[:24]
+    whole = TrajectoryEntropy(bandwidth="volume").run(frames).results
+    small = TrajectoryEntropy(bandwidth="volume")
+    small.chunk_atoms = 600  # three 256-atom frames: the 5-frame reference waits for a second
+    small = small.run(iter(frames)).results  # a lazy iterator, as from iter_structures
+    assert whole.rows == small.rows and whole.n_reference == small.n_reference == 5 * 256
+    classifier = PhaseClassifier(references).fit()
+    whole = NucleationAnalysis(classifier, onset_size=5).run(frames).results
+    analysis = NucleationAnalysis(classifier, onset_size=5)
+    analysis.chunk_atoms = 1
+    small = analysis.run(frames).results
+    assert whole.rows == small.rows and whole.onset == small.onset

@@ -280,7 +280,6 @@ class NucleationAnalysis(PhaseAnalysis):
         self._solid_index = self.classifier.phases_.index(self.solid)
         self.results.cluster_sizes = []
         self.results.clusters = []
-        self._temperatures = []
 
     def _frame_done(self, number, row, structure, labels, dh):
         cluster, sizes = solid_clusters(structure, labels == self._solid_index,
@@ -291,8 +290,6 @@ class NucleationAnalysis(PhaseAnalysis):
         self.results.cluster_sizes.append(sizes)
         if self.keep_atoms:
             self.results.clusters.append(cluster)
-        if row["temperature"] is not None:
-            self._temperatures.append(row["temperature"])
         for writer in self.cluster_writers:
             writer(row, structure, labels, dh, cluster)
 
@@ -305,9 +302,10 @@ class NucleationAnalysis(PhaseAnalysis):
         self.results.onset = onset
         before = slice(0, onset if onset is not None else len(rows))
         n_atoms = [r["n_atoms"] for r in rows[before]]
+        temperatures = [r["temperature"] for r in rows[before] if r["temperature"] is not None]
         temperature = self.temperature
-        if temperature is None and self._temperatures:
-            temperature = float(np.mean(self._temperatures[before]))
+        if temperature is None and temperatures:
+            temperature = float(np.mean(temperatures))
         self.results.temperature = temperature
         self.results.cnt = None
         self.results.cnt_error = None

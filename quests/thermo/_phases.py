@@ -8,7 +8,7 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, check_descriptors, \
     check_estimator_params
-from quests.analysis import FrameAnalysis
+from quests.analysis import BatchedFrameAnalysis
 from quests.thermo._frames import TEMPERATURE_KEYS, TIME_KEYS, frame_value
 from quests.thermo._trajectory import BandwidthRule
 
@@ -212,10 +212,10 @@ def nearest_neighbor_distance(structure):
     return float(np.median(found))
 
 
-class PhaseAnalysis(FrameAnalysis):
+class PhaseAnalysis(BatchedFrameAnalysis):
     """Phase labels of every atom of every frame, and per-frame phase fractions.
 
-    Frames are described in batches of about ``quests.uncertainty.CHUNK_ATOMS``
+    Frames are described in batches of about ``quests.analysis.CHUNK_ATOMS``
     atoms.
 
     Parameters
@@ -243,57 +243,41 @@ class PhaseAnalysis(FrameAnalysis):
         self.writers = list(writers)
 
     def _prepare(self):
-        self._buffer = []
-        self._buffered_atoms = 0
+        super()._prepare()
         self.results.phases = list(self.classifier.phases_)
         self.results.rows = []
         self.results.labels = []
 
-    def _single_frame(self, number, label, structure):
-        from quests.structures import as_frame
-        from quests.uncertainty import CHUNK_ATOMS
-
-        frame = as_frame(structure, label)
+    def _frame_extra(self, label, structure, frame):
         self.classifier.check_species(frame, label)
-        self._buffer.append((number, label, structure, frame))
-        self._buffered_atoms += frame.positions.shape[0]
-        return self._flush() if self._buffered_atoms >= CHUNK_ATOMS else ()
+        return self.classifier._rule(structure, label)[0]  # h of this frame
 
-    def _flush(self):
-        if not self._buffer:
-            return ()
+    def _describe(self, frames):
+        return self.classifier.descriptors(frames)
+
+    def _finish_frame(self, item, x, rows, state):
         classifier = self.classifier
-        x = classifier.descriptors([item[3] for item in self._buffer])
-        done, start = [], 0
-        for number, label, structure, frame in self._buffer:
-            stop = start + frame.positions.shape[0]
-            rule_h = classifier._rule(structure, label)[0]
-            labels, dh = classifier.classify_descriptors(x[start:stop], rule_h, structure)
-            start = stop
-            row = {"frame": label, "n_atoms": int(labels.size),
-                   "time": frame_value(structure, None, TIME_KEYS, required=False),
-                   "temperature": frame_value(structure, None, TEMPERATURE_KEYS,
-                                              required=False)}
-            counts = np.bincount(labels + 1, minlength=len(classifier.phases_) + 1)
-            for p, name in enumerate(classifier.phases_):
-                row[name] = float(counts[p + 1] / labels.size)
-            row["unknown"] = float(counts[0] / labels.size)
-            self.results.rows.append(row)
-            if self.keep_atoms:
-                self.results.labels.append(labels)
-            self._frame_done(number, row, structure, labels, dh)
-            for writer in self.writers:
-                writer(row, structure, labels, dh)
-            done.append(number)
-        self._buffer = []
-        self._buffered_atoms = 0
-        return done
+        labels, dh = classifier.classify_descriptors(x, item.extra, item.structure)
+        row = {"frame": item.label, "n_atoms": int(labels.size),
+               "time": frame_value(item.structure, None, TIME_KEYS, required=False),
+               "temperature": frame_value(item.structure, None, TEMPERATURE_KEYS,
+                                          required=False)}
+        counts = np.bincount(labels + 1, minlength=len(classifier.phases_) + 1)
+        for p, name in enumerate(classifier.phases_):
+            row[name] = float(counts[p + 1] / labels.size)
+        row["unknown"] = float(counts[0] / labels.size)
+        self.results.rows.append(row)
+        if self.keep_atoms:
+            self.results.labels.append(labels)
+        self._frame_done(item.number, row, item.structure, labels, dh)
+        for writer in self.writers:
+            writer(row, item.structure, labels, dh)
 
     def _frame_done(self, number, row, structure, labels, dh):
         """Hook for subclasses: called once per classified frame."""
 
     def _conclude(self):
-        done = self._flush()
+        done = super()._conclude()
         columns = self.results.phases + ["unknown"]
         self.results.fractions = np.array([[r[c] for c in columns] for r in self.results.rows],
                                           dtype=float).reshape(-1, len(columns))

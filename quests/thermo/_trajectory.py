@@ -7,7 +7,7 @@ import numpy as np
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, check_estimator_params
-from quests.analysis import FrameAnalysis
+from quests.analysis import BatchedFrameAnalysis
 from quests.thermo._events import Event, detect_events, jump_scores
 from quests.thermo._frames import TEMPERATURE_KEYS, TIME_KEYS, frame_value, \
     volume_bandwidth, volume_per_atom
@@ -57,7 +57,7 @@ def merge_events(event_lists, window):
             for e, signals in merged]
 
 
-class TrajectoryEntropy(FrameAnalysis):
+class TrajectoryEntropy(BatchedFrameAnalysis):
     """Entropy of each frame's environments, its dH against a reference, and events.
 
     For every frame: H and D of its environments (nats), and the mean and
@@ -68,7 +68,7 @@ class TrajectoryEntropy(FrameAnalysis):
     between straight-line fits over ``event_window`` frames on either side,
     at least ``event_threshold`` standard errors).
 
-    Frames are described in batches of about ``quests.uncertainty.CHUNK_ATOMS``
+    Frames are described in batches of about ``quests.analysis.CHUNK_ATOMS``
     atoms and only per-frame numbers are kept (per-atom dH only with
     ``keep_atoms``), so memory is bounded however long the trajectory.
 
@@ -138,8 +138,7 @@ class TrajectoryEntropy(FrameAnalysis):
     def _prepare(self):
         from quests.structures import as_frames
 
-        self._buffer = []
-        self._buffered_atoms = 0
+        super()._prepare()
         self._reference_x = None
         self.results.rows = []
         self.results.dh = []
@@ -162,64 +161,47 @@ class TrajectoryEntropy(FrameAnalysis):
         self._reference_x = x if x.shape[0] <= AUTO_EXACT_REFERENCE else \
             NeighborIndex(n_jobs=self.n_jobs).fit(x)
 
-    def _single_frame(self, number, label, structure):
-        from quests.structures import as_frame
+    def _frame_extra(self, label, structure, frame):
+        return self._rule(structure, label)  # (h, volume per atom)
 
-        frame = as_frame(structure, label)  # NaN, empty or malformed frames fail by name
-        h, volume = self._rule(structure, label)
-        self._buffer.append((label, structure, frame, h, volume, number))
-        self._buffered_atoms += frame.positions.shape[0]
-        from quests.uncertainty import CHUNK_ATOMS
+    def _batch_ready(self):
+        # the first batch must hold the reference window
+        return self._reference_x is not None or len(self._buffer) >= self.reference_frames
 
-        waiting_for_reference = (self._reference_x is None
-                                 and len(self._buffer) < self.reference_frames)
-        if self._buffered_atoms >= CHUNK_ATOMS and not waiting_for_reference:
-            return self._flush()
-        return ()
-
-    def _flush(self):
-        from quests.kde import dataset_entropy, differential_entropy
-
-        if not self._buffer:
-            return ()
-        x = self._describe([item[2] for item in self._buffer])
-        sizes = [item[2].positions.shape[0] for item in self._buffer]
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
+    def _begin_batch(self, items, x, offsets):
         if self._reference_x is None:
-            if len(self._buffer) < self.reference_frames:
+            if len(items) < self.reference_frames:
                 raise InvalidInputError(
-                    f"the trajectory has {len(self._buffer)} frames but the reference window "
+                    f"the trajectory has {len(items)} frames but the reference window "
                     f"needs {self.reference_frames}: lower reference_frames or give a reference")
             self._set_reference(x[:offsets[self.reference_frames]].copy())
-        done = []
-        for i, (label, structure, frame, h, volume, number) in enumerate(self._buffer):
-            xf = x[offsets[i]:offsets[i + 1]]
-            stats = dataset_entropy(xf, h, n_jobs=self.n_jobs)
-            dh = differential_entropy(xf, self._reference_x, h, n_jobs=self.n_jobs)
-            row = {
-                "frame": label,
-                "n_atoms": int(xf.shape[0]),
-                "volume_per_atom": volume,
-                "bandwidth": h,
-                "entropy": stats.entropy,
-                "diversity": stats.diversity,
-                "mean_dH": float(dh.mean()),
-                "max_dH": float(dh.max()),
-                "time": frame_value(structure, None, TIME_KEYS, required=False),
-                "temperature": frame_value(structure, None, TEMPERATURE_KEYS, required=False),
-            }
-            self.results.rows.append(row)
-            if self.keep_atoms:
-                self.results.dh.append(dh)
-            for writer in self.writers:
-                writer(row, structure, dh)
-            done.append(number)
-        self._buffer = []
-        self._buffered_atoms = 0
-        return done
+
+    def _finish_frame(self, item, x, rows, state):
+        from quests.kde import dataset_entropy, differential_entropy
+
+        h, volume = item.extra
+        stats = dataset_entropy(x, h, n_jobs=self.n_jobs)
+        dh = differential_entropy(x, self._reference_x, h, n_jobs=self.n_jobs)
+        row = {
+            "frame": item.label,
+            "n_atoms": int(x.shape[0]),
+            "volume_per_atom": volume,
+            "bandwidth": h,
+            "entropy": stats.entropy,
+            "diversity": stats.diversity,
+            "mean_dH": float(dh.mean()),
+            "max_dH": float(dh.max()),
+            "time": frame_value(item.structure, None, TIME_KEYS, required=False),
+            "temperature": frame_value(item.structure, None, TEMPERATURE_KEYS, required=False),
+        }
+        self.results.rows.append(row)
+        if self.keep_atoms:
+            self.results.dh.append(dh)
+        for writer in self.writers:
+            writer(row, item.structure, dh)
 
     def _conclude(self):
-        done = self._flush()
+        done = super()._conclude()
         rows = self.results.rows
         for name, key in (("entropy", "entropy"), ("diversity", "diversity"),
                           ("mean_dh", "mean_dH"), ("max_dh", "max_dH"),
