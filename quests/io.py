@@ -21,6 +21,7 @@ from quests import __version__
 from quests._errors import InvalidInputError, InvalidStructureError, OutputError, QuestsError
 
 __all__ = [
+    "read_lammps_thermo",
     "split_index",
     "as_slice",
     "read_structures",
@@ -391,6 +392,50 @@ def read_index(path):
     except Exception as exc:
         raise ReadError(f"{path}: the stored index cannot be restored ({type(exc).__name__}: "
                         f"{exc})") from None
+
+
+def read_lammps_thermo(path):
+    """Thermo output of a LAMMPS log file, as a dict step -> {column: value}.
+
+    Every thermo block (a header line starting with ``Step`` and the numeric
+    rows under it, up to ``Loop time``) is read; a step printed by several
+    runs keeps the values of the last one, as a trajectory dumped by the
+    last run needs. Raises ``ReadError`` for a missing file or one without
+    thermo output.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> lines = ["Step Temp PotEng", "0 300 -10.5", "100 310.2 -10.4", "Loop time of 0.1"]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "log.lammps")
+    ...     _ = open(path, "w").write(os.linesep.join(lines))
+    ...     read_lammps_thermo(path)[100]
+    {'Step': 100.0, 'Temp': 310.2, 'PotEng': -10.4}
+    """
+    _check_readable(path)
+    rows = {}
+    columns = None
+    with open(path, errors="replace") as handle:
+        for line in handle:
+            words = line.split()
+            if words and words[0] == "Step":
+                columns = words
+                continue
+            if columns is None:
+                continue
+            try:
+                values = [float(w) for w in words]
+            except ValueError:
+                values = None
+            if values is None or len(values) != len(columns):
+                columns = None  # the block ended (Loop time, a warning, a new command)
+                continue
+            rows[int(values[0])] = dict(zip(columns, values))
+    if not rows:
+        raise ReadError(f"{path} holds no LAMMPS thermo output (no 'Step ...' header "
+                        "followed by numbers)")
+    return rows
 
 
 def save_figure(figure, path, overwrite=False):

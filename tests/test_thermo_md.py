@@ -244,3 +244,55 @@ def test_batches_of_any_size_give_the_same_results(melting, references):
     analysis.chunk_atoms = 1
     small = analysis.run(frames).results
     assert whole.rows == small.rows and whole.onset == small.onset
+
+
+# -- LAMMPS dumps and thermo logs (tests/data/lammps_cu, scripts/make_lammps_fixture.py) -----
+LAMMPS = __import__("pathlib").Path(__file__).parent / "data" / "lammps_cu"
+
+
+def test_lammps_thermo_log_reader_keeps_the_last_run_of_each_step():
+    from quests.io import ReadError, read_lammps_thermo
+
+    rows = read_lammps_thermo(LAMMPS / "solid_1200.log")
+    # the equilibration printed step 0 with other columns; the production run reset it
+    assert sorted(rows) == [0, 250, 500, 750, 1000, 2000]
+    assert rows[0]["v_target"] == 1200.0 and rows[1000]["PotEng"] == pytest.approx(-362.84732)
+    assert "PotEng" not in rows[2000] and rows[2000]["E_pair"] == pytest.approx(-367.17447)
+    with pytest.raises(ReadError, match="no LAMMPS thermo output"):
+        read_lammps_thermo(LAMMPS / "solid_1200.dump")
+
+
+def test_cli_phase_boundary_from_lammps_dumps_and_logs(runner, tmp_path):
+    args = ["phase-boundary", "--format", "lammps-dump-text", "--temperature-key", "v_target"]
+    for phase in ("solid", "liquid"):
+        for t in (1200, 1300):
+            args += ["--phase", f"{phase}={LAMMPS / f'{phase}_{t}.dump'}",
+                     "--thermo", f"{phase}={LAMMPS / f'{phase}_{t}.log'}"]
+    result = runner.invoke(cli, args + ["-q", "-o", str(tmp_path / "b.csv")])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "b.csv").read_text().splitlines()
+    assert table[0].startswith("pressure_GPa,T_K,dU_eV") and len(table) == 3
+    # energies per atom from the logs' PotEng over the dumped steps
+    frames = read_structures(str(LAMMPS / "solid_1200.dump"), format="lammps-dump-text")
+    from quests.io import read_lammps_thermo
+
+    rows = read_lammps_thermo(LAMMPS / "solid_1200.log")
+    from quests.thermo import attach_thermo
+
+    attach_thermo(frames, rows)
+    states = phase_states(frames, "solid", temperature_key="v_target")
+    assert states[0].energy == pytest.approx(np.mean([rows[s]["PotEng"] for s in
+                                                      (0, 250, 500, 750, 1000)]) / 108)
+    # one log too few, and a dump without thermo output
+    result = runner.invoke(cli, args[:-2] + ["-q"])
+    assert result.exit_code == 2 and "give one log per file" in result.output
+    bare = ["phase-boundary", "--format", "lammps-dump-text",
+            "--phase", f"solid={LAMMPS / 'solid_1200.dump'}",
+            "--phase", f"liquid={LAMMPS / 'liquid_1200.dump'}"]
+    result = runner.invoke(cli, bare)  # a dump alone has neither temperature nor energy
+    assert result.exit_code == 2 and "carries no temperature" in result.output
+    short = tmp_path / "short.log"
+    short.write_text("Step Temp PotEng\n0 1200 -360\n")
+    result = runner.invoke(cli, bare + ["--thermo", f"solid={short}", "--thermo",
+                                        f"liquid={LAMMPS / 'liquid_1200.log'}"])
+    assert result.exit_code == 2 and "step 250 is not in" in result.output

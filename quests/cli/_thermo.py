@@ -38,11 +38,12 @@ _PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
 _PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Plot.")
 
 
-def _parse_phases(specs, index, fmt, verbose, phase_key=None):
+def _parse_phases(specs, index, fmt, verbose, phase_key=None, by_file=False):
     """dict name -> list of structures from NAME=FILE options.
 
     With ``phase_key``, only the frames whose ``info[phase_key]`` equals the
     name are taken from each file (one file may then hold several phases).
+    With ``by_file``, each name maps to a list of (file, structures) instead.
     """
     from quests._errors import InvalidInputError
     from quests.io import read_structures
@@ -58,8 +59,10 @@ def _parse_phases(specs, index, fmt, verbose, phase_key=None):
             frames = [a for a in frames if str(a.info.get(phase_key)) == name]
             if not frames:
                 raise InvalidInputError(f"{path} holds no frame with {phase_key}={name!r}")
-        phases.setdefault(name, []).extend(frames)
-    return phases
+        phases.setdefault(name, []).append((path, frames))
+    if by_file:
+        return phases
+    return {name: [a for _, frames in files for a in frames] for name, files in phases.items()}
 
 
 def _time_axis(rows):
@@ -361,6 +364,34 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
             click.echo(f"wrote {path}", err=True)
 
 
+def _attach_logs(phases, thermo_specs):
+    """Thermo columns of --thermo NAME=LOG files into the frames of phase NAME.
+
+    The logs of a phase pair with its --phase files in the order given: the
+    i-th log holds the thermo output of the run that dumped the i-th file.
+    """
+    from quests._errors import InvalidInputError
+    from quests.io import read_lammps_thermo
+    from quests.thermo import attach_thermo
+
+    logs = {}
+    for spec in thermo_specs:
+        name, sep, path = (part.strip() for part in spec.partition("="))
+        if not sep or not name or not path:
+            raise InvalidInputError(f"--thermo takes NAME=LOG; got {spec!r}")
+        if name not in phases:
+            raise InvalidInputError(f"--thermo {spec}: no --phase named {name!r}")
+        logs.setdefault(name, []).append(path)
+    for name, paths in logs.items():
+        files = phases[name]
+        if len(paths) != len(files):
+            raise InvalidInputError(f"phase {name!r} has {len(files)} --phase file(s) but "
+                                    f"{len(paths)} --thermo log(s): give one log per file")
+        for (dump, frames), log in zip(files, paths):
+            attach_thermo(frames, read_lammps_thermo(log), log,
+                          [f"{dump} frame {i}" for i in range(len(frames))])
+
+
 @cli.command("phase-boundary")
 @_PHASE
 @click.option("--temperature-key", default=None,
@@ -372,6 +403,10 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
 @click.option("--energy-key", default=None,
               help="Frame info key of the potential energy, eV (default: the calculator's "
                    "energy, else energy, energy_eV, potential_energy, pe).")
+@click.option("--thermo", "thermo_specs", multiple=True, metavar="NAME=LOG",
+              help="LAMMPS log of the run that dumped a --phase NAME file (one per file, in "
+                   "the same order): its thermo columns (PotEng, Temp, v_target, ...) join "
+                   "the frames by step.")
 @click.option("--phase-key", default=None,
               help="Frame info key naming each frame's phase: then --phase NAME=FILE takes "
                    "only the frames of FILE whose key equals NAME.")
@@ -384,8 +419,9 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
               help="h(V) at each state's volume per atom, or a fixed bandwidth.")
 @_PLOT
 @common_options(output="Result (.json) or table of dG(T) (.csv).")
-def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_key, phase_key,
-                   k, cutoff, fmt, bandwidth, plot_path, n_jobs, output, overwrite, quiet):
+def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_key, thermo_specs,
+                   phase_key, k, cutoff, fmt, bandwidth, plot_path, n_jobs, output, overwrite,
+                   quiet):
     """Coexistence temperature of two phases from MD frames at several temperatures.
 
     --phase NAME=FILE for exactly two phase names (repeat a name for more
@@ -393,7 +429,9 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     (and pressure with --pressure-key). Per atom and state point:
     dG = dU + P dV - kB T dH, H the entropy of the phase's environments at
     h(V); the coexistence temperature is where a weighted line through dG(T)
-    crosses zero.
+    crosses zero. For LAMMPS dumps, --thermo NAME=LOG supplies the energies
+    (PotEng) and temperatures (e.g. --temperature-key v_target, a variable
+    holding the thermostat target printed with thermo_style).
     """
     from quests._errors import InvalidInputError
     from quests.io import save_figure, write_json, write_table
@@ -402,10 +440,12 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    phases = _parse_phases(phase_specs, None, fmt, not quiet, phase_key)
-    if len(phases) != 2:
+    files = _parse_phases(phase_specs, None, fmt, not quiet, phase_key, by_file=True)
+    if len(files) != 2:
         raise InvalidInputError(f"phase-boundary needs exactly two phase names; got "
-                                f"{list(phases)}")
+                                f"{list(files)}")
+    _attach_logs(files, thermo_specs)
+    phases = {name: [a for _, frames in parts for a in frames] for name, parts in files.items()}
     species = [sorted(set(np.concatenate([a.numbers for a in frames]).tolist()))
                for frames in phases.values()]
     if species[0] != species[1]:

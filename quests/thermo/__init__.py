@@ -31,6 +31,7 @@ from quests.thermo._boundary import (
 from quests.thermo._cna import BCC, CNA_NAMES, FCC, HCP, ICO, OTHER, common_neighbor_analysis
 from quests.thermo._events import Event, detect_events, jump_scores, signal_noise
 from quests.thermo._frames import (
+    attach_thermo,
     frame_value,
     potential_energy,
     volume_bandwidth,
@@ -53,7 +54,7 @@ __all__ = [
     "OTHER", "common_neighbor_analysis",
     "BandwidthRule", "CNTFit", "Event", "NucleationAnalysis", "PhaseAnalysis",
     "PhaseBoundary", "PhaseClassifier", "PhaseState", "TrajectoryEntropy",
-    "cluster_size_distribution", "coexistence_temperature", "detect_events", "first_shell_pairs",
+    "attach_thermo", "cluster_size_distribution", "coexistence_temperature", "detect_events", "first_shell_pairs",
     "fit_cnt", "frame_value", "jump_scores", "merge_events", "onset_frame", "phase_boundary",
     "phase_state", "phase_states", "potential_energy", "signal_noise", "solid_clusters",
     "volume_bandwidth", "volume_per_atom",

@@ -10,6 +10,7 @@ import numpy as np
 from quests._errors import InvalidInputError, InvalidStructureError
 
 __all__ = ["volume_bandwidth", "volume_per_atom", "frame_value", "potential_energy",
+           "attach_thermo",
            "ENERGY_KEYS", "TEMPERATURE_KEYS", "TIME_KEYS", "PRESSURE_KEYS"]
 
 # h(V) = A exp(-(V / W)^2 / 2) + B, V in Å^3/atom (the QUESTS volume rule: the
@@ -98,3 +99,33 @@ def potential_energy(atoms, key=None, label="structure"):
     the first of ``ENERGY_KEYS`` in ``info``.
     """
     return frame_value(atoms, key, ENERGY_KEYS, "potential energy", label)
+
+
+def attach_thermo(frames, thermo, source="the thermo output", labels=None):
+    """Copy LAMMPS thermo columns into the ``info`` of the frames dumped at the same steps.
+
+    Parameters
+    ----------
+    frames : list of ase.Atoms
+        Read from a LAMMPS dump (``info['timestep']``, as ase.io sets it).
+    thermo : dict step -> {column: value}
+        From ``quests.io.read_lammps_thermo``.
+    source : str
+        How error messages name the log.
+
+    Every column (``PotEng``, ``Temp``, ``Press``, ``v_target``, ...) becomes
+    an info key of the frame, so ``potential_energy`` finds ``PotEng`` and a
+    temperature key can name any printed column. Returns the frames.
+    """
+    labels = labels or [f"frame {i}" for i in range(len(frames))]
+    for atoms, label in zip(frames, labels):
+        step = atoms.info.get("timestep")
+        if step is None:
+            raise InvalidInputError(f"{label} has no timestep: thermo output is matched to "
+                                    "frames of a LAMMPS dump by step")
+        row = thermo.get(int(step))
+        if row is None:
+            raise InvalidInputError(f"{label}: step {int(step)} is not in {source} (print "
+                                    "thermo at every step the dump writes)")
+        atoms.info.update({key: value for key, value in row.items() if key != "Step"})
+    return frames
