@@ -6,21 +6,28 @@ heating run (quests/data/cu_heating.xyz), each replicated 2 x 2 x 2 (864
 atoms), repeated to the number of frames asked for. Peak RSS that stays flat
 from the short to the long trajectory shows that memory is bounded.
 
+Cases: ``cold`` and ``warm`` time a first `TrajectoryEntropy` call on 6
+frames with an empty numba cache (compilation included) and with the cache
+filled; ``trajectory`` (bandwidth h(V)), ``phases`` and ``nucleation``
+stream the whole trajectory; ``boundary`` is one `phase_state` of 20 frames
+(U, V, H and the jackknife error of H).
+
 Usage:
-    python scripts/benchmark_thermo.py [--cases trajectory,phases,nucleation,boundary,compile]
+    python scripts/benchmark_thermo.py [--cases cold,warm,trajectory,phases,nucleation,boundary]
                                        [--frames 120,480]
 Prints one line per case: frames, atoms, seconds, ms per frame, peak RSS.
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-CASES = ("compile", "trajectory", "phases", "nucleation", "boundary")
+CASES = ("cold", "warm", "trajectory", "phases", "nucleation", "boundary")
 
 
 def make_trajectory(path, n_frames):
@@ -45,7 +52,7 @@ def child(case, path, n_frames):
 
     start = time.perf_counter()
     demo = demo_files()
-    if case == "compile":
+    if case in ("cold", "warm"):
         from quests.thermo import TrajectoryEntropy
 
         TrajectoryEntropy().run(read_structures(str(path) + "@0:6"))
@@ -93,14 +100,18 @@ def main():
             for case in args.cases.split(","):
                 if case not in CASES:
                     sys.exit(f"unknown case {case!r}; choose from {CASES}")
-                frames = 6 if case == "compile" else (min(n_frames, 20) if case == "boundary"
+                frames = 6 if case in ("cold", "warm") else (min(n_frames, 20) if case == "boundary"
                                                       else n_frames)
                 run_path = path
                 if case == "boundary":
                     run_path = Path(tmp) / "boundary.xyz"
                     make_trajectory(run_path, frames)
+                env = dict(os.environ)
+                if case == "cold":
+                    env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(dir=tmp)
                 out = subprocess.run([sys.executable, __file__, "--child", case, str(run_path),
-                                      str(frames)], capture_output=True, text=True, check=True)
+                                      str(frames)], capture_output=True, text=True, check=True,
+                                     env=env)
                 row = json.loads(out.stdout.strip().splitlines()[-1])
                 print(f"{case:<12} {frames:>6} {frames * 864:>8} {row['seconds']:>8.2f} "
                       f"{1e3 * row['seconds'] / frames:>9.1f} {row['rss_mb']:>11.0f}",

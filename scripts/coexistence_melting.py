@@ -76,10 +76,13 @@ def coexist_run(T, ps=60.0, seed=1, sample_ps=5.0):
         unfix eq
         velocity sol set 0 0 0
         velocity liq create 2500 {seed + 1} mom yes rot yes dist gaussian
+        compute tliq liq temp
         fix melt liq npt temp 2500 2500 0.2 z 0 0 2.0 dilate liq
+        fix_modify melt temp tliq
         run 5000
         unfix melt
         fix melt liq npt temp 2500 {T} 0.2 z 0 0 2.0 dilate liq
+        fix_modify melt temp tliq
         run 2500
         unfix melt
         velocity sol create {T} {seed + 2} mom yes rot yes dist gaussian

