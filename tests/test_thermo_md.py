@@ -296,3 +296,23 @@ def test_cli_phase_boundary_from_lammps_dumps_and_logs(runner, tmp_path):
     result = runner.invoke(cli, bare + ["--thermo", f"solid={short}", "--thermo",
                                         f"liquid={LAMMPS / 'liquid_1200.log'}"])
     assert result.exit_code == 2 and "step 250 is not in" in result.output
+
+
+def test_cnt_fit_on_an_undercooled_liquid_that_stays_liquid():
+    """The steady-state cluster-size distribution of a 256-atom liquid at 1100 K (120 frames)
+    gives a CNT fit with positive dmu and sigma and finite uncertainties; no onset."""
+    frames = read_structures(FILES["cu_undercooled"])
+    group = {name: [a for a in frames if a.info["phase"] == name]
+             for name in ("trajectory", "solid", "liquid_ref")}
+    classifier = PhaseClassifier({"solid": group["solid"],
+                                  "liquid": group["liquid_ref"]}).fit()
+    result = NucleationAnalysis(classifier, onset_size=50).run(group["trajectory"]).results
+    assert result.onset is None and result.n_max.max() < 50
+    assert result.temperature == pytest.approx(1100.0)  # thermostat target, from the frames
+    fit = result.cnt
+    assert fit is not None and fit.sizes.size >= 6
+    assert fit.dmu > 3 * fit.dmu_error > 0 and fit.sigma > 3 * fit.sigma_error > 0
+    assert 1 < fit.n_critical < 50 and fit.barrier > 0 and 0.1 < fit.chi2_dof < 3
+    # the fitted curve passes through the points within their errors, on the whole
+    residual = (fit.free_energy - fit.free_energy_of(fit.sizes)) / fit.free_energy_error
+    assert np.abs(residual).max() < 3
