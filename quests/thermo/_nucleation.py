@@ -15,7 +15,7 @@ __all__ = ["solid_clusters", "cluster_size_distribution", "fit_cnt", "CNTFit",
 BOLTZMANN_EV = 8.617333262e-5
 
 
-def solid_clusters(structure, solid, shell=1.207):
+def solid_clusters(structure, solid, shell=1.207, shell_pairs=None):
     """Clusters of solid-like atoms connected through first-shell neighbours.
 
     Parameters
@@ -27,6 +27,8 @@ def solid_clusters(structure, solid, shell=1.207):
     shell : float, default=1.207
         Two solid-like atoms are bonded when closer than ``shell`` times the
         median nearest-neighbour distance of the structure.
+    shell_pairs : (i, j) int arrays, optional
+        ``first_shell_pairs(structure, shell)`` if already computed.
 
     Returns
     -------
@@ -47,7 +49,7 @@ def solid_clusters(structure, solid, shell=1.207):
     members = np.flatnonzero(solid)
     if members.size == 0:
         return cluster, np.zeros(0, dtype=np.int64)
-    i, j = first_shell_pairs(structure, shell)
+    i, j = first_shell_pairs(structure, shell) if shell_pairs is None else shell_pairs
     keep = solid[i] & solid[j]
     local = np.full(n, -1, dtype=np.int64)
     local[members] = np.arange(members.size)
@@ -281,9 +283,11 @@ class NucleationAnalysis(PhaseAnalysis):
         self.results.cluster_sizes = []
         self.results.clusters = []
 
-    def _frame_done(self, number, row, structure, labels, dh):
+    _needs_shell = True
+
+    def _frame_done(self, number, row, structure, labels, dh, shell_pairs):
         cluster, sizes = solid_clusters(structure, labels == self._solid_index,
-                                        self.classifier.shell)
+                                        self.classifier.shell, shell_pairs)
         row["n_solid"] = int((labels == self._solid_index).sum())
         row["n_max"] = int(sizes[0]) if sizes.size else 0
         row["n_clusters"] = int(sizes.size)

@@ -158,11 +158,12 @@ class PhaseClassifier:
         """(i, j) index pairs of atoms within the first shell of each other."""
         return first_shell_pairs(structure, self.shell)
 
-    def classify_descriptors(self, X, h=None, structure=None):
+    def classify_descriptors(self, X, h=None, structure=None, shell_pairs=None):
         """Labels (n,) int (-1 unknown) and dH (n, n_phases) of descriptor rows.
 
         ``h`` defaults to the fixed bandwidth; ``structure`` (the rows' one
-        structure) is needed for neighbour averaging and for h(V).
+        structure) is needed for neighbour averaging and for h(V);
+        ``shell_pairs`` are its ``first_shell`` pairs if already at hand.
         """
         if h is None:
             if self._rule.from_volume:
@@ -172,8 +173,9 @@ class PhaseClassifier:
             else:
                 h = float(self.bandwidth)
         dh = self.differential_entropies(X, h)
-        neighbors = self.first_shell(structure) if (self.average_neighbors
-                                                    and structure is not None) else None
+        neighbors = None
+        if self.average_neighbors and structure is not None:
+            neighbors = self.first_shell(structure) if shell_pairs is None else shell_pairs
         return self._label(dh, neighbors), dh
 
     def classify(self, structure):
@@ -255,9 +257,14 @@ class PhaseAnalysis(BatchedFrameAnalysis):
     def _describe(self, frames):
         return self.classifier.descriptors(frames)
 
+    #: whether ``_frame_done`` needs the first-shell pairs (computed once per frame)
+    _needs_shell = False
+
     def _finish_frame(self, item, x, rows, state):
         classifier = self.classifier
-        labels, dh = classifier.classify_descriptors(x, item.extra, item.structure)
+        pairs = classifier.first_shell(item.structure) \
+            if (self._needs_shell or classifier.average_neighbors) else None
+        labels, dh = classifier.classify_descriptors(x, item.extra, item.structure, pairs)
         row = {"frame": item.label, "n_atoms": int(labels.size),
                "time": frame_value(item.structure, None, TIME_KEYS, required=False),
                "temperature": frame_value(item.structure, None, TEMPERATURE_KEYS,
@@ -269,11 +276,11 @@ class PhaseAnalysis(BatchedFrameAnalysis):
         self.results.rows.append(row)
         if self.keep_atoms:
             self.results.labels.append(labels)
-        self._frame_done(item.number, row, item.structure, labels, dh)
+        self._frame_done(item.number, row, item.structure, labels, dh, pairs)
         for writer in self.writers:
             writer(row, item.structure, labels, dh)
 
-    def _frame_done(self, number, row, structure, labels, dh):
+    def _frame_done(self, number, row, structure, labels, dh, shell_pairs):
         """Hook for subclasses: called once per classified frame."""
 
     def _conclude(self):
