@@ -449,4 +449,3 @@ def save_figure(figure, path, overwrite=False):
     finally:
         plt.close(figure)
     return Path(path)
-

@@ -21,7 +21,7 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError, InvalidStructureError
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
     Options, check_descriptors, check_estimator_params
-from quests.analysis import CHUNK_ATOMS, BatchedFrameAnalysis
+from quests.analysis import BatchedFrameAnalysis
 from quests.kde import BACKENDS, DEFAULT_BACKEND, DEFAULT_KDE_NEIGHBORS, NeighborIndex
 
 __all__ = [
@@ -288,7 +288,7 @@ def _frame_row(label, dh, bound, threshold):
 class TrajectoryUncertainty(BatchedFrameAnalysis):
     """Per-atom dH of every frame of a trajectory against a fitted estimator.
 
-    Frames are described and queried in batches of about ``CHUNK_ATOMS``
+    Frames are described and queried in batches of about ``quests.analysis.CHUNK_ATOMS``
     atoms, so memory stays bounded however long the trajectory; per-atom
     values are kept only if ``keep_atoms``.
 

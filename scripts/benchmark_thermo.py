@@ -100,8 +100,8 @@ def main():
             for case in args.cases.split(","):
                 if case not in CASES:
                     sys.exit(f"unknown case {case!r}; choose from {CASES}")
-                frames = 6 if case in ("cold", "warm") else (min(n_frames, 20) if case == "boundary"
-                                                      else n_frames)
+                sizes = {"cold": 6, "warm": 6, "boundary": min(n_frames, 20)}
+                frames = sizes.get(case, n_frames)
                 run_path = path
                 if case == "boundary":
                     run_path = Path(tmp) / "boundary.xyz"

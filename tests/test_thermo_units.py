@@ -265,9 +265,8 @@ def test_cnt_fit_errors():
         fit_cnt([1, 2, 3], [100, 50, 20], 1000)
     with pytest.raises(InvalidInputError, match="temperature"):
         fit_cnt([1, 2, 3, 4], [100, 50, 20, 10], 1000, temperature=-1)
-    unitless = fit_cnt(np.arange(1, 8), 1e9 * np.exp(-(-0.2 * np.arange(1, 8)
-                                                      + 2 * np.arange(1, 8) ** (2 / 3))),
-                       1e9)
+    n = np.arange(1, 8)
+    unitless = fit_cnt(n, 1e9 * np.exp(-(-0.2 * n + 2 * n ** (2 / 3))), 1e9)
     assert unitless.temperature is None and unitless.dmu == pytest.approx(0.2, rel=1e-6)
 
 

@@ -38,7 +38,7 @@ _PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
 _PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Plot.")
 
 
-def _parse_phases(specs, index, fmt, verbose, phase_key=None, by_file=False):
+def _parse_phases(specs, fmt, verbose, phase_key=None, by_file=False):
     """dict name -> list of structures from NAME=FILE options.
 
     With ``phase_key``, only the frames whose ``info[phase_key]`` equals the
@@ -127,8 +127,8 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
     from quests.thermo import TrajectoryEntropy
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
-    ref = [s for spec in reference for s in read_structures(spec, format=fmt,
-                                                             verbose=not quiet)] or None
+    ref = [s for spec in reference
+           for s in read_structures(spec, format=fmt, verbose=not quiet)] or None
     analysis = TrajectoryEntropy(
         ref, bandwidth=_bandwidth(bandwidth), reference_frames=reference_frames, k=k,
         cutoff=cutoff, species=_parse_species(species), event_window=event_window,
@@ -174,11 +174,12 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
             click.echo(f"wrote {path}", err=True)
 
 
-def _classifier(phase_specs, *, bandwidth, threshold, average, k, cutoff, species, fmt,
-                n_jobs, verbose):
+def _classifier(phase_specs, *, bandwidth, threshold, average, k, cutoff, species, n_jobs,
+                verbose):
     from quests.thermo import PhaseClassifier
 
-    phases = _parse_phases(phase_specs, None, fmt, verbose)
+    # --format and --frames are TRAJ's: reference files keep their own (guessed) format
+    phases = _parse_phases(phase_specs, None, verbose)
     return PhaseClassifier(phases, bandwidth=_bandwidth(bandwidth), threshold=threshold,
                            average_neighbors=average, k=k, cutoff=cutoff,
                            species=_parse_species(species), n_jobs=n_jobs,
@@ -192,8 +193,7 @@ def _phase_options(func):
         _BANDWIDTH,
         click.option("-t", "--threshold", type=float, default=None,
                      help="dH (nats) above which an environment is novel to a phase; atoms "
-                          "novel to every phase are 'unknown' (default: never).")
-        ,
+                          "novel to every phase are 'unknown' (default: never)."),
         click.option("--average/--no-average", default=True, show_default=True,
                      help="Average each atom's phase densities over its first shell."),
     ]
@@ -225,11 +225,11 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
     equal size), or 'unknown' when it is novel to all (-t). Prints the
     per-frame phase fractions; -o labels.xyz writes per-atom labels for OVITO.
     """
-    from quests.io import atomic_output, iter_structures, save_figure, write_frame
+    from quests.io import atomic_output, iter_structures, save_figure
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
     classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
-                             average=average, k=k, cutoff=cutoff, species=species, fmt=fmt,
+                             average=average, k=k, cutoff=cutoff, species=species,
                              n_jobs=n_jobs, verbose=not quiet)
     with contextlib.ExitStack() as stack:
         writers = [_label_writer(stack.enter_context(atomic_output(p, overwrite)), classifier)
@@ -310,7 +310,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
     classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
-                             average=average, k=k, cutoff=cutoff, species=species, fmt=fmt,
+                             average=average, k=k, cutoff=cutoff, species=species,
                              n_jobs=n_jobs, verbose=not quiet)
     analysis = NucleationAnalysis(classifier, solid=solid, onset_size=onset_size,
                                   temperature=temperature, min_count=min_count,
@@ -440,7 +440,7 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    files = _parse_phases(phase_specs, None, fmt, not quiet, phase_key, by_file=True)
+    files = _parse_phases(phase_specs, fmt, not quiet, phase_key, by_file=True)
     if len(files) != 2:
         raise InvalidInputError(f"phase-boundary needs exactly two phase names; got "
                                 f"{list(files)}")

@@ -63,8 +63,8 @@ def _signatures(adjacency):
         common = np.flatnonzero(adjacency[j])
         sub = adjacency[np.ix_(common, common)]
         a, b = np.nonzero(np.triu(sub, 1))
-        out.append((common.size, a.size, _largest_bond_cluster(list(zip(a.tolist(),
-                                                                         b.tolist())))))
+        bonds = list(zip(a.tolist(), b.tolist()))
+        out.append((common.size, a.size, _largest_bond_cluster(bonds)))
     return out
 
 
