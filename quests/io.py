@@ -398,10 +398,11 @@ def read_lammps_thermo(path):
     """Thermo output of a LAMMPS log file, as a dict step -> {column: value}.
 
     Every thermo block (a header line starting with ``Step`` and the numeric
-    rows under it, up to ``Loop time``) is read; a step printed by several
-    runs keeps the values of the last one, as a trajectory dumped by the
-    last run needs. Raises ``ReadError`` for a missing file or one without
-    thermo output.
+    rows under it, up to ``Loop time`` or ``ERROR``; other lines inside it,
+    such as warnings, are skipped) is read; a step printed by several runs
+    keeps the values of the last one, as a trajectory dumped by the last run
+    needs. Raises ``ReadError`` for a missing file or one without thermo
+    output.
 
     Examples
     --------
@@ -424,14 +425,15 @@ def read_lammps_thermo(path):
                 continue
             if columns is None:
                 continue
+            if line.startswith(("Loop time", "ERROR")):
+                columns = None
+                continue
             try:
                 values = [float(w) for w in words]
             except ValueError:
-                values = None
-            if values is None or len(values) != len(columns):
-                columns = None  # the block ended (Loop time, a warning, a new command)
-                continue
-            rows[int(values[0])] = dict(zip(columns, values))
+                continue  # a WARNING or other message printed between thermo rows
+            if len(values) == len(columns):
+                rows[int(values[0])] = dict(zip(columns, values))
     if not rows:
         raise ReadError(f"{path} holds no LAMMPS thermo output (no 'Step ...' header "
                         "followed by numbers)")

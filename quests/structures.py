@@ -13,7 +13,7 @@ import numpy as np
 
 from quests._errors import InvalidStructureError
 
-__all__ = ["Frame", "as_frame", "as_frames"]
+__all__ = ["Frame", "as_frame", "as_frames", "as_atoms"]
 
 
 class Frame(NamedTuple):
@@ -117,6 +117,20 @@ def as_frames(structures, label="structure"):
             f"expected a structure or a sequence of structures; got {type(structures).__name__}"
         ) from None
     return [as_frame(obj, f"{label} {i}") for i, obj in enumerate(items)]
+
+
+def as_atoms(obj, label="structure"):
+    """``obj`` itself if it is an ``ase.Atoms``, else a new one built from ``as_frame(obj)``.
+
+    For the few places that hand a structure to ase (its neighbour list).
+    """
+    from ase import Atoms
+
+    if isinstance(obj, Atoms):
+        return obj
+    frame = as_frame(obj, label)
+    return Atoms(numbers=frame.numbers, positions=frame.positions, cell=frame.cell,
+                 pbc=frame.pbc)
 
 
 def _looks_like_arrays(tup):

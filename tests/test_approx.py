@@ -192,7 +192,7 @@ def test_sampled_entropy_is_seeded_and_takes_vector_bandwidths():
     assert a.entropy.shape == a.entropy_error.shape == (2,)
     assert np.all(a.entropy_error <= 0.05) and np.all(a.diversity_error <= 0.05)
     # the same sample: a scalar h equals the vector's entry up to the last bits of
-    # a sum taken in another order (1 ulp differs with numpy 2.4's reductions here)
+    # a sum taken in another order (they differ by 1 ulp on this machine)
     assert entropy(X, 0.05, method="approx", tolerance=0.05, seed=3) == pytest.approx(
         a.entropy[1], rel=1e-12, abs=0)
 

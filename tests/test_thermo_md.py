@@ -316,3 +316,39 @@ def test_cnt_fit_on_an_undercooled_liquid_that_stays_liquid():
     # the fitted curve passes through the points within their errors, on the whole
     residual = (fit.free_energy - fit.free_energy_of(fit.sizes)) / fit.free_energy_error
     assert np.abs(residual).max() < 3
+
+
+def test_an_unchanging_liquid_has_no_events():
+    """The reference window is measured against itself without its own frames, so a liquid
+    that stays liquid gives no event at the window's end (at either bandwidth)."""
+    frames = [a for a in read_structures(FILES["cu_undercooled"])
+              if a.info["phase"] == "trajectory"][:60]
+    for bandwidth in (0.015, "volume"):
+        result = TrajectoryEntropy(bandwidth=bandwidth).run(frames).results
+        assert result.events == []
+        window, later = result.mean_dh[:5], result.mean_dh[5:]
+        assert abs(window.mean() - later.mean()) < 3 * later.std()
+
+
+def test_lammps_log_with_warnings_between_thermo_rows(tmp_path):
+    from quests.io import read_lammps_thermo
+
+    log = tmp_path / "log.lammps"
+    log.write_text("Step Temp PotEng\n0 300 -10.5\n100 301 -10.4\n"
+                   "WARNING: Too many neighbors (src/npair.cpp:1)\n200 302 -10.3\n"
+                   "Loop time of 0.1 on 1 procs\n300 1 1\n")
+    assert sorted(read_lammps_thermo(log)) == [0, 100, 200]
+
+
+def test_cli_mismatched_species_and_bad_cnt_parameters(runner, tmp_path):
+    al = tmp_path / "al.xyz"
+    write(al, [bulk("Al", "fcc", a=4.05, cubic=True) * (3, 3, 3)] * 6)
+    result = runner.invoke(cli, ["trajectory", str(al), "-r", FILES["cu_solid_ref"]])
+    assert result.exit_code == 2 and "species [13]" in result.output
+    phases = ["--phase", "solid=" + FILES["cu_solid_ref"], "--phase",
+              "liquid=" + FILES["cu_liquid_ref"]]
+    for option, value in (("--temperature", "-5"), ("--min-count", "0"),
+                          ("--onset-size", "0"), ("--solid", "ice")):
+        result = runner.invoke(cli, ["nucleation", FILES["cu_quench"] + "@0:2", *phases,
+                                     option, value])
+        assert result.exit_code == 2 and result.output.startswith("error:"), result.output

@@ -200,14 +200,15 @@ def test_solid_clusters_wrap_across_the_cell_and_match_brute_force():
     solid = np.linalg.norm(d, axis=1) < 5.0
     solid |= rng.random(len(atoms)) < 0.08  # scattered small clusters
     cluster, sizes = solid_clusters(atoms, solid)
-    d_nn = 3.6 / np.sqrt(2)
-    assert sizes.tolist() == _brute_clusters(atoms, solid, 1.207 * np.median(
-        np.sort(np.linalg.norm(atoms.get_all_distances(mic=True, vector=True), axis=2),
-                axis=1)[:, 1]))
+    nearest = np.sort(atoms.get_all_distances(mic=True), axis=1)[:, 1]
+    assert sizes.tolist() == _brute_clusters(atoms, solid, 1.207 * np.median(nearest))
     assert sizes[0] >= (np.linalg.norm(d, axis=1) < 5.0).sum()
     assert np.all(cluster[~solid] == -1) and np.bincount(cluster[solid]).tolist() == \
         sizes.tolist()
-    assert abs(np.median(np.linalg.norm(d, axis=1)) - 0) >= 0 and d_nn > 2.5
+    # a Frame works as well as the Atoms
+    from quests.structures import as_frame
+
+    assert solid_clusters(as_frame(atoms), solid)[1].tolist() == sizes.tolist()
     empty, no_sizes = solid_clusters(atoms, np.zeros(len(atoms), bool))
     assert no_sizes.size == 0 and np.all(empty == -1)
     with pytest.raises(InvalidInputError, match="one flag per atom"):
@@ -383,21 +384,163 @@ def test_cna_names_ideal_crystals_and_the_icosahedron_centre():
         common_neighbor_analysis(fcc, cutoff=-1.0)
 
 
-def test_cna_signature_counts_against_brute_force():
-    """(common neighbours, bonds among them, largest bond cluster) of every fcc and hcp bond,
-    recounted from all pair distances without the neighbour list."""
-    from quests.thermo._cna import _signatures
+def _brute_cna(atoms, cutoff):
+    """Conventional CNA from the full minimum-image distance matrix, with python sets and a
+    depth-first search for the longest chain (no code shared with quests.thermo._cna).
 
-    for atoms, expected in ((bulk("Cu", "fcc", a=3.6, cubic=True) * (3, 3, 3),
-                             {(4, 2, 1): 12}),
-                            (bulk("Mg", "hcp", a=3.2, c=3.2 * np.sqrt(8 / 3)) * (3, 3, 3),
-                             {(4, 2, 1): 6, (4, 2, 2): 6})):
-        d = atoms.get_all_distances(mic=True, vector=True)[0]
-        r = np.linalg.norm(d, axis=1)
-        near = np.flatnonzero((r > 0) & (r < 0.5 * (r[r > 0].min() * (1 + np.sqrt(2)))))
-        disp = d[near]
-        cutoff = 0.5 * (1 + np.sqrt(2)) * np.linalg.norm(disp, axis=1).mean()
-        adjacency = np.linalg.norm(disp[:, None] - disp[None], axis=2) < cutoff
-        np.fill_diagonal(adjacency, False)
-        sig = _signatures(adjacency)
-        assert {s: sig.count(s) for s in set(sig)} == expected
+    Atoms are identified by index, not by image, so the cell must be wider than about four
+    cutoffs for the sets to mean what they say."""
+    dist = atoms.get_all_distances(mic=True)
+    n = len(atoms)
+    bonded = [set(np.flatnonzero((dist[i] < cutoff) & (np.arange(n) != i)).tolist())
+              for i in range(n)]
+    codes = []
+    for i in range(n):
+        signatures = []
+        for j in bonded[i]:
+            common = bonded[i] & bonded[j]
+            bonds = {frozenset((a, b)) for a in common for b in common if a < b and
+                     b in bonded[a]}
+            best, seen = 0, set()
+            for bond in bonds:  # connected sets of bonds sharing atoms
+                if bond in seen:
+                    continue
+                stack, size = [bond], 0
+                seen.add(bond)
+                while stack:
+                    current = stack.pop()
+                    size += 1
+                    for other in bonds - seen:
+                        if current & other:
+                            seen.add(other)
+                            stack.append(other)
+                best = max(best, size)
+            signatures.append((len(common), len(bonds), best))
+        counts = {s: signatures.count(s) for s in set(signatures)}
+        if len(bonded[i]) == 12 and counts == {(4, 2, 1): 12}:
+            codes.append(1)
+        elif len(bonded[i]) == 12 and counts == {(4, 2, 1): 6, (4, 2, 2): 6}:
+            codes.append(2)
+        elif len(bonded[i]) == 14 and counts == {(6, 6, 6): 8, (4, 4, 4): 6}:
+            codes.append(3)
+        elif len(bonded[i]) == 12 and counts == {(5, 5, 5): 12}:
+            codes.append(4)
+        else:
+            codes.append(5)
+    return np.array(codes)
+
+
+def test_cna_against_brute_force_on_thermal_disorder():
+    """Conventional CNA atom by atom against a from-scratch recount, on crystals rattled
+    until many atoms lose their signature."""
+    from quests.thermo import common_neighbor_analysis
+
+    rng = np.random.default_rng(5)
+    for atoms, cutoff in ((bulk("Cu", "fcc", a=3.6, cubic=True) * (5, 5, 5), 3.07),
+                          (bulk("Mg", "hcp", a=3.2, c=3.2 * np.sqrt(8 / 3)) * (6, 6, 4), 3.86),
+                          (bulk("Fe", "bcc", a=2.87, cubic=True) * (6, 6, 6), 3.5)):
+        for stdev in (0.0, 0.12, 0.2):
+            rattled = atoms.copy()
+            rattled.positions += rng.normal(0, stdev, rattled.positions.shape)
+            ours = common_neighbor_analysis(rattled, cutoff=cutoff)
+            np.testing.assert_array_equal(ours, _brute_cna(rattled, cutoff))
+        assert 0.02 < (ours == 5).mean() < 0.9  # the most rattled is partly disordered
+
+
+def _brute_local_scores(x, window):
+    """Jump scores with the default noise: the pooled residual scatter of both np.polyfit
+    lines at each boundary, never below the robust noise of the whole signal."""
+    n = len(x)
+    floor = signal_noise(x)
+    scores = np.full(n, np.nan)
+    jumps, _ = _brute_jump_scores(x, window, 1.0)
+    for t in range(window, n - window + 1):
+        rss = 0.0
+        for pos in (np.arange(t - window, t), np.arange(t, t + window)):
+            fit = np.polyfit(pos, x[pos], 1)
+            rss += ((x[pos] - np.polyval(fit, pos)) ** 2).sum()
+        sigma = max(np.sqrt(rss / (2 * window - 4)), floor)
+        scores[t] = _brute_jump_scores(x, window, sigma)[1][t]
+    return jumps, scores
+
+
+def test_jump_scores_with_local_noise_equal_brute_force():
+    rng = np.random.default_rng(2)
+    x = np.r_[np.linspace(0, 1, 30) + 0.05 * rng.normal(size=30),
+              3 + 0.4 * rng.normal(size=30)]  # quiet, then a noisier level after a step
+    for window in (3, 5, 7):
+        jumps, scores = jump_scores(x, window)
+        ref_jumps, ref_scores = _brute_local_scores(x, window)
+        np.testing.assert_allclose(jumps, ref_jumps, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(scores, ref_scores, rtol=1e-9, atol=1e-9)
+
+
+def test_merge_events_joins_signals_not_repeats_of_one():
+    from quests.thermo import Event, merge_events
+
+    h = [Event(10, 1.0, 6.0, "H"), Event(15, 1.0, 7.0, "H")]  # the detector keeps both
+    assert [e.frame for e in merge_events([h], 5)] == [10, 15]
+    dh = [Event(12, 2.0, -9.0, "dH"), Event(30, 1.0, 5.0, "dH")]
+    merged = merge_events([h, dh], 5)
+    assert [(e.frame, e.signal, e.score) for e in merged] == \
+        [(12, "H+dH", -9.0), (15, "H", 7.0), (30, "dH", 5.0)]
+    assert [e.frame for e in detect_events(np.r_[np.zeros(10), np.ones(5), 2 * np.ones(10)],
+                                           5, 3.0, noise=0.01)] == [10, 15]
+
+
+def test_coexistence_temperature_needs_error_bars_or_scatter():
+    t, dg = [1000.0, 1100.0, 1200.0], [0.02, 0.0, -0.02]
+    with pytest.raises(InvalidInputError, match="error bar"):
+        coexistence_temperature(t, dg, [0.01, 0.0, 0.01])
+    with pytest.raises(InvalidInputError, match="without error bars"):
+        coexistence_temperature(t[:2], dg[:2], None)
+    t0, err, _, _ = coexistence_temperature(t, [0.021, 0.0, -0.021], None)
+    assert t0 == pytest.approx(1100.0) and err == pytest.approx(0.0, abs=1e-6)
+    t0, err, _, _ = coexistence_temperature(t, [0.02, 0.003, -0.02], None)
+    assert t0 == pytest.approx(1100 + 0.001 / 0.0002, rel=1e-9) and err > 0
+
+
+def test_trajectory_entropy_takes_frames_and_species_all_in_any_batch():
+    from ase import Atoms
+
+    from quests.structures import as_frame
+    from quests.thermo import TrajectoryEntropy
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(8):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True) * (2, 2, 2)
+        atoms.numbers[::4] = 79  # CuAu
+        atoms.positions += rng.normal(0, 0.05 + 0.01 * i, atoms.positions.shape)
+        frames.append(atoms)
+    whole = TrajectoryEntropy(species="all").run(frames).results
+    batched = TrajectoryEntropy(species="all")
+    batched.chunk_atoms = 40
+    assert batched.run(frames).results.rows == whole.rows
+    plain = TrajectoryEntropy(species="all").run([as_frame(a) for a in frames]).results
+    assert [r["entropy"] for r in plain.rows] == [r["entropy"] for r in whole.rows]
+    assert plain.rows[0]["time"] is None and plain.rows[0]["volume_per_atom"] == \
+        pytest.approx(3.6 ** 3 / 4)
+    # a later frame with a species the reference window does not hold
+    odd = frames + [Atoms("Ag32", positions=frames[0].positions, cell=frames[0].cell,
+                          pbc=True)]
+    with pytest.raises(InvalidInputError, match=r"species \[47\]"):
+        TrajectoryEntropy(species="all").run(odd)
+    with pytest.raises(InvalidInputError, match="reference_frames"):
+        TrajectoryEntropy(reference_frames=1).run(frames)
+
+
+def test_nucleation_parameters_fail_before_any_frame():
+    from quests.thermo import NucleationAnalysis
+
+    x = np.random.default_rng(0).normal(size=(20, 63))
+    clf = PhaseClassifier({"solid": x, "liquid": x + 1}).fit()
+
+    def never():
+        raise AssertionError("a frame was read")
+        yield
+
+    for kwargs, match in (({"temperature": -5.0}, "temperature"), ({"min_count": 0}, "min_count"),
+                          ({"onset_size": 0}, "onset_size"), ({"solid": "ice"}, "ice")):
+        with pytest.raises(InvalidInputError, match=match):
+            NucleationAnalysis(clf, **kwargs).run(never())

@@ -202,7 +202,7 @@ def _phase_options(func):
     return func
 
 
-def _fraction_summary(res, top=None):
+def _fraction_summary(res):
     names = list(res.phases) + ["unknown"]
     rows = res.rows
     mean = res.fractions.mean(axis=0)
@@ -325,7 +325,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     res = analysis.results
     n_atoms = res.rows[0]["n_atoms"]
     onset = "none" if res.onset is None else f"frame {res.onset} ({res.rows[res.onset]['frame']})"
-    click.echo(f"{len(res.rows)} frames: largest {analysis.solid} cluster from {res.n_max[0]} "
+    click.echo(f"{len(res.rows)} frames: largest {analysis.solid_} cluster from {res.n_max[0]} "
                f"to {res.n_max[-1]} atoms (max {res.n_max.max()} of {n_atoms}); onset "
                f"(n_max >= {onset_size} from then on): {onset}")
     fit = res.cnt
@@ -342,7 +342,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
                "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
                               "threshold": threshold, "average_neighbors": average,
-                              "solid": analysis.solid, "onset_size": onset_size,
+                              "solid": analysis.solid_, "onset_size": onset_size,
                               "min_count": min_count},
                "onset": res.onset, "n_max": res.n_max, "n_solid": res.n_solid,
                "distribution": res.distribution,
@@ -446,8 +446,9 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
                                 f"{list(files)}")
     _attach_logs(files, thermo_specs)
     phases = {name: [a for _, frames in parts for a in frames] for name, parts in files.items()}
-    species = [sorted(set(np.concatenate([a.numbers for a in frames]).tolist()))
-               for frames in phases.values()]
+    from quests.descriptor import structure_species
+
+    species = [structure_species(frames) for frames in phases.values()]
     if species[0] != species[1]:
         raise InvalidInputError(f"the phases hold different species ({species[0]} vs "
                                 f"{species[1]}): compare phases of one composition")

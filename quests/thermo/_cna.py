@@ -25,11 +25,10 @@ FCC, HCP, BCC, ICO, OTHER = 1, 2, 3, 4, 5
 #: names by code
 CNA_NAMES = {FCC: "fcc", HCP: "hcp", BCC: "bcc", ICO: "ico", OTHER: "other"}
 
-# the cutoff midway between the first and second fcc shells, relative to the first
-_FCC_FACTOR = (1.0 + np.sqrt(2.0)) / 2.0
-# bcc: midway between the second (a) and third (a sqrt 2) shells, from the mean of
-# the 8 first (a sqrt3 / 2) and 6 second neighbours, each scaled to a
-_BCC_FACTOR = (1.0 + np.sqrt(2.0)) / 2.0
+# (1 + sqrt 2) / 2 of a shell distance d lies midway between d and sqrt(2) d: between
+# the first and second fcc shells (d = a / sqrt 2), between the second and third bcc
+# shells (d = a, estimated from the 8 first neighbours at a sqrt3 / 2 and 6 second at a)
+_MIDWAY = (1.0 + np.sqrt(2.0)) / 2.0
 
 
 def _largest_bond_cluster(bonds):
@@ -136,11 +135,11 @@ def common_neighbor_analysis(structure, cutoff="adaptive"):
             codes[a] = _classify(disp[:bonded], float(cutoff))
             continue
         if np.isfinite(d[:12]).all():
-            code = _classify(disp[:12], _FCC_FACTOR * d[:12].mean())
+            code = _classify(disp[:12], _MIDWAY * d[:12].mean())
             if code != OTHER:
                 codes[a] = code
                 continue
         if np.isfinite(d[:14]).all():
-            a_bcc = (d[:8].mean() * 2.0 / np.sqrt(3.0) + d[8:14].mean()) / 2.0
-            codes[a] = _classify(disp[:14], _BCC_FACTOR * a_bcc)
+            a_bcc = (d[:8].sum() * 2.0 / np.sqrt(3.0) + d[8:14].sum()) / 14.0
+            codes[a] = _classify(disp[:14], _MIDWAY * a_bcc)
     return codes

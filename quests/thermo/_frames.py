@@ -46,7 +46,10 @@ def volume_bandwidth(volume_per_atom):
 
 
 def volume_per_atom(atoms, label="structure"):
-    """|det(cell)| / n_atoms in Å^3/atom of a structure periodic along all three axes."""
+    """|det(cell)| / n_atoms in Å^3/atom of a structure periodic along all three axes.
+
+    ``atoms``: ase.Atoms or ``quests.structures.Frame``.
+    """
     pbc = np.broadcast_to(np.asarray(atoms.pbc, dtype=bool), (3,))
     if not pbc.all():
         raise InvalidStructureError(f"{label}: its volume per atom needs a cell periodic along "
@@ -54,7 +57,7 @@ def volume_per_atom(atoms, label="structure"):
     volume = abs(float(np.linalg.det(np.asarray(atoms.cell, dtype=float))))
     if not np.isfinite(volume) or volume <= 1e-12:
         raise InvalidStructureError(f"{label}: the cell has zero volume")
-    return volume / len(atoms)
+    return volume / len(atoms.positions)
 
 
 def _calculator_value(atoms, key):
@@ -71,8 +74,9 @@ def frame_value(atoms, key=None, candidates=(), what="value", label="structure",
     used. Returns a float, or None when nothing is found and not ``required``.
     """
     keys = (key,) if key is not None else tuple(candidates)
+    info = getattr(atoms, "info", None) or {}  # a Frame or tuple has none
     for name in keys:
-        value = atoms.info.get(name)
+        value = info.get(name)
         if value is None:
             value = _calculator_value(atoms, name)
         if value is None:
@@ -112,6 +116,8 @@ def attach_thermo(frames, thermo, source="the thermo output", labels=None):
         From ``quests.io.read_lammps_thermo``.
     source : str
         How error messages name the log.
+    labels : list of str, optional
+        How error messages name the frames (default "frame 0", "frame 1", ...).
 
     Every column (``PotEng``, ``Temp``, ``Press``, ``v_target``, ...) becomes
     an info key of the frame, so ``potential_energy`` finds ``PotEng`` and a

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from quests._errors import InvalidInputError
+from quests._validation import Interval, check_estimator_params
+from quests.thermo._fit import weighted_linear_fit
 from quests.thermo._phases import PhaseAnalysis, first_shell_pairs
 
 __all__ = ["solid_clusters", "cluster_size_distribution", "fit_cnt", "CNTFit",
@@ -20,7 +22,7 @@ def solid_clusters(structure, solid, shell=1.207, shell_pairs=None):
 
     Parameters
     ----------
-    structure : ase.Atoms
+    structure : ase.Atoms or Frame
         Periodic images are followed, so a cluster may wrap across the cell.
     solid : array-like of bool, shape (n_atoms,)
         Which atoms are solid-like.
@@ -41,7 +43,7 @@ def solid_clusters(structure, solid, shell=1.207, shell_pairs=None):
     from scipy.sparse.csgraph import connected_components
 
     solid = np.asarray(solid, dtype=bool)
-    n = len(structure)
+    n = len(structure.positions)
     if solid.shape != (n,):
         raise InvalidInputError(f"solid must have one flag per atom ({n}); got shape "
                                 f"{solid.shape}")
@@ -84,7 +86,7 @@ def cluster_size_distribution(cluster_sizes, n_atoms):
     if not frames:
         raise InvalidInputError("no frames to build a cluster-size distribution from")
     atoms = np.broadcast_to(np.asarray(n_atoms, dtype=float), (len(frames),)).sum()
-    pooled = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int64)
+    pooled = np.concatenate(frames)
     if pooled.size == 0:
         return (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
     sizes, counts = np.unique(pooled, return_counts=True)
@@ -154,7 +156,8 @@ def fit_cnt(sizes, counts, n_atoms_total, temperature=None, *, min_count=5, max_
     -kT ln P(n) = -n dmu + sigma n^(2/3) + c is linear in (dmu, sigma, c):
     a weighted least-squares fit, each point weighted by its Poisson error
     (the standard error of ln P(n) is 1 / sqrt(count)). Uncertainties are the
-    fit's, with the Poisson errors taken as known; n* and the barrier carry
+    fit's, widened by the reduced chi^2 when it exceeds 1 (counts pooled over
+    correlated MD frames scatter more than Poisson); n* and the barrier carry
     them by linear propagation.
 
     Parameters
@@ -197,11 +200,7 @@ def fit_cnt(sizes, counts, n_atoms_total, temperature=None, *, min_count=5, max_
     y = -kt * np.log(count / n_atoms_total)
     y_error = kt / np.sqrt(count)
     design = np.stack([-n, n ** (2.0 / 3.0), np.ones_like(n)], axis=1)
-    weighted = design / y_error[:, None]
-    params, *_ = np.linalg.lstsq(weighted, y / y_error, rcond=None)
-    covariance = np.linalg.inv(weighted.T @ weighted)
-    residual = (y - design @ params) / y_error
-    dof = max(n.size - 3, 1)
+    params, covariance, chi2_dof = weighted_linear_fit(design, y, y_error)
     dmu, sigma, c = params
     errors = np.sqrt(np.diag(covariance))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -217,7 +216,7 @@ def fit_cnt(sizes, counts, n_atoms_total, temperature=None, *, min_count=5, max_
                   c_error=float(errors[2]), n_critical=float(n_critical),
                   n_critical_error=n_error, barrier=float(barrier), barrier_error=b_error,
                   covariance=covariance, sizes=n.astype(np.int64), free_energy=y,
-                  free_energy_error=y_error, chi2_dof=float((residual ** 2).sum() / dof))
+                  free_energy_error=y_error, chi2_dof=chi2_dof)
 
 
 def onset_frame(n_max, size):
@@ -244,7 +243,7 @@ class NucleationAnalysis(PhaseAnalysis):
     classifier : PhaseClassifier (fitted)
     solid : str, optional
         Name of the solid phase (default: 'solid' if a phase has that name,
-        else the first).
+        else the first); the one used is ``solid_`` after a run.
     onset_size : int, default=50
     temperature : float, optional
         K, for the CNT fit in eV (else read from the frames' info, else kT units).
@@ -258,28 +257,39 @@ class NucleationAnalysis(PhaseAnalysis):
     Those of PhaseAnalysis, plus: n_max, n_solid (ndarray per frame),
     cluster_sizes (list of arrays per frame), onset (frame number or None),
     distribution (sizes, P(n), counts over the frames before the onset),
-    cnt (CNTFit or None) and cnt_error (why there is no fit).
+    temperature (K, of the CNT fit, or None), cnt (CNTFit or None) and
+    cnt_error (why there is no fit), clusters (per-atom cluster indices per
+    frame, with keep_atoms).
     """
+
+    _parameter_constraints = {
+        "onset_size": Interval(numbers.Integral, 1, None),
+        "temperature": Interval(numbers.Real, 0, None, closed="neither", allow_none=True),
+        "min_count": Interval(numbers.Integral, 1, None),
+    }
 
     def __init__(self, classifier, *, solid=None, onset_size=50, temperature=None,
                  min_count=5, keep_atoms=False, writers=(), verbose=False):
         super().__init__(classifier, keep_atoms=keep_atoms, writers=(), verbose=verbose)
-        phases = classifier.phases_
-        if solid is None:
-            solid = "solid" if "solid" in phases else phases[0]
-        if solid not in phases:
-            raise InvalidInputError(f"no reference phase named {solid!r} (phases: {phases})")
-        if not (isinstance(onset_size, numbers.Integral) and onset_size >= 1):
-            raise InvalidInputError(f"onset_size must be an int >= 1; got {onset_size!r}")
         self.solid = solid
-        self.onset_size = int(onset_size)
+        self.onset_size = onset_size
         self.temperature = temperature
         self.min_count = min_count
         self.cluster_writers = list(writers)
 
     def _prepare(self):
+        # checked when the run starts, before any frame is read
+        check_estimator_params(self)
+        phases = self.classifier.phases_
+        if self.solid is None:
+            self.solid_ = "solid" if "solid" in phases else phases[0]
+        elif self.solid in phases:
+            self.solid_ = self.solid
+        else:
+            raise InvalidInputError(f"no reference phase named {self.solid!r} (phases: "
+                                    f"{phases})")
         super()._prepare()
-        self._solid_index = self.classifier.phases_.index(self.solid)
+        self._solid_index = phases.index(self.solid_)
         self.results.cluster_sizes = []
         self.results.clusters = []
 

@@ -52,6 +52,9 @@ class PhaseClassifier:
     ----------
     phases_ : list of str
     descriptors_ : dict name -> ndarray
+    reference_species_ : list of int
+        Atomic numbers in the reference structures (empty for descriptor arrays).
+    rule_ : BandwidthRule
     """
 
     _parameter_constraints = {
@@ -78,10 +81,10 @@ class PhaseClassifier:
 
     def fit(self, references=None):
         """Describe the reference phases; returns self."""
-        from quests.descriptor import describe_groups
+        from quests.descriptor import describe_groups, structure_species
 
         check_estimator_params(self)
-        self._rule = BandwidthRule(self.bandwidth)
+        self.rule_ = BandwidthRule(self.bandwidth)
         references = self.references if references is None else references
         if not isinstance(references, dict) or len(references) < 2:
             raise InvalidInputError("give at least two reference phases as a dict name -> "
@@ -101,9 +104,9 @@ class PhaseClassifier:
             raise InvalidInputError("the reference phases hold descriptors of different "
                                     "lengths: compute them with the same settings")
         self.species_ = species
-        self.reference_species_ = sorted({int(z) for group in groups
+        self.reference_species_ = sorted({z for group in groups
                                           if not isinstance(group, np.ndarray)
-                                          for a in group for z in np.unique(a.numbers)})
+                                          for z in structure_species(group)})
         self.phases_ = names
         self.descriptors_ = dict(zip(names, xs))
         return self
@@ -166,10 +169,10 @@ class PhaseClassifier:
         ``shell_pairs`` are its ``first_shell`` pairs if already at hand.
         """
         if h is None:
-            if self._rule.from_volume:
+            if self.rule_.from_volume:
                 if structure is None:
                     raise InvalidInputError("bandwidth='volume' needs the structure (or h)")
-                h = self._rule(structure, "structure")[0]
+                h = self.rule_(structure, "structure")[0]
             else:
                 h = float(self.bandwidth)
         dh = self.differential_entropies(X, h)
@@ -193,13 +196,17 @@ class PhaseClassifier:
 def first_shell_pairs(structure, shell=1.207):
     """Directed pairs (i, j) with |r_ij| < shell x the median nearest-neighbour distance.
 
-    Periodic images are followed (ase's neighbour list), so shells wrap
-    across the cell. Returns two int arrays.
+    Periodic images are followed (ase's neighbour list, which returns the
+    pair indices that ``quests.neighbors`` does not), so shells wrap across
+    the cell. ``structure``: anything ``quests.structures.as_frame`` takes.
+    Returns two int arrays.
     """
     from ase.neighborlist import neighbor_list
 
+    from quests.structures import as_atoms
+
     d_nn = nearest_neighbor_distance(structure)
-    i, j = neighbor_list("ij", structure, shell * d_nn)
+    i, j = neighbor_list("ij", as_atoms(structure), shell * d_nn)
     return i, j
 
 
@@ -252,7 +259,7 @@ class PhaseAnalysis(BatchedFrameAnalysis):
 
     def _frame_extra(self, label, structure, frame):
         self.classifier.check_species(frame, label)
-        return self.classifier._rule(structure, label)[0]  # h of this frame
+        return self.classifier.rule_(structure, label)[0]  # h of this frame
 
     def _describe(self, frames):
         return self.classifier.descriptors(frames)

@@ -41,20 +41,33 @@ class BandwidthRule:
 
 
 def merge_events(event_lists, window):
-    """One list of events from several signals: events closer than ``window`` frames merge,
-    keeping the most significant and naming every signal that saw it."""
+    """One list of events from several signals.
+
+    An event of one signal and an event of another less than ``window``
+    frames apart are the same change: they merge into the more significant,
+    named by both signals. Events of the same signal never merge (the
+    detector already keeps them at least ``window`` frames apart).
+
+    Examples
+    --------
+    >>> a = [Event(10, 1.0, 6.0, "H"), Event(15, 1.0, 7.0, "H")]
+    >>> b = [Event(11, 2.0, 9.0, "dH")]
+    >>> [(e.frame, e.signal) for e in merge_events([a, b], 5)]
+    [(11, 'H+dH'), (15, 'H')]
+    """
     events = sorted((e for events in event_lists for e in events), key=lambda e: e.frame)
-    merged = []
+    groups = []  # [first frame, best event, signals]
     for event in events:
-        if merged and event.frame - merged[-1][0].frame <= window:
-            best, signals = merged[-1]
-            signals.append(event.signal)
-            if abs(event.score) > abs(best.score):
-                merged[-1] = (event, signals)
+        group = groups[-1] if groups else None
+        if (group is not None and event.frame - group[0] < window
+                and event.signal not in group[2]):
+            group[2].append(event.signal)
+            if abs(event.score) > abs(group[1].score):
+                group[1] = event
             continue
-        merged.append((event, [event.signal]))
-    return [Event(e.frame, e.jump, e.score, "+".join(dict.fromkeys(signals)))
-            for e, signals in merged]
+        groups.append([event.frame, event, [event.signal]])
+    return [Event(best.frame, best.jump, best.score, "+".join(signals))
+            for _, best, signals in groups]
 
 
 class TrajectoryEntropy(BatchedFrameAnalysis):
@@ -63,7 +76,13 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
     For every frame: H and D of its environments (nats), and the mean and
     max dH of its environments against a reference: either given, or the
     first ``reference_frames`` frames of the trajectory itself (so dH(t)
-    says how far frame t has moved from where the run started). Events are
+    says how far frame t has moved from where the run started; each of
+    those frames is measured against the others, its own environments left
+    out and their kernel sum scaled to the whole window, so the window is not
+    biased low). A reference of more than
+    ``quests.uncertainty.AUTO_EXACT_REFERENCE`` environments is searched
+    through a nearest-neighbour index: dH is then the approximate upper bound
+    of ``quests.kde.differential_entropy``. Events are
     frames where H(t) or dH(t) changes abruptly (``detect_events``: a jump
     between straight-line fits over ``event_window`` frames on either side,
     at least ``event_threshold`` standard errors).
@@ -71,6 +90,9 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
     Frames are described in batches of about ``quests.analysis.CHUNK_ATOMS``
     atoms and only per-frame numbers are kept (per-atom dH only with
     ``keep_atoms``), so memory is bounded however long the trajectory.
+
+    Frames are ``ase.Atoms`` (or anything ``quests.structures.as_frame``
+    takes; time and temperature are read from ``Atoms.info`` where present).
 
     Parameters
     ----------
@@ -81,7 +103,11 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
         per atom (``volume_bandwidth``), for comparisons across densities and
         temperatures. dH of a frame uses that frame's bandwidth.
     reference_frames : int, default=5
+        Frames at the start that form the reference when none is given (>= 2).
     k, cutoff, species : descriptor settings (as in ``compute_descriptors``)
+        ``species='all'``: the species of the reference (or of the reference
+        window). Whatever ``species``, a frame holding a species that the
+        reference structures do not hold is an error.
     event_window : int, default=5
     event_threshold : float, default=5.0
         Minimum |jump| / standard error of an event.
@@ -102,7 +128,7 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
     """
 
     _parameter_constraints = {
-        "reference_frames": Interval(numbers.Integral, 1, None),
+        "reference_frames": Interval(numbers.Integral, 2, None),
         "k": NEIGHBORS,
         "cutoff": CUTOFF,
         "event_window": Interval(numbers.Integral, 2, None),
@@ -126,20 +152,29 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
         self.keep_atoms = keep_atoms
         self.writers = list(writers)
         self.n_jobs = n_jobs
-        check_estimator_params(self)
-        self._rule = BandwidthRule(bandwidth)
 
-    def _describe(self, structures):
-        from quests.descriptor import compute_descriptors
+    def _describe(self, frames):
+        from quests.descriptor import compute_descriptors, structure_species
 
-        return compute_descriptors(structures, self.k, self.cutoff, species=self.species,
+        if self.known_species_ is None and self.reference is None:
+            # the reference window's species, whatever the batch size
+            self.known_species_ = structure_species(frames[:self.reference_frames])
+            if self.species_ == "all":
+                self.species_ = self.known_species_
+        return compute_descriptors(frames, self.k, self.cutoff, species=self.species_,
                                    n_jobs=self.n_jobs)
 
     def _prepare(self):
+        from quests.descriptor import structure_species
         from quests.structures import as_frames
 
+        check_estimator_params(self)
+        self.rule_ = BandwidthRule(self.bandwidth)
+        self.species_ = self.species
+        self.known_species_ = None  # atomic numbers of the reference, once known
         super()._prepare()
         self._reference_x = None
+        self._window_rows = None
         self.results.rows = []
         self.results.dh = []
         if self.reference is None:
@@ -147,9 +182,16 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
         if isinstance(self.reference, np.ndarray) and self.reference.ndim == 2:
             from quests._validation import check_descriptors
 
+            if self.species == "all":
+                raise InvalidInputError("species='all' needs reference structures, not "
+                                        "descriptors")
             x = check_descriptors(self.reference, "reference descriptors")
         else:
-            x = self._describe(as_frames(self.reference, "reference structure"))
+            frames = as_frames(self.reference, "reference structure")
+            self.known_species_ = structure_species(frames)
+            if self.species == "all":
+                self.species_ = self.known_species_
+            x = self._describe(frames)
         self._set_reference(x)
 
     def _set_reference(self, x):
@@ -157,12 +199,13 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
         from quests.uncertainty import AUTO_EXACT_REFERENCE
 
         self.results.n_reference = int(x.shape[0])
+        self._reference_array = x
         # one index for the whole run where exact sums would be slow
         self._reference_x = x if x.shape[0] <= AUTO_EXACT_REFERENCE else \
             NeighborIndex(n_jobs=self.n_jobs).fit(x)
 
     def _frame_extra(self, label, structure, frame):
-        return self._rule(structure, label)  # (h, volume per atom)
+        return self.rule_(structure, label)  # (h, volume per atom)
 
     def _batch_ready(self):
         # the first batch must hold the reference window
@@ -175,13 +218,30 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
                     f"the trajectory has {len(items)} frames but the reference window "
                     f"needs {self.reference_frames}: lower reference_frames or give a reference")
             self._set_reference(x[:offsets[self.reference_frames]].copy())
+            self._window_rows = [slice(int(offsets[i]), int(offsets[i + 1]))
+                                 for i in range(self.reference_frames)]
 
     def _finish_frame(self, item, x, rows, state):
         from quests.kde import dataset_entropy, differential_entropy
 
+        if self.known_species_ is not None:  # known by now (None for descriptor arrays)
+            extra = sorted(set(np.unique(item.frame.numbers).tolist())
+                           - set(self.known_species_))
+            if extra:
+                raise InvalidInputError(f"{item.label} holds species {extra} that the "
+                                        f"reference does not (species {self.known_species_})")
         h, volume = item.extra
         stats = dataset_entropy(x, h, n_jobs=self.n_jobs)
-        dh = differential_entropy(x, self._reference_x, h, n_jobs=self.n_jobs)
+        if self._window_rows is not None and item.number < len(self._window_rows):
+            # a frame of the reference window against the other frames of the window,
+            # their kernel sum scaled up to the whole window's size (the density the
+            # later frames are measured in)
+            others = np.delete(self._reference_array,
+                               np.r_[self._window_rows[item.number]], axis=0)
+            dh = differential_entropy(x, others, h, method="exact", n_jobs=self.n_jobs) \
+                - np.log(self._reference_array.shape[0] / others.shape[0])
+        else:
+            dh = differential_entropy(x, self._reference_x, h, n_jobs=self.n_jobs)
         row = {
             "frame": item.label,
             "n_atoms": int(x.shape[0]),
