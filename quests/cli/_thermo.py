@@ -89,6 +89,13 @@ def _outputs_checked(outputs, allowed, overwrite, plot_path):
     return outputs
 
 
+def _report_written(paths, quiet):
+    if not quiet:
+        for path in paths:
+            if path:
+                click.echo(f"wrote {path}", err=True)
+
+
 def _no_frames(trajectory, rows):
     if not rows:
         from quests.io import ReadError
@@ -169,9 +176,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
 
         x, xlabel = _time_axis(res.rows)
         save_figure(plot_trajectory_entropy(res, x=x, xlabel=xlabel), plot_path, overwrite)
-    if not quiet:
-        for path in outputs + ([plot_path] if plot_path else []):
-            click.echo(f"wrote {path}", err=True)
+    _report_written(outputs + [plot_path], quiet)
 
 
 def _classifier(phase_specs, *, bandwidth, threshold, average, k, cutoff, species, n_jobs,
@@ -254,9 +259,7 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
 
         x, xlabel = _time_axis(res.rows)
         save_figure(plot_phase_fractions(res, x=x, xlabel=xlabel), plot_path, overwrite)
-    if not quiet:
-        for path in outputs + ([plot_path] if plot_path else []):
-            click.echo(f"wrote {path}", err=True)
+    _report_written(outputs + [plot_path], quiet)
 
 
 def _label_writer(handle, classifier, clusters=False):
@@ -359,9 +362,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
 
         x, xlabel = _time_axis(res.rows)
         save_figure(plot_nucleation(res, x=x, xlabel=xlabel), plot_path, overwrite)
-    if not quiet:
-        for path in outputs + ([plot_path] if plot_path else []):
-            click.echo(f"wrote {path}", err=True)
+    _report_written(outputs + [plot_path], quiet)
 
 
 def _attach_logs(phases, thermo_specs):
@@ -488,6 +489,4 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
         from quests.plotting import plot_phase_boundary
 
         save_figure(plot_phase_boundary(boundaries), plot_path, overwrite)
-    if not quiet:
-        for path in [p for p in (output, plot_path) if p]:
-            click.echo(f"wrote {path}", err=True)
+    _report_written([output, plot_path], quiet)
