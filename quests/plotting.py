@@ -13,7 +13,7 @@ from quests._errors import InvalidInputError
 __all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
            "plot_selection_curves", "plot_learning_curve", "plot_active_learning",
            "plot_trajectory_entropy", "plot_phase_fractions", "plot_nucleation",
-           "plot_phase_boundary"]
+           "plot_phase_boundary", "plot_zentropy"]
 
 
 def _pyplot():
@@ -271,3 +271,32 @@ def plot_phase_boundary(boundaries, ax=None):
     ax.set_xlabel("T (K)")
     ax.legend(frameon=False, fontsize=8)
     return ax.figure
+
+
+def plot_zentropy(properties, names, reference=None, axes=None):
+    """V(T), volumetric thermal expansion and p_k(T) of ``IsobaricProperties``.
+
+    ``reference``: the properties of one configuration alone, drawn dashed.
+    """
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+    t = properties.temperatures
+    axes[0].plot(t, properties.volume, label="zentropy")
+    axes[1].plot(t, properties.volumetric_expansion * 1e6, label="zentropy")
+    if reference is not None:
+        axes[0].plot(t, reference.volume, ls="--", color="0.4", label=f"{names[0]} alone")
+        axes[1].plot(t, reference.volumetric_expansion * 1e6, ls="--", color="0.4",
+                     label=f"{names[0]} alone")
+    axes[1].axhline(0, color="k", lw=0.8)
+    axes[0].set_ylabel("V (Å^3)")
+    axes[1].set_ylabel("volumetric expansion (1e-6/K)")
+    if properties.probabilities is not None:
+        for name, p in zip(names, properties.probabilities):
+            axes[2].plot(t, p, label=name)
+        axes[2].set_ylabel("probability")
+    for ax in axes:
+        ax.set_xlabel("T (K)")
+        ax.legend(frameon=False, fontsize=8)
+    axes[0].set_title(f"P = {properties.pressure:g} GPa", fontsize=9)
+    return axes[0].figure

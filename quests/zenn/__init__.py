@@ -1,0 +1,36 @@
+"""Zentropy free energies of several configurations (and, with torch, the ZENN model).
+
+Network-free path, numpy only:
+
+- ``quests.zenn.qha``: per-configuration Helmholtz energies from DFT E(V):
+  ``read_energy_volume`` (VASP folders, extxyz, CSV), ``fit_bm4``, and the
+  Debye-Grüneisen vibrational free energy (``helmholtz_energy``).
+- ``quests.zenn.zentropy``: ``zentropy`` combines F_k(V, T) with
+  multiplicities g_k; ``isobaric_properties`` gives V(T), thermal expansion,
+  G and Cp at a pressure; ``spinodal`` and ``critical_point``.
+"""
+
+from quests.zenn._qha import (
+    BM4,
+    EnergyVolume,
+    debye_free_energy,
+    debye_function,
+    debye_temperature,
+    fit_bm4,
+    helmholtz_energy,
+    read_energy_volume,
+)
+from quests.zenn._zentropy import (
+    IsobaricProperties,
+    Zentropy,
+    critical_point,
+    isobaric_properties,
+    spinodal,
+    zentropy,
+    zentropy_from_dft,
+)
+
+__all__ = ["BM4", "EnergyVolume", "IsobaricProperties", "Zentropy", "critical_point",
+           "debye_free_energy", "debye_function", "debye_temperature", "fit_bm4",
+           "helmholtz_energy", "isobaric_properties", "read_energy_volume", "spinodal",
+           "zentropy", "zentropy_from_dft"]

@@ -1,0 +1,279 @@
+"""Per-configuration Helmholtz energies from DFT E(V): a BM4 equation of state plus a
+Debye-Grüneisen vibrational free energy (Moruzzi, Janak and Schwarz, PRB 37, 790, 1988).
+
+Units: volumes in Å^3 and energies in eV, both per cell (the cell of the input data);
+temperatures in K; bulk moduli in GPa.
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from quests._errors import InvalidInputError
+
+__all__ = ["EnergyVolume", "BM4", "read_energy_volume", "fit_bm4", "debye_function",
+           "debye_temperature", "debye_free_energy", "helmholtz_energy",
+           "EV_PER_A3_IN_GPA", "BOLTZMANN_EV"]
+
+#: Boltzmann constant, eV/K (CODATA 2018, exact)
+BOLTZMANN_EV = 8.617333262e-5
+#: 1 eV/Å^3 in GPa
+EV_PER_A3_IN_GPA = 160.21766208
+_BOHR_A = 0.529177210903
+_MJS_CONSTANT = 41.63  # K, with r0 in bohr, B in kbar and M in amu (Moruzzi et al. 1988)
+
+
+@dataclass(frozen=True)
+class EnergyVolume:
+    """Static energies of one configuration at several volumes.
+
+    Attributes
+    ----------
+    volumes : ndarray (n,), Å^3 per cell, strictly increasing
+    energies : ndarray (n,), eV per cell
+    n_atoms : int, atoms per cell
+    mass : float, mean atomic mass of the cell, amu
+    label : str
+    """
+
+    volumes: np.ndarray
+    energies: np.ndarray
+    n_atoms: int
+    mass: float
+    label: str = "configuration"
+
+
+def _checked(volumes, energies, n_atoms, mass, label):
+    v = np.asarray(volumes, dtype=float)
+    e = np.asarray(energies, dtype=float)
+    if v.ndim != 1 or v.shape != e.shape:
+        raise InvalidInputError(f"{label}: volumes and energies must be 1-D of one length")
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(e))):
+        raise InvalidInputError(f"{label}: volumes and energies must be finite (NaN energy?)")
+    if np.any(v <= 0):
+        raise InvalidInputError(f"{label}: volumes must be > 0")
+    order = np.argsort(v)
+    v, e = v[order], e[order]
+    if np.any(np.diff(v) <= 0):
+        raise InvalidInputError(f"{label}: two energies at the same volume")
+    if not (n_atoms >= 1 and mass > 0):
+        raise InvalidInputError(f"{label}: n_atoms must be >= 1 and the mass > 0")
+    return EnergyVolume(v, e, int(n_atoms), float(mass), label)
+
+
+def _oszicar_energy(path):
+    last = [line for line in Path(path).read_text(errors="replace").splitlines()
+            if "F=" in line]
+    if not last:
+        raise InvalidInputError(f"{path} holds no 'F=' line (not a finished VASP run?)")
+    words = last[-1].split()
+    try:
+        return float(words[words.index("F=") + 1])
+    except (ValueError, IndexError):
+        raise InvalidInputError(f"{path}: cannot read the energy after 'F='") from None
+
+
+def read_energy_volume(path, *, n_atoms=None, mass=None, label=None):
+    """Energies and volumes of one configuration, from a folder, extxyz or CSV.
+
+    - a folder of per-volume folders, each with a VASP ``OSZICAR*`` (last
+      ``F=``) and ``CONTCAR*`` (the structure, hence volume, atoms and mass);
+    - a structure file ase.io reads whose frames carry energies;
+    - a ``.csv`` with columns ``volume`` and ``energy`` (per cell; give
+      ``n_atoms`` and ``mass`` for the Debye model).
+
+    Returns
+    -------
+    EnergyVolume
+    """
+    from ase.io import read
+
+    path = Path(path)
+    label = label or path.name
+    if not path.exists():
+        raise InvalidInputError(f"{path} does not exist")
+    if path.is_dir():
+        volumes, energies, atoms = [], [], None
+        for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+            oszicar = sorted(sub.glob("OSZICAR*"))
+            contcar = sorted(sub.glob("CONTCAR*")) or sorted(sub.glob("POSCAR*"))
+            if not oszicar or not contcar:
+                continue
+            atoms = read(contcar[0], format="vasp")
+            volumes.append(atoms.get_volume())
+            energies.append(_oszicar_energy(oszicar[0]))
+        if atoms is None:
+            raise InvalidInputError(f"{path}: no sub-folder holds an OSZICAR and a CONTCAR")
+        return _checked(volumes, energies, n_atoms or len(atoms),
+                        mass or float(atoms.get_masses().mean()), label)
+    if path.suffix.lower() == ".csv":
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        try:
+            volumes = [float(r["volume"]) for r in rows]
+            energies = [float(r["energy"]) for r in rows]
+        except (KeyError, ValueError):
+            raise InvalidInputError(f"{path}: needs numeric columns 'volume' and 'energy'") \
+                from None
+        if n_atoms is None or mass is None:
+            raise InvalidInputError(f"{path}: a CSV of E(V) needs n_atoms and mass")
+        return _checked(volumes, energies, n_atoms, mass, label)
+    frames = read(path, ":")
+    energies = []
+    for i, atoms in enumerate(frames):
+        try:
+            energies.append(atoms.get_potential_energy())
+        except Exception:  # noqa: BLE001 - ase raises several types for a missing energy
+            raise InvalidInputError(f"{path} frame {i} carries no energy") from None
+    return _checked([a.get_volume() for a in frames], energies, n_atoms or len(frames[0]),
+                    mass or float(frames[0].get_masses().mean()), label)
+
+
+@dataclass(frozen=True)
+class BM4:
+    """Fourth-order Birch-Murnaghan E(V) = a + b V^(-2/3) + c V^(-4/3) + d V^(-2).
+
+    Attributes
+    ----------
+    coefficients : ndarray (4,), (a, b, c, d), eV and Å
+    volume0 : float, Å^3, the minimum
+    energy0 : float, eV
+    bulk_modulus0 : float, GPa
+    bulk_modulus_derivative0 : float, B' at the minimum
+    rms : float, eV, residual of the fit
+    """
+
+    coefficients: np.ndarray
+    volume0: float
+    energy0: float
+    bulk_modulus0: float
+    bulk_modulus_derivative0: float
+    rms: float
+
+    def energy(self, volume, derivative=0):
+        """E(V) (eV) or its ``derivative``-th volume derivative (eV/Å^(3n)), n = 0..3."""
+        v = np.asarray(volume, dtype=float)
+        a, b, c, d = self.coefficients
+        # E = sum_k coef_k V^(p_k); each derivative multiplies by p and lowers the power
+        total = 0.0
+        for coef, power in ((a, 0.0), (b, -2 / 3), (c, -4 / 3), (d, -2.0)):
+            factor, p = coef, power
+            for _ in range(derivative):
+                factor, p = factor * p, p - 1.0
+            total = total + factor * v ** p
+        return total
+
+    def pressure(self, volume):
+        """P = -dE/dV, GPa."""
+        return -self.energy(volume, 1) * EV_PER_A3_IN_GPA
+
+    def bulk_modulus(self, volume):
+        """B = V d2E/dV2, GPa."""
+        v = np.asarray(volume, dtype=float)
+        return v * self.energy(v, 2) * EV_PER_A3_IN_GPA
+
+
+def fit_bm4(volumes, energies, label="configuration"):
+    """Least-squares BM4 fit of E(V) (linear in its four coefficients).
+
+    Needs at least 5 volumes (one more than the parameters) and a minimum
+    inside the fitted range.
+    """
+    v = np.asarray(volumes, dtype=float)
+    e = np.asarray(energies, dtype=float)
+    if v.size < 5:
+        raise InvalidInputError(f"{label}: a BM4 fit needs at least 5 volumes; got {v.size}")
+    design = np.stack([np.ones_like(v), v ** (-2 / 3), v ** (-4 / 3), v ** -2.0], axis=1)
+    coefficients, *_ = np.linalg.lstsq(design, e, rcond=None)
+    rms = float(np.sqrt(np.mean((design @ coefficients - e) ** 2)))
+    probe = BM4(coefficients, np.nan, np.nan, np.nan, np.nan, rms)
+    # the minimum: dE/dV = 0 is a cubic in x = V^(-2/3)
+    _, b, c, d = coefficients
+    roots = np.roots([-2 * d, -4 / 3 * c, -2 / 3 * b])  # times V^-1: b' x + c' x^2 + d' x^3
+    candidates = [r.real ** -1.5 for r in roots if abs(r.imag) < 1e-12 and r.real > 0]
+    candidates = [x for x in candidates if v.min() * 0.8 <= x <= v.max() * 1.2
+                  and probe.energy(x, 2) > 0]
+    if not candidates:
+        raise InvalidInputError(f"{label}: E(V) has no minimum near the fitted volumes "
+                                f"({v.min():g}-{v.max():g} Å^3)")
+    v0 = float(min(candidates, key=lambda x: probe.energy(x)))
+    b0 = float(probe.bulk_modulus(v0))
+    # B' = dB/dP = -(V/B) dB/dV, with dB/dV = E'' + V E'''
+    db_dv = (probe.energy(v0, 2) + v0 * probe.energy(v0, 3)) * EV_PER_A3_IN_GPA
+    return BM4(coefficients, v0, float(probe.energy(v0)), b0, float(-v0 / b0 * db_dv), rms)
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(64)
+
+
+def debye_function(x):
+    """Third-order Debye function D3(x) = 3/x^3 int_0^x t^3 / (e^t - 1) dt (any shape).
+
+    Examples
+    --------
+    >>> round(float(debye_function(1e-8)), 6), round(float(debye_function(100.0)), 8)
+    (1.0, 1.948e-05)
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    small = x < 50.0
+    xs = x[small][..., None]
+    t = 0.5 * xs * (_GL_NODES + 1.0)  # Gauss-Legendre on [0, x]
+    integrand = np.where(t > 0, t ** 3 / np.expm1(np.maximum(t, 1e-300)), 0.0)
+    out[small] = 3.0 / xs[..., 0] ** 3 * 0.5 * xs[..., 0] * (integrand * _GL_WEIGHTS).sum(-1)
+    # beyond x = 50 the integral is pi^4/15 to double precision
+    out[~small] = np.pi ** 4 / 5.0 / x[~small] ** 3
+    return out
+
+
+def debye_temperature(volume, eos, n_atoms, mass, scaling=0.617, x=2.0 / 3.0):
+    """Moruzzi-Janak-Schwarz Debye temperature (K) at ``volume`` (Å^3 per cell).
+
+    Theta(V) = s 41.63 (r0 B0 / M)^(1/2) (V0 / V)^gamma, with r0 the Wigner-Seitz
+    radius (bohr) of the volume per atom at V0, B0 in kbar, M the mean atomic
+    mass (amu) and gamma = (1 + B') / 2 - x the Grüneisen parameter.
+    """
+    v_atom = eos.volume0 / n_atoms
+    r0 = (3.0 * v_atom / (4.0 * np.pi)) ** (1.0 / 3.0) / _BOHR_A
+    theta0 = scaling * _MJS_CONSTANT * np.sqrt(r0 * eos.bulk_modulus0 * 10.0 / mass)
+    gamma = (1.0 + eos.bulk_modulus_derivative0) / 2.0 - x
+    return theta0 * (eos.volume0 / np.asarray(volume, dtype=float)) ** gamma
+
+
+def debye_free_energy(volume, temperature, eos, n_atoms, mass, scaling=0.617, x=2.0 / 3.0):
+    """Vibrational Helmholtz energy of the Debye model, eV per cell, shape (n_T, n_V).
+
+    F_vib = N [9/8 kB Theta + kB T (3 ln(1 - exp(-Theta/T)) - D3(Theta/T))].
+    """
+    theta = debye_temperature(volume, eos, n_atoms, mass, scaling, x)[None, :]
+    t = np.asarray(temperature, dtype=float)[:, None]
+    zero_point = 9.0 / 8.0 * BOLTZMANN_EV * theta
+    # at T = 0 only the zero-point term remains (y = theta/T is capped where T = 0,
+    # and the thermal term there is multiplied by T = 0)
+    y = theta / np.where(t > 0, t, theta.max() / 1e3)
+    thermal = BOLTZMANN_EV * t * (3.0 * np.log1p(-np.exp(-y)) - debye_function(y))
+    return n_atoms * (zero_point + thermal)
+
+
+def helmholtz_energy(data, volumes, temperatures, scaling=0.617, x=2.0 / 3.0):
+    """F(V, T) = E_BM4(V) + F_Debye(V, T) of one configuration on a grid, eV per cell.
+
+    Parameters
+    ----------
+    data : EnergyVolume
+    volumes : array (n_V,), Å^3 per cell
+    temperatures : array (n_T,), K
+
+    Returns
+    -------
+    F : ndarray (n_T, n_V)
+    eos : BM4
+    """
+    eos = fit_bm4(data.volumes, data.energies, data.label)
+    volumes = np.asarray(volumes, dtype=float)
+    vibrational = debye_free_energy(volumes, temperatures, eos, data.n_atoms, data.mass,
+                                    scaling, x)
+    f = eos.energy(volumes)[None, :] + vibrational
+    return f, eos

@@ -1,0 +1,280 @@
+"""Zentropy: the free energy of several configurations and what follows from it.
+
+F(V, T) = -kB T ln sum_k g_k exp(-F_k(V, T) / (kB T)), p_k = g_k exp(-F_k / kB T) / Z,
+S = sum_k p_k S_k - kB sum_k p_k ln(p_k / g_k) with S_k = -dF_k/dT, on a (T, V) grid;
+then P = -dF/dV, B = V d2F/dV2, Cv = T dS/dT, and at fixed pressure V(T) minimising
+F + PV, thermal expansion, G, Cp, spinodals (d2F/dV2 = 0) and the critical point.
+
+Units: eV and Å^3 per cell, K, GPa; entropies in eV/K per cell.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from quests._errors import InvalidInputError
+from quests.zenn._qha import BOLTZMANN_EV, EV_PER_A3_IN_GPA
+
+__all__ = ["Zentropy", "zentropy", "IsobaricProperties", "isobaric_properties", "spinodal",
+           "critical_point", "zentropy_from_dft"]
+
+
+@dataclass(frozen=True)
+class Zentropy:
+    """The zentropy sum on a grid.
+
+    Attributes
+    ----------
+    temperatures : (n_T,), volumes : (n_V,)
+    free_energy : (n_T, n_V), eV
+    probabilities : (K, n_T, n_V)
+    entropy, configurational_entropy : (n_T, n_V), eV/K
+        Total S and its configurational part -kB sum p ln(p / g).
+    pressure : (n_T, n_V), GPa
+    bulk_modulus : (n_T, n_V), GPa
+    heat_capacity : (n_T, n_V), eV/K (constant volume)
+    """
+
+    temperatures: np.ndarray
+    volumes: np.ndarray
+    free_energy: np.ndarray
+    probabilities: np.ndarray
+    entropy: np.ndarray
+    configurational_entropy: np.ndarray
+    pressure: np.ndarray
+    bulk_modulus: np.ndarray
+    heat_capacity: np.ndarray
+
+
+def _derivative(values, grid, axis=-1):
+    """Second-order finite differences, also at the edges of the grid."""
+    return np.gradient(values, grid, axis=axis, edge_order=2)
+
+
+def _second_derivative(values, grid, axis=-1):
+    return _derivative(_derivative(values, grid, axis), grid, axis)
+
+
+def _check_grid(temperatures, volumes, free_energies, multiplicities):
+    t = np.asarray(temperatures, dtype=float)
+    v = np.asarray(volumes, dtype=float)
+    f = np.asarray(free_energies, dtype=float)
+    g = np.asarray(multiplicities, dtype=float)
+    if t.ndim != 1 or v.ndim != 1:
+        raise InvalidInputError("temperatures and volumes must be 1-D grids")
+    if f.ndim == 2:
+        f = f[None]
+    if f.ndim != 3 or f.shape[1:] != (t.size, v.size):
+        raise InvalidInputError(f"free energies must have shape (K, {t.size}, {v.size}) for "
+                                f"{t.size} temperatures and {v.size} volumes; got {f.shape}")
+    if g.shape != (f.shape[0],):
+        raise InvalidInputError(f"{f.shape[0]} configurations need {f.shape[0]} "
+                                f"multiplicities; got {g.shape}")
+    if not np.all(np.isfinite(g)) or np.any(g <= 0):
+        raise InvalidInputError(f"multiplicities must be > 0; got {g.tolist()}")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(v)) and np.all(np.isfinite(f))):
+        raise InvalidInputError("temperatures, volumes and free energies must be finite")
+    if np.any(t <= 0):
+        raise InvalidInputError("temperatures must be > 0 K")
+    if np.any(np.diff(t) <= 0) or np.any(np.diff(v) <= 0):
+        raise InvalidInputError("temperatures and volumes must be strictly increasing")
+    return t, v, f, g
+
+
+def zentropy(temperatures, volumes, free_energies, multiplicities):
+    """Combine per-configuration free energies F_k(V, T) by the zentropy formula.
+
+    Parameters
+    ----------
+    temperatures : array (n_T,), K, strictly increasing, > 0
+    volumes : array (n_V,), Å^3, strictly increasing
+    free_energies : array (K, n_T, n_V), eV (or (n_T, n_V) for one configuration)
+    multiplicities : array (K,), g_k > 0
+
+    Returns
+    -------
+    Zentropy
+
+    Examples
+    --------
+    Two configurations with equal F and g = 1: F = F_1 - kB T ln 2.
+
+    >>> t, v = np.array([100.0, 200.0, 300.0]), np.array([10.0, 11.0, 12.0])
+    >>> f = np.zeros((2, 3, 3))
+    >>> z = zentropy(t, v, f, [1, 1])
+    >>> np.allclose(z.free_energy, -BOLTZMANN_EV * t[:, None] * np.log(2))
+    True
+    """
+    t, v, f, g = _check_grid(temperatures, volumes, free_energies, multiplicities)
+    kt = BOLTZMANN_EV * t[None, :, None]
+    # log-sum-exp: stable however far apart the F_k lie
+    exponent = np.log(g)[:, None, None] - f / kt
+    top = exponent.max(axis=0)
+    weights = np.exp(exponent - top)
+    total = weights.sum(axis=0)
+    free_energy = -kt[0] * (top + np.log(total))
+    p = weights / total
+    s_k = -_derivative(f, t, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mixing = np.where(p > 0, p * np.log(p / g[:, None, None]), 0.0).sum(axis=0)
+    s_conf = -BOLTZMANN_EV * mixing
+    entropy = (p * s_k).sum(axis=0) + s_conf
+    return Zentropy(
+        temperatures=t, volumes=v, free_energy=free_energy, probabilities=p, entropy=entropy,
+        configurational_entropy=s_conf,
+        pressure=-_derivative(free_energy, v, axis=1) * EV_PER_A3_IN_GPA,
+        bulk_modulus=v * _second_derivative(free_energy, v, axis=1) * EV_PER_A3_IN_GPA,
+        heat_capacity=t[:, None] * _derivative(entropy, t, axis=0))
+
+
+@dataclass(frozen=True)
+class IsobaricProperties:
+    """Equilibrium along temperature at one pressure.
+
+    Attributes
+    ----------
+    pressure : float, GPa
+    temperatures : (n_T,), K
+    volume : (n_T,), Å^3, minimising G(V) = F + PV (refined between grid points)
+    gibbs_energy : (n_T,), eV
+    volumetric_expansion, linear_expansion : (n_T,), 1/K
+    bulk_modulus : (n_T,), GPa (isothermal, at V(T))
+    entropy : (n_T,), eV/K, -dG/dT
+    heat_capacity : (n_T,), eV/K, Cp = T dS/dT
+    probabilities : (K, n_T) or None, p_k at V(T)
+    on_edge : (n_T,) bool, the minimum lies at the edge of the volume grid
+    """
+
+    pressure: float
+    temperatures: np.ndarray
+    volume: np.ndarray
+    gibbs_energy: np.ndarray
+    volumetric_expansion: np.ndarray
+    linear_expansion: np.ndarray
+    bulk_modulus: np.ndarray
+    entropy: np.ndarray
+    heat_capacity: np.ndarray
+    probabilities: object
+    on_edge: np.ndarray
+
+
+def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probabilities=None):
+    """V(T), G(T), thermal expansion, B_T and Cp at ``pressure`` (GPa) from F(V, T).
+
+    The minimum of G = F + PV on each temperature row is refined by a
+    parabola through the grid minimum and its neighbours.
+    """
+    t = np.asarray(temperatures, dtype=float)
+    v = np.asarray(volumes, dtype=float)
+    f = np.asarray(free_energy, dtype=float)
+    if f.shape != (t.size, v.size):
+        raise InvalidInputError(f"free_energy must have shape ({t.size}, {v.size})")
+    if v.size < 3:
+        raise InvalidInputError("a volume grid of at least 3 points is needed")
+    g = f + pressure / EV_PER_A3_IN_GPA * v[None, :]
+    i = np.argmin(g, axis=1)
+    on_edge = (i == 0) | (i == v.size - 1)
+    j = np.clip(i, 1, v.size - 2)
+    rows = np.arange(t.size)
+    x0, x1, x2 = v[j - 1], v[j], v[j + 1]
+    y0, y1, y2 = g[rows, j - 1], g[rows, j], g[rows, j + 1]
+    # vertex of the parabola through three points
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+    b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / denom
+    c = (x1 * x2 * (x1 - x2) * y0 + x2 * x0 * (x2 - x0) * y1 + x0 * x1 * (x0 - x1) * y2) / denom
+    volume = np.where(a > 0, -b / (2 * a), x1)
+    gibbs = np.where(a > 0, c - b ** 2 / (4 * a), y1)
+    d2 = _second_derivative(f, v)
+    bulk = np.array([np.interp(vol, v, row) for vol, row in zip(volume, d2)]) * volume \
+        * EV_PER_A3_IN_GPA
+    alpha = _derivative(volume, t) / volume
+    entropy = -_derivative(gibbs, t)
+    probs = None
+    if probabilities is not None:
+        probs = np.array([[np.interp(vol, v, pk[n]) for n, vol in enumerate(volume)]
+                          for pk in np.asarray(probabilities)])
+    return IsobaricProperties(
+        pressure=float(pressure), temperatures=t, volume=volume, gibbs_energy=gibbs,
+        volumetric_expansion=alpha, linear_expansion=alpha / 3.0, bulk_modulus=bulk,
+        entropy=entropy, heat_capacity=t * _derivative(entropy, t), probabilities=probs,
+        on_edge=on_edge)
+
+
+def spinodal(temperatures, volumes, free_energy):
+    """Volumes where d2F/dV2 changes sign, per temperature: a list of arrays (Å^3).
+
+    ``free_energy`` has shape (n_T, n_V); the crossings are linearly interpolated.
+    """
+    v = np.asarray(volumes, dtype=float)
+    d2 = _second_derivative(np.asarray(free_energy, dtype=float), v)
+    out = []
+    for row in d2:
+        k = np.flatnonzero(np.sign(row[:-1]) * np.sign(row[1:]) < 0)
+        out.append(v[k] - row[k] * (v[k + 1] - v[k]) / (row[k + 1] - row[k]))
+    return out
+
+
+def critical_point(temperatures, volumes, free_energy):
+    """Where the spinodal closes: (T_c, V_c) or None if F(V) is convex at every T or at none.
+
+    T_c lies between the last temperature with a concave region and the first
+    without one (linearly interpolated in the width of the concave region);
+    V_c is the middle of the last concave region.
+    """
+    t = np.asarray(temperatures, dtype=float)
+    points = spinodal(t, volumes, free_energy)
+    concave = np.array([p.size >= 2 for p in points])
+    if concave.all() or not concave.any():
+        return None
+    last = int(np.flatnonzero(concave)[-1])
+    if last + 1 >= t.size:
+        return None
+    width = points[last][-1] - points[last][0]
+    previous = points[last - 1] if last > 0 and concave[last - 1] else None
+    if previous is not None:
+        width_before = previous[-1] - previous[0]
+        slope = (width - width_before) / (t[last] - t[last - 1])
+        t_c = t[last] - width / slope if slope < 0 else t[last]
+        t_c = float(min(max(t_c, t[last]), t[last + 1]))
+    else:
+        t_c = float(0.5 * (t[last] + t[last + 1]))
+    return t_c, float(0.5 * (points[last][0] + points[last][-1]))
+
+
+def zentropy_from_dft(data, multiplicities, temperatures, volumes=None, *, n_volumes=400,
+                      scaling=0.617, x=2.0 / 3.0):
+    """Zentropy of configurations given by their DFT E(V): BM4 + Debye-Grüneisen F_k, combined.
+
+    Parameters
+    ----------
+    data : list of EnergyVolume (``read_energy_volume``), one per configuration
+    multiplicities : list of g_k
+    temperatures : array (n_T,), K
+    volumes : array (n_V,), Å^3 per cell, optional
+        Default: ``n_volumes`` points over the volumes every configuration covers.
+    scaling, x : Debye-temperature scaling factor and Grüneisen exponent
+
+    Returns
+    -------
+    result : Zentropy
+    free_energies : ndarray (K, n_T, n_V), the F_k
+    eos : list of BM4
+    """
+    from quests.zenn._qha import helmholtz_energy
+
+    if not data:
+        raise InvalidInputError("no configurations given")
+    if len({d.n_atoms for d in data}) != 1:
+        raise InvalidInputError("the configurations hold cells of different sizes: give "
+                                "energies per cell of the same cell")
+    if volumes is None:
+        low = max(d.volumes.min() for d in data)
+        high = min(d.volumes.max() for d in data)
+        if not high > low:
+            raise InvalidInputError("the configurations share no volume range")
+        volumes = np.linspace(low, high, n_volumes)
+    pairs = [helmholtz_energy(d, volumes, temperatures, scaling, x) for d in data]
+    free_energies = np.array([f for f, _ in pairs])
+    return (zentropy(temperatures, volumes, free_energies, multiplicities), free_energies,
+            [eos for _, eos in pairs])

@@ -1,0 +1,216 @@
+"""Zentropy without networks: quests.zenn's zentropy sum, BM4, Debye-Grüneisen, Fe3Pt, CLI."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy.integrate import quad
+
+from quests import InvalidInputError
+from quests.cli import cli
+from quests.zenn import (
+    BM4,
+    critical_point,
+    debye_free_energy,
+    debye_function,
+    fit_bm4,
+    isobaric_properties,
+    read_energy_volume,
+    spinodal,
+    zentropy,
+    zentropy_from_dft,
+)
+from quests.zenn._qha import BOLTZMANN_EV
+
+FE3PT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fe3pt"
+CONFIGS = (("config_0", 2), ("config_28", 6), ("config_22", 12))  # FM, SF28, SF22
+needs_fe3pt = pytest.mark.skipif(not FE3PT.is_dir(), reason="../shared/data/fe3pt not here")
+
+
+def _direct_zentropy(t, f, g):
+    """-kB T ln sum_k g_k exp(-F_k / kB T) in long double, shifted by hand."""
+    kt = np.longdouble(BOLTZMANN_EV) * t.astype(np.longdouble)[:, None]
+    f = f.astype(np.longdouble)
+    shift = f.min(axis=0)
+    total = sum(gk * np.exp(-(fk - shift) / kt) for fk, gk in zip(f, g))
+    return (shift - kt * np.log(total)).astype(float)
+
+
+def test_zentropy_sum_is_exact_and_stable_for_large_differences():
+    rng = np.random.default_rng(0)
+    t = np.linspace(10.0, 2000.0, 40)
+    v = np.linspace(100.0, 120.0, 30)
+    f = -93.0 + rng.normal(0, 0.2, (3, 40, 30))
+    f[2] += 50.0  # 50 eV above: exp(-F/kT) of it underflows by itself at every T here
+    g = [2.0, 6.0, 12.0]
+    z = zentropy(t, v, f, g)
+    np.testing.assert_allclose(z.free_energy, _direct_zentropy(t, f, g), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(z.probabilities.sum(axis=0), 1.0, atol=1e-14)
+    assert np.all(z.probabilities[2] < 1e-100)
+    one = zentropy(t, v, f[0], [1.0])
+    np.testing.assert_allclose(one.free_energy, f[0], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(one.configurational_entropy, 0.0)
+
+
+def test_entropy_is_minus_the_temperature_derivative():
+    """S = sum p_k S_k - kB sum p_k ln(p_k/g_k) equals -dF/dT of the total F."""
+    t = np.linspace(100.0, 1500.0, 1401)
+    v = np.linspace(10.0, 12.0, 5)
+    # analytic F_k(V, T) with their own entropies
+    f = np.stack([-3.0 + 0.1 * (v - 11.0) ** 2 - 1e-4 * t[:, None] * (1 + 0.1 * v),
+                  -2.9 + 0.2 * (v - 10.5) ** 2 - 2e-4 * t[:, None] * np.ones_like(v)])
+    z = zentropy(t, v, f, [1.0, 3.0])
+    numeric = -np.gradient(z.free_energy, t, axis=0)
+    # central differences over 1 K: O(h^2) error, 1e-5; a missing term would be ~50 %
+    np.testing.assert_allclose(z.entropy[1:-1], numeric[1:-1], rtol=2e-5, atol=1e-12)
+    assert np.all(z.configurational_entropy >= 0)
+    assert np.all(z.configurational_entropy <= BOLTZMANN_EV * np.log(4.0) + 1e-15)
+
+
+def test_bm4_fit_recovers_its_own_curve_and_derivatives():
+    coef = np.array([132.04568, -14049.6831, 245394.098, -802171.920])  # Fe3Pt FM
+    true = BM4(coef, np.nan, np.nan, np.nan, np.nan, 0.0)
+    v = np.linspace(140.0, 175.0, 12)
+    fit = fit_bm4(v, true.energy(v))
+    np.testing.assert_allclose(fit.coefficients, coef, rtol=1e-8)
+    dense = np.linspace(140.0, 175.0, 200001)
+    assert fit.volume0 == pytest.approx(dense[np.argmin(true.energy(dense))], abs=2e-4)
+    h = 1e-3
+    b_num = fit.volume0 * (true.energy(fit.volume0 + h) - 2 * true.energy(fit.volume0)
+                           + true.energy(fit.volume0 - h)) / h ** 2 * 160.21766208
+    assert fit.bulk_modulus0 == pytest.approx(b_num, rel=1e-5)
+    dp = 1e-3
+    bp_num = (fit.bulk_modulus(fit.volume0 - dp) - fit.bulk_modulus(fit.volume0 + dp)) / (
+        fit.pressure(fit.volume0 - dp) - fit.pressure(fit.volume0 + dp))
+    assert fit.bulk_modulus_derivative0 == pytest.approx(bp_num, rel=1e-5)
+    assert fit.pressure(fit.volume0) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_debye_function_and_free_energy_limits():
+    for x in (1e-3, 0.5, 2.0, 10.0, 40.0, 60.0):
+        integral = quad(lambda s: s ** 3 / np.expm1(s), 0, x)[0]
+        assert debye_function(x) == pytest.approx(3 / x ** 3 * integral, rel=1e-12)
+    coef = np.array([132.04568, -14049.6831, 245394.098, -802171.920])
+    v = np.linspace(140, 175, 12)
+    eos = fit_bm4(v, BM4(coef, 0, 0, 0, 0, 0).energy(v))
+    t = np.array([1e-9, 1.0, 300.0, 5000.0])
+    f = debye_free_energy([eos.volume0], t, eos, n_atoms=12, mass=50.0)[:, 0]
+    from quests.zenn import debye_temperature
+
+    theta = float(debye_temperature(eos.volume0, eos, 12, 50.0))
+    assert f[0] == pytest.approx(12 * 9 / 8 * BOLTZMANN_EV * theta, rel=1e-9)  # zero point
+    # high T: F -> N kB T (3 ln(theta/T) - 1) + N 9/8 kB theta - N 9/8 kB theta + O(1/T)
+    high = 12 * BOLTZMANN_EV * 5000.0 * (3 * np.log(theta / 5000.0) - 1.0)
+    assert f[3] == pytest.approx(high, rel=2e-3)
+    assert np.all(np.diff(f) < 0)  # F_vib falls with T: S > 0
+
+
+def test_isobaric_equilibrium_of_a_known_landscape():
+    """F = k (V - V0(T))^2 with V0 = 10 + 1e-3 T: V(T) = V0(T) at P = 0, alpha = 1e-3 / V."""
+    t = np.linspace(100.0, 900.0, 81)
+    v = np.linspace(9.0, 12.0, 301)
+    f = 0.5 * (v[None, :] - (10.0 + 1e-3 * t[:, None])) ** 2
+    iso = isobaric_properties(t, v, f)
+    np.testing.assert_allclose(iso.volume, 10.0 + 1e-3 * t, atol=1e-9)
+    np.testing.assert_allclose(iso.volumetric_expansion, 1e-3 / iso.volume, rtol=1e-9)
+    # at pressure P the minimum moves by -P / (2 k): P in GPa -> eV/Å^3
+    iso_p = isobaric_properties(t, v, f, pressure=16.021766208)
+    np.testing.assert_allclose(iso_p.volume, 10.0 + 1e-3 * t - 0.1, atol=1e-9)
+    assert not iso.on_edge.any()
+
+
+def test_spinodal_closes_at_the_critical_temperature():
+    """F = a (T - Tc) (V - Vc)^2 + b (V - Vc)^4: concave for T < Tc between the spinodals
+    Vc +- sqrt(a (Tc - T) / (6 b))."""
+    a, b, tc, vc = 1e-3, 0.5, 600.0, 11.0
+    t = np.linspace(300.0, 900.0, 121)
+    v = np.linspace(9.0, 13.0, 4001)
+    f = a * (t[:, None] - tc) * (v - vc) ** 2 + b * (v - vc) ** 4
+    points = spinodal(t, v, f)
+    k = 20  # T = 400 K
+    half = np.sqrt(a * (tc - t[k]) / (6 * b))
+    np.testing.assert_allclose(points[k], [vc - half, vc + half], atol=1e-4)
+    t_c, v_c = critical_point(t, v, f)
+    assert t_c == pytest.approx(tc, abs=5.0) and v_c == pytest.approx(vc, abs=1e-3)
+    assert critical_point(t[t > tc], v, f[t > tc]) is None  # convex everywhere
+
+
+@needs_fe3pt
+def test_fe3pt_reads_and_fits():
+    data = read_energy_volume(FE3PT / "config_0")
+    assert data.n_atoms == 12 and data.volumes.size == 12
+    assert data.volumes[0] == pytest.approx(139.0, abs=0.01)
+    assert data.energies[-1] == pytest.approx(-92.799868)
+    eos = fit_bm4(data.volumes, data.energies)
+    assert 150 < eos.volume0 < 160 and eos.rms < 5e-3 and 100 < eos.bulk_modulus0 < 250
+
+
+@needs_fe3pt
+def test_fe3pt_spin_flips_give_anomalous_thermal_expansion():
+    """Issue 6: mixing the spin-flip configurations by zentropy lowers the expansion below that
+    of FM alone, and makes it negative over a range at P = 0."""
+    data = [read_energy_volume(FE3PT / name) for name, _ in CONFIGS]
+    t = np.arange(5.0, 1205.0, 5.0)
+    z, free_energies, eos = zentropy_from_dft(data, [g for _, g in CONFIGS], t)
+    mix = isobaric_properties(t, z.volumes, z.free_energy, 0.0, z.probabilities)
+    fm = isobaric_properties(t, z.volumes, free_energies[0], 0.0)
+    below = mix.volumetric_expansion < fm.volumetric_expansion - 5e-7
+    negative = mix.volumetric_expansion < -5e-7
+    assert below.any() and negative.any() and not mix.on_edge.any()
+    assert 150 < t[below].min() < t[negative].min() < t[negative].max() < t[below].max() < 800
+    # FM dominates when cold, the spin flips (with their larger multiplicities) when hot
+    assert mix.probabilities[0, 0] > 0.999 and mix.probabilities[0, -1] < 0.2
+    np.testing.assert_allclose(mix.probabilities.sum(axis=0), 1.0, atol=1e-9)
+    assert eos[1].volume0 < eos[0].volume0 and eos[2].volume0 < eos[0].volume0
+
+
+def test_bad_input_gives_clear_errors(tmp_path):
+    t, v = np.array([100.0, 200.0]), np.array([10.0, 11.0, 12.0])
+    f = np.zeros((2, 2, 3))
+    with pytest.raises(InvalidInputError, match="shape"):
+        zentropy(t, v, f[:, :, :2], [1, 1])
+    with pytest.raises(InvalidInputError, match="multiplicities must be > 0"):
+        zentropy(t, v, f, [1, -2])
+    with pytest.raises(InvalidInputError, match="2 multiplicities"):
+        zentropy(t, v, f, [1])
+    with pytest.raises(InvalidInputError, match="strictly increasing"):
+        zentropy(t, v[::-1], f, [1, 1])
+    nan = f.copy()
+    nan[0, 0, 0] = np.nan
+    with pytest.raises(InvalidInputError, match="finite"):
+        zentropy(t, v, nan, [1, 1])
+    with pytest.raises(InvalidInputError, match="at least 5 volumes"):
+        fit_bm4([10.0, 11.0, 12.0, 13.0], [1.0, 0.5, 0.6, 0.9])
+    csv = tmp_path / "ev.csv"
+    csv.write_text("volume,energy\n10,1.0\n11,nan\n12,0.8\n13,0.9\n14,1.1\n")
+    with pytest.raises(InvalidInputError, match="finite"):
+        read_energy_volume(csv, n_atoms=1, mass=1.0)
+    csv.write_text("volume,energy\n10,1.0\n10,0.5\n12,0.8\n13,0.9\n14,1.1\n")
+    with pytest.raises(InvalidInputError, match="same volume"):
+        read_energy_volume(csv, n_atoms=1, mass=1.0)
+    with pytest.raises(InvalidInputError, match="n_atoms and mass"):
+        read_energy_volume(csv)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        read_energy_volume(tmp_path / "missing")
+    with pytest.raises(InvalidInputError, match="no minimum"):
+        fit_bm4(np.linspace(10, 14, 6), -np.linspace(10, 14, 6))
+
+
+@needs_fe3pt
+def test_cli_zentropy_on_fe3pt(tmp_path):
+    runner = CliRunner()
+    args = ["zentropy", *[f"{FE3PT / name}={g}" for name, g in CONFIGS],
+            "--temperatures", "10:1000:10", "-o", str(tmp_path / "z.json"), "--plot",
+            str(tmp_path / "z.png"), "-q"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "negative expansion: 3" in result.output and "critical point" in result.output
+    doc = json.loads((tmp_path / "z.json").read_text())
+    assert [e["multiplicity"] for e in doc["eos"]] == [2, 6, 12] and len(doc["rows"]) == 100
+    assert (tmp_path / "z.png").stat().st_size > 1000
+    result = runner.invoke(cli, ["zentropy", f"{FE3PT / 'config_0'}=-1"])
+    assert result.exit_code == 2 and "multiplicities must be > 0" in result.output
+    result = runner.invoke(cli, ["zentropy", str(FE3PT / "config_0"), "--temperatures", "5:1"])
+    assert result.exit_code == 2 and "START:STOP:STEP" in result.output
