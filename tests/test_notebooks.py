@@ -1,10 +1,13 @@
 """Execute every worked example in notebooks/ and check it made its plots."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+# notebooks that read ../shared/data find it here whatever folder they run in
+os.environ.setdefault("QUESTS_SHARED", str(Path(__file__).resolve().parents[2] / "shared"))
 
 
 @pytest.mark.notebook
