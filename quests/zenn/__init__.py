@@ -8,8 +8,14 @@ Network-free path, numpy only:
 - ``quests.zenn.zentropy``: ``zentropy`` combines F_k(V, T) with
   multiplicities g_k; ``isobaric_properties`` gives V(T), thermal expansion,
   G and Cp at a pressure; ``spinodal`` and ``critical_point``.
+
+With torch (``pip install 'quests[zenn]'``): ``ZENN``, the zentropy-enhanced
+neural network, trained on free energies or on Boltzmann distributions; its
+``free_energy_grid`` feeds the same property functions. torch is imported
+only when a ZENN is built or loaded.
 """
 
+from quests.zenn._model import ZENN
 from quests.zenn._qha import (
     BM4,
     EnergyVolume,
@@ -30,7 +36,7 @@ from quests.zenn._zentropy import (
     zentropy_from_dft,
 )
 
-__all__ = ["BM4", "EnergyVolume", "IsobaricProperties", "Zentropy", "critical_point",
+__all__ = ["ZENN", "BM4", "EnergyVolume", "IsobaricProperties", "Zentropy", "critical_point",
            "debye_free_energy", "debye_function", "debye_temperature", "fit_bm4",
            "helmholtz_energy", "isobaric_properties", "read_energy_volume", "spinodal",
            "zentropy", "zentropy_from_dft"]

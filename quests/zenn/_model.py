@@ -1,0 +1,361 @@
+"""ZENN: a zentropy-enhanced neural network for free-energy landscapes (torch).
+
+K configurations, each with an energy network E_k(x, T) and an intrinsic entropy
+network S_k(x, T) >= 0 (softplus), combined as in zentropy theory:
+
+    F_k = E_k - kB T S_k
+    p_k = g_k exp(-F_k / (kB T) - (S_k / gamma)^2) / Z
+    F   = sum_k p_k F_k + kB T sum_k p_k ln(p_k / g_k)
+
+S_k is in units of kB; gamma = None (infinity) gives F = -kB T ln sum_k g_k
+exp(-F_k / kB T). kB is a learnable temperature scale (or fixed at the physical
+8.617e-5 eV/K). Inputs x (volume or any features) and T are standardised inside
+the model; outputs are in the units of the training data.
+"""
+
+import json
+import math
+
+import numpy as np
+
+from quests._errors import InvalidInputError
+
+__all__ = ["ZENN"]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - depends on the install
+        raise InvalidInputError("the ZENN model needs torch: pip install 'quests[zenn]' "
+                                "(torch==2.13.0 on these machines)") from None
+    return torch
+
+
+def _mlp(torch, n_in, hidden, activation):
+    layers, width = [], n_in
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), activation()]
+        width = h
+    layers.append(torch.nn.Linear(width, 1))
+    return torch.nn.Sequential(*layers)
+
+
+def _build(torch, spec):
+    """The torch module of a ZENN with settings ``spec`` (a dict)."""
+
+    class _Module(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            n_in = spec["n_features"] + 1
+            act = {"tanh": torch.nn.Tanh, "silu": torch.nn.SiLU}[spec["activation"]]
+            self.energy = torch.nn.ModuleList(
+                [_mlp(torch, n_in, spec["hidden"], act) for _ in range(spec["n_configurations"])])
+            self.entropy = torch.nn.ModuleList(
+                [_mlp(torch, n_in, spec["hidden"], act) for _ in range(spec["n_configurations"])]
+                if spec["entropy"] else [])
+            self.log_kb = torch.nn.Parameter(torch.tensor(math.log(spec["kb"]),
+                                                          dtype=torch.float64),
+                                             requires_grad=spec["learn_kb"])
+            for name in ("x_mean", "x_scale", "t_scale", "f_mean", "f_scale"):
+                self.register_buffer(name, torch.tensor(spec[name], dtype=torch.float64))
+            self.register_buffer("log_g", torch.log(torch.tensor(spec["multiplicities"],
+                                                                 dtype=torch.float64)))
+
+        def forward(self, x, t):
+            """x (n, n_features), t (n,) -> dict of F (n,), F_k, E_k, S_k, p (n, K)."""
+            z = torch.cat([(x - self.x_mean) / self.x_scale, (t / self.t_scale)[:, None]], 1)
+            energies = torch.cat([net(z) for net in self.energy], 1) * self.f_scale \
+                + self.f_mean
+            kb = torch.exp(self.log_kb)
+            kt = (kb * t)[:, None]
+            if self.entropy:
+                entropies = torch.cat([torch.nn.functional.softplus(net(z))
+                                       for net in self.entropy], 1)
+            else:
+                entropies = torch.zeros_like(energies)
+            f_k = energies - kt * entropies
+            logits = self.log_g - f_k / kt
+            if spec["gamma"] is not None:
+                logits = logits - (entropies / spec["gamma"]) ** 2
+            log_p = torch.log_softmax(logits, dim=1)
+            p = torch.exp(log_p)
+            f = (p * f_k).sum(1) + kt[:, 0] * (p * (log_p - self.log_g)).sum(1)
+            return {"F": f, "F_k": f_k, "E_k": energies, "S_k": entropies, "p": p}
+
+    return _Module()
+
+
+class ZENN:
+    """Zentropy-enhanced neural network, trained on free energies or Boltzmann distributions.
+
+    Parameters
+    ----------
+    n_configurations : int, default=2
+        K.
+    multiplicities : sequence of K floats, optional
+        g_k (default 1 each).
+    hidden : tuple of int, default=(32, 32)
+        Hidden layer widths of every E_k and S_k network.
+    entropy : bool, default=True
+        Learn S_k; False gives the plain network (F_k = E_k).
+    gamma : float or None, default=None
+        Regulariser of large intrinsic entropies (None: no regulariser).
+    kb : float, default=8.617333262e-5
+        Initial temperature scale (eV/K for physical data; 1 for reduced units).
+    learn_kb : bool, default=False
+    activation : {'tanh', 'silu'}, default='tanh'
+    seed : int, default=0
+        Seeds weights and the training: the same seed gives the same model.
+
+    Attributes (after fit)
+    ----------------------
+    module_ : torch.nn.Module
+    history_ : list of float, the loss per epoch
+    """
+
+    def __init__(self, n_configurations=2, *, multiplicities=None, hidden=(32, 32),
+                 entropy=True, gamma=None, kb=8.617333262e-5, learn_kb=False,
+                 activation="tanh", seed=0):
+        self.n_configurations = n_configurations
+        self.multiplicities = multiplicities
+        self.hidden = tuple(hidden)
+        self.entropy = entropy
+        self.gamma = gamma
+        self.kb = kb
+        self.learn_kb = learn_kb
+        self.activation = activation
+        self.seed = seed
+
+    # -- construction ------------------------------------------------------------
+    def _spec(self, x, t, f):
+        if not (isinstance(self.n_configurations, int) and self.n_configurations >= 1):
+            raise InvalidInputError("n_configurations must be an int >= 1")
+        g = self.multiplicities or [1.0] * self.n_configurations
+        if len(g) != self.n_configurations or any(not m > 0 for m in g):
+            raise InvalidInputError(f"give {self.n_configurations} multiplicities > 0")
+        if self.gamma is not None and not self.gamma > 0:
+            raise InvalidInputError("gamma must be > 0 or None")
+        if self.activation not in ("tanh", "silu"):
+            raise InvalidInputError("activation must be 'tanh' or 'silu'")
+        if not self.kb > 0:
+            raise InvalidInputError("kb must be > 0")
+        scale = x.std(axis=0)
+        return {"n_features": int(x.shape[1]), "n_configurations": self.n_configurations,
+                "multiplicities": [float(m) for m in g], "hidden": list(self.hidden),
+                "entropy": bool(self.entropy), "gamma": self.gamma, "kb": float(self.kb),
+                "learn_kb": bool(self.learn_kb), "activation": self.activation,
+                "x_mean": x.mean(axis=0).tolist(),
+                "x_scale": np.where(scale > 0, scale, 1.0).tolist(),
+                "t_scale": float(np.abs(t).max()),
+                "f_mean": float(f.mean()) if f is not None else 0.0,
+                "f_scale": float(f.std()) if f is not None and f.std() > 0 else 1.0}
+
+    def _init_module(self, spec):
+        torch = _torch()
+        torch.manual_seed(self.seed)
+        self.spec_ = spec
+        self.module_ = _build(torch, spec).double()
+        return torch
+
+    @staticmethod
+    def _inputs(x, t):
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 1:
+            x = x[:, None]
+        t = np.asarray(t, dtype=float).reshape(-1)
+        if x.ndim != 2 or x.shape[0] != t.shape[0]:
+            raise InvalidInputError(f"x must be (n,) or (n, n_features) with one T per row; "
+                                    f"got {x.shape} and {t.shape}")
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t))):
+            raise InvalidInputError("x and T must be finite")
+        if np.any(t <= 0):
+            raise InvalidInputError("temperatures must be > 0")
+        return x, t
+
+    # -- training ------------------------------------------------------------------
+    def _train(self, torch, loss_fn, epochs, learning_rate, verbose, lbfgs_steps):
+        from quests._progress import progress_bar
+
+        params = [p for p in self.module_.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=learning_rate)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(epochs, 1),
+                                                              eta_min=learning_rate / 100)
+        self.history_ = []
+        with progress_bar(epochs + lbfgs_steps, "training ZENN", verbose, unit="epoch") as bar:
+            for _ in range(epochs):
+                optimizer.zero_grad()
+                loss = loss_fn()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                self.history_.append(loss.item())
+                bar.update()
+            if lbfgs_steps:
+                # tolerances far below the default: losses here reach 1e-7 and less
+                lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=20, history_size=50,
+                                          tolerance_grad=1e-14, tolerance_change=1e-16,
+                                          line_search_fn="strong_wolfe")
+
+                def closure():
+                    lbfgs.zero_grad()
+                    value = loss_fn()
+                    value.backward()
+                    return value
+
+                for _ in range(lbfgs_steps // 20):
+                    self.history_.append(lbfgs.step(closure).item())
+                    bar.update(20)
+        if not np.isfinite(self.history_[-1]):
+            raise InvalidInputError("training diverged (loss is not finite): lower the "
+                                    "learning rate")
+        return self
+
+    def _convexity(self, torch, x, t, weight):
+        """Penalty on F convex in T (heat capacity -T d2F/dT2 < 0), on the training points."""
+        if not weight:
+            return 0.0
+        tt = t.clone().requires_grad_(True)
+        f = self.module_(x, tt)["F"]
+        (d1,) = torch.autograd.grad(f.sum(), tt, create_graph=True)
+        (d2,) = torch.autograd.grad(d1.sum(), tt, create_graph=True)
+        return weight * torch.relu(d2 * self.module_.t_scale ** 2 / self.module_.f_scale
+                                   ).pow(2).mean()
+
+    def fit(self, x, t, f, *, epochs=2000, learning_rate=1e-2, lbfgs_steps=400,
+            convexity=1e-2, verbose=False):
+        """Regression on free energies: minimise mean ((F_model - F) / std F)^2.
+
+        x : (n,) or (n, n_features); t : (n,); f : (n,) free energies.
+        ``convexity`` weighs a penalty on d2F/dT2 > 0 (negative heat capacity).
+        Adam for ``epochs``, then ``lbfgs_steps`` L-BFGS iterations. Returns self.
+        """
+        x, t = self._inputs(x, t)
+        f = np.asarray(f, dtype=float).reshape(-1)
+        if f.shape != t.shape or not np.all(np.isfinite(f)):
+            raise InvalidInputError("f must hold one finite free energy per row")
+        torch = self._init_module(self._spec(x, t, f))
+        xt, tt, ft = (torch.tensor(a, dtype=torch.float64) for a in (x, t, f))
+        scale = self.spec_["f_scale"]
+
+        def loss_fn():
+            error = (self.module_(xt, tt)["F"] - ft) / scale
+            return error.pow(2).mean() + self._convexity(torch, xt, tt, convexity)
+
+        return self._train(torch, loss_fn, epochs, learning_rate, verbose, lbfgs_steps)
+
+    def fit_distributions(self, x, temperatures, probabilities, *, epochs=3000,
+                          learning_rate=1e-2, lbfgs_steps=0, convexity=0.0, verbose=False):
+        """Train on Boltzmann distributions over x: Jensen-Shannon divergence per temperature.
+
+        x : (n_x,) or (n_x, n_features), the states; temperatures : (n_T,);
+        probabilities : (n_T, n_x), each row a distribution over the states.
+        The model's distribution is softmax_x(-F(x, T) / (kB T)).
+        """
+        x, _ = self._inputs(x, np.ones(np.asarray(x).shape[0]))
+        temps = np.asarray(temperatures, dtype=float).reshape(-1)
+        p = np.asarray(probabilities, dtype=float)
+        if p.shape != (temps.size, x.shape[0]):
+            raise InvalidInputError(f"probabilities must have shape ({temps.size}, "
+                                    f"{x.shape[0]}); got {p.shape}")
+        if np.any(p < 0) or not np.all(np.isfinite(p)) or np.any(temps <= 0):
+            raise InvalidInputError("probabilities must be finite and >= 0, temperatures > 0")
+        p = p / p.sum(axis=1, keepdims=True)
+        grid_x = np.repeat(x, temps.size, axis=0)
+        grid_t = np.tile(temps, x.shape[0])
+        torch = self._init_module(self._spec(grid_x, grid_t, None))
+        xt = torch.tensor(grid_x, dtype=torch.float64)
+        tt = torch.tensor(grid_t, dtype=torch.float64)
+        target = torch.tensor(p, dtype=torch.float64)
+        n_t, n_x = p.shape
+
+        def loss_fn():
+            out = self.module_(xt, tt)["F"].reshape(n_x, n_t).T  # (n_T, n_x)
+            kt = torch.exp(self.module_.log_kb) * torch.tensor(temps)[:, None]
+            q = torch.softmax(-out / kt, dim=1)
+            m = 0.5 * (q + target)
+            js = 0.5 * (torch.where(target > 0, target * torch.log(target / m), 0.0).sum(1)
+                        + torch.where(q > 0, q * torch.log(q / m), 0.0).sum(1))
+            return js.mean() + self._convexity(torch, xt, tt, convexity)
+
+        return self._train(torch, loss_fn, epochs, learning_rate, verbose, lbfgs_steps)
+
+    # -- predictions -------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "module_"):
+            raise AttributeError("this ZENN is not fitted yet: call fit() first")
+
+    def predict(self, x, t):
+        """F, F_k, E_k, S_k and p_k at rows (x, T): dict of arrays ((n,) or (n, K))."""
+        self._check_fitted()
+        torch = _torch()
+        x, t = self._inputs(x, t)
+        with torch.no_grad():
+            out = self.module_(torch.tensor(x), torch.tensor(t))
+        return {key: value.numpy() for key, value in out.items()}
+
+    def derivatives(self, x, t, order=2):
+        """Autograd derivatives of F at rows (x, T), one feature x.
+
+        Returns a dict: F, dF/dx, dF/dT and, for order >= 2, d2F/dx2, d2F/dT2,
+        d2F/dxdT; for order 3 also d3F/dx3.
+        """
+        self._check_fitted()
+        torch = _torch()
+        x, t = self._inputs(x, t)
+        if x.shape[1] != 1:
+            raise InvalidInputError("derivatives need one input feature (x = volume)")
+        xt = torch.tensor(x[:, 0], requires_grad=True)
+        tt = torch.tensor(t, requires_grad=True)
+        f = self.module_(xt[:, None], tt)["F"]
+        fx, ft = torch.autograd.grad(f.sum(), (xt, tt), create_graph=order > 1)
+        out = {"F": f, "dF/dx": fx, "dF/dT": ft}
+        if order >= 2:
+            fxx, fxt = torch.autograd.grad(fx.sum(), (xt, tt), create_graph=order > 2,
+                                           retain_graph=True)
+            (ftt,) = torch.autograd.grad(ft.sum(), tt, retain_graph=order > 2)
+            out.update({"d2F/dx2": fxx, "d2F/dxdT": fxt, "d2F/dT2": ftt})
+        if order >= 3:
+            (fxxx,) = torch.autograd.grad(out["d2F/dx2"].sum(), xt)
+            out["d3F/dx3"] = fxxx
+        return {key: value.detach().numpy() for key, value in out.items()}
+
+    def free_energy_grid(self, temperatures, volumes):
+        """F on a (T, V) grid, shape (n_T, n_V), for ``quests.zenn.isobaric_properties`` and
+        ``critical_point`` (the same functions as for a zentropy sum)."""
+        t = np.asarray(temperatures, dtype=float)
+        v = np.asarray(volumes, dtype=float)
+        out = self.predict(np.tile(v, t.size), np.repeat(t, v.size))
+        return out["F"].reshape(t.size, v.size), out["p"].T.reshape(-1, t.size, v.size)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path, overwrite=False):
+        """Write settings and weights to one file (torch format), atomically."""
+        from quests.io import atomic_write
+
+        self._check_fitted()
+        torch = _torch()
+        payload = {"spec": json.dumps(self.spec_), "seed": self.seed,
+                   "state": self.module_.state_dict(), "history": self.history_}
+        return atomic_write(path, lambda handle: torch.save(payload, handle), overwrite, "wb")
+
+    @classmethod
+    def load(cls, path):
+        """A fitted ZENN from ``save``."""
+        torch = _torch()
+        try:
+            payload = torch.load(path, weights_only=True)
+            spec = json.loads(payload["spec"])
+        except FileNotFoundError:
+            raise InvalidInputError(f"{path} does not exist") from None
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+            raise InvalidInputError(f"{path} is not a ZENN model file ({type(exc).__name__})") \
+                from None
+        model = cls(spec["n_configurations"], multiplicities=spec["multiplicities"],
+                    hidden=spec["hidden"], entropy=spec["entropy"], gamma=spec["gamma"],
+                    kb=spec["kb"], learn_kb=spec["learn_kb"], activation=spec["activation"],
+                    seed=payload["seed"])
+        model._init_module(spec)
+        model.module_.load_state_dict(payload["state"])
+        model.history_ = list(payload["history"])
+        return model

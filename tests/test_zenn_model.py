@@ -1,0 +1,149 @@
+"""The ZENN network (torch): its zentropy algebra, autograd derivatives, training, persistence."""
+
+import numpy as np
+import pytest
+
+from quests import InvalidInputError
+
+torch = pytest.importorskip("torch")
+
+from quests.zenn import ZENN, isobaric_properties, zentropy  # noqa: E402
+
+KB = 8.617333262e-5
+
+
+def _grid(model_fit=True):
+    t = np.linspace(100.0, 1000.0, 12)
+    v = np.linspace(10.0, 12.0, 15)
+    f_k = np.stack([0.5 * (v - 11.2) ** 2 + 0 * t[:, None],
+                    0.5 * (v - 10.6) ** 2 + 0.04 - 2 * KB * t[:, None]])
+    return t, v, zentropy(t, v, f_k, [1.0, 3.0]).free_energy
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    t, v, f = _grid()
+    model = ZENN(2, multiplicities=[1.0, 3.0], hidden=(16, 16), seed=3)
+    return model.fit(np.tile(v, t.size), np.repeat(t, v.size), f.ravel(), epochs=300,
+                     lbfgs_steps=200), (t, v, f)
+
+
+def test_zentropy_algebra_of_the_outputs(fitted):
+    model, (t, v, _) = fitted
+    x, temps = np.tile(v, t.size), np.repeat(t, v.size)
+    out = model.predict(x, temps)
+    kt = KB * temps[:, None]
+    logits = np.log([1.0, 3.0]) - out["F_k"] / kt
+    top = logits.max(1, keepdims=True)
+    direct = -kt[:, 0] * (top[:, 0] + np.log(np.exp(logits - top).sum(1)))
+    np.testing.assert_allclose(out["F"], direct, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(out["p"].sum(1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(out["F_k"], out["E_k"] - kt * out["S_k"], atol=1e-12)
+    assert np.all(out["S_k"] >= 0)
+
+
+def test_gamma_regulariser_and_plain_network():
+    rng = np.random.default_rng(0)
+    x, t = rng.uniform(10, 12, 50), rng.uniform(100, 900, 50)
+    f = 0.3 * (x - 11) ** 2
+    model = ZENN(3, gamma=0.5, hidden=(8,), seed=1).fit(x, t, f, epochs=5, lbfgs_steps=0)
+    out = model.predict(x, t)
+    kt = KB * t[:, None]
+    logits = -out["F_k"] / kt - (out["S_k"] / 0.5) ** 2
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(out["p"], p, atol=1e-12)
+    expected = (p * out["F_k"]).sum(1) + kt[:, 0] * (p * np.log(p)).sum(1)
+    np.testing.assert_allclose(out["F"], expected, atol=1e-10)
+    plain = ZENN(1, entropy=False, hidden=(8,), seed=1).fit(x, t, f, epochs=5, lbfgs_steps=0)
+    out = plain.predict(x, t)
+    np.testing.assert_array_equal(out["S_k"], 0.0)
+    np.testing.assert_allclose(out["F"], out["E_k"][:, 0], atol=1e-12)
+
+
+def test_autograd_derivatives_equal_finite_differences(fitted):
+    model, _ = fitted
+    x = np.array([10.3, 10.9, 11.6])
+    t = np.array([150.0, 480.0, 900.0])
+    d = model.derivatives(x, t, order=3)
+    h, k = 1e-4, 1e-2
+
+    def f(xx, tt):
+        return model.predict(xx, tt)["F"]
+
+    np.testing.assert_allclose(d["dF/dx"], (f(x + h, t) - f(x - h, t)) / (2 * h), rtol=1e-6)
+    np.testing.assert_allclose(d["dF/dT"], (f(x, t + k) - f(x, t - k)) / (2 * k), rtol=1e-5,
+                               atol=1e-12)
+    np.testing.assert_allclose(d["d2F/dx2"], (f(x + h, t) - 2 * f(x, t) + f(x - h, t)) / h ** 2,
+                               rtol=1e-4)
+    fx = lambda xx, tt: model.derivatives(xx, tt, order=1)["dF/dx"]  # noqa: E731
+    np.testing.assert_allclose(d["d2F/dxdT"], (fx(x, t + k) - fx(x, t - k)) / (2 * k),
+                               rtol=1e-5, atol=1e-12)
+    fxx = lambda xx: model.derivatives(xx, t, order=2)["d2F/dx2"]  # noqa: E731
+    np.testing.assert_allclose(d["d3F/dx3"], (fxx(x + h) - fxx(x - h)) / (2 * h), rtol=1e-4,
+                               atol=1e-8)
+
+
+def test_regression_learns_a_zentropy_landscape_and_its_equilibrium(fitted):
+    model, (t, v, f) = fitted
+    grid, p = model.free_energy_grid(t, v)
+    assert p.shape == (2, t.size, v.size)
+    rmse = np.sqrt(np.mean((grid - f) ** 2))
+    assert rmse < 0.01 * f.std()
+    ref = isobaric_properties(t, v, f)
+    ours = isobaric_properties(t, v, grid)
+    np.testing.assert_allclose(ours.volume, ref.volume, rtol=5e-3)
+    assert model.history_[-1] < model.history_[0] / 100
+
+
+def test_seeded_training_is_reproducible_and_saves(fitted, tmp_path):
+    model, (t, v, f) = fitted
+    x, temps = np.tile(v, t.size), np.repeat(t, v.size)
+    again = ZENN(2, multiplicities=[1.0, 3.0], hidden=(16, 16), seed=3).fit(
+        x, temps, f.ravel(), epochs=300, lbfgs_steps=200)
+    np.testing.assert_array_equal(again.predict(x, temps)["F"], model.predict(x, temps)["F"])
+    other = ZENN(2, multiplicities=[1.0, 3.0], hidden=(16, 16), seed=4).fit(
+        x, temps, f.ravel(), epochs=5, lbfgs_steps=0)
+    assert not np.array_equal(other.predict(x, temps)["F"], model.predict(x, temps)["F"])
+    path = tmp_path / "model.pt"
+    model.save(path)
+    loaded = ZENN.load(path)
+    np.testing.assert_array_equal(loaded.predict(x, temps)["F"], model.predict(x, temps)["F"])
+    assert loaded.history_ == model.history_
+    with pytest.raises(Exception, match="exists"):
+        model.save(path)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(InvalidInputError, match="not a ZENN model file"):
+        ZENN.load(bad)
+
+
+def test_boltzmann_distribution_training_matches_the_target():
+    """A single well whose centre moves with T: Q(x|T) learns P(x|T) through the JS loss."""
+    x = np.linspace(-1.0, 1.0, 41)
+    temps = np.linspace(0.5, 2.0, 8)
+    energy = (x[None, :] - 0.2 * temps[:, None]) ** 2
+    target = np.exp(-energy / (0.1 * temps[:, None]))
+    target /= target.sum(1, keepdims=True)
+    model = ZENN(1, kb=1.0, learn_kb=True, hidden=(16,), seed=0)
+    model.fit_distributions(x, temps, target, epochs=400, lbfgs_steps=100)
+    out = model.predict(np.tile(x, temps.size), np.repeat(temps, x.size))["F"]
+    kb = model.module_.log_kb.exp().item()
+    q = np.exp(-out.reshape(temps.size, x.size) / (kb * temps[:, None]))
+    q /= q.sum(1, keepdims=True)
+    assert np.abs(q - target).max() < 0.01
+    np.testing.assert_allclose(x[q.argmax(1)], x[target.argmax(1)], atol=0.051)
+
+
+def test_zenn_bad_input():
+    x, t, f = np.linspace(1, 2, 5), np.linspace(100, 200, 5), np.zeros(5)
+    with pytest.raises(InvalidInputError, match="multiplicities"):
+        ZENN(2, multiplicities=[1.0]).fit(x, t, f, epochs=1, lbfgs_steps=0)
+    with pytest.raises(InvalidInputError, match="> 0"):
+        ZENN(1).fit(x, -t, f, epochs=1, lbfgs_steps=0)
+    with pytest.raises(InvalidInputError, match="finite"):
+        ZENN(1).fit(x, t, f + np.nan, epochs=1, lbfgs_steps=0)
+    with pytest.raises(InvalidInputError, match="shape"):
+        ZENN(1).fit_distributions(x, [1.0, 2.0], np.ones((3, 5)), epochs=1)
+    with pytest.raises(AttributeError, match="not fitted"):
+        ZENN(1).predict(x, t)
