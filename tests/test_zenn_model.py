@@ -147,3 +147,21 @@ def test_zenn_bad_input():
         ZENN(1).fit_distributions(x, [1.0, 2.0], np.ones((3, 5)), epochs=1)
     with pytest.raises(AttributeError, match="not fitted"):
         ZENN(1).predict(x, t)
+
+
+@pytest.mark.slow
+def test_bifurcation_critical_temperature_within_one_percent():
+    """Issue 6: trained on the Boltzmann distributions of F = T [(x^2/2 + (T-2)/2)^2 +
+    ((T-2)^2 - 1)^2 / 2], ZENN finds T_c = 2 within 1 % both from the sign change of
+    d2F/dx2 at x = 0 and from where the distribution splits into two peaks
+    (scripts/benchmark_zenn.py --cases bifurcation,plain prints the same and the plain
+    network's figures)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from benchmark_zenn import bifurcation
+
+    _, loss, t_curvature, t_split = bifurcation(2, True, 3000, 3000)
+    assert loss < 1e-6 and len(t_curvature) == 1
+    assert abs(t_curvature[0] - 2.0) < 0.02 and abs(t_split - 2.0) < 0.02
