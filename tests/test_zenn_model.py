@@ -165,3 +165,18 @@ def test_bifurcation_critical_temperature_within_one_percent():
     _, loss, t_curvature, t_split = bifurcation(2, True, 3000, 3000)
     assert loss < 1e-6 and len(t_curvature) == 1
     assert abs(t_curvature[0] - 2.0) < 0.02 and abs(t_split - 2.0) < 0.02
+
+
+def test_convexity_penalty_removes_negative_heat_capacity():
+    """Data convex in T (d2F/dT2 > 0, a negative heat capacity): the penalty pulls the fitted
+    curvature towards zero."""
+    t = np.linspace(100.0, 1000.0, 10)
+    v = np.linspace(10.0, 12.0, 6)
+    f = (0.05 * (v[None] - 11.0) ** 2 + 3e-7 * t[:, None] ** 2).ravel()  # d2F/dT2 = 6e-7
+    x, temps = np.tile(v, t.size), np.repeat(t, v.size)
+    curvature = []
+    for weight in (0.0, 10.0):
+        model = ZENN(1, hidden=(8,), seed=0).fit(x, temps, f, epochs=300, lbfgs_steps=100,
+                                                  convexity=weight)
+        curvature.append(model.derivatives(x, temps)["d2F/dT2"].mean())
+    assert curvature[0] > 3e-7 and abs(curvature[1]) < 0.05 * curvature[0]

@@ -223,11 +223,13 @@ class ZENN:
                                    ).pow(2).mean()
 
     def fit(self, x, t, f, *, epochs=2000, learning_rate=1e-2, lbfgs_steps=400,
-            convexity=1e-2, verbose=False):
+            convexity=0.0, verbose=False):
         """Regression on free energies: minimise mean ((F_model - F) / std F)^2.
 
         x : (n,) or (n, n_features); t : (n,); f : (n,) free energies.
-        ``convexity`` weighs a penalty on d2F/dT2 > 0 (negative heat capacity).
+        ``convexity`` weighs a penalty on d2F/dT2 > 0 (a negative heat capacity),
+        in units of the standardised F and T; it needs second derivatives in
+        every step, which makes a step about ten times dearer.
         Adam for ``epochs``, then ``lbfgs_steps`` L-BFGS iterations. Returns self.
         """
         x, t = self._inputs(x, t)
