@@ -180,3 +180,59 @@ def test_convexity_penalty_removes_negative_heat_capacity():
                                                   convexity=weight)
         curvature.append(model.derivatives(x, temps)["d2F/dT2"].mean())
     assert curvature[0] > 3e-7 and abs(curvature[1]) < 0.05 * curvature[0]
+
+
+def test_cli_zenn_fit_and_predict(tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from quests.cli import cli
+
+    t, v, f = _grid()
+    data = tmp_path / "f.csv"
+    with open(data, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["x", "T", "F"])
+        for i, temp in enumerate(t):
+            for j, vol in enumerate(v):
+                writer.writerow([vol, temp, f[i, j]])
+    runner = CliRunner()
+    model = tmp_path / "m.pt"
+    result = runner.invoke(cli, ["zenn", "fit", str(data), "-K", "2", "--hidden", "8",
+                                 "--epochs", "50", "--lbfgs", "20", "-o", str(model), "-q"])
+    assert result.exit_code == 0, result.output
+    assert ZENN.load(model).spec_["x_min"] == [10.0]
+    result = runner.invoke(cli, ["zenn", "predict", str(model), "--temperatures", "100:1000:50",
+                                 "-o", str(tmp_path / "p.csv"), "--plot",
+                                 str(tmp_path / "p.png"), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0].startswith("T_K,V,alpha_V_per_K") and len(rows) == 20
+    # Boltzmann distributions on a full grid
+    x = np.linspace(-1, 1, 11)
+    temps = np.array([0.5, 1.0, 2.0])
+    dist = tmp_path / "p.json"
+    xx, tt = np.meshgrid(x, temps)
+    p = np.exp(-(xx - 0.1 * tt) ** 2 / (0.2 * tt))
+    import json
+
+    dist.write_text(json.dumps({"x": xx.ravel().tolist(), "T": tt.ravel().tolist(),
+                                "P": p.ravel().tolist()}))
+    result = runner.invoke(cli, ["zenn", "fit", str(dist), "--distributions", "--kb", "1",
+                                 "--learn-kb", "-K", "1", "--hidden", "8", "--epochs", "20",
+                                 "--lbfgs", "0", "-o", str(tmp_path / "d.pt"), "-q"])
+    assert result.exit_code == 0, result.output
+    # bad input
+    dist.write_text(json.dumps({"x": [0, 1, 2], "T": [1, 1, 2], "P": [0.5, 0.5, 1]}))
+    result = runner.invoke(cli, ["zenn", "fit", str(dist), "--distributions", "-o",
+                                 str(tmp_path / "e.pt")])
+    assert result.exit_code == 2 and "full grid" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,T\n1,2\n")
+    result = runner.invoke(cli, ["zenn", "fit", str(bad), "-o", str(tmp_path / "e.pt")])
+    assert result.exit_code == 2 and "column 'F'" in result.output
+    result = runner.invoke(cli, ["zenn", "fit", str(data), "-o", str(model)])
+    assert result.exit_code == 2 and "exists" in result.output
+    result = runner.invoke(cli, ["zenn", "predict", str(tmp_path / "none.pt")])
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -134,3 +134,173 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
         for path in (output, plot_path):
             if path:
                 click.echo(f"wrote {path}", err=True)
+
+
+@cli.group("zenn")
+def zenn_group():
+    """Train and use a zentropy-enhanced neural network (ZENN; needs torch)."""
+
+
+def _table(path, columns):
+    """Columns of a CSV (header row) or JSON (dict of lists) file, as float arrays."""
+    import csv
+    import json
+
+    from quests._errors import InvalidInputError
+    from quests.io import _check_readable
+
+    _check_readable(path)
+    if Path(path).suffix.lower() == ".json":
+        try:
+            doc = json.loads(Path(path).read_text())
+        except ValueError as exc:
+            raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
+        rows = {key: doc.get(key) for key in columns}
+    else:
+        with open(path, newline="") as handle:
+            records = list(csv.DictReader(handle))
+        rows = {key: [r.get(key) for r in records] for key in columns}
+    out = {}
+    for key, values in rows.items():
+        if values is None or not values or any(v is None or v == "" for v in values):
+            raise InvalidInputError(f"{path} needs a column {key!r} with a value in every row "
+                                    f"(columns: {', '.join(columns)})")
+        try:
+            out[key] = np.asarray(values, dtype=float)
+        except ValueError:
+            raise InvalidInputError(f"{path}: column {key!r} is not numeric") from None
+    return out
+
+
+@zenn_group.command("fit")
+@click.argument("data", metavar="DATA.csv|DATA.json")
+@click.option("-K", "--configurations", "n_configurations", type=int, default=2,
+              show_default=True, help="Configurations K.")
+@click.option("--multiplicities", default=None, metavar="G,G,...",
+              help="g_k (default 1 each).")
+@click.option("--hidden", default="32,32", show_default=True, help="Hidden layer widths.")
+@click.option("--no-entropy", is_flag=True, help="The plain network: no S_k branch.")
+@click.option("--gamma", type=float, default=None, help="Entropy regulariser (default none).")
+@click.option("--kb", type=float, default=8.617333262e-5, show_default=True,
+              help="Temperature scale (eV/K; 1 for reduced units).")
+@click.option("--learn-kb", is_flag=True, help="Learn the temperature scale.")
+@click.option("--distributions", is_flag=True,
+              help="DATA holds Boltzmann probabilities P over x per T (columns x, T, P), "
+                   "trained by the Jensen-Shannon loss; otherwise free energies (x, T, F).")
+@click.option("--epochs", type=int, default=2000, show_default=True, help="Adam epochs.")
+@click.option("--lbfgs", type=int, default=400, show_default=True,
+              help="L-BFGS iterations after Adam.")
+@click.option("--convexity", type=float, default=0.0, show_default=True,
+              help="Weight of the penalty on d2F/dT2 > 0.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@common_options(output="The trained model (.pt).", output_required=True)
+def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, kb, learn_kb,
+             distributions, epochs, lbfgs, convexity, seed, n_jobs, output, overwrite, quiet):
+    """Train a ZENN on free energies F(x, T) or Boltzmann distributions P(x | T).
+
+    DATA is a CSV with a header, or JSON of lists: columns x (the volume or
+    another feature), T and F (or P with --distributions, on a full x-by-T
+    grid).
+    """
+    from quests._errors import InvalidInputError
+    from quests.zenn import ZENN
+
+    _check_output(output, {".pt"}, overwrite)
+    try:
+        widths = tuple(int(h) for h in hidden.split(","))
+        g = None if multiplicities is None else [float(m) for m in multiplicities.split(",")]
+    except ValueError:
+        raise InvalidInputError("--hidden and --multiplicities take comma-separated "
+                                "numbers") from None
+    model = ZENN(n_configurations, multiplicities=g, hidden=widths, entropy=not no_entropy,
+                 gamma=gamma, kb=kb, learn_kb=learn_kb, seed=seed)
+    if distributions:
+        cols = _table(data, ("x", "T", "P"))
+        xs, ts = np.unique(cols["x"]), np.unique(cols["T"])
+        if xs.size * ts.size != cols["x"].size:
+            raise InvalidInputError(f"{data}: --distributions needs P on a full grid of x "
+                                    f"and T ({xs.size} x {ts.size} values, {cols['x'].size} rows)")
+        grid = np.full((ts.size, xs.size), np.nan)
+        grid[np.searchsorted(ts, cols["T"]), np.searchsorted(xs, cols["x"])] = cols["P"]
+        if np.isnan(grid).any():
+            raise InvalidInputError(f"{data}: some (x, T) pairs repeat, others are missing")
+        model.fit_distributions(xs, ts, grid, epochs=epochs, lbfgs_steps=lbfgs,
+                                convexity=convexity, verbose=not quiet)
+    else:
+        cols = _table(data, ("x", "T", "F"))
+        model.fit(cols["x"], cols["T"], cols["F"], epochs=epochs, lbfgs_steps=lbfgs,
+                  convexity=convexity, verbose=not quiet)
+    model.save(output, overwrite)
+    click.echo(f"trained on {cols['x'].size} rows: final loss {model.history_[-1]:.3e} "
+               f"after {len(model.history_)} steps")
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)
+
+
+@zenn_group.command("predict")
+@click.argument("model_path", metavar="MODEL.pt")
+@click.option("--pressure", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option("--temperatures", default=None, metavar="START:STOP:STEP",
+              help="Temperature grid, K (default: the training range in 100 steps).")
+@click.option("--volumes", "n_volumes", type=int, default=400, show_default=True,
+              help="Volume grid points over the training range.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png",
+              help="V(T), thermal expansion and p_k(T).")
+@common_options(output="Properties per temperature (.csv, or .json with the critical point).")
+def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, n_jobs, output,
+                 overwrite, quiet):
+    """V(T), thermal expansion, B, G, Cp and p_k(T) at a pressure from a trained ZENN.
+
+    x is taken as the volume (Å^3, one feature) and F in eV: the properties
+    come from the model's F on a (T, V) grid over its training range, by the
+    same functions as `quests zentropy`.
+    """
+    from quests._errors import InvalidInputError
+    from quests.io import save_figure, write_json, write_table
+    from quests.zenn import ZENN, critical_point, isobaric_properties
+
+    _check_output(output, {".json", ".csv"}, overwrite)
+    _check_output(plot_path, {".png", ".pdf", ".svg"}, overwrite)
+    model = ZENN.load(model_path)
+    spec = model.spec_
+    if spec["n_features"] != 1:
+        raise InvalidInputError("predict needs a model of one input feature (the volume)")
+    if temperatures is None:
+        t = np.linspace(spec["t_min"], spec["t_max"], 101)
+    else:
+        t = _range(temperatures, "--temperatures")
+    v = np.linspace(spec["x_min"][0], spec["x_max"][0], n_volumes)
+    grid, p = model.free_energy_grid(t, v)
+    iso = isobaric_properties(t, v, grid, pressure, p)
+    names = [f"configuration {k}" for k in range(spec["n_configurations"])]
+    critical = critical_point(t, v, grid)
+    click.echo(f"at P = {pressure:g} GPa: V from {iso.volume[0]:.4g} to {iso.volume[-1]:.4g} "
+               f"over {t[0]:g}-{t[-1]:g} K; negative expansion: "
+               f"{_spans(t, iso.volumetric_expansion < -EXPANSION_TOLERANCE)}")
+    click.echo("critical point (spinodal closes): " + (
+        f"T = {critical[0]:.1f} K, V = {critical[1]:.2f}" if critical else "none in range"))
+    if iso.on_edge.any():
+        click.echo(f"warning: at {int(iso.on_edge.sum())} temperatures the minimum lies on the "
+                   "edge of the training volumes")
+    rows = [{"T_K": tk, "V": vol, "alpha_V_per_K": a, "B_GPa": b, "G_eV": gg, "Cp_eV_per_K": cp,
+             **{f"p_{k}": pk for k, pk in enumerate(iso.probabilities[:, i])}}
+            for i, (tk, vol, a, b, gg, cp) in enumerate(zip(
+                t, iso.volume, iso.volumetric_expansion, iso.bulk_modulus, iso.gibbs_energy,
+                iso.heat_capacity))]
+    if output is not None:
+        if Path(output).suffix.lower() == ".csv":
+            write_table(output, rows, overwrite=overwrite)
+        else:
+            write_json(output, {"inputs": {"model": str(model_path)},
+                                "parameters": {"pressure_GPa": pressure},
+                                "critical_point": None if critical is None else
+                                {"T_K": critical[0], "V": critical[1]}, "rows": rows},
+                       overwrite)
+    if plot_path is not None:
+        from quests.plotting import plot_zentropy
+
+        save_figure(plot_zentropy(iso, names), plot_path, overwrite)
+    if not quiet:
+        for path in (output, plot_path):
+            if path:
+                click.echo(f"wrote {path}", err=True)

@@ -148,6 +148,8 @@ class ZENN:
                 "x_mean": x.mean(axis=0).tolist(),
                 "x_scale": np.where(scale > 0, scale, 1.0).tolist(),
                 "t_scale": float(np.abs(t).max()),
+                "x_min": x.min(axis=0).tolist(), "x_max": x.max(axis=0).tolist(),
+                "t_min": float(t.min()), "t_max": float(t.max()),
                 "f_mean": float(f.mean()) if f is not None else 0.0,
                 "f_scale": float(f.std()) if f is not None and f.std() > 0 else 1.0}
 
