@@ -525,20 +525,26 @@ def make_quench(outdir, T=QUENCH_T, seed=QUENCH_SEED):
     return sel
 
 
-def make_refs(outdir, T=QUENCH_T, nframes=8, spacing_ps=5.0, seeds=(11, 12, 13, 14, 15)):
-    # solid
+def sample_crystal(cells, T, nframes, spacing_ps, seed=21, eq_ps=20.0):
+    """``nframes`` frames of a cells^3 fcc crystal in NPT at T, ``spacing_ps`` apart after
+    ``eq_ps`` of equilibration (info phase='solid')."""
     sim = CuSim()
-    sim.build_fcc(5)
-    sim.velocities(T, 21)
+    sim.build_fcc(cells)
+    sim.velocities(T, seed)
     sim.set_every(int(spacing_ps / DT_PS))
     sim.set_npt(T, T)
-    sim.run(int(20.0 / DT_PS))
+    sim.run(int(eq_ps / DT_PS))
     sim.reset_clock()
-    solid = []
+    frames = []
     for _ in range(nframes):
         sim.run(int(spacing_ps / DT_PS))
-        solid.append(sim.frame(target_K=T, phase="solid"))
+        frames.append(sim.frame(target_K=T, phase="solid"))
     sim.close()
+    return frames
+
+
+def make_refs(outdir, T=QUENCH_T, nframes=8, spacing_ps=5.0, seeds=(11, 12, 13, 14, 15)):
+    solid = sample_crystal(5, T, nframes, spacing_ps)
     add_cna_min(solid)
     print("solid ref xtal fractions (inst)", [round(xtal_fraction(a), 2) for a in solid],
           "(min)", [round(xtal_fraction_min(a), 2) for a in solid])
@@ -660,18 +666,7 @@ def make_undercooled(outdir, candidates=UNDERCOOLED_CANDIDATES, nframes=120,
     print(f"undercooled trajectory: T={T:.0f} K seed {seed}, {len(traj)} frames, "
           f"xtal(min) min/mean/max {fr.min():.3f}/{fr.mean():.3f}/{fr.max():.3f}", flush=True)
     # solid reference: 256-atom fcc crystal at the same T
-    sim = CuSim()
-    sim.build_fcc(4)
-    sim.velocities(T, 21)
-    sim.set_every(int(ref_spacing_ps / DT_PS))
-    sim.set_npt(T, T)
-    sim.run(int(20.0 / DT_PS))
-    sim.reset_clock()
-    solid = []
-    for _ in range(nref):
-        sim.run(int(ref_spacing_ps / DT_PS))
-        solid.append(sim.frame(target_K=T, phase="solid"))
-    sim.close()
+    solid = sample_crystal(4, T, nref, ref_spacing_ps)
     add_cna_min(solid, maxiter=UNDERCOOLED_MIN_ITER)
     fs = np.array([xtal_fraction_min(a) for a in solid])
     print(f"undercooled solid ref: xtal(min) {np.round(fs, 3).tolist()}", flush=True)
