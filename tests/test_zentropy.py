@@ -22,7 +22,7 @@ from quests.zenn import (
     zentropy,
     zentropy_from_dft,
 )
-from quests.zenn._qha import BOLTZMANN_EV
+from quests._units import BOLTZMANN_EV
 
 FE3PT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fe3pt"
 CONFIGS = (("config_0", 2), ("config_28", 6), ("config_22", 12))  # FM, SF28, SF22

@@ -83,6 +83,14 @@ def _check_output(output, allowed, overwrite=False):
         )
 
 
+def _report_written(paths, quiet):
+    """'wrote PATH' on stderr for every output given (None entries skipped)."""
+    if not quiet:
+        for path in paths:
+            if path:
+                click.echo(f"wrote {path}", err=True)
+
+
 def _given(ctx, names=("k", "cutoff")):
     """The parameters among ``names`` that the user set on the command line."""
     return {name for name in names if ctx.get_parameter_source(name).name != "DEFAULT"}

@@ -8,8 +8,8 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH
 from quests.cli import cli
-from quests.cli._entropy import _align, _check_output, _parse_species, common_options, \
-    descriptor_options
+from quests.cli._entropy import _align, _check_output, _parse_species, _report_written, \
+    common_options, descriptor_options
 
 _PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
 
@@ -87,13 +87,6 @@ def _outputs_checked(outputs, allowed, overwrite, plot_path):
         _check_output(path, allowed, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
     return outputs
-
-
-def _report_written(paths, quiet):
-    if not quiet:
-        for path in paths:
-            if path:
-                click.echo(f"wrote {path}", err=True)
 
 
 def _no_frames(trajectory, rows):

@@ -10,7 +10,7 @@ import numpy as np
 from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
 from quests.cli import cli
 from quests.cli._entropy import _align, _check_output, _combined, _given, _load, \
-    _parse_species, common_options, descriptor_options
+    _parse_species, _report_written, common_options, descriptor_options
 
 _METHOD = click.option("--method", type=click.Choice(["auto", "exact", "approx"]),
                        default="auto", show_default=True,
@@ -202,9 +202,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
 
         save_figure(uncertainty_figure(result.results.rows, threshold, calibration, dh, errs),
                     plot_path, overwrite)
-    if not quiet:
-        for path in outputs + [p for p in (flagged, plot_path) if p]:
-            click.echo(f"wrote {path}", err=True)
+    _report_written(outputs + [flagged, plot_path], quiet)
 
 
 def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbose):

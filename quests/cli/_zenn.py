@@ -5,8 +5,9 @@ from pathlib import Path
 import click
 import numpy as np
 
+from quests._units import BOLTZMANN_EV
 from quests.cli import cli
-from quests.cli._entropy import _align, _check_output, common_options
+from quests.cli._entropy import _align, _check_output, _report_written, common_options
 
 
 def _range(text, name):
@@ -130,10 +131,7 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
         from quests.plotting import plot_zentropy
 
         save_figure(plot_zentropy(iso, names, reference=first), plot_path, overwrite)
-    if not quiet:
-        for path in (output, plot_path):
-            if path:
-                click.echo(f"wrote {path}", err=True)
+    _report_written([output, plot_path], quiet)
 
 
 @cli.group("zenn")
@@ -181,7 +179,7 @@ def _table(path, columns):
 @click.option("--hidden", default="32,32", show_default=True, help="Hidden layer widths.")
 @click.option("--no-entropy", is_flag=True, help="The plain network: no S_k branch.")
 @click.option("--gamma", type=float, default=None, help="Entropy regulariser (default none).")
-@click.option("--kb", type=float, default=8.617333262e-5, show_default=True,
+@click.option("--kb", type=float, default=BOLTZMANN_EV, show_default=True,
               help="Temperature scale (eV/K; 1 for reduced units).")
 @click.option("--learn-kb", is_flag=True, help="Learn the temperature scale.")
 @click.option("--distributions", is_flag=True,
@@ -300,7 +298,4 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, n_job
         from quests.plotting import plot_zentropy
 
         save_figure(plot_zentropy(iso, names), plot_path, overwrite)
-    if not quiet:
-        for path in (output, plot_path):
-            if path:
-                click.echo(f"wrote {path}", err=True)
+    _report_written([output, plot_path], quiet)

@@ -37,8 +37,8 @@ from quests.thermo._frames import (
     volume_bandwidth,
     volume_per_atom,
 )
+from quests._units import BOLTZMANN_EV
 from quests.thermo._nucleation import (
-    BOLTZMANN_EV,
     CNTFit,
     NucleationAnalysis,
     cluster_size_distribution,

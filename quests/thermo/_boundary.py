@@ -14,16 +14,16 @@ import numpy as np
 
 from quests._defaults import DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
+from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 from quests.thermo._frames import PRESSURE_KEYS, TEMPERATURE_KEYS, frame_value, \
     potential_energy, volume_bandwidth, volume_per_atom
 from quests.thermo._fit import weighted_linear_fit
-from quests.thermo._nucleation import BOLTZMANN_EV
 
 __all__ = ["PhaseState", "PhaseBoundary", "phase_state", "phase_states", "phase_boundary",
            "coexistence_temperature", "EV_PER_A3_PER_GPA"]
 
 #: 1 GPa in eV/Å^3
-EV_PER_A3_PER_GPA = 1.0 / 160.21766208
+EV_PER_A3_PER_GPA = 1.0 / GPA_PER_EV_PER_A3
 #: at most this many groups of frames are left out in turn for the jackknife error of H
 JACKKNIFE_GROUPS = 10
 

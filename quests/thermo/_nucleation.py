@@ -6,15 +6,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from quests._errors import InvalidInputError
+from quests._units import BOLTZMANN_EV
 from quests._validation import Interval, check_estimator_params
 from quests.thermo._fit import weighted_linear_fit
 from quests.thermo._phases import PhaseAnalysis, first_shell_pairs
 
 __all__ = ["solid_clusters", "cluster_size_distribution", "fit_cnt", "CNTFit",
-           "NucleationAnalysis", "onset_frame", "BOLTZMANN_EV"]
-
-#: Boltzmann constant, eV/K (CODATA 2018, exact)
-BOLTZMANN_EV = 8.617333262e-5
+           "NucleationAnalysis", "onset_frame"]
 
 
 def solid_clusters(structure, solid, shell=1.207, shell_pairs=None):

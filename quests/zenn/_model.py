@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from quests._errors import InvalidInputError
+from quests._units import BOLTZMANN_EV
 
 __all__ = ["ZENN"]
 
@@ -115,7 +116,7 @@ class ZENN:
     """
 
     def __init__(self, n_configurations=2, *, multiplicities=None, hidden=(32, 32),
-                 entropy=True, gamma=None, kb=8.617333262e-5, learn_kb=False,
+                 entropy=True, gamma=None, kb=BOLTZMANN_EV, learn_kb=False,
                  activation="tanh", seed=0):
         self.n_configurations = n_configurations
         self.multiplicities = multiplicities

@@ -12,15 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from quests._errors import InvalidInputError
+from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 __all__ = ["EnergyVolume", "BM4", "read_energy_volume", "fit_bm4", "debye_function",
-           "debye_temperature", "debye_free_energy", "helmholtz_energy",
-           "EV_PER_A3_IN_GPA", "BOLTZMANN_EV"]
+           "debye_temperature", "debye_free_energy", "helmholtz_energy"]
 
-#: Boltzmann constant, eV/K (CODATA 2018, exact)
-BOLTZMANN_EV = 8.617333262e-5
-#: 1 eV/Å^3 in GPa
-EV_PER_A3_IN_GPA = 160.21766208
 _BOHR_A = 0.529177210903
 _MJS_CONSTANT = 41.63  # K, with r0 in bohr, B in kbar and M in amu (Moruzzi et al. 1988)
 
@@ -167,12 +163,12 @@ class BM4:
 
     def pressure(self, volume):
         """P = -dE/dV, GPa."""
-        return -self.energy(volume, 1) * EV_PER_A3_IN_GPA
+        return -self.energy(volume, 1) * GPA_PER_EV_PER_A3
 
     def bulk_modulus(self, volume):
         """B = V d2E/dV2, GPa."""
         v = np.asarray(volume, dtype=float)
-        return v * self.energy(v, 2) * EV_PER_A3_IN_GPA
+        return v * self.energy(v, 2) * GPA_PER_EV_PER_A3
 
 
 def fit_bm4(volumes, energies, label="configuration"):
@@ -201,7 +197,7 @@ def fit_bm4(volumes, energies, label="configuration"):
     v0 = float(min(candidates, key=lambda x: probe.energy(x)))
     b0 = float(probe.bulk_modulus(v0))
     # B' = dB/dP = -(V/B) dB/dV, with dB/dV = E'' + V E'''
-    db_dv = (probe.energy(v0, 2) + v0 * probe.energy(v0, 3)) * EV_PER_A3_IN_GPA
+    db_dv = (probe.energy(v0, 2) + v0 * probe.energy(v0, 3)) * GPA_PER_EV_PER_A3
     return BM4(coefficients, v0, float(probe.energy(v0)), b0, float(-v0 / b0 * db_dv), rms)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quests._errors import InvalidInputError
-from quests.zenn._qha import BOLTZMANN_EV, EV_PER_A3_IN_GPA
+from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 __all__ = ["Zentropy", "zentropy", "IsobaricProperties", "isobaric_properties", "spinodal",
            "critical_point", "zentropy_from_dft"]
@@ -122,8 +122,8 @@ def zentropy(temperatures, volumes, free_energies, multiplicities):
     return Zentropy(
         temperatures=t, volumes=v, free_energy=free_energy, probabilities=p, entropy=entropy,
         configurational_entropy=s_conf,
-        pressure=-_derivative(free_energy, v, axis=1) * EV_PER_A3_IN_GPA,
-        bulk_modulus=v * _second_derivative(free_energy, v, axis=1) * EV_PER_A3_IN_GPA,
+        pressure=-_derivative(free_energy, v, axis=1) * GPA_PER_EV_PER_A3,
+        bulk_modulus=v * _second_derivative(free_energy, v, axis=1) * GPA_PER_EV_PER_A3,
         heat_capacity=t[:, None] * _derivative(entropy, t, axis=0))
 
 
@@ -171,7 +171,7 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
         raise InvalidInputError(f"free_energy must have shape ({t.size}, {v.size})")
     if v.size < 3:
         raise InvalidInputError("a volume grid of at least 3 points is needed")
-    g = f + pressure / EV_PER_A3_IN_GPA * v[None, :]
+    g = f + pressure / GPA_PER_EV_PER_A3 * v[None, :]
     i = np.argmin(g, axis=1)
     on_edge = (i == 0) | (i == v.size - 1)
     j = np.clip(i, 1, v.size - 2)
@@ -187,7 +187,7 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
     gibbs = np.where(a > 0, c - b ** 2 / (4 * a), y1)
     d2 = _second_derivative(f, v)
     bulk = np.array([np.interp(vol, v, row) for vol, row in zip(volume, d2)]) * volume \
-        * EV_PER_A3_IN_GPA
+        * GPA_PER_EV_PER_A3
     alpha = _derivative(volume, t) / volume
     entropy = -_derivative(gibbs, t)
     probs = None
