@@ -12,7 +12,7 @@ Cases:
   critical point compared with the zentropy model's on a finer grid.
 
 Usage: python scripts/benchmark_zenn.py [--cases bifurcation,plain,fe3pt] [--epochs N]
-                                        [--lbfgs N] [--convexity W]
+                                        [--lbfgs N] [--convexity W] [--seed S]
 """
 
 import argparse
@@ -50,7 +50,7 @@ def bifurcation(k, entropy, epochs, lbfgs):
     return seconds, model.history_[-1], t_curv, split
 
 
-def fe3pt(epochs, lbfgs, convexity):
+def fe3pt(epochs, lbfgs, convexity, seed=0):
     from quests.zenn import ZENN, critical_point, isobaric_properties, read_energy_volume, \
         zentropy_from_dft
 
@@ -60,26 +60,39 @@ def fe3pt(epochs, lbfgs, convexity):
     t = np.linspace(10, 1200, 120)
     v = np.linspace(139, 172, 80)
     z, _, _ = zentropy_from_dft(data, g, t, v)
+    x, temps = np.tile(v, t.size), np.repeat(t, v.size)
     start = time.perf_counter()
-    model = ZENN(3, seed=0).fit(np.tile(v, t.size), np.repeat(t, v.size), z.free_energy.ravel(),
-                                epochs=epochs, lbfgs_steps=lbfgs, convexity=convexity)
+    model = ZENN(3, seed=seed).fit(x, temps, z.free_energy.ravel(), epochs=epochs,
+                                   lbfgs_steps=lbfgs, convexity=convexity)
     seconds = time.perf_counter() - start
+    rmse_mev = 1e3 * np.sqrt(np.mean((model.predict(x, temps)["F"] - z.free_energy.ravel()) ** 2))
     tf, vf = np.arange(10, 1201, 5.0), np.linspace(139, 172, 661)
-    zf, _, _ = zentropy_from_dft(data, g, tf, vf)
+    zf, fk, _ = zentropy_from_dft(data, g, tf, vf)
     ref = isobaric_properties(tf, vf, zf.free_energy)
     grid, _ = model.free_energy_grid(tf, vf)
     ours = isobaric_properties(tf, vf, grid)
     error = np.abs(ours.volume - ref.volume) / ref.volume
-    rmse_mev = np.sqrt(model.history_[-1]) * model.spec_["f_scale"] * 1e3
+    fm = isobaric_properties(tf, vf, fk[0]).volumetric_expansion
+    spans = {name: (_span(tf, iso.volumetric_expansion < fm - 5e-7),
+                    _span(tf, iso.volumetric_expansion < -5e-7))
+             for name, iso in (("zentropy", ref), ("ZENN", ours))}
     return (seconds, rmse_mev, float(error.max()), float(error.mean()),
-            critical_point(tf, vf, zf.free_energy), critical_point(tf, vf, grid))
+            critical_point(tf, vf, zf.free_energy), critical_point(tf, vf, grid), spans)
+
+
+def _span(t, mask):
+    """(first, last) temperature where mask holds, or None."""
+    return (float(t[mask].min()), float(t[mask].max())) if mask.any() else None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="bifurcation,plain,fe3pt")
-    parser.add_argument("--epochs", type=int, default=3000)
-    parser.add_argument("--lbfgs", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Adam epochs (default 3000 for bifurcation, 1500 for fe3pt).")
+    parser.add_argument("--lbfgs", type=int, default=None,
+                        help="L-BFGS iterations (default 3000 for bifurcation, 1000 for fe3pt).")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--convexity", type=float, default=0.0,
                         help="Weight of the d2F/dT2 penalty in the fe3pt regression (each "
                              "step then costs about ten times more).")
@@ -87,14 +100,16 @@ def main():
     for case in args.cases.split(","):
         if case in ("bifurcation", "plain"):
             k, entropy = (2, True) if case == "bifurcation" else (1, False)
-            seconds, loss, t_curv, split = bifurcation(k, entropy, args.epochs, args.lbfgs)
+            seconds, loss, t_curv, split = bifurcation(k, entropy, args.epochs or 3000,
+                                                       args.lbfgs or 3000)
             print(f"{case}: {seconds:.1f} s, JS loss {loss:.2e}, T_c from d2F/dx2 = 0: "
                   f"{t_curv}, distribution splits below T = {split}", flush=True)
         elif case == "fe3pt":
-            seconds, rmse, worst, mean, ref, ours = fe3pt(args.epochs, args.lbfgs,
-                                                          args.convexity)
-            print(f"fe3pt: {seconds:.1f} s, F rmse {rmse:.2f} meV, V(T) at P = 0 relative error "
-                  f"max {worst:.2e} mean {mean:.2e}; critical point zentropy {ref}, ZENN {ours}",
+            seconds, rmse, worst, mean, ref, ours, spans = fe3pt(
+                args.epochs or 1500, args.lbfgs or 1000, args.convexity, args.seed)
+            print(f"fe3pt: {seconds:.1f} s, F rmse {rmse:.3f} meV, V(T) at P = 0 relative error "
+                  f"max {worst:.2e} mean {mean:.2e}; critical point (T, V) zentropy {ref}, "
+                  f"ZENN {ours}; expansion (below FM, negative) over T ranges: {spans}",
                   flush=True)
         else:
             raise SystemExit(f"unknown case {case!r}")

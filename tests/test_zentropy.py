@@ -1,6 +1,7 @@
 """Zentropy without networks: quests.zenn's zentropy sum, BM4, Debye-Grüneisen, Fe3Pt, CLI."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,47 @@ def test_cli_zentropy_on_fe3pt(tmp_path):
     assert result.exit_code == 2 and "multiplicities must be > 0" in result.output
     result = runner.invoke(cli, ["zentropy", str(FE3PT / "config_0"), "--temperatures", "5:1"])
     assert result.exit_code == 2 and "START:STOP:STEP" in result.output
+
+
+@needs_fe3pt
+def test_read_configurations_of_a_folder(tmp_path):
+    from quests.zenn import read_configurations
+
+    data = read_configurations(FE3PT)  # LICENSE.txt is not a configuration
+    assert [d.label for d in data] == ["config_0", "config_22", "config_28"]
+    assert all(d.volumes.size == 12 and d.n_atoms == 12 for d in data)
+    with pytest.raises(InvalidInputError, match="per-volume runs of one configuration"):
+        read_configurations(FE3PT / "config_0")
+    with pytest.raises(InvalidInputError, match="holds no configuration"):
+        read_configurations(tmp_path)
+    (tmp_path / "fm.csv").write_text("volume,energy\n10,1\n11,0\n12,0.5\n13,1.2\n14,2\n")
+    with pytest.raises(InvalidInputError, match="needs n_atoms and mass"):
+        read_configurations(tmp_path)
+    assert read_configurations(tmp_path, n_atoms=2, mass=50.0)[0].label == "fm"
+
+
+@needs_fe3pt
+def test_cli_zenn_fit_on_a_folder_of_configurations(tmp_path):
+    pytest.importorskip("torch")
+    from quests.zenn import ZENN
+
+    runner = CliRunner()
+    model = tmp_path / "m.pt"
+    result = runner.invoke(cli, ["zenn", "fit", str(FE3PT), "-g", "config_0=2", "-g",
+                                 "config_28=6", "-g", "config_22=12", "--temperatures",
+                                 "50:600:50", "--volumes", "20", "--hidden", "8", "--epochs",
+                                 "30", "--lbfgs", "20", "-o", str(model), "-q"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"config_22\s+12\s", result.output)
+    assert "12 temperatures x 20 volumes" in result.output
+    assert "F rmse" in result.output
+    fitted = ZENN.load(model)
+    assert fitted.spec_["n_configurations"] == 3 and fitted.spec_["multiplicities"] == [1.0] * 3
+    result = runner.invoke(cli, ["zenn", "fit", str(FE3PT), "-g", "config_9=2", "-o",
+                                 str(tmp_path / "e.pt")])
+    assert result.exit_code == 2 and "config_9" in result.output
+    data = tmp_path / "f.csv"
+    data.write_text("x,T,F\n1,2,3\n")
+    result = runner.invoke(cli, ["zenn", "fit", str(data), "--volumes", "20", "-o",
+                                 str(tmp_path / "e.pt")])
+    assert result.exit_code == 2 and "folder of configurations" in result.output

@@ -48,6 +48,24 @@ def _config(spec):
                                 "a number") from None
 
 
+def _qha_options(command):
+    """--debye-scaling and --gruneisen-x: the Debye-Grüneisen model's two parameters."""
+    command = click.option("--gruneisen-x", type=float, default=2.0 / 3.0, show_default=True,
+                           help="x in the Grüneisen parameter (1 + B')/2 - x.")(command)
+    return click.option("--debye-scaling", type=float, default=0.617, show_default=True,
+                        help="Scaling factor of the Moruzzi-Janak-Schwarz Debye "
+                             "temperature.")(command)
+
+
+def _echo_eos(data, multiplicities, eos):
+    """The table of configurations: g and the BM4 fit of each."""
+    table = [(d.label, f"{m:g}", f"{e.volume0:.3f}", f"{e.energy0:.4f}", f"{e.bulk_modulus0:.1f}",
+              f"{e.bulk_modulus_derivative0:.2f}", f"{e.rms * 1e3:.2f}")
+             for d, m, e in zip(data, multiplicities, eos)]
+    click.echo(_align(("configuration", "g", "V0 (Å^3)", "E0 (eV)", "B0 (GPa)", "B'",
+                       "rms (meV)"), table))
+
+
 @cli.command("zentropy")
 @click.argument("configs", nargs=-1, required=True, metavar="CONFIG[=G]...")
 @click.option("--temperatures", default="5:1200:5", show_default=True,
@@ -55,10 +73,7 @@ def _config(spec):
 @click.option("--pressure", type=float, default=0.0, show_default=True, help="GPa.")
 @click.option("--volumes", "n_volumes", type=int, default=400, show_default=True,
               help="Volume grid points over the range every configuration covers.")
-@click.option("--debye-scaling", type=float, default=0.617, show_default=True,
-              help="Scaling factor of the Moruzzi-Janak-Schwarz Debye temperature.")
-@click.option("--gruneisen-x", type=float, default=2.0 / 3.0, show_default=True,
-              help="x in the Grüneisen parameter (1 + B')/2 - x.")
+@_qha_options
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png",
               help="V(T), thermal expansion and p_k(T) at the pressure.")
 @common_options(output="Properties at the pressure per temperature (.json with the EOS "
@@ -88,11 +103,7 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     iso = isobaric_properties(t, z.volumes, z.free_energy, pressure, z.probabilities)
     first = isobaric_properties(t, z.volumes, free_energies[0], pressure)
     names = [d.label for d in data]
-    table = [(d.label, f"{m:g}", f"{e.volume0:.3f}", f"{e.energy0:.4f}", f"{e.bulk_modulus0:.1f}",
-              f"{e.bulk_modulus_derivative0:.2f}", f"{e.rms * 1e3:.2f}")
-             for d, m, e in zip(data, g, eos)]
-    click.echo(_align(("configuration", "g", "V0 (Å^3)", "E0 (eV)", "B0 (GPa)", "B'",
-                       "rms (meV)"), table))
+    _echo_eos(data, g, eos)
     # differences below 0.5 ppm/K are finite-difference noise, not physics
     below = iso.volumetric_expansion < first.volumetric_expansion - EXPANSION_TOLERANCE
     negative = iso.volumetric_expansion < -EXPANSION_TOLERANCE
@@ -170,12 +181,37 @@ def _table(path, columns):
     return out
 
 
+def _folder_free_energy(folder, multiplicity, temperatures, n_volumes, debye_scaling,
+                        gruneisen_x):
+    """Training rows (x, T, F) from a folder of configurations: their zentropy F(V, T)."""
+    from quests._errors import InvalidInputError
+    from quests.zenn import read_configurations, zentropy_from_dft
+
+    data = read_configurations(folder)
+    names = [d.label for d in data]
+    given = dict(_config(item) for item in multiplicity)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise InvalidInputError(f"--multiplicity names {', '.join(unknown)}, which {folder} "
+                                f"does not hold (it holds {', '.join(names)})")
+    g = [given.get(name, 1.0) for name in names]
+    t = _range(temperatures or "10:1200:10", "--temperatures")
+    z, _, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes or 80, scaling=debye_scaling,
+                                  x=gruneisen_x)
+    _echo_eos(data, g, eos)
+    click.echo(f"training on their zentropy F(V, T): {t.size} temperatures x "
+               f"{z.volumes.size} volumes ({z.volumes[0]:.2f}-{z.volumes[-1]:.2f} Å^3)")
+    return (np.tile(z.volumes, t.size), np.repeat(t, z.volumes.size), z.free_energy.ravel(),
+            len(data))
+
+
 @zenn_group.command("fit")
-@click.argument("data", metavar="DATA.csv|DATA.json")
-@click.option("-K", "--configurations", "n_configurations", type=int, default=2,
-              show_default=True, help="Configurations K.")
+@click.argument("data", metavar="DATA")
+@click.option("-K", "--configurations", "n_configurations", type=int, default=None,
+              help="Configurations K of the model [default: 2; with a folder, as many as it "
+                   "holds].")
 @click.option("--multiplicities", default=None, metavar="G,G,...",
-              help="g_k (default 1 each).")
+              help="The model's g_k (default 1 each).")
 @click.option("--hidden", default="32,32", show_default=True, help="Hidden layer widths.")
 @click.option("--no-entropy", is_flag=True, help="The plain network: no S_k branch.")
 @click.option("--gamma", type=float, default=None, help="Entropy regulariser (default none).")
@@ -185,33 +221,61 @@ def _table(path, columns):
 @click.option("--distributions", is_flag=True,
               help="DATA holds Boltzmann probabilities P over x per T (columns x, T, P), "
                    "trained by the Jensen-Shannon loss; otherwise free energies (x, T, F).")
-@click.option("--epochs", type=int, default=2000, show_default=True, help="Adam epochs.")
-@click.option("--lbfgs", type=int, default=400, show_default=True,
+@click.option("--epochs", type=int, default=1500, show_default=True, help="Adam epochs.")
+@click.option("--lbfgs", type=int, default=1000, show_default=True,
               help="L-BFGS iterations after Adam.")
+@click.option("--derivative-weight", type=float, default=1.0, show_default=True,
+              help="Weight of matching the divided differences of F along x and T (F on a "
+                   "full grid only; 0: off).")
 @click.option("--convexity", type=float, default=0.0, show_default=True,
               help="Weight of the penalty on d2F/dT2 > 0.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-g", "--multiplicity", multiple=True, metavar="NAME=G",
+              help="With a folder: g of configuration NAME in the zentropy sum that makes "
+                   "the training F (default 1; repeat per configuration).")
+@click.option("--temperatures", default=None, metavar="START:STOP:STEP",
+              help="With a folder: temperatures of the training F, K [default: 10:1200:10].")
+@click.option("--volumes", "n_volumes", type=int, default=None,
+              help="With a folder: volumes of the training F over the range every "
+                   "configuration covers [default: 80].")
+@_qha_options
 @common_options(output="The trained model (.pt).", output_required=True)
 def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, kb, learn_kb,
-             distributions, epochs, lbfgs, convexity, seed, n_jobs, output, overwrite, quiet):
+             distributions, epochs, lbfgs, derivative_weight, convexity, seed, multiplicity,
+             temperatures, n_volumes, debye_scaling, gruneisen_x, n_jobs, output, overwrite,
+             quiet):
     """Train a ZENN on free energies F(x, T) or Boltzmann distributions P(x | T).
 
     DATA is a CSV with a header, or JSON of lists: columns x (the volume or
     another feature), T and F (or P with --distributions, on a full x-by-T
-    grid).
+    grid). Or DATA is a folder of configurations (sub-folders of per-volume
+    VASP runs, .xyz/.extxyz or .csv E(V) files, as for `quests zentropy`): the
+    model learns the total F(V, T) of their zentropy sum (BM4 +
+    Debye-Grüneisen per configuration), without being told the
+    configurations.
     """
     from quests._errors import InvalidInputError
     from quests.zenn import ZENN
 
     _check_output(output, {".pt"}, overwrite)
+    folder = Path(data).is_dir()
+    if not folder and (multiplicity or temperatures or n_volumes):
+        raise InvalidInputError("-g/--multiplicity, --temperatures and --volumes build the "
+                                "training F from a folder of configurations; DATA is a file")
+    if folder and distributions:
+        raise InvalidInputError("--distributions needs a CSV/JSON of P; DATA is a folder")
     try:
         widths = tuple(int(h) for h in hidden.split(","))
         g = None if multiplicities is None else [float(m) for m in multiplicities.split(",")]
     except ValueError:
         raise InvalidInputError("--hidden and --multiplicities take comma-separated "
                                 "numbers") from None
-    model = ZENN(n_configurations, multiplicities=g, hidden=widths, entropy=not no_entropy,
-                 gamma=gamma, kb=kb, learn_kb=learn_kb, seed=seed)
+    if folder:
+        x, t, f, n_found = _folder_free_energy(data, multiplicity, temperatures, n_volumes,
+                                               debye_scaling, gruneisen_x)
+    model = ZENN(n_configurations or (n_found if folder else 2), multiplicities=g,
+                 hidden=widths, entropy=not no_entropy, gamma=gamma, kb=kb, learn_kb=learn_kb,
+                 seed=seed)
     if distributions:
         cols = _table(data, ("x", "T", "P"))
         xs, ts = np.unique(cols["x"]), np.unique(cols["T"])
@@ -224,15 +288,19 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
             raise InvalidInputError(f"{data}: some (x, T) pairs repeat, others are missing")
         model.fit_distributions(xs, ts, grid, epochs=epochs, lbfgs_steps=lbfgs,
                                 convexity=convexity, verbose=not quiet)
+        n_rows, quality = cols["x"].size, ""
     else:
-        cols = _table(data, ("x", "T", "F"))
-        model.fit(cols["x"], cols["T"], cols["F"], epochs=epochs, lbfgs_steps=lbfgs,
+        if not folder:
+            cols = _table(data, ("x", "T", "F"))
+            x, t, f = cols["x"], cols["T"], cols["F"]
+        model.fit(x, t, f, epochs=epochs, lbfgs_steps=lbfgs, derivative_weight=derivative_weight,
                   convexity=convexity, verbose=not quiet)
+        rmse = np.sqrt(np.mean((model.predict(x, t)["F"] - f) ** 2))
+        n_rows, quality = f.size, f", F rmse {rmse:.3g} (units of F)"
     model.save(output, overwrite)
-    click.echo(f"trained on {cols['x'].size} rows: final loss {model.history_[-1]:.3e} "
-               f"after {len(model.history_)} steps")
-    if not quiet:
-        click.echo(f"wrote {output}", err=True)
+    click.echo(f"trained on {n_rows} rows: final loss {model.history_[-1]:.3e} after "
+               f"{len(model.history_)} steps{quality}")
+    _report_written([output], quiet)
 
 
 @zenn_group.command("predict")

@@ -3,7 +3,8 @@
 Network-free path, numpy only:
 
 - ``quests.zenn.qha``: per-configuration Helmholtz energies from DFT E(V):
-  ``read_energy_volume`` (VASP folders, extxyz, CSV), ``fit_bm4``, and the
+  ``read_energy_volume`` (VASP folders, extxyz, CSV), ``read_configurations``
+  (a folder of them), ``fit_bm4``, and the
   Debye-Grüneisen vibrational free energy (``helmholtz_energy``).
 - ``quests.zenn.zentropy``: ``zentropy`` combines F_k(V, T) with
   multiplicities g_k; ``isobaric_properties`` gives V(T), thermal expansion,
@@ -24,6 +25,7 @@ from quests.zenn._qha import (
     debye_temperature,
     fit_bm4,
     helmholtz_energy,
+    read_configurations,
     read_energy_volume,
 )
 from quests.zenn._zentropy import (
@@ -38,5 +40,6 @@ from quests.zenn._zentropy import (
 
 __all__ = ["ZENN", "BM4", "EnergyVolume", "IsobaricProperties", "Zentropy", "critical_point",
            "debye_free_energy", "debye_function", "debye_temperature", "fit_bm4",
-           "helmholtz_energy", "isobaric_properties", "read_energy_volume", "spinodal",
+           "helmholtz_energy", "isobaric_properties", "read_configurations",
+           "read_energy_volume", "spinodal",
            "zentropy", "zentropy_from_dft"]

@@ -127,6 +127,32 @@ def read_energy_volume(path, *, n_atoms=None, mass=None, label=None):
                     mass or float(frames[0].get_masses().mean()), label)
 
 
+#: files in a folder of configurations that hold one configuration's E(V) each
+CONFIGURATION_SUFFIXES = (".xyz", ".extxyz", ".csv")
+
+
+def read_configurations(path, *, n_atoms=None, mass=None):
+    """Every configuration in a folder: one ``EnergyVolume`` per entry, by name.
+
+    The entries are sub-folders of per-volume VASP runs and ``.xyz``, ``.extxyz``
+    or ``.csv`` files, each read by ``read_energy_volume`` and labelled by its
+    name (extension dropped); hidden entries and other files are skipped.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise InvalidInputError(f"{path} is not a folder of configurations")
+    entries = sorted(p for p in path.iterdir() if not p.name.startswith(".")
+                     and (p.is_dir() or p.suffix.lower() in CONFIGURATION_SUFFIXES))
+    if any(sorted(e.glob("OSZICAR*")) for e in entries if e.is_dir()):
+        raise InvalidInputError(f"{path} holds per-volume runs of one configuration; give the "
+                                "folder that holds the configuration folders")
+    if not entries:
+        raise InvalidInputError(f"{path} holds no configuration (sub-folders of VASP runs, "
+                                f"or {', '.join(CONFIGURATION_SUFFIXES)} files)")
+    return [read_energy_volume(e, n_atoms=n_atoms, mass=mass, label=e.stem if e.is_file() else e.name)
+            for e in entries]
+
+
 @dataclass(frozen=True)
 class BM4:
     """Fourth-order Birch-Murnaghan E(V) = a + b V^(-2/3) + c V^(-4/3) + d V^(-2).
