@@ -13,7 +13,7 @@ from quests._errors import InvalidInputError
 __all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
            "plot_selection_curves", "plot_learning_curve", "plot_active_learning",
            "plot_trajectory_entropy", "plot_phase_fractions", "plot_nucleation",
-           "plot_phase_boundary", "plot_zentropy"]
+           "plot_phase_boundary", "plot_zentropy", "plot_phase_diagram"]
 
 
 def _pyplot():
@@ -273,17 +273,18 @@ def plot_phase_boundary(boundaries, ax=None):
     return ax.figure
 
 
-def plot_zentropy(properties, names, reference=None, axes=None):
+def plot_zentropy(properties, names, reference=None, axes=None, label="zentropy"):
     """V(T), volumetric thermal expansion and p_k(T) of ``IsobaricProperties``.
 
-    ``reference``: the properties of one configuration alone, drawn dashed.
+    ``reference``: the properties of one configuration alone, drawn dashed;
+    ``label``: the legend entry of ``properties`` (what produced them).
     """
     plt = _pyplot()
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
     t = properties.temperatures
-    axes[0].plot(t, properties.volume, label="zentropy")
-    axes[1].plot(t, properties.volumetric_expansion * 1e6, label="zentropy")
+    axes[0].plot(t, properties.volume, label=label)
+    axes[1].plot(t, properties.volumetric_expansion * 1e6, label=label)
     if reference is not None:
         axes[0].plot(t, reference.volume, ls="--", color="0.4", label=f"{names[0]} alone")
         axes[1].plot(t, reference.volumetric_expansion * 1e6, ls="--", color="0.4",
@@ -300,3 +301,25 @@ def plot_zentropy(properties, names, reference=None, axes=None):
         ax.legend(frameon=False, fontsize=8)
     axes[0].set_title(f"P = {properties.pressure:g} GPa", fontsize=9)
     return axes[0].figure
+
+
+def plot_phase_diagram(diagram, ax=None, label=None):
+    """P-T diagram of a ``quests.zenn.PhaseDiagram``: coexistence line, spinodals (dashed),
+    critical point (star). Returns the figure."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.8), layout="constrained")
+    t = diagram.temperatures
+    line, = ax.plot(t, diagram.coexistence_pressure,
+                    label="coexistence" if label is None else f"{label}: coexistence")
+    ax.plot(t, diagram.spinodal_pressures[:, 0], ls="--", color=line.get_color(), lw=1,
+            label="spinodals" if label is None else f"{label}: spinodals")
+    ax.plot(t, diagram.spinodal_pressures[:, 1], ls="--", color=line.get_color(), lw=1)
+    if diagram.critical_point is not None:
+        t_c, v_c, p_c = diagram.critical_point
+        ax.plot([t_c], [p_c], "*", ms=10, color=line.get_color(),
+                label=f"critical point {t_c:.0f} K, {p_c:.2f} GPa")
+    ax.set_xlabel("T (K)")
+    ax.set_ylabel("P (GPa)")
+    ax.legend(frameon=False, fontsize=8)
+    return ax.figure

@@ -16,6 +16,7 @@ Usage: python scripts/benchmark_zenn.py [--cases bifurcation,plain,fe3pt] [--epo
 """
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
@@ -51,8 +52,8 @@ def bifurcation(k, entropy, epochs, lbfgs):
 
 
 def fe3pt(epochs, lbfgs, convexity, seed=0):
-    from quests.zenn import ZENN, critical_point, isobaric_properties, read_energy_volume, \
-        zentropy_from_dft
+    from quests.zenn import ZENN, critical_point, isobaric_properties, phase_diagram, \
+        read_energy_volume, zentropy_from_dft
 
     configs = (("config_0", 2), ("config_28", 6), ("config_22", 12))
     data = [read_energy_volume(SHARED / name) for name, _ in configs]
@@ -76,6 +77,12 @@ def fe3pt(epochs, lbfgs, convexity, seed=0):
     spans = {name: (_span(tf, iso.volumetric_expansion < fm - 5e-7),
                     _span(tf, iso.volumetric_expansion < -5e-7))
              for name, iso in (("zentropy", ref), ("ZENN", ours))}
+    # the P-T diagram below 300 K: largest difference of the coexistence pressure
+    low = tf <= 300
+    p_ref = phase_diagram(tf[low], vf, zf.free_energy[low]).coexistence_pressure
+    p_ours = phase_diagram(tf[low], vf, grid[low]).coexistence_pressure
+    both = np.isfinite(p_ref) & np.isfinite(p_ours)
+    spans["coexistence P, largest difference (GPa)"] = float(np.abs(p_ref - p_ours)[both].max())
     return (seconds, rmse_mev, float(error.max()), float(error.mean()),
             critical_point(tf, vf, zf.free_energy), critical_point(tf, vf, grid), spans)
 
@@ -113,6 +120,8 @@ def main():
                   flush=True)
         else:
             raise SystemExit(f"unknown case {case!r}")
+        print(f"peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+              flush=True)
 
 
 if __name__ == "__main__":

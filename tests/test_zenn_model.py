@@ -207,10 +207,12 @@ def test_cli_zenn_fit_and_predict(tmp_path):
     assert ZENN.load(model).spec_["x_min"] == [10.0]
     result = runner.invoke(cli, ["zenn", "predict", str(model), "--temperatures", "100:1000:50",
                                  "-o", str(tmp_path / "p.csv"), "--plot",
-                                 str(tmp_path / "p.png"), "-q"])
+                                 str(tmp_path / "p.png"), "--phase-diagram",
+                                 str(tmp_path / "pt.png"), "-q"])
     assert result.exit_code == 0, result.output
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert rows[0].startswith("T_K,V,alpha_V_per_K") and len(rows) == 20
+    assert (tmp_path / "pt.png").stat().st_size > 1000
     # Boltzmann distributions on a full grid
     x = np.linspace(-1, 1, 11)
     temps = np.array([0.5, 1.0, 2.0])
@@ -358,3 +360,5 @@ def test_fe3pt_zenn_reproduces_volume_and_critical_point():
     # the negative expansion lies where the zentropy sum puts it, within 20 K
     (low, high), (zlow, zhigh) = spans["ZENN"][1], spans["zentropy"][1]
     assert abs(low - zlow) <= 20 and abs(high - zhigh) <= 20
+    # and the P-T diagram: the coexistence pressure below 300 K (4.7-6.2 GPa)
+    assert spans["coexistence P, largest difference (GPa)"] < 0.1

@@ -18,12 +18,13 @@ from quests.zenn import (
     debye_function,
     fit_bm4,
     isobaric_properties,
+    phase_diagram,
     read_energy_volume,
     spinodal,
     zentropy,
     zentropy_from_dft,
 )
-from quests._units import BOLTZMANN_EV
+from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 FE3PT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fe3pt"
 CONFIGS = (("config_0", 2), ("config_28", 6), ("config_22", 12))  # FM, SF28, SF22
@@ -138,6 +139,36 @@ def test_spinodal_closes_at_the_critical_temperature():
     assert critical_point(t[t > tc], v, f[t > tc]) is None  # convex everywhere
 
 
+def test_phase_diagram_of_a_tilted_double_well():
+    """F = a (T - Tc) u^2 + b u^4 - p0 V (u = V - Vc): below Tc the common tangent has slope
+    -p0 (coexistence at P = p0 between Vc +- sqrt(a (Tc - T) / (2 b))), the spinodal
+    pressures are p0 -+ (4 b u_s^3 - 2 a (Tc - T) u_s) at u_s = sqrt(a (Tc - T) / (6 b)),
+    and the critical point is (Tc, Vc, p0)."""
+    a, b, tc, vc, p0 = 1e-3, 0.5, 600.0, 11.0, 0.02
+    t = np.linspace(300.0, 900.0, 121)
+    v = np.linspace(9.0, 13.0, 4001)
+    u = v - vc
+    f = a * (t[:, None] - tc) * u ** 2 + b * u ** 4 - p0 * v
+    diagram = phase_diagram(t, v, f)
+    below = t < tc - 10
+    np.testing.assert_allclose(diagram.coexistence_pressure[below], p0 * GPA_PER_EV_PER_A3,
+                               rtol=1e-9)
+    k = 20  # T = 400 K
+    half = np.sqrt(a * (tc - t[k]) / (2 * b))
+    np.testing.assert_allclose(diagram.coexistence_volumes[k], [vc - half, vc + half], atol=2e-3)
+    us = np.sqrt(a * (tc - t[k]) / (6 * b))
+    swing = 2 * a * (tc - t[k]) * us - 4 * b * us ** 3
+    np.testing.assert_allclose(diagram.spinodal_pressures[k],
+                               (np.array([p0 - swing, p0 + swing])) * GPA_PER_EV_PER_A3,
+                               rtol=1e-4)
+    assert np.isnan(diagram.coexistence_pressure[t > tc]).all()
+    t_c, v_c, p_c = diagram.critical_point
+    assert t_c == pytest.approx(tc, abs=5.0) and v_c == pytest.approx(vc, abs=1e-3)
+    assert p_c == pytest.approx(p0 * GPA_PER_EV_PER_A3, rel=1e-3)
+    with pytest.raises(InvalidInputError, match="shape"):
+        phase_diagram(t, v, f[:, :-1])
+
+
 @needs_fe3pt
 def test_fe3pt_reads_and_fits():
     data = read_energy_volume(FE3PT / "config_0")
@@ -204,11 +235,19 @@ def test_cli_zentropy_on_fe3pt(tmp_path):
     runner = CliRunner()
     args = ["zentropy", *[f"{FE3PT / name}={g}" for name, g in CONFIGS],
             "--temperatures", "10:1000:10", "-o", str(tmp_path / "z.json"), "--plot",
-            str(tmp_path / "z.png"), "-q"]
+            str(tmp_path / "z.png"), "--phase-diagram", str(tmp_path / "pt.png"), "-q"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "negative expansion: 3" in result.output and "critical point" in result.output
+    assert "coexistence of two volumes: P = 6.1" in result.output
     doc = json.loads((tmp_path / "z.json").read_text())
+    assert 160 < doc["critical_point"]["T_K"] < 190 and 4 < doc["critical_point"]["P_GPa"] < 5.5
+    # the coexistence pressure falls with T towards the critical point
+    pressures = [r["P_coexistence_GPa"] for r in doc["coexistence"]]
+    assert len(pressures) >= 10 and np.all(np.diff(pressures) < 0)
+    assert all(r["P_spinodal_low_GPa"] < r["P_coexistence_GPa"] < r["P_spinodal_high_GPa"]
+               for r in doc["coexistence"])
+    assert (tmp_path / "pt.png").stat().st_size > 1000
     assert [e["multiplicity"] for e in doc["eos"]] == [2, 6, 12] and len(doc["rows"]) == 100
     assert (tmp_path / "z.png").stat().st_size > 1000
     result = runner.invoke(cli, ["zentropy", f"{FE3PT / 'config_0'}=-1"])

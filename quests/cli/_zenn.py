@@ -66,6 +66,42 @@ def _echo_eos(data, multiplicities, eos):
                        "rms (meV)"), table))
 
 
+def _phase_diagram(t, v, free_energy, plot_path, overwrite, label):
+    """Echo the critical point and coexistence line; plot the P-T diagram if asked.
+
+    Returns the JSON entries: the critical point (or None) and the coexistence rows.
+    """
+    from quests.io import save_figure
+    from quests.zenn import phase_diagram
+
+    diagram = phase_diagram(t, v, free_energy)
+    critical = diagram.critical_point
+    click.echo("critical point (spinodal closes): " + (
+        f"T = {critical[0]:.1f} K, V = {critical[1]:.2f} Å^3, P = {critical[2]:.2f} GPa"
+        if critical else "none in range"))
+    rows = [{"T_K": tk, "P_coexistence_GPa": p, "V_low_A3": va, "V_high_A3": vb,
+             "P_spinodal_low_GPa": sa, "P_spinodal_high_GPa": sb}
+            for tk, p, (va, vb), (sa, sb) in zip(t, diagram.coexistence_pressure,
+                                                  diagram.coexistence_volumes,
+                                                  diagram.spinodal_pressures)
+            if np.isfinite(p)]
+    if rows:
+        click.echo(f"coexistence of two volumes: P = {rows[0]['P_coexistence_GPa']:.2f} GPa at "
+                   f"{rows[0]['T_K']:g} K to {rows[-1]['P_coexistence_GPa']:.2f} GPa at "
+                   f"{rows[-1]['T_K']:g} K")
+    if plot_path is not None:
+        from quests.plotting import plot_phase_diagram
+
+        save_figure(plot_phase_diagram(diagram, label=label), plot_path, overwrite)
+    return (None if critical is None else
+            {"T_K": critical[0], "V_A3": critical[1], "P_GPa": critical[2]}), rows
+
+
+_PHASE_DIAGRAM_OPTION = click.option(
+    "--phase-diagram", "diagram_path", default=None, metavar="FILE.png",
+    help="P-T diagram: coexistence line, spinodals and critical point.")
+
+
 @cli.command("zentropy")
 @click.argument("configs", nargs=-1, required=True, metavar="CONFIG[=G]...")
 @click.option("--temperatures", default="5:1200:5", show_default=True,
@@ -76,10 +112,11 @@ def _echo_eos(data, multiplicities, eos):
 @_qha_options
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png",
               help="V(T), thermal expansion and p_k(T) at the pressure.")
+@_PHASE_DIAGRAM_OPTION
 @common_options(output="Properties at the pressure per temperature (.json with the EOS "
-                       "fits and the critical point, or .csv).")
+                       "fits, the critical point and the coexistence line, or .csv).")
 def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, gruneisen_x,
-                     plot_path, n_jobs, output, overwrite, quiet):
+                     plot_path, diagram_path, n_jobs, output, overwrite, quiet):
     """Combine configurations by zentropy: F(V, T), V(T), thermal expansion at a pressure.
 
     Each CONFIG is a folder of per-volume VASP runs (OSZICAR + CONTCAR), an
@@ -89,11 +126,11 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     sum_k g_k exp(-F_k / kB T) and the equilibrium at --pressure.
     """
     from quests.io import save_figure, write_json, write_table
-    from quests.zenn import critical_point, isobaric_properties, read_energy_volume, \
-        zentropy_from_dft
+    from quests.zenn import isobaric_properties, read_energy_volume, zentropy_from_dft
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, {".png", ".pdf", ".svg"}, overwrite)
+    _check_output(diagram_path, {".png", ".pdf", ".svg"}, overwrite)
     t = _range(temperatures, "--temperatures")
     parsed = [_config(c) for c in configs]
     data = [read_energy_volume(path) for path, _ in parsed]
@@ -111,9 +148,8 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
                f"Å^3 over {t[0]:g}-{t[-1]:g} K")
     click.echo(f"expansion below {names[0]} alone: {_spans(t, below)}")
     click.echo(f"negative expansion: {_spans(t, negative)}")
-    critical = critical_point(t, z.volumes, z.free_energy)
-    click.echo("critical point (spinodal closes): " + (
-        f"T = {critical[0]:.1f} K, V = {critical[1]:.2f} Å^3" if critical else "none in range"))
+    critical, coexistence = _phase_diagram(t, z.volumes, z.free_energy, diagram_path,
+                                           overwrite, None)
     if iso.on_edge.any():
         click.echo(f"warning: at {int(iso.on_edge.sum())} temperatures the minimum lies on the "
                    "edge of the volume range (V(T) there is not an equilibrium)")
@@ -135,14 +171,13 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
                          "E0": e.energy0, "B0_GPa": e.bulk_modulus0,
                          "B_prime": e.bulk_modulus_derivative0, "rms_eV": e.rms}
                         for d, m, e in zip(data, g, eos)],
-                "critical_point": None if critical is None else
-                {"T_K": critical[0], "V_A3": critical[1]},
+                "critical_point": critical, "coexistence": coexistence,
                 "rows": rows}, overwrite)
     if plot_path is not None:
         from quests.plotting import plot_zentropy
 
         save_figure(plot_zentropy(iso, names, reference=first), plot_path, overwrite)
-    _report_written([output, plot_path], quiet)
+    _report_written([output, plot_path, diagram_path], quiet)
 
 
 @cli.group("zenn")
@@ -298,8 +333,8 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
         rmse = np.sqrt(np.mean((model.predict(x, t)["F"] - f) ** 2))
         n_rows, quality = f.size, f", F rmse {rmse:.3g} (units of F)"
     model.save(output, overwrite)
-    click.echo(f"trained on {n_rows} rows: final loss {model.history_[-1]:.3e} after "
-               f"{len(model.history_)} steps{quality}")
+    click.echo(f"trained on {n_rows} rows ({epochs} Adam epochs, {lbfgs} L-BFGS iterations): "
+               f"final loss {model.history_[-1]:.3e}{quality}")
     _report_written([output], quiet)
 
 
@@ -312,9 +347,11 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
               help="Volume grid points over the training range.")
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png",
               help="V(T), thermal expansion and p_k(T).")
-@common_options(output="Properties per temperature (.csv, or .json with the critical point).")
-def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, n_jobs, output,
-                 overwrite, quiet):
+@_PHASE_DIAGRAM_OPTION
+@common_options(output="Properties per temperature (.csv, or .json with the critical point "
+                       "and the coexistence line).")
+def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagram_path, n_jobs,
+                 output, overwrite, quiet):
     """V(T), thermal expansion, B, G, Cp and p_k(T) at a pressure from a trained ZENN.
 
     x is taken as the volume (Å^3, one feature) and F in eV: the properties
@@ -323,10 +360,11 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, n_job
     """
     from quests._errors import InvalidInputError
     from quests.io import save_figure, write_json, write_table
-    from quests.zenn import ZENN, critical_point, isobaric_properties
+    from quests.zenn import ZENN, isobaric_properties
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, {".png", ".pdf", ".svg"}, overwrite)
+    _check_output(diagram_path, {".png", ".pdf", ".svg"}, overwrite)
     model = ZENN.load(model_path)
     spec = model.spec_
     if spec["n_features"] != 1:
@@ -339,12 +377,10 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, n_job
     grid, p = model.free_energy_grid(t, v)
     iso = isobaric_properties(t, v, grid, pressure, p)
     names = [f"configuration {k}" for k in range(spec["n_configurations"])]
-    critical = critical_point(t, v, grid)
     click.echo(f"at P = {pressure:g} GPa: V from {iso.volume[0]:.4g} to {iso.volume[-1]:.4g} "
                f"over {t[0]:g}-{t[-1]:g} K; negative expansion: "
                f"{_spans(t, iso.volumetric_expansion < -EXPANSION_TOLERANCE)}")
-    click.echo("critical point (spinodal closes): " + (
-        f"T = {critical[0]:.1f} K, V = {critical[1]:.2f}" if critical else "none in range"))
+    critical, coexistence = _phase_diagram(t, v, grid, diagram_path, overwrite, "ZENN")
     if iso.on_edge.any():
         click.echo(f"warning: at {int(iso.on_edge.sum())} temperatures the minimum lies on the "
                    "edge of the training volumes")
@@ -359,11 +395,11 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, n_job
         else:
             write_json(output, {"inputs": {"model": str(model_path)},
                                 "parameters": {"pressure_GPa": pressure},
-                                "critical_point": None if critical is None else
-                                {"T_K": critical[0], "V": critical[1]}, "rows": rows},
+                                "critical_point": critical, "coexistence": coexistence,
+                                "rows": rows},
                        overwrite)
     if plot_path is not None:
         from quests.plotting import plot_zentropy
 
-        save_figure(plot_zentropy(iso, names), plot_path, overwrite)
-    _report_written([output, plot_path], quiet)
+        save_figure(plot_zentropy(iso, names, label="ZENN"), plot_path, overwrite)
+    _report_written([output, plot_path, diagram_path], quiet)

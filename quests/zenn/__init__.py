@@ -8,7 +8,8 @@ Network-free path, numpy only:
   Debye-Grüneisen vibrational free energy (``helmholtz_energy``).
 - ``quests.zenn.zentropy``: ``zentropy`` combines F_k(V, T) with
   multiplicities g_k; ``isobaric_properties`` gives V(T), thermal expansion,
-  G and Cp at a pressure; ``spinodal`` and ``critical_point``.
+  G and Cp at a pressure; ``spinodal``, ``critical_point`` and
+  ``phase_diagram`` (coexistence line, spinodal pressures, critical point).
 
 With torch (``pip install 'quests[zenn]'``): ``ZENN``, the zentropy-enhanced
 neural network, trained on free energies or on Boltzmann distributions; its
@@ -30,15 +31,18 @@ from quests.zenn._qha import (
 )
 from quests.zenn._zentropy import (
     IsobaricProperties,
+    PhaseDiagram,
     Zentropy,
     critical_point,
     isobaric_properties,
+    phase_diagram,
     spinodal,
     zentropy,
     zentropy_from_dft,
 )
 
-__all__ = ["ZENN", "BM4", "EnergyVolume", "IsobaricProperties", "Zentropy", "critical_point",
+__all__ = ["ZENN", "BM4", "EnergyVolume", "IsobaricProperties", "PhaseDiagram", "Zentropy",
+           "critical_point", "phase_diagram",
            "debye_free_energy", "debye_function", "debye_temperature", "fit_bm4",
            "helmholtz_energy", "isobaric_properties", "read_configurations",
            "read_energy_volume", "spinodal",

@@ -187,7 +187,7 @@ class ZENN:
     Attributes (after fit)
     ----------------------
     module_ : torch.nn.Module
-    history_ : list of float, the loss per epoch
+    history_ : list of float, the loss per Adam epoch, then per 20 L-BFGS iterations
     """
 
     def __init__(self, n_configurations=2, *, multiplicities=None, hidden=(32, 32),

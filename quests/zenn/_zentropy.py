@@ -16,7 +16,7 @@ from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 __all__ = ["Zentropy", "zentropy", "IsobaricProperties", "isobaric_properties", "spinodal",
-           "critical_point", "zentropy_from_dft"]
+           "critical_point", "PhaseDiagram", "phase_diagram", "zentropy_from_dft"]
 
 
 @dataclass(frozen=True)
@@ -240,6 +240,82 @@ def critical_point(temperatures, volumes, free_energy):
     else:
         t_c = float(0.5 * (t[last] + t[last + 1]))
     return t_c, float(0.5 * (points[last][0] + points[last][-1]))
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    """Where F(V) is not convex, per temperature: the P-T diagram of a volume transition.
+
+    Attributes
+    ----------
+    temperatures : (n_T,), K
+    coexistence_pressure : (n_T,), GPa, the common tangent's -dF/dV (NaN where F(V)
+        is convex: above the critical point)
+    coexistence_volumes : (n_T, 2), Å^3, the two volumes that coexist
+    spinodal_pressures : (n_T, 2), GPa, -dF/dV at the two ends of the concave region
+        (the limits of metastability of the two phases)
+    critical_point : (T_c, V_c, P_c) in K, Å^3, GPa, or None
+    """
+
+    temperatures: np.ndarray
+    coexistence_pressure: np.ndarray
+    coexistence_volumes: np.ndarray
+    spinodal_pressures: np.ndarray
+    critical_point: object
+
+
+def _common_tangent(v, f, inside):
+    """The edge of the lower convex hull of (v, f) that spans ``inside``: (i, j) or None.
+
+    A concave stretch of F(V) lies above the hull; the hull edge across it is the
+    common tangent (Maxwell's construction on the grid).
+    """
+    hull = []
+    for k in range(v.size):  # Andrew's monotone chain, lower half
+        while len(hull) >= 2 and ((v[hull[-1]] - v[hull[-2]]) * (f[k] - f[hull[-2]])
+                                  - (f[hull[-1]] - f[hull[-2]]) * (v[k] - v[hull[-2]])) <= 0:
+            hull.pop()
+        hull.append(k)
+    for i, j in zip(hull[:-1], hull[1:]):
+        if v[i] <= inside <= v[j] and j > i + 1:
+            return i, j
+    return None
+
+
+def phase_diagram(temperatures, volumes, free_energy):
+    """Coexistence line, spinodals and critical point of F(V, T) on a grid (eV, Å^3, K).
+
+    Below the critical point F(V) has a concave region; its ends are the
+    spinodals (pressures -dF/dV there), and the common tangent across it gives
+    the pressure at which the two volumes coexist (equal G = F + PV). Above
+    T_c all of them are NaN.
+    """
+    t = np.asarray(temperatures, dtype=float)
+    v = np.asarray(volumes, dtype=float)
+    f = np.asarray(free_energy, dtype=float)
+    if f.shape != (t.size, v.size):
+        raise InvalidInputError(f"free_energy must have shape ({t.size}, {v.size})")
+    dfdv = _derivative(f, v)
+    coexistence = np.full(t.size, np.nan)
+    volumes_out = np.full((t.size, 2), np.nan)
+    spinodal_p = np.full((t.size, 2), np.nan)
+    for n, ends in enumerate(spinodal(t, v, f)):
+        if ends.size < 2:
+            continue
+        spinodal_p[n] = [-np.interp(e, v, dfdv[n]) * GPA_PER_EV_PER_A3
+                         for e in (ends[0], ends[-1])]
+        edge = _common_tangent(v, f[n], 0.5 * (ends[0] + ends[-1]))
+        if edge is not None:
+            i, j = edge
+            coexistence[n] = -(f[n, j] - f[n, i]) / (v[j] - v[i]) * GPA_PER_EV_PER_A3
+            volumes_out[n] = v[i], v[j]
+    critical = critical_point(t, v, f)
+    if critical is not None:
+        row = min(np.searchsorted(t, critical[0]), t.size - 1)
+        critical = (*critical, float(-np.interp(critical[1], v, dfdv[row]) * GPA_PER_EV_PER_A3))
+    return PhaseDiagram(temperatures=t, coexistence_pressure=coexistence,
+                        coexistence_volumes=volumes_out, spinodal_pressures=spinodal_p,
+                        critical_point=critical)
 
 
 def zentropy_from_dft(data, multiplicities, temperatures, volumes=None, *, n_volumes=400,
