@@ -292,6 +292,46 @@ def test_trend_holds_a_polynomial_exactly():
     assert spec["f_scale"] == pytest.approx(1e-3 * f.std())
 
 
+def test_trend_is_left_out_on_few_rows_and_budgets_are_checked_first(fitted):
+    """11 trend columns need at least 33 rows; fewer would interpolate the data."""
+    t = np.array([100.0, 400.0, 700.0, 1000.0])
+    v = np.linspace(10.0, 12.0, 8)  # 32 rows
+    f = (0.5 * (v[None] - 11) ** 2 - 1e-4 * t[:, None]).ravel()
+    model = ZENN(1, hidden=(4,)).fit(np.tile(v, t.size), np.repeat(t, v.size), f, epochs=5,
+                                     lbfgs_steps=25)
+    assert model.spec_["trend"] is None and model.spec_["use_trend"]
+    assert len(model.history_) == 5 + 2  # L-BFGS: one entry per call of at most 20 iterations
+    fitted_model = fitted[0]
+    before = fitted_model.module_
+    with pytest.raises(InvalidInputError, match="at least one step"):
+        fitted_model.fit(np.tile(v, t.size), np.repeat(t, v.size), f, epochs=0, lbfgs_steps=0)
+    assert fitted_model.module_ is before  # the fitted model is untouched
+
+
+def test_a_model_saved_without_a_trend_key_still_loads(fitted, tmp_path):
+    """Files written before the trend existed have neither 'trend' nor 'use_trend'."""
+    import json
+
+    t, v, f = _grid()
+    x, temps = np.tile(v, t.size), np.repeat(t, v.size)
+    model = ZENN(2, hidden=(8,), trend=False, seed=1).fit(x, temps, f.ravel(), epochs=20,
+                                                          lbfgs_steps=0)
+    path = model.save(tmp_path / "old.pt")
+    payload = torch.load(path, weights_only=True)
+    spec = json.loads(payload["spec"])
+    del spec["trend"], spec["use_trend"]
+    payload["spec"] = json.dumps(spec)
+    torch.save(payload, path)
+    loaded = ZENN.load(path)
+    assert loaded.trend is False
+    np.testing.assert_array_equal(loaded.predict(x, temps)["F"], model.predict(x, temps)["F"])
+    # and a model with a trend round-trips it
+    with_trend = fitted[0]
+    again = ZENN.load(with_trend.save(tmp_path / "new.pt"))
+    assert again.trend is True and again.spec_["trend"] == with_trend.spec_["trend"]
+    np.testing.assert_array_equal(again.predict(x, temps)["F"], with_trend.predict(x, temps)["F"])
+
+
 def test_grid_order_and_divided_differences():
     from quests.zenn._model import _divided_differences, _grid_order
 
@@ -358,6 +398,7 @@ def test_fe3pt_zenn_reproduces_volume_and_critical_point():
     assert abs(ours[0] - reference[0]) < 0.05 * reference[0]
     assert abs(ours[1] - reference[1]) < 0.05 * reference[1]
     # the negative expansion lies where the zentropy sum puts it, within 20 K
+    assert spans["ZENN"][1] is not None, "ZENN finds no negative expansion"
     (low, high), (zlow, zhigh) = spans["ZENN"][1], spans["zentropy"][1]
     assert abs(low - zlow) <= 20 and abs(high - zhigh) <= 20
     # and the P-T diagram: the coexistence pressure below 300 K (4.7-6.2 GPa)

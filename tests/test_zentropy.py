@@ -167,6 +167,17 @@ def test_phase_diagram_of_a_tilted_double_well():
     assert p_c == pytest.approx(p0 * GPA_PER_EV_PER_A3, rel=1e-3)
     with pytest.raises(InvalidInputError, match="shape"):
         phase_diagram(t, v, f[:, :-1])
+    with pytest.raises(InvalidInputError, match="at least 3"):
+        phase_diagram(t, v[:2], f[:, :2])
+    with pytest.raises(InvalidInputError, match="increasing"):
+        phase_diagram(t[::-1], v, f)
+    # a grid that cuts off one coexisting volume (at 400 K, Vc - 0.447): no coexistence
+    # there, while the spinodals (Vc -+ 0.258) stay inside
+    inside = (v > vc - 0.35) & (v < vc + 0.6)
+    cut = phase_diagram(t, v[inside], f[:, inside])
+    assert np.isnan(cut.coexistence_pressure[k]) and np.isnan(cut.coexistence_volumes[k]).all()
+    np.testing.assert_allclose(cut.spinodal_pressures[k], diagram.spinodal_pressures[k],
+                               rtol=1e-4)
 
 
 @needs_fe3pt
@@ -271,6 +282,12 @@ def test_read_configurations_of_a_folder(tmp_path):
     with pytest.raises(InvalidInputError, match="needs n_atoms and mass"):
         read_configurations(tmp_path)
     assert read_configurations(tmp_path, n_atoms=2, mass=50.0)[0].label == "fm"
+    (tmp_path / "fm.xyz").write_text("not an xyz file\n")
+    with pytest.raises(InvalidInputError, match="several entries are named fm"):
+        read_configurations(tmp_path, n_atoms=2, mass=50.0)
+    (tmp_path / "fm.csv").unlink()
+    with pytest.raises(InvalidInputError, match="fm.xyz: cannot be read"):
+        read_configurations(tmp_path)
 
 
 @needs_fe3pt
@@ -293,6 +310,13 @@ def test_cli_zenn_fit_on_a_folder_of_configurations(tmp_path):
     result = runner.invoke(cli, ["zenn", "fit", str(FE3PT), "-g", "config_9=2", "-o",
                                  str(tmp_path / "e.pt")])
     assert result.exit_code == 2 and "config_9" in result.output
+    for bad, message in ((["-g", "config_0"], "NAME=G"),
+                         (["--temperatures", "50:100:50"], "at least 3 temperatures"),
+                         (["--volumes", "0"], "3 volumes"),
+                         (["-K", "0"], "n_configurations")):
+        result = runner.invoke(cli, ["zenn", "fit", str(FE3PT), *bad, "-o",
+                                     str(tmp_path / "e.pt")])
+        assert result.exit_code == 2 and message in result.output, result.output
     data = tmp_path / "f.csv"
     data.write_text("x,T,F\n1,2,3\n")
     result = runner.invoke(cli, ["zenn", "fit", str(data), "--volumes", "20", "-o",

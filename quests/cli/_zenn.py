@@ -49,12 +49,20 @@ def _config(spec):
 
 
 def _qha_options(command):
-    """--debye-scaling and --gruneisen-x: the Debye-Grüneisen model's two parameters."""
-    command = click.option("--gruneisen-x", type=float, default=2.0 / 3.0, show_default=True,
-                           help="x in the Grüneisen parameter (1 + B')/2 - x.")(command)
-    return click.option("--debye-scaling", type=float, default=0.617, show_default=True,
-                        help="Scaling factor of the Moruzzi-Janak-Schwarz Debye "
-                             "temperature.")(command)
+    """The Debye-Grüneisen model's parameters, and the cell of E(V) given as CSV."""
+    for option in (
+            click.option("--mass", type=float, default=None,
+                         help="Mean atomic mass (amu) of configurations given as CSV."),
+            click.option("--n-atoms", type=int, default=None,
+                         help="Atoms per cell of configurations given as CSV (volume, "
+                              "energy per cell)."),
+            click.option("--gruneisen-x", type=float, default=2.0 / 3.0, show_default=True,
+                         help="x in the Grüneisen parameter (1 + B')/2 - x."),
+            click.option("--debye-scaling", type=float, default=0.617, show_default=True,
+                         help="Scaling factor of the Moruzzi-Janak-Schwarz Debye "
+                              "temperature.")):
+        command = option(command)
+    return command
 
 
 def _echo_eos(data, multiplicities, eos):
@@ -116,7 +124,7 @@ _PHASE_DIAGRAM_OPTION = click.option(
 @common_options(output="Properties at the pressure per temperature (.json with the EOS "
                        "fits, the critical point and the coexistence line, or .csv).")
 def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, gruneisen_x,
-                     plot_path, diagram_path, n_jobs, output, overwrite, quiet):
+                     n_atoms, mass, plot_path, diagram_path, n_jobs, output, overwrite, quiet):
     """Combine configurations by zentropy: F(V, T), V(T), thermal expansion at a pressure.
 
     Each CONFIG is a folder of per-volume VASP runs (OSZICAR + CONTCAR), an
@@ -133,7 +141,7 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     _check_output(diagram_path, {".png", ".pdf", ".svg"}, overwrite)
     t = _range(temperatures, "--temperatures")
     parsed = [_config(c) for c in configs]
-    data = [read_energy_volume(path) for path, _ in parsed]
+    data = [read_energy_volume(path, n_atoms=n_atoms, mass=mass) for path, _ in parsed]
     g = [m for _, m in parsed]
     z, free_energies, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes,
                                               scaling=debye_scaling, x=gruneisen_x)
@@ -217,21 +225,26 @@ def _table(path, columns):
 
 
 def _folder_free_energy(folder, multiplicity, temperatures, n_volumes, debye_scaling,
-                        gruneisen_x):
+                        gruneisen_x, n_atoms, mass):
     """Training rows (x, T, F) from a folder of configurations: their zentropy F(V, T)."""
     from quests._errors import InvalidInputError
     from quests.zenn import read_configurations, zentropy_from_dft
 
-    data = read_configurations(folder)
+    data = read_configurations(folder, n_atoms=n_atoms, mass=mass)
     names = [d.label for d in data]
+    if any("=" not in item for item in multiplicity):
+        raise InvalidInputError("-g/--multiplicity takes NAME=G")
     given = dict(_config(item) for item in multiplicity)
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise InvalidInputError(f"--multiplicity names {', '.join(unknown)}, which {folder} "
                                 f"does not hold (it holds {', '.join(names)})")
     g = [given.get(name, 1.0) for name in names]
-    t = _range(temperatures or "10:1200:10", "--temperatures")
-    z, _, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes or 80, scaling=debye_scaling,
+    t = _range("10:1200:10" if temperatures is None else temperatures, "--temperatures")
+    n_volumes = 80 if n_volumes is None else n_volumes
+    if t.size < 3 or n_volumes < 3:
+        raise InvalidInputError("the training F needs at least 3 temperatures and 3 volumes")
+    z, _, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes, scaling=debye_scaling,
                                   x=gruneisen_x)
     _echo_eos(data, g, eos)
     click.echo(f"training on their zentropy F(V, T): {t.size} temperatures x "
@@ -277,8 +290,8 @@ def _folder_free_energy(folder, multiplicity, temperatures, n_volumes, debye_sca
 @common_options(output="The trained model (.pt).", output_required=True)
 def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, kb, learn_kb,
              distributions, epochs, lbfgs, derivative_weight, convexity, seed, multiplicity,
-             temperatures, n_volumes, debye_scaling, gruneisen_x, n_jobs, output, overwrite,
-             quiet):
+             temperatures, n_volumes, debye_scaling, gruneisen_x, n_atoms, mass, n_jobs, output,
+             overwrite, quiet):
     """Train a ZENN on free energies F(x, T) or Boltzmann distributions P(x | T).
 
     DATA is a CSV with a header, or JSON of lists: columns x (the volume or
@@ -294,7 +307,7 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
 
     _check_output(output, {".pt"}, overwrite)
     folder = Path(data).is_dir()
-    if not folder and (multiplicity or temperatures or n_volumes):
+    if not folder and (multiplicity or temperatures is not None or n_volumes is not None):
         raise InvalidInputError("-g/--multiplicity, --temperatures and --volumes build the "
                                 "training F from a folder of configurations; DATA is a file")
     if folder and distributions:
@@ -307,8 +320,10 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
                                 "numbers") from None
     if folder:
         x, t, f, n_found = _folder_free_energy(data, multiplicity, temperatures, n_volumes,
-                                               debye_scaling, gruneisen_x)
-    model = ZENN(n_configurations or (n_found if folder else 2), multiplicities=g,
+                                               debye_scaling, gruneisen_x, n_atoms, mass)
+    if n_configurations is None:
+        n_configurations = n_found if folder else 2
+    model = ZENN(n_configurations, multiplicities=g,
                  hidden=widths, entropy=not no_entropy, gamma=gamma, kb=kb, learn_kb=learn_kb,
                  seed=seed)
     if distributions:

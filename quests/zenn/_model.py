@@ -17,8 +17,9 @@ standardised (x, T) plus T ln T, fitted by least squares and added to every
 E_k. A shift shared by all configurations passes through the zentropy formula
 unchanged (p_k do not move, F moves by the shift), so the trend is exact
 algebra, not an approximation; it leaves the networks the part of F that is
-hard (for Fe3Pt a 10 meV residual instead of a 2.7 eV spread), which is what
-brings V(T) to 0.02 % instead of 0.2 %.
+hard (for Fe3Pt a 10 meV residual instead of a 2.7 eV spread). On data with
+fewer than three rows per trend column the trend is left out, since it would
+pass through every point.
 """
 
 import itertools
@@ -157,6 +158,12 @@ def _divided_differences(values, dx, dt):
     return out
 
 
+def _check_budget(epochs, lbfgs_steps):
+    if not (epochs >= 0 and lbfgs_steps >= 0 and epochs + lbfgs_steps >= 1):
+        raise InvalidInputError("training needs epochs >= 0 and lbfgs_steps >= 0, at least "
+                                "one step in all")
+
+
 class ZENN:
     """Zentropy-enhanced neural network, trained on free energies or Boltzmann distributions.
 
@@ -226,16 +233,18 @@ class ZENN:
                 "x_scale": np.where(scale > 0, scale, 1.0).tolist(),
                 "t_scale": float(np.abs(t).max()),
                 "x_min": x.min(axis=0).tolist(), "x_max": x.max(axis=0).tolist(),
-                "t_min": float(t.min()), "t_max": float(t.max()), "trend": None}
+                "t_min": float(t.min()), "t_max": float(t.max()),
+                "use_trend": bool(self.trend), "trend": None}
         spec["f_mean"], spec["f_scale"] = 0.0, 1.0
         if f is None:
             return spec
         residual = f
-        if self.trend:
-            torch = _torch()
-            z = torch.tensor(np.column_stack([(x - spec["x_mean"]) / spec["x_scale"],
-                                              t / spec["t_scale"]]))
-            columns = _trend_features(torch, z)
+        torch = _torch()
+        z = torch.tensor(np.column_stack([(x - spec["x_mean"]) / spec["x_scale"],
+                                          t / spec["t_scale"]]))
+        columns = _trend_features(torch, z) if self.trend else None
+        # a trend with nearly as many columns as rows would interpolate the data
+        if columns is not None and f.size >= 3 * columns.shape[1]:
             solution = torch.linalg.lstsq(columns, torch.tensor(f)[:, None],
                                           driver="gelsd").solution[:, 0]
             spec["trend"] = solution.tolist()
@@ -273,9 +282,6 @@ class ZENN:
     def _train(self, torch, loss_fn, epochs, learning_rate, verbose, lbfgs_steps):
         from quests._progress import progress_bar
 
-        if not (epochs >= 0 and lbfgs_steps >= 0 and epochs + lbfgs_steps >= 1):
-            raise InvalidInputError("training needs epochs >= 0 and lbfgs_steps >= 0, at "
-                                    "least one step in all")
         params = [p for p in self.module_.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=learning_rate)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(epochs, 1),
@@ -302,9 +308,12 @@ class ZENN:
                     value.backward()
                     return value
 
-                for _ in range(-(-lbfgs_steps // 20)):  # whole L-BFGS calls of 20 iterations
+                remaining = lbfgs_steps
+                while remaining > 0:  # calls of at most 20 iterations, one loss entry each
+                    lbfgs.param_groups[0]["max_iter"] = min(20, remaining)
                     self.history_.append(lbfgs.step(closure).item())
-                    bar.update(20)
+                    bar.update(min(20, remaining))
+                    remaining -= 20
         if not np.isfinite(self.history_[-1]):
             raise InvalidInputError("training diverged (loss is not finite): lower the "
                                     "learning rate")
@@ -323,9 +332,11 @@ class ZENN:
 
     def fit(self, x, t, f, *, epochs=1500, learning_rate=1e-2, lbfgs_steps=1000,
             derivative_weight=1.0, convexity=0.0, verbose=False):
-        """Regression on free energies: minimise mean ((F_model - F) / std F)^2.
+        """Regression on free energies: minimise mean ((F_model - F) / s)^2 (+ the terms below).
 
         x : (n,) or (n, n_features); t : (n,); f : (n,) free energies.
+        s is the spread of F less the trend (``spec_['f_scale']``, at least 1e-3 of
+        the spread of F), the scale the networks' outputs are in.
         ``derivative_weight``: when the rows form a full grid of one feature x
         and T (at least 3 values of each), the loss also matches the divided
         differences of F of first and second order (along x, along T, and the
@@ -335,10 +346,13 @@ class ZENN:
         -d2F/dVdT / (V d2F/dV2): the properties are derivatives. On scattered
         rows this term is skipped; 0 turns it off.
         ``convexity`` weighs a penalty on d2F/dT2 > 0 (a negative heat capacity),
-        in units of the standardised F and T; it needs second derivatives in
-        every step, which makes a step about ten times dearer.
+        in units of s and max T: with the trend, s is far smaller than the spread
+        of F (270 times for Fe3Pt), so a given weight acts that much more
+        strongly squared; it needs second derivatives in every step, which makes
+        a step about ten times dearer.
         Adam for ``epochs``, then ``lbfgs_steps`` L-BFGS iterations. Returns self.
         """
+        _check_budget(epochs, lbfgs_steps)
         x, t = self._inputs(x, t)
         f = np.asarray(f, dtype=float).reshape(-1)
         if f.shape != t.shape or not np.all(np.isfinite(f)):
@@ -380,6 +394,7 @@ class ZENN:
         probabilities : (n_T, n_x), each row a distribution over the states.
         The model's distribution is softmax_x(-F(x, T) / (kB T)).
         """
+        _check_budget(epochs, lbfgs_steps)
         x, _ = self._inputs(x, np.ones(np.asarray(x).shape[0]))
         temps = np.asarray(temperatures, dtype=float).reshape(-1)
         p = np.asarray(probabilities, dtype=float)
@@ -482,7 +497,8 @@ class ZENN:
         model = cls(spec["n_configurations"], multiplicities=spec["multiplicities"],
                     hidden=spec["hidden"], entropy=spec["entropy"], gamma=spec["gamma"],
                     kb=spec["kb"], learn_kb=spec["learn_kb"], activation=spec["activation"],
-                    trend=spec.get("trend") is not None, seed=payload["seed"])
+                    trend=spec.get("use_trend", spec.get("trend") is not None),
+                    seed=payload["seed"])
         model._init_module(spec)
         model.module_.load_state_dict(payload["state"])
         model.history_ = list(payload["history"])

@@ -84,12 +84,21 @@ def read_energy_volume(path, *, n_atoms=None, mass=None, label=None):
     -------
     EnergyVolume
     """
-    from ase.io import read
-
     path = Path(path)
-    label = label or path.name
     if not path.exists():
         raise InvalidInputError(f"{path} does not exist")
+    try:
+        return _read_energy_volume(path, n_atoms, mass, label or path.name)
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ase raises many types for a bad file
+        raise InvalidInputError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def _read_energy_volume(path, n_atoms, mass, label):
+    from ase.io import read
+
     if path.is_dir():
         volumes, energies, atoms = [], [], None
         for sub in sorted(p for p in path.iterdir() if p.is_dir()):
@@ -149,8 +158,13 @@ def read_configurations(path, *, n_atoms=None, mass=None):
     if not entries:
         raise InvalidInputError(f"{path} holds no configuration (sub-folders of VASP runs, "
                                 f"or {', '.join(CONFIGURATION_SUFFIXES)} files)")
-    return [read_energy_volume(e, n_atoms=n_atoms, mass=mass, label=e.stem if e.is_file() else e.name)
-            for e in entries]
+    labels = [e.stem if e.is_file() else e.name for e in entries]
+    repeated = sorted({name for name in labels if labels.count(name) > 1})
+    if repeated:
+        raise InvalidInputError(f"{path}: several entries are named {', '.join(repeated)}; "
+                                "give each configuration one entry")
+    return [read_energy_volume(entry, n_atoms=n_atoms, mass=mass, label=label)
+            for entry, label in zip(entries, labels)]
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,7 @@ class PhaseDiagram:
     ----------
     temperatures : (n_T,), K
     coexistence_pressure : (n_T,), GPa, the common tangent's -dF/dV (NaN where F(V)
-        is convex: above the critical point)
+        is convex, above the critical point, or where the tangent leaves the grid)
     coexistence_volumes : (n_T, 2), Å^3, the two volumes that coexist
     spinodal_pressures : (n_T, 2), GPa, -dF/dV at the two ends of the concave region
         (the limits of metastability of the two phases)
@@ -288,24 +288,33 @@ def phase_diagram(temperatures, volumes, free_energy):
     Below the critical point F(V) has a concave region; its ends are the
     spinodals (pressures -dF/dV there), and the common tangent across it gives
     the pressure at which the two volumes coexist (equal G = F + PV). Above
-    T_c all of them are NaN.
+    T_c all of them are NaN; so is the coexistence where a tangent point lies
+    beyond the volume grid.
     """
     t = np.asarray(temperatures, dtype=float)
     v = np.asarray(volumes, dtype=float)
     f = np.asarray(free_energy, dtype=float)
     if f.shape != (t.size, v.size):
         raise InvalidInputError(f"free_energy must have shape ({t.size}, {v.size})")
+    if v.size < 3 or np.any(np.diff(v) <= 0) or np.any(np.diff(t) <= 0):
+        raise InvalidInputError("phase_diagram needs increasing temperatures and at least 3 "
+                                "increasing volumes")
     dfdv = _derivative(f, v)
+    d2 = _derivative(dfdv, v)
     coexistence = np.full(t.size, np.nan)
     volumes_out = np.full((t.size, 2), np.nan)
     spinodal_p = np.full((t.size, 2), np.nan)
     for n, ends in enumerate(spinodal(t, v, f)):
-        if ends.size < 2:
+        # the widest stretch between consecutive crossings that is concave in its middle
+        pairs = [(a, b) for a, b in zip(ends[:-1], ends[1:])
+                 if np.interp(0.5 * (a + b), v, d2[n]) < 0]
+        if not pairs:
             continue
-        spinodal_p[n] = [-np.interp(e, v, dfdv[n]) * GPA_PER_EV_PER_A3
-                         for e in (ends[0], ends[-1])]
-        edge = _common_tangent(v, f[n], 0.5 * (ends[0] + ends[-1]))
-        if edge is not None:
+        low, high = max(pairs, key=lambda pair: pair[1] - pair[0])
+        spinodal_p[n] = [-np.interp(e, v, dfdv[n]) * GPA_PER_EV_PER_A3 for e in (low, high)]
+        edge = _common_tangent(v, f[n], 0.5 * (low + high))
+        # a tangent point on the grid's edge is not a coexisting volume: it lies outside
+        if edge is not None and edge[0] > 0 and edge[1] < v.size - 1:
             i, j = edge
             coexistence[n] = -(f[n, j] - f[n, i]) / (v[j] - v[i]) * GPA_PER_EV_PER_A3
             volumes_out[n] = v[i], v[j]
