@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from quests import _engine
 from quests._defaults import DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError, InvalidStructureError
 from quests._kernels import descriptor as _dk
@@ -179,17 +180,12 @@ def compute_descriptors(
     frames = as_frames(structures)
     out_dtype = np.dtype(dtype)
     n_atoms = sum(f.positions.shape[0] for f in frames)
-    if species is None:
-        species_list = []
-    elif isinstance(species, str):
-        if species != "all":
-            raise InvalidInputError(
-                f"species must be None, 'all' or a list of atomic numbers; got {species!r}"
-            )
-        species_list = structure_species(frames)
-    else:
-        species_list = [int(z) for z in species]
+    species_list = _species_list(species, frames)
     width = 2 * k - 1
+    if _engine.ENGINE is not None and len(frames) > 1:
+        # chunks of frames across a dask cluster; species resolved above, for all chunks
+        return _engine.ENGINE.describe(frames, k, float(cutoff), species_list, out_dtype.name,
+                                       verbose)
     out = np.zeros((n_atoms, width * (1 + len(species_list))), dtype=out_dtype)
     if n_atoms == 0:
         return out
@@ -209,6 +205,96 @@ def compute_descriptors(
             out[rows, block * width:(block + 1) * width] = sub
             bar.update(n_atoms - int(rows.sum()))
     return out
+
+
+def _species_list(species, frames):
+    """The atomic numbers of the multicomponent blocks: [] for the single-component
+    descriptor, those present in ``frames`` for "all"."""
+    if species is None:
+        return []
+    if isinstance(species, str):
+        if species != "all":
+            raise InvalidInputError(
+                f"species must be None, 'all' or a list of atomic numbers; got {species!r}"
+            )
+        return structure_species(frames)
+    return [int(z) for z in species]
+
+
+def frame_chunks(sizes, rows):
+    """[(first, stop)] ranges of whole frames with about ``rows`` atoms each (at least one
+    frame per range), for sizes (n_frames,) atoms per frame."""
+    chunks, first, atoms = [], 0, 0
+    for i, n in enumerate(sizes):
+        atoms += int(n)
+        if atoms >= rows:
+            chunks.append((first, i + 1))
+            first, atoms = i + 1, 0
+    if first < len(sizes):
+        chunks.append((first, len(sizes)))
+    return chunks
+
+
+def store_block(store, block, frames, first, k, cutoff, species, dtype, sources, n_jobs=None):
+    """Descriptors of ``frames`` (structures ``first``, ``first + 1``, ...) written as block
+    ``block`` of a store being built; returns the rows written. Runs on dask workers too."""
+    from quests.io import write_store_block
+
+    x = compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=n_jobs)
+    sizes = [f.positions.shape[0] for f in frames]
+    return write_store_block(
+        store, block, x,
+        structure_index=np.repeat(np.arange(first, first + len(frames)), sizes),
+        atom_index=np.concatenate([np.arange(n) for n in sizes]),
+        numbers=np.concatenate([f.numbers for f in frames]),
+        source=np.repeat(np.asarray(sources, dtype=np.int64), sizes))
+
+
+def store_descriptors(structures, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, species=None,
+                      dtype="float64", sources=None, metadata=None, rows_per_block=65536,
+                      overwrite=False, n_jobs=None, verbose=False):
+    """Descriptors of every atom written to a chunked on-disk store (``.zarr`` folder).
+
+    The store is built block by block (whole frames, about ``rows_per_block``
+    atoms each) in a temporary folder beside ``path``, then marked complete and
+    renamed: an interrupted run never leaves something ``read_descriptors``
+    takes for a store. Inside ``quests.distributed.dask_engine`` the blocks are
+    computed and written by the workers (``path`` must be on a filesystem they
+    share). ``sources`` (n_structures,) says which input file each structure
+    came from; ``metadata`` (dict) is kept with the k, cutoff and species.
+
+    Returns the ``Path`` of the store. Read it with ``quests.io.read_descriptors``
+    (or ``quests entropy STORE.zarr``).
+    """
+    from quests import io
+
+    frames = as_frames(structures)
+    if not frames:
+        raise InvalidInputError("no structures to describe")
+    species_list = _species_list(species, frames)
+    sources = np.zeros(len(frames), dtype=np.int64) if sources is None else np.asarray(sources)
+    if sources.shape != (len(frames),):
+        raise InvalidInputError("sources must give one file number per structure")
+    chunks = frame_chunks([f.positions.shape[0] for f in frames], rows_per_block)
+    meta = {"k": k, "cutoff": cutoff, "species": species_list or None, **(metadata or {})}
+    store = io.begin_descriptor_store(path, overwrite)
+    try:
+        if _engine.ENGINE is not None:
+            rows = _engine.ENGINE.store_blocks(store, frames, chunks, k, float(cutoff),
+                                               species_list, np.dtype(dtype).name, sources,
+                                               verbose)
+        else:
+            with progress_bar(len(chunks), "descriptor store", verbose, unit="block") as bar:
+                rows = []
+                for block, (first, stop) in enumerate(chunks):
+                    rows.append(store_block(store, block, frames[first:stop], first, k,
+                                            float(cutoff), species_list, dtype,
+                                            sources[first:stop], n_jobs))
+                    bar.update()
+        return io.finish_descriptor_store(store, path, rows, meta, overwrite)
+    except BaseException:
+        io.discard_descriptor_store(store)
+        raise
 
 
 def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, n_jobs, bar):

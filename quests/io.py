@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -300,8 +301,11 @@ def read_descriptors(path):
     """Load ``(descriptors, metadata, structure_index)`` written by ``write_descriptors``.
 
     ``structure_index`` (n_rows,) says which frame each row comes from (all
-    zeros if the file does not record it).
+    zeros if the file does not record it). A folder (``.zarr``) is read as a
+    descriptor store (``read_descriptor_store``).
     """
+    if Path(path).is_dir():
+        return read_descriptor_store(path)
     _check_readable(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -451,3 +455,116 @@ def save_figure(figure, path, overwrite=False):
     finally:
         plt.close(figure)
     return Path(path)
+
+
+# -- chunked descriptor stores (zarr) -------------------------------------------------
+_STORE_FORMAT = "quests-descriptor-store"
+_STORE_VERSION = 1
+#: per-row arrays a store block holds besides the descriptors
+STORE_ROW_ARRAYS = ("structure_index", "atom_index", "numbers", "source")
+
+
+def _zarr():
+    try:
+        import zarr
+    except ImportError:  # pragma: no cover - depends on the install
+        raise OutputError("descriptor stores (.zarr) need zarr: pip install "
+                          "'quests[distributed]'") from None
+    return zarr
+
+
+def begin_descriptor_store(path, overwrite=False):
+    """A temporary folder beside ``path`` for a store written block by block.
+
+    Checks ``path`` first (an existing store is replaced only with
+    ``overwrite``); ``finish_descriptor_store`` renames the folder to ``path``.
+    """
+    p = Path(path)
+    if p.exists() and not (overwrite and p.is_dir() and p.suffix.lower() == ".zarr"):
+        if p.exists() and not overwrite:
+            raise OutputError(f"output {path} exists (use --overwrite to replace it)")
+        raise OutputError(f"output {path} exists and is not a descriptor store; not replaced")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is missing or not writable")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".partial", dir=folder))
+    _zarr().open_group(str(tmp), mode="w").attrs.update(
+        {"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False})
+    return tmp
+
+
+def write_store_block(store, block, descriptors, **rows):
+    """Write block number ``block`` (its descriptors and ``STORE_ROW_ARRAYS``) into a store
+    being built; safe to run on many workers at once (each block is its own arrays)."""
+    group = _zarr().open_group(str(store), mode="r+")
+    name = f"blocks/{block:06d}"
+    if name in group:  # a retried task: replace what a lost worker half-wrote
+        del group[name]
+    sub = group.create_group(name)
+    chunk = (max(1, min(len(descriptors), 65536)), descriptors.shape[1])
+    sub.create_array("descriptors", data=np.ascontiguousarray(descriptors), chunks=chunk)
+    for key in STORE_ROW_ARRAYS:
+        sub.create_array(key, data=np.ascontiguousarray(rows[key]),
+                         chunks=(max(1, min(len(descriptors), 65536)),))
+    return len(descriptors)
+
+
+def finish_descriptor_store(store, path, rows_per_block, metadata, overwrite=False):
+    """Check every block, mark the store complete and rename it to ``path``.
+
+    Only a store that reached this point is ever read: ``read_descriptors``
+    refuses one without the mark (an interrupted run), whatever it holds.
+    """
+    group = _zarr().open_group(str(store), mode="r+")
+    for block, n_rows in enumerate(rows_per_block):
+        name = f"blocks/{block:06d}/descriptors"
+        if name not in group or group[name].shape[0] != n_rows:
+            raise OutputError(f"{store}: block {block} is missing or incomplete")
+    n_features = group["blocks/000000/descriptors"].shape[1] if rows_per_block else 0
+    group.attrs.update({
+        "quests_version": __version__, "metadata": to_jsonable(metadata),
+        "rows_per_block": [int(n) for n in rows_per_block],
+        "n_rows": int(sum(rows_per_block)), "n_features": int(n_features), "complete": True})
+    p = Path(path)
+    if p.exists():
+        if not overwrite:
+            raise OutputError(f"output {path} appeared while writing; not replaced")
+        old = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".old", dir=p.parent))
+        os.replace(p, old / p.name)
+        os.replace(store, p)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(store, p)
+    return p
+
+
+def discard_descriptor_store(store):
+    """Remove a store that will not be finished (a failed run)."""
+    shutil.rmtree(store, ignore_errors=True)
+
+
+def open_descriptor_store(path):
+    """(group, attrs) of a complete store; a clear error for anything else."""
+    zarr = _zarr()
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        attrs = dict(group.attrs)
+    except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad folder
+        raise ReadError(f"{path} is not a quests descriptor store ({type(exc).__name__})") \
+            from None
+    if attrs.get("format") != _STORE_FORMAT:
+        raise ReadError(f"{path} is not a quests descriptor store")
+    if not attrs.get("complete"):
+        raise ReadError(f"{path} is an incomplete descriptor store (its run did not finish): "
+                        "compute it again")
+    return group, attrs
+
+
+def read_descriptor_store(path, blocks=None):
+    """(descriptors, metadata, structure_index) of a store, or of some of its ``blocks``."""
+    group, attrs = open_descriptor_store(path)
+    numbers = range(len(attrs["rows_per_block"])) if blocks is None else blocks
+    parts = [group[f"blocks/{b:06d}"] for b in numbers]
+    descriptors = np.concatenate([p["descriptors"][:] for p in parts])
+    frame_of_row = np.concatenate([p["structure_index"][:] for p in parts])
+    return descriptors, attrs["metadata"], frame_of_row

@@ -6,8 +6,8 @@ import click
 import numpy as np
 
 from quests.cli import cli
-from quests.cli._entropy import _align, _check_output, _combined, _given, _load, \
-    _parse_species, common_options, descriptor_options
+from quests.cli._entropy import DESCRIPTOR_SUFFIXES, _align, _check_output, _combined, \
+    _given, _load, _parse_species, common_options, descriptor_options, scheduler_option
 from quests.cli._uncertainty import _BANDWIDTH, _THRESHOLD
 
 _SEED = click.option("--seed", type=int, default=0, show_default=True,
@@ -36,7 +36,7 @@ def _parse_size(text):
 def _is_descriptor_file(spec):
     from quests.io import split_index
 
-    return Path(split_index(spec)[0]).suffix.lower() == ".npz"
+    return Path(split_index(spec)[0]).suffix.lower() in DESCRIPTOR_SUFFIXES
 
 
 def _read_files(specs, index, fmt, verbose):
@@ -117,6 +117,7 @@ def _check_outputs(outputs, allowed, plot_path, overwrite):
 
 
 @cli.command()
+@scheduler_option
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @click.option("-s", "--size", "size_text", required=True, metavar="N|FRACTION",
               help="Structures to keep: a count (50) or a fraction (0.1, 10%; 1.0 = all).")

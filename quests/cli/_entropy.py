@@ -1,5 +1,6 @@
 """``quests entropy``, ``quests descriptors`` and ``quests demo``."""
 
+import functools
 from pathlib import Path
 
 import click
@@ -7,6 +8,34 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests.cli import cli
+
+
+#: descriptor files (``quests descriptors``): arrays in one .npz, or a chunked .zarr store
+DESCRIPTOR_SUFFIXES = (".npz", ".zarr")
+
+
+def scheduler_option(command):
+    """--scheduler ADDRESS|local: the command runs inside ``quests.distributed.dask_engine``.
+
+    Default ``$QUESTS_SCHEDULER``; without either, nothing of dask is imported.
+    """
+    @functools.wraps(command)
+    def wrapper(*args, scheduler=None, **kwargs):
+        from quests.distributed import resolve_scheduler
+
+        address = resolve_scheduler(scheduler)
+        if address is None:
+            return command(*args, **kwargs)
+        from quests.distributed import dask_engine
+
+        with dask_engine(address):
+            return command(*args, **kwargs)
+
+    return click.option(
+        "--scheduler", default=None, metavar="ADDRESS|local",
+        help="Run descriptors and kernel sums on a dask cluster (tcp://host:8786), or "
+             "'local' for a LocalCluster on this machine [default: $QUESTS_SCHEDULER, "
+             "else no dask].")(wrapper)
 
 
 def descriptor_options(func=None, *, frames_option="--index"):
@@ -134,7 +163,7 @@ def _load(specs, index, fmt, settings, given, verbose, counts=None):
     datasets = {}
     for name, spec in zip(_dataset_names(specs), specs):
         path, idx = split_index(spec, index)
-        if Path(path).suffix.lower() != ".npz":
+        if Path(path).suffix.lower() not in DESCRIPTOR_SUFFIXES:
             datasets[name] = read_structures(spec, index=index, format=fmt, verbose=verbose)
             continue
         x, meta, frame_of_row = read_descriptors(path)
@@ -213,6 +242,7 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
 
 
 @cli.command()
+@scheduler_option
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @descriptor_options
 @click.option("-b", "--bandwidth", type=float, multiple=True, default=[DEFAULT_BANDWIDTH],
@@ -250,29 +280,50 @@ def demo(n_jobs, quiet):
 
 
 @cli.command()
+@scheduler_option
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @descriptor_options
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
               show_default=True, help="Precision of the stored descriptors.")
-@common_options(output="Output .npz file.", output_required=True)
+@common_options(output="Output .npz file, or a chunked .zarr store for large sets.",
+                output_required=True)
 def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, overwrite, quiet):
-    """Compute QUESTS descriptors of every atom and save them to OUTPUT (.npz).
+    """Compute QUESTS descriptors of every atom and save them to OUTPUT (.npz or .zarr).
 
     The file holds `descriptors` (n_atoms, 2k-1), `structure_index` and
     `atom_index` (where each row comes from), `numbers`, `source` (which FILE)
     and the settings as JSON `metadata`. `quests entropy OUTPUT.npz` reads it.
+    A .zarr output is a folder of blocks of whole frames, written block by block
+    (by the workers with --scheduler) and marked complete only at the end;
+    `quests entropy OUTPUT.zarr` reads it instead of recomputing.
     """
-    from quests.descriptor import compute_descriptors, structure_species
+    from quests.descriptor import compute_descriptors, store_descriptors, structure_species
     from quests.io import read_structures, write_descriptors
 
     compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
-    _check_output(output, {".npz"}, overwrite)
+    is_store = Path(output).suffix.lower() == ".zarr"
+    if is_store:
+        from quests._errors import OutputError
+
+        if Path(output).exists() and not overwrite:
+            raise OutputError(f"output {output} exists (use --overwrite to replace it)")
+    else:
+        _check_output(output, {".npz", ".zarr"}, overwrite)
     species = _parse_species(species)
     per_file = [read_structures(spec, index=index, format=fmt, verbose=not quiet)
                 for spec in files]
     structures = [s for group in per_file for s in group]
     if species == "all":
         species = structure_species(structures)
+    if is_store:
+        sources = np.repeat(np.arange(len(files)), [len(g) for g in per_file])
+        store_descriptors(structures, output, k, cutoff, species=species, dtype=dtype,
+                          sources=sources, overwrite=overwrite, n_jobs=n_jobs,
+                          verbose=not quiet,
+                          metadata={"inputs": [str(f) for f in files], "index": index})
+        n_rows = sum(len(s) for s in structures)
+        click.echo(f"{n_rows} environments from {len(structures)} structures -> {output}")
+        return
     x = compute_descriptors(structures, k, cutoff, species=species, dtype=dtype, n_jobs=n_jobs,
                             verbose=not quiet)
     sizes = np.array([len(s) for s in structures])

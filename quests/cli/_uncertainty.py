@@ -9,6 +9,7 @@ import numpy as np
 
 from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
 from quests.cli import cli
+from quests.cli._entropy import scheduler_option
 from quests.cli._entropy import _align, _check_output, _combined, _given, _load, \
     _parse_species, _report_written, common_options, descriptor_options
 
@@ -117,6 +118,7 @@ def _summary(result, method, top):
 
 
 @cli.command()
+@scheduler_option
 @click.argument("trajectory", metavar="TRAJ[@SLICE]")
 @click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
               help="Training data (repeat for several files; .npz descriptor files too).")
@@ -278,6 +280,7 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
 
 
 @cli.command()
+@scheduler_option
 @click.argument("test", metavar="TEST[@SLICE]")
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options

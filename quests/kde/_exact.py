@@ -10,6 +10,7 @@ accumulators.
 
 import numpy as np
 
+from quests import _engine
 from quests._defaults import DEFAULT_BANDWIDTH
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
@@ -62,8 +63,16 @@ def _run_tiles(pairs, work, n_jobs, verbose):
 def _self_sums(X, scale_h, tile_size, n_jobs, verbose):
     """p_i = sum_j K(x_i, x_j) over X (self term included), shape (N, n_h).
 
-    Visits each pair of tiles once, adding it to its rows and its columns.
+    Visits each pair of tiles once, adding it to its rows and its columns; on
+    a dask cluster when ``quests.distributed.dask_engine`` is active.
     """
+    if _engine.ENGINE is not None:
+        return _engine.ENGINE.self_sums(X, scale_h, tile_size, verbose)
+    return _self_sums_here(X, scale_h, tile_size, n_jobs, verbose)
+
+
+def _self_sums_here(X, scale_h, tile_size, n_jobs, verbose):
+    """``_self_sums`` in this process."""
     n = X.shape[0]
     n_h = scale_h.shape[0]
     sqnorm = np.einsum("ij,ij->i", X, X)
@@ -85,8 +94,34 @@ def _self_sums(X, scale_h, tile_size, n_jobs, verbose):
     return sum(_run_tiles(pairs, work, n_jobs, verbose))
 
 
+def _pair_sums(A, B, scale_h, tile_size):
+    """Kernel sums between two different blocks, one thread: (rows of A over B, rows of B
+    over A), shapes (n_a, n_h) and (n_b, n_h). Each Gram tile serves both sides."""
+    n_a, n_b, n_h = A.shape[0], B.shape[0], scale_h.shape[0]
+    sq_a, sq_b = np.einsum("ij,ij->i", A, A), np.einsum("ij,ij->i", B, B)
+    rows, cols = np.zeros((n_a, n_h)), np.zeros((n_b, n_h))
+    gram = np.empty(min(tile_size, n_a) * min(tile_size, n_b))
+    with blas_threads(1):
+        for a0 in range(0, n_a, tile_size):
+            for b0 in range(0, n_b, tile_size):
+                a1, b1 = min(a0 + tile_size, n_a), min(b0 + tile_size, n_b)
+                g = _tile_view(gram, a1 - a0, b1 - b0)
+                np.dot(A[a0:a1], B[b0:b1].T, out=g)
+                _kk.tile_sums(g, sq_a[a0:a1], sq_b[b0:b1], A[a0:a1], B[b0:b1], scale_h,
+                              rows[a0:a1], cols[b0:b1], True)
+    return rows, cols
+
+
 def _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose):
-    """ln sum_j K(y, x_j) for each row of Y, shape (n_y, n_h), via log-sum-exp."""
+    """ln sum_j K(y, x_j) for each row of Y, shape (n_y, n_h), via log-sum-exp; on a dask
+    cluster when ``quests.distributed.dask_engine`` is active."""
+    if _engine.ENGINE is not None and Y.shape[0] and X.shape[0]:
+        return _engine.ENGINE.cross_log_sums(Y, X, scale_h, tile_size, verbose)
+    return _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose)
+
+
+def _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose):
+    """``_cross_log_sums`` in this process."""
     n_y, n_x = Y.shape[0], X.shape[0]
     n_h = scale_h.shape[0]
     sq_y = np.einsum("ij,ij->i", Y, Y)

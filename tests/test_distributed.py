@@ -1,0 +1,188 @@
+"""quests on a dask LocalCluster (2 worker processes, loopback only): the same numbers as
+one process, descriptor stores, and what happens when a worker or the scheduler is lost."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from click.testing import CliRunner
+
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("zarr")
+
+from quests._errors import QuestsError  # noqa: E402
+from quests.cli import cli  # noqa: E402
+from quests.descriptor import compute_descriptors, store_descriptors  # noqa: E402
+from quests.distributed import SchedulerError, dask_engine  # noqa: E402
+from quests.io import begin_descriptor_store, read_descriptors, write_store_block  # noqa: E402
+from quests.kde import dataset_entropy, differential_entropy, kernel_sum, overlap  # noqa: E402
+
+
+def _cluster(n_workers=2):
+    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                    host="127.0.0.1", dashboard_address=":0")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with _cluster() as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def _data(n=3000, seed=0):
+    """Clustered points, so kernel sums span many orders of magnitude."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, 12)) * 0.05
+    return centres[rng.integers(0, 20, n)] + rng.normal(size=(n, 12)) * 0.01
+
+
+def _frames(n=24):
+    frames = []
+    for i in range(n):
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
+        atoms.rattle(0.02 + 0.01 * (i % 4), seed=i)
+        frames.append(atoms)
+    return frames
+
+
+def test_plain_path_imports_nothing_of_dask():
+    code = ("import sys, numpy as np\n"
+            "from quests.kde import entropy, differential_entropy\n"
+            "from quests.descriptor import compute_descriptors\n"
+            "import quests.cli, quests.distributed\n"
+            "from ase.build import bulk\n"
+            "x = compute_descriptors([bulk('Cu', cubic=True)] * 2)\n"
+            "entropy(x); differential_entropy(x, x)\n"
+            "from click.testing import CliRunner\n"
+            "CliRunner().invoke(quests.cli.cli, ['entropy', '--help'])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('dask', 'distributed', 'zarr')))\n")
+    env = {key: value for key, value in os.environ.items() if key != "QUESTS_SCHEDULER"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_kernel_sums_on_the_cluster_equal_one_process(client):
+    X, Y = _data(3000), _data(900, seed=1)
+    hs = [0.01, 0.015]
+    cut = float(np.median(differential_entropy(Y, X, 0.015, method="exact")))
+    local = (kernel_sum(X, hs), dataset_entropy(X, 0.015, method="exact"),
+             differential_entropy(Y, X, hs, method="exact"),
+             overlap(Y, X, 0.015, threshold=cut, method="exact"),
+             dataset_entropy(X, 0.015, method="approx", tolerance=0.05, seed=3))
+    with dask_engine(client=client, block_rows=700):
+        remote = (kernel_sum(X, hs), dataset_entropy(X, 0.015, method="exact"),
+                  differential_entropy(Y, X, hs, method="exact"),
+                  overlap(Y, X, 0.015, threshold=cut, method="exact"),
+                  dataset_entropy(X, 0.015, method="approx", tolerance=0.05, seed=3))
+    np.testing.assert_allclose(remote[0], local[0], rtol=1e-12, atol=0)
+    for ours, theirs in ((remote[1], local[1]), (remote[4], local[4])):
+        assert ours.entropy == pytest.approx(theirs.entropy, abs=1e-12)
+        assert ours.diversity == pytest.approx(theirs.diversity, abs=1e-12)
+        assert ours.n_sampled == theirs.n_sampled
+    assert 700 < local[4].n_sampled < 3000  # several sampled batches, each on the cluster
+    np.testing.assert_allclose(remote[2], local[2], rtol=0, atol=1e-12)
+    assert remote[3] == local[3] and 0 < local[3] < 1
+
+
+def test_descriptors_on_the_cluster_and_stores(client, tmp_path):
+    frames = _frames()
+    local = compute_descriptors(frames, species="all")
+    with dask_engine(client=client, block_rows=100):  # 32-atom frames: 4 frames a task
+        remote = compute_descriptors(frames, species="all")
+        path = store_descriptors(frames, tmp_path / "d.zarr", species="all", rows_per_block=100,
+                                 sources=np.arange(24) // 12, metadata={"note": "test"})
+    np.testing.assert_array_equal(remote, local)
+    stored, meta, frame_of_row = read_descriptors(path)
+    np.testing.assert_array_equal(stored, local)
+    np.testing.assert_array_equal(frame_of_row, np.repeat(np.arange(24), 32))
+    assert meta["k"] == 32 and meta["species"] == [29] and meta["note"] == "test"
+    # the same store from one process, and only complete stores beside it
+    again = store_descriptors(frames, tmp_path / "e.zarr", species="all", rows_per_block=100)
+    np.testing.assert_array_equal(read_descriptors(again)[0], local)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.zarr", "e.zarr"]
+
+
+def test_interrupted_stores_are_never_read(tmp_path):
+    store = begin_descriptor_store(tmp_path / "x.zarr")
+    write_store_block(store, 0, np.ones((3, 4)), structure_index=np.zeros(3, int),
+                      atom_index=np.arange(3), numbers=np.full(3, 29), source=np.zeros(3, int))
+    with pytest.raises(QuestsError, match="incomplete descriptor store"):
+        read_descriptors(store)
+    assert not (tmp_path / "x.zarr").exists()
+    # a run that fails leaves neither the store nor its temporary folder
+    bad = _frames(3)
+    bad[1].positions[0] = np.nan
+    with pytest.raises(QuestsError):
+        store_descriptors(bad, tmp_path / "y.zarr", rows_per_block=32)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [store.name]
+    with pytest.raises(QuestsError, match="exists"):
+        store_descriptors(_frames(2), tmp_path / store.name)
+
+
+def test_cli_scheduler_address_and_zarr_store(client, tmp_path, monkeypatch):
+    from ase.io import write
+
+    path = tmp_path / "cu.xyz"
+    write(path, _frames(12))
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["entropy", str(path), "-q"])
+    assert plain.exit_code == 0, plain.output
+    monkeypatch.setenv("QUESTS_SCHEDULER", client.scheduler.address)
+    store = tmp_path / "cu.zarr"
+    result = runner.invoke(cli, ["descriptors", str(path), "-o", str(store), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "384 environments from 12 structures" in result.output
+    on_cluster = runner.invoke(cli, ["entropy", str(store), "-q"])
+    assert on_cluster.exit_code == 0, on_cluster.output
+    # the same table but for the name and the time column
+    strip = [line.split()[2:6] for line in plain.output.splitlines()[1:]]
+    assert [line.split()[2:6] for line in on_cluster.output.splitlines()[1:]] == strip
+    result = runner.invoke(cli, ["descriptors", str(path), "-o", str(store)])
+    assert result.exit_code == 2 and "exists" in result.output
+    monkeypatch.setenv("QUESTS_SCHEDULER", "tcp://127.0.0.1:9")  # nobody listens there
+    result = runner.invoke(cli, ["entropy", str(store), "-q"])
+    assert result.exit_code == 2 and "cannot reach the dask scheduler" in result.output
+
+
+def test_a_killed_worker_does_not_change_the_result():
+    X = _data(12000, seed=5)
+    expected = kernel_sum(X, 0.015)
+    with _cluster() as cluster, distributed.Client(cluster) as c:
+        pids = c.run(os.getpid)
+        found = {}
+
+        def run():
+            with dask_engine(client=c, block_rows=1000):
+                found["sums"] = kernel_sum(X, 0.015)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(c.processing().values()):
+            time.sleep(0.01)
+        busy = [address for address, tasks in c.processing().items() if tasks]
+        assert busy, "no task started"
+        os.kill(pids[busy[0]], signal.SIGKILL)
+        worker.join(120)
+        assert not worker.is_alive()
+    np.testing.assert_allclose(found["sums"], expected, rtol=1e-12, atol=0)
+
+
+def test_a_lost_scheduler_is_one_clear_error():
+    cluster = _cluster(1)
+    c = distributed.Client(cluster)
+    try:
+        with dask_engine(client=c, block_rows=500):
+            cluster.close()
+            with pytest.raises(SchedulerError, match="lost the dask scheduler"):
+                kernel_sum(_data(2000), 0.015)
+    finally:
+        c.close()
