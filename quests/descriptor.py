@@ -381,4 +381,3 @@ def _check_status(status, first):
         raise InvalidStructureError(
             f"structure {first + int(bad[0])} has overlapping atoms (distance < 1e-8 Å)"
         )
-

@@ -133,6 +133,14 @@ def _cross_task(queries, block, scale_h, tile_size):
     return _cross_log_sums_here(queries, block, scale_h, tile_size, 1, False)
 
 
+def _store_block_task(store, number):
+    return store.block(number)
+
+
+def _store_sums_task(store, number):
+    return store.column_sums(number)
+
+
 def _describe_task(frames, k, cutoff, species, dtype):
     from quests.descriptor import compute_descriptors
 
@@ -157,8 +165,27 @@ class DaskEngine:
         """Forget the scattered blocks (the workers drop them)."""
         self._scattered.clear()
 
+    def column_mean(self, store):
+        """Mean row of a ``DescriptorStore``, from per-block sums the workers compute."""
+        tasks = [self.client.submit(_store_sums_task, store, b, pure=False)
+                 for b in range(store.n_blocks)]
+        total = sum(s for s, _ in self._results(tasks, "column sums", False))
+        return total / store.shape[0]
+
     def _blocks(self, X):
-        """[(start, stop, future)] of X's row blocks, scattered to every worker once."""
+        """[(start, stop, future)] of X's row blocks: scattered to every worker once, or,
+        for a ``DescriptorStore``, read from the store by the workers (a block whose worker
+        is lost is read again)."""
+        from quests.io import DescriptorStore
+
+        if isinstance(X, DescriptorStore):
+            key = ("store", X.path, None if X.centre is None else X.centre.tobytes())
+            if key not in self._scattered:
+                self._scattered[key] = (X, [
+                    (int(X.offsets[b]), int(X.offsets[b + 1]),
+                     self.client.submit(_store_block_task, X, b, pure=False))
+                    for b in range(X.n_blocks)])
+            return self._scattered[key][1]
         key = (id(X), X.shape, X.__array_interface__["data"][0])
         if key not in self._scattered:
             starts = range(0, X.shape[0], self.block_rows)

@@ -568,3 +568,81 @@ def read_descriptor_store(path, blocks=None):
     descriptors = np.concatenate([p["descriptors"][:] for p in parts])
     frame_of_row = np.concatenate([p["structure_index"][:] for p in parts])
     return descriptors, attrs["metadata"], frame_of_row
+
+
+class DescriptorStore:
+    """A complete descriptor store, read block by block: nothing is loaded until asked.
+
+    Inside ``quests.distributed.dask_engine`` the estimators (``dataset_entropy``,
+    ``differential_entropy``, ``overlap``) take one as X without loading it: the
+    workers read their blocks from the store (so ``path`` must be on a filesystem
+    they share). Anywhere else ``np.asarray(store)`` loads it, and the numbers are
+    the same.
+
+    Attributes
+    ----------
+    path : str
+    shape : (n_rows, n_features)
+    metadata : dict, the descriptor settings (k, cutoff, species) and inputs
+    offsets : ndarray (n_blocks + 1,), the first row of each block
+    centre : ndarray (n_features,) or None, subtracted from every row read
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, path, centre=None):
+        _, attrs = open_descriptor_store(path)
+        self.path = str(path)
+        self.metadata = attrs["metadata"]
+        self.offsets = np.concatenate([[0], np.cumsum(attrs["rows_per_block"])]).astype(int)
+        self.shape = (int(attrs["n_rows"]), int(attrs["n_features"]))
+        self.centre = None if centre is None else np.asarray(centre, dtype=np.float64)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"DescriptorStore({self.path!r}, shape={self.shape})"
+
+    @property
+    def n_blocks(self):
+        return self.offsets.size - 1
+
+    def centred(self, centre):
+        """The same store with ``centre`` subtracted from every row read."""
+        return DescriptorStore(self.path, centre)
+
+    def block(self, number):
+        """Rows of block ``number``, float64 (n_rows_of_block, n_features)."""
+        group = _zarr().open_group(self.path, mode="r")
+        x = np.asarray(group[f"blocks/{number:06d}/descriptors"][:], dtype=np.float64)
+        return x - self.centre if self.centre is not None else x
+
+    def column_sums(self, number):
+        """(sum of the rows of block ``number``, their count): a mean without loading all."""
+        x = self.block(number)
+        return x.sum(axis=0), x.shape[0]
+
+    def __getitem__(self, rows):
+        """Rows by integer index (an array or a list), read block by block, in that order."""
+        rows = np.asarray(rows)
+        if rows.dtype.kind not in "iu" or rows.ndim != 1:
+            raise InvalidInputError("a DescriptorStore is indexed by a 1-d array of row numbers")
+        rows = np.where(rows < 0, rows + self.shape[0], rows)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]):
+            raise InvalidInputError(f"row index out of range for {self.shape[0]} rows")
+        out = np.empty((rows.size, self.shape[1]))
+        blocks = np.searchsorted(self.offsets, rows, side="right") - 1
+        for number in np.unique(blocks):
+            where = np.flatnonzero(blocks == number)
+            out[where] = self.block(int(number))[rows[where] - self.offsets[number]]
+        return out
+
+    def load(self):
+        """Every row in memory, (n_rows, n_features)."""
+        return np.concatenate([self.block(b) for b in range(self.n_blocks)])
+
+    def __array__(self, dtype=None, copy=None):
+        x = self.load()
+        return x if dtype is None else x.astype(dtype)

@@ -71,7 +71,8 @@ def entropy_report(
     ----------
     datasets : dict of str -> structures, or a list of structures
         Each value is anything ``compute_descriptors`` takes, or a
-        precomputed descriptor array of shape (n_environments, n_features).
+        precomputed descriptor array of shape (n_environments, n_features) or a
+        ``quests.io.DescriptorStore`` (read block by block inside a dask engine).
         A plain list is one dataset named ``"dataset"``.
     k, cutoff : descriptor settings (default 32, 5.0 Å)
     bandwidth : float or sequence of float, default=0.015
@@ -108,15 +109,18 @@ def entropy_report(
     if union is None:
         union = len(datasets) > 1
     # convert (and validate) each dataset once; descriptor arrays pass through
-    datasets = {name: value if isinstance(value, np.ndarray) else as_frames(value, label=name)
+    from quests.io import DescriptorStore
+
+    stored = (np.ndarray, DescriptorStore)  # a store stays on disk inside a dask engine
+    datasets = {name: value if isinstance(value, stored) else as_frames(value, label=name)
                 for name, value in datasets.items()}
     if isinstance(species, str) and species == "all":
-        frames = [f for v in datasets.values() if not isinstance(v, np.ndarray) for f in v]
+        frames = [f for v in datasets.values() if not isinstance(v, stored) for f in v]
         species = structure_species(frames) if frames else None
     rows, blocks = [], []
     for name, value in datasets.items():
         start = time.perf_counter()
-        if isinstance(value, np.ndarray):
+        if isinstance(value, stored):
             x, n_structures = value, 0
         else:
             n_structures = len(value)
@@ -135,7 +139,8 @@ def entropy_report(
                 "they were computed with different settings"
             )
         start = time.perf_counter()
-        result = dataset_entropy(np.vstack(blocks), bandwidth, n_jobs=n_jobs, verbose=verbose)
+        result = dataset_entropy(np.vstack([np.asarray(b) for b in blocks]), bandwidth,
+                                 n_jobs=n_jobs, verbose=verbose)
         union_name = "all" if "all" not in datasets else "all datasets"
         rows.append(_row(union_name, sum(r.n_structures for r in rows), result,
                          time.perf_counter() - start))

@@ -110,6 +110,40 @@ def test_descriptors_on_the_cluster_and_stores(client, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.zarr", "e.zarr"]
 
 
+def test_a_store_is_read_block_by_block_by_the_workers(client, tmp_path):
+    """Inside an engine a DescriptorStore is never loaded by the client: the workers read
+    its blocks, and H, D, the sampled H and dH equal those of the array in memory."""
+    from quests.io import DescriptorStore
+
+    frames = _frames(100)
+    path = store_descriptors(frames, tmp_path / "s.zarr", rows_per_block=500)
+    store = DescriptorStore(path)
+    X = np.asarray(store)
+    assert store.shape == X.shape == (3200, 63) and store.n_blocks == 7  # 16 frames a block
+    rows = np.array([5, 3199, 0, 640, -1])
+    np.testing.assert_array_equal(store[rows], X[rows])
+    Y = compute_descriptors(_frames(3)[::-1])
+    local = (dataset_entropy(X, 0.015, method="exact"),
+             dataset_entropy(X, 0.015, method="approx", tolerance=0.1, seed=1),
+             differential_entropy(Y, X, 0.015, method="exact"))
+    with dask_engine(client=client, block_rows=300):
+        loaded = []
+        original = DescriptorStore.load
+        DescriptorStore.load = lambda self: loaded.append(self) or original(self)
+        try:
+            remote = (dataset_entropy(store, 0.015, method="exact"),
+                      dataset_entropy(store, 0.015, method="approx", tolerance=0.1, seed=1),
+                      differential_entropy(Y, store, 0.015, method="exact"))
+        finally:
+            DescriptorStore.load = original
+    assert loaded == []  # nothing loaded the whole store in this process
+    for ours, theirs in zip(remote[:2], local[:2]):
+        assert ours.entropy == pytest.approx(theirs.entropy, abs=1e-12)
+        assert ours.diversity == pytest.approx(theirs.diversity, abs=1e-12)
+    assert remote[1].n_sampled == local[1].n_sampled < 3200
+    np.testing.assert_allclose(remote[2], local[2], rtol=0, atol=1e-12)
+
+
 def test_interrupted_stores_are_never_read(tmp_path):
     store = begin_descriptor_store(tmp_path / "x.zarr")
     write_store_block(store, 0, np.ones((3, 4)), structure_index=np.zeros(3, int),

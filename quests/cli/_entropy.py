@@ -158,7 +158,8 @@ def _load(specs, index, fmt, settings, given, verbose, counts=None):
     structure.
     """
     from quests._errors import InvalidInputError
-    from quests.io import as_slice, read_descriptors, read_structures, split_index
+    from quests.io import DescriptorStore, as_slice, read_descriptors, read_structures, \
+        split_index
 
     datasets = {}
     for name, spec in zip(_dataset_names(specs), specs):
@@ -166,7 +167,11 @@ def _load(specs, index, fmt, settings, given, verbose, counts=None):
         if Path(path).suffix.lower() not in DESCRIPTOR_SUFFIXES:
             datasets[name] = read_structures(spec, index=index, format=fmt, verbose=verbose)
             continue
-        x, meta, frame_of_row = read_descriptors(path)
+        if _lazy(path, idx, counts):
+            x = DescriptorStore(path)  # read block by block by the dask workers
+            meta, frame_of_row = x.metadata, None
+        else:
+            x, meta, frame_of_row = read_descriptors(path)
         for key in ("k", "cutoff", "species"):
             stored = meta.get(key)
             if key in given and stored != settings[key]:
@@ -188,14 +193,27 @@ def _load(specs, index, fmt, settings, given, verbose, counts=None):
     return datasets
 
 
+def _lazy(path, idx, counts):
+    """Leave a .zarr store on disk (the dask workers read it) rather than load it: only
+    inside a dask engine, for the whole store, when no per-structure counts are asked."""
+    from quests import _engine
+
+    return (_engine.ENGINE is not None and Path(path).suffix.lower() == ".zarr"
+            and idx == ":" and counts is None)
+
+
 def _combined(datasets, option):
     """All datasets as one descriptor array, or one list of structures (never a mix)."""
     from quests._errors import InvalidInputError
 
+    from quests.io import DescriptorStore
+
     parts = list(datasets.values())
-    if all(isinstance(p, np.ndarray) for p in parts):
-        return np.vstack(parts)
-    if any(isinstance(p, np.ndarray) for p in parts):
+    stored = [isinstance(p, (np.ndarray, DescriptorStore)) for p in parts]
+    if all(stored):
+        # one store stays on disk; several parts are joined in memory
+        return parts[0] if len(parts) == 1 else np.vstack([np.asarray(p) for p in parts])
+    if any(stored):
         raise InvalidInputError(f"{option} files must be all structure files or all "
                                 "descriptor (.npz) files")
     return [s for p in parts for s in p]

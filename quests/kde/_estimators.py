@@ -148,7 +148,7 @@ def dataset_entropy(X, h=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_
     >>> round(r.entropy, 12), round(r.diversity, 12), r.n_environments
     (0.693147180560, 0.693147180560, 100)
     """
-    X = check_descriptors(X, "X")
+    X = X if _exact.lazy_store(X) else check_descriptors(X, "X")
     n = X.shape[0]
     bandwidth = h if np.ndim(h) == 0 else np.asarray(h, dtype=float)
     if _resolve_dataset_method(method, n) == "exact":
@@ -278,7 +278,8 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
     is_index = isinstance(X, NeighborIndex)
     if is_index:
         X._check_fitted()
-    reference = X.descriptors_ if is_index else check_descriptors(X, "X")
+    reference = X.descriptors_ if is_index else (
+        X if _exact.lazy_store(X) else check_descriptors(X, "X"))
     Y = check_descriptors(Y, "Y", min_rows=0)
     if Y.shape[1] != reference.shape[1]:
         raise InvalidInputError(

@@ -150,7 +150,27 @@ def _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose):
     return np.log(shifted) - min_arg
 
 
+def lazy_store(X):
+    """True when X is a ``DescriptorStore`` that a dask engine will read block by block;
+    any other X (a store outside an engine included) is checked and loaded as usual."""
+    if _engine.ENGINE is None or type(X).__name__ != "DescriptorStore":
+        return False
+    if X.shape[0] == 0:
+        raise InvalidInputError("X holds no descriptors")
+    return True
+
+
 def _prepare(X, Y, h):
+    if lazy_store(X):
+        # the store stays on disk: centred block by block by the workers
+        centre = _engine.ENGINE.column_mean(X)
+        h_arr, scalar = as_bandwidths(h)
+        if Y is not None:
+            Y = check_descriptors(Y, "Y", min_rows=0)
+            if Y.shape[1] != X.shape[1]:
+                raise InvalidInputError(f"Y has {Y.shape[1]} features but X has {X.shape[1]}")
+            Y = Y - centre
+        return X.centred(centre), Y, 1.0 / (2.0 * h_arr * h_arr), scalar
     X = check_descriptors(X, "X")
     if Y is not None:
         Y = check_descriptors(Y, "Y", min_rows=0)
