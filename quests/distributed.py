@@ -12,6 +12,10 @@ structures goes to the cluster:
   back; the client adds them up in a fixed order, so a run is reproducible and
   equals the single-process sums to rounding (about 1e-15 relative).
 - Descriptors: chunks of about ``block_rows`` atoms (whole frames) per task.
+- The approximate dH: a fitted ``NeighborIndex`` goes to every worker once and
+  each task searches one block of queries (the same candidates as in one
+  process); descriptor stores (``quests.io.DescriptorStore``) are read block by
+  block by the workers, never by the client.
 - Faults: a task whose worker dies is run again elsewhere by the scheduler
   (the result is the same); a lost scheduler raises ``SchedulerError``.
 
@@ -137,8 +141,16 @@ def _store_block_task(store, number):
     return store.block(number)
 
 
+def _store_rows_task(store, number, rows):
+    return store.block(number)[rows]
+
+
 def _store_sums_task(store, number):
     return store.column_sums(number)
+
+
+def _query_task(index, queries, n_neighbors):
+    return index._query_here(queries, n_neighbors)
 
 
 def _describe_task(frames, k, cutoff, species, dtype):
@@ -171,6 +183,13 @@ class DaskEngine:
                  for b in range(store.n_blocks)]
         total = sum(s for s, _ in self._results(tasks, "column sums", False))
         return total / store.shape[0]
+
+    def store_rows(self, store, numbers, wanted):
+        """Rows ``wanted[i]`` (within block ``numbers[i]``) of a ``DescriptorStore``, read by
+        the workers: a list of arrays."""
+        tasks = [self.client.submit(_store_rows_task, store, int(b), w, pure=False)
+                 for b, w in zip(numbers, wanted)]
+        return list(self._results(tasks, "store rows", False))
 
     def _blocks(self, X):
         """[(start, stop, future)] of X's row blocks: scattered to every worker once, or,
@@ -256,6 +275,23 @@ class DaskEngine:
                 total = np.logaddexp(total, next(results))
             out.append(total)
         return np.concatenate(out)
+
+    def query(self, index, Y, n_neighbors, verbose=False):
+        """``NeighborIndex.query`` of Y's row blocks across the workers: (found, sq_distances),
+        each (n_queries, n_neighbors), the same as in one process (a search depends only
+        on the index and the query row)."""
+        key = ("index", id(index))
+        if key not in self._scattered:
+            self._scattered[key] = (index, self._guard(
+                lambda: self.client.scatter(index, broadcast=True)))
+        remote = self._scattered[key][1]
+        queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
+                   for a in range(0, Y.shape[0], self.block_rows)]
+        tasks = [self.client.submit(_query_task, remote, q, n_neighbors, pure=False)
+                 for q in queries]
+        parts = list(self._results(tasks, "neighbour search", verbose))
+        return (np.concatenate([found for found, _ in parts]),
+                np.concatenate([d2 for _, d2 in parts]))
 
     def describe(self, frames, k, cutoff, species, dtype, verbose=False):
         """Descriptors of ``frames`` (rows in order), chunks of whole frames across workers."""

@@ -632,11 +632,18 @@ class DescriptorStore:
         rows = np.where(rows < 0, rows + self.shape[0], rows)
         if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]):
             raise InvalidInputError(f"row index out of range for {self.shape[0]} rows")
-        out = np.empty((rows.size, self.shape[1]))
         blocks = np.searchsorted(self.offsets, rows, side="right") - 1
-        for number in np.unique(blocks):
-            where = np.flatnonzero(blocks == number)
-            out[where] = self.block(int(number))[rows[where] - self.offsets[number]]
+        numbers = np.unique(blocks)
+        wanted = [rows[blocks == b] - self.offsets[b] for b in numbers]
+        from quests import _engine
+
+        if _engine.ENGINE is not None:  # the workers read the blocks, only the rows travel
+            parts = _engine.ENGINE.store_rows(self, numbers, wanted)
+        else:
+            parts = [self.block(int(b))[w] for b, w in zip(numbers, wanted)]
+        out = np.empty((rows.size, self.shape[1]))
+        for number, part in zip(numbers, parts):
+            out[np.flatnonzero(blocks == number)] = part
         return out
 
     def load(self):

@@ -21,6 +21,7 @@ Usage: python scripts/benchmark_distributed.py [--environments N] [--workers W]
 import argparse
 import os
 import resource
+import shutil
 import tempfile
 import time
 
@@ -56,6 +57,7 @@ def main():
 
     from quests.descriptor import compute_descriptors, store_descriptors
     from quests.distributed import dask_engine
+    from quests.io import DescriptorStore
     from quests.kde import dataset_entropy, differential_entropy
 
     frames = frames_of(args.environments)
@@ -74,18 +76,24 @@ def main():
     print(f"LocalCluster of {args.workers} workers started in "
           f"{time.perf_counter() - start:.1f} s", flush=True)
     client.run(lambda: compute_descriptors(frames[:2]))  # compile on the workers
+    folder = tempfile.mkdtemp()
     with dask_engine(client=client, block_rows=args.block_rows):
         t_ddesc, Xd = timed(lambda: compute_descriptors(frames))
-        with tempfile.TemporaryDirectory() as folder:
-            t_store, _ = timed(lambda: store_descriptors(frames, os.path.join(folder, "x.zarr"),
-                                                         rows_per_block=args.block_rows))
+        t_store, path = timed(lambda: store_descriptors(frames, os.path.join(folder, "x.zarr"),
+                                                        rows_per_block=args.block_rows))
         dataset_entropy(X[:2000], method="exact")
         t_dent, remote = timed(lambda: dataset_entropy(X, method="exact"))
+        t_lazy, lazy = timed(lambda: dataset_entropy(DescriptorStore(path), method="exact"))
+        t_samp, sampled = timed(lambda: dataset_entropy(DescriptorStore(path), method="approx"))
+    shutil.rmtree(folder)
     assert np.array_equal(Xd, X)
     print(f"dask: descriptors {t_ddesc:.2f} s (overhead {t_ddesc / t_desc - 1:+.0%}), "
           f"to a .zarr store {t_store:.2f} s; exact entropy {t_dent:.2f} s (overhead "
-          f"{t_dent / t_ent - 1:+.0%}), |dH| = {abs(remote.entropy - local.entropy):.1e}",
-          flush=True)
+          f"{t_dent / t_ent - 1:+.0%}), |dH| = {abs(remote.entropy - local.entropy):.1e}; "
+          f"from the store, read by the workers: {t_lazy:.2f} s (|dH| = "
+          f"{abs(lazy.entropy - local.entropy):.1e}); sampled from the store (tolerance "
+          f"0.01 nats): {t_samp:.2f} s, {sampled.n_sampled} rows, H = {sampled.entropy:.4f} "
+          f"+- {sampled.entropy_error:.4f}", flush=True)
     memory = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print("peak RSS per worker (MB): " + ", ".join(f"{m:.0f}" for m in memory.values())
           + f"; this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",

@@ -92,6 +92,23 @@ def test_kernel_sums_on_the_cluster_equal_one_process(client):
     assert remote[3] == local[3] and 0 < local[3] < 1
 
 
+@pytest.mark.parametrize("backend", ["hnsw", "brute"])
+def test_approximate_dh_on_the_cluster_equals_one_process(client, backend):
+    """The index is searched block by block on the workers: the same candidates, the same
+    truncated sums and bounds."""
+    from quests.kde import NeighborIndex
+
+    X, Y = _data(4000, seed=2), _data(9000, seed=3)  # > 4096 queries: sent to the workers
+    index = NeighborIndex(backend).fit(X)
+    local = differential_entropy(Y, index, 0.015, method="approx", n_neighbors=16,
+                                 return_bound=True)
+    with dask_engine(client=client, block_rows=2500):
+        remote = differential_entropy(Y, index, 0.015, method="approx", n_neighbors=16,
+                                      return_bound=True)
+    np.testing.assert_array_equal(remote[0], local[0])
+    np.testing.assert_array_equal(remote[1], local[1])
+
+
 def test_descriptors_on_the_cluster_and_stores(client, tmp_path):
     frames = _frames()
     local = compute_descriptors(frames, species="all")

@@ -29,6 +29,7 @@ import pickle
 
 import numpy as np
 
+from quests import _engine
 from quests._defaults import BACKEND_NAMES
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
@@ -250,6 +251,13 @@ class NeighborIndex:
                 "settings (k, species)"
             )
         m = int(min(n_neighbors, self.n_samples_))
+        if _engine.ENGINE is not None and Y.shape[0] > QUERY_CHUNK:
+            # the index goes to every worker once; each task searches one block of queries
+            return _engine.ENGINE.query(self, Y, m)
+        return self._query_here(Y, m)
+
+    def _query_here(self, Y, m):
+        """``query`` in this process, m <= n_samples_ candidates per row of Y."""
         found = np.empty((Y.shape[0], m), dtype=np.int64)
         d2 = np.empty((Y.shape[0], m), dtype=np.float64)
         for start in range(0, Y.shape[0], QUERY_CHUNK):
