@@ -149,6 +149,17 @@ def _store_sums_task(store, number):
     return store.column_sums(number)
 
 
+def _partition_index_task(store, number, backend):
+    from quests.kde import NeighborIndex
+
+    return NeighborIndex(backend, n_jobs=1).fit(store.block(number))
+
+
+def _partition_query_task(index, queries, n_neighbors, offset):
+    found, d2 = index._query_here(queries, min(n_neighbors, index.n_samples_))
+    return np.where(found >= 0, found + offset, -1), d2
+
+
 def _query_task(index, queries, n_neighbors):
     return index._query_here(queries, n_neighbors)
 
@@ -292,6 +303,35 @@ class DaskEngine:
         parts = list(self._results(tasks, "neighbour search", verbose))
         return (np.concatenate([found for found, _ in parts]),
                 np.concatenate([d2 for _, d2 in parts]))
+
+    def partitioned_query(self, store, Y, n_neighbors, backend, verbose=False):
+        """Candidates of Y's rows among a ``DescriptorStore`` too large for one index: one
+        ``NeighborIndex`` per store block, built once on a worker and kept there; each
+        task searches one (query block, store block) pair. Returns (found, sq_distances),
+        (n_queries, m), the m nearest of all the blocks' candidates, ascending."""
+        key = ("partitions", store.path, backend)
+        if key not in self._scattered:
+            self._scattered[key] = (store, [
+                (int(store.offsets[b]), self.client.submit(_partition_index_task, store, b,
+                                                           backend, pure=False))
+                for b in range(store.n_blocks)])
+        partitions = self._scattered[key][1]
+        m = int(min(n_neighbors, store.shape[0]))
+        queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
+                   for a in range(0, Y.shape[0], self.block_rows)]
+        remote = self._guard(lambda: self.client.scatter(queries, broadcast=True))
+        tasks = [self.client.submit(_partition_query_task, index, q, m, offset, pure=False)
+                 for q in remote for offset, index in partitions]
+        results = self._results(tasks, "neighbour search", verbose)
+        found_parts, d2_parts = [], []
+        for _ in queries:
+            pieces = [next(results) for _ in partitions]
+            found = np.concatenate([f for f, _ in pieces], axis=1)
+            d2 = np.concatenate([d for _, d in pieces], axis=1)
+            order = np.argsort(d2, axis=1, kind="stable")[:, :m]
+            found_parts.append(np.take_along_axis(found, order, 1))
+            d2_parts.append(np.take_along_axis(d2, order, 1))
+        return np.concatenate(found_parts), np.concatenate(d2_parts)
 
     def describe(self, frames, k, cutoff, species, dtype, verbose=False):
         """Descriptors of ``frames`` (rows in order), chunks of whole frames across workers."""

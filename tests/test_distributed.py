@@ -161,6 +161,29 @@ def test_a_store_is_read_block_by_block_by_the_workers(client, tmp_path):
     np.testing.assert_allclose(remote[2], local[2], rtol=0, atol=1e-12)
 
 
+def test_approximate_dh_against_a_store_uses_one_index_per_block(client, tmp_path):
+    """Brute-force indexes per block: the m nearest of all blocks are the m nearest of the
+    whole store, so dH and its bound equal one brute-force index over everything; HNSW per
+    block stays an upper bound of the exact dH."""
+    from quests.io import DescriptorStore
+
+    path = store_descriptors(_frames(60), tmp_path / "p.zarr", rows_per_block=400)
+    store = DescriptorStore(path)
+    X = np.asarray(store)
+    Y = compute_descriptors(_frames(6)[::-1]) * 1.01
+    local = differential_entropy(Y, X, 0.015, method="approx", n_neighbors=24,
+                                 backend="brute", return_bound=True)
+    exact = differential_entropy(Y, X, 0.015, method="exact")
+    with dask_engine(client=client, block_rows=100):
+        remote = differential_entropy(Y, store, 0.015, method="approx", n_neighbors=24,
+                                      backend="brute", return_bound=True)
+        graph = differential_entropy(Y, store, 0.015, method="approx", n_neighbors=24)
+    assert store.n_blocks == 5
+    np.testing.assert_allclose(remote[0], local[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(remote[1], local[1], rtol=0, atol=1e-12)
+    assert np.all(graph >= exact - 1e-9) and np.all(graph <= exact + remote[1] + 1e-9)
+
+
 def test_interrupted_stores_are_never_read(tmp_path):
     store = begin_descriptor_store(tmp_path / "x.zarr")
     write_store_block(store, 0, np.ones((3, 4)), structure_index=np.zeros(3, int),

@@ -24,6 +24,7 @@ from quests._validation import (
     check_descriptors,
     validate_params,
 )
+from quests import _engine
 from quests.kde import _approx, _exact
 from quests.kde._exact import DEFAULT_TILE_SIZE, kernel_sum, log_kernel_sum
 from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex
@@ -256,7 +257,10 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
     n_neighbors : int, default=64
         m, candidates per query (approximate method).
     backend : {'hnsw', 'pynndescent', 'brute'}, default='hnsw'
-        Index built when X is an array and the method is approximate.
+        Index built when X is an array and the method is approximate. For a
+        ``quests.io.DescriptorStore`` inside a dask engine, one index per block
+        of the store, built and searched on the workers (the m nearest of all
+        blocks' candidates: with 'brute' the same as one index).
     return_bound : bool, default=False
         Also return, per query, ln(1 + (N - m) K(d_m) / S_m): how much the
         approximate dH can exceed the exact one if the candidates are the m
@@ -292,9 +296,16 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
                              verbose=verbose)
         return (dh, np.zeros_like(dh)) if return_bound else dh
     h_arr, scalar = as_bandwidths(h)
-    index = X if is_index else NeighborIndex(backend, n_jobs=n_jobs).fit(reference)
-    _, sq_distances = index.query(Y, n_neighbors)
-    log_sums, bounds = _approx.truncated_log_sums(sq_distances, index.n_samples_,
+    if not is_index and _exact.lazy_store(reference):
+        # one index per block of the store, built and searched on the workers; the m
+        # nearest of all the blocks' candidates
+        _, sq_distances = _engine.ENGINE.partitioned_query(reference, Y, n_neighbors, backend)
+        n_samples = reference.shape[0]
+    else:
+        index = X if is_index else NeighborIndex(backend, n_jobs=n_jobs).fit(reference)
+        _, sq_distances = index.query(Y, n_neighbors)
+        n_samples = index.n_samples_
+    log_sums, bounds = _approx.truncated_log_sums(sq_distances, n_samples,
                                                   1.0 / (2.0 * h_arr * h_arr))
     dh = _exact._shape_result(-log_sums + 0.0, scalar)
     return (dh, _exact._shape_result(bounds, scalar)) if return_bound else dh
