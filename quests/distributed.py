@@ -218,9 +218,12 @@ class DaskEngine:
             return self._scattered[key][1]
         key = (id(X), X.shape, X.__array_interface__["data"][0])
         if key not in self._scattered:
+            # hash=False: fresh keys, so releasing an earlier scatter of equal data (a
+            # second call with the same queries) cannot take these blocks with it
             starts = range(0, X.shape[0], self.block_rows)
             parts = [np.ascontiguousarray(X[a:a + self.block_rows]) for a in starts]
-            futures = self._guard(lambda: self.client.scatter(parts, broadcast=True))
+            futures = self._guard(
+                lambda: self.client.scatter(parts, broadcast=True, hash=False))
             # keep X alive with its futures, so its id is not reused while cached
             self._scattered[key] = (X, [(a, min(a + self.block_rows, X.shape[0]), f)
                                         for a, f in zip(starts, futures)])
@@ -275,7 +278,8 @@ class DaskEngine:
         reference = self._blocks(X)
         queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
                    for a in range(0, Y.shape[0], self.block_rows)]
-        query_futures = self._guard(lambda: self.client.scatter(queries, broadcast=True))
+        query_futures = self._guard(
+            lambda: self.client.scatter(queries, broadcast=True, hash=False))
         tasks = [self.client.submit(_cross_task, fq, fx, scale_h, tile_size, pure=False)
                  for fq in query_futures for _, _, fx in reference]
         results = self._results(tasks, "kernel sums", verbose)
@@ -294,7 +298,7 @@ class DaskEngine:
         key = ("index", id(index))
         if key not in self._scattered:
             self._scattered[key] = (index, self._guard(
-                lambda: self.client.scatter(index, broadcast=True)))
+                lambda: self.client.scatter(index, broadcast=True, hash=False)))
         remote = self._scattered[key][1]
         queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
                    for a in range(0, Y.shape[0], self.block_rows)]
@@ -319,7 +323,8 @@ class DaskEngine:
         m = int(min(n_neighbors, store.shape[0]))
         queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
                    for a in range(0, Y.shape[0], self.block_rows)]
-        remote = self._guard(lambda: self.client.scatter(queries, broadcast=True))
+        remote = self._guard(
+            lambda: self.client.scatter(queries, broadcast=True, hash=False))
         tasks = [self.client.submit(_partition_query_task, index, q, m, offset, pure=False)
                  for q in remote for offset, index in partitions]
         results = self._results(tasks, "neighbour search", verbose)
