@@ -57,11 +57,10 @@ def resolve_scheduler(option=None):
 
 
 def _connect(scheduler, n_workers):
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - depends on the install
-        raise SchedulerError("--scheduler needs dask.distributed: pip install "
-                             "'quests[distributed]'") from None
+    from quests._optional import require
+
+    distributed = require("distributed", "--scheduler", "distributed", SchedulerError)
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     if scheduler == "local":
         # processes, not threads: the numba and BLAS kernels hold the GIL in places, and a
         # killed worker process must not take the client down with it

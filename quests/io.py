@@ -465,12 +465,9 @@ STORE_ROW_ARRAYS = ("structure_index", "atom_index", "numbers", "source")
 
 
 def _zarr():
-    try:
-        import zarr
-    except ImportError:  # pragma: no cover - depends on the install
-        raise OutputError("descriptor stores (.zarr) need zarr: pip install "
-                          "'quests[distributed]'") from None
-    return zarr
+    from quests._optional import require
+
+    return require("zarr", "descriptor stores (.zarr)", "distributed", OutputError)
 
 
 def begin_descriptor_store(path, overwrite=False):

@@ -35,12 +35,9 @@ __all__ = ["ZENN"]
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - depends on the install
-        raise InvalidInputError("the ZENN model needs torch: pip install 'quests[zenn]' "
-                                "(torch==2.13.0 on these machines)") from None
-    return torch
+    from quests._optional import require
+
+    return require("torch", "the ZENN model", "zenn", note=" (torch==2.13.0 on these machines)")
 
 
 def _mlp(torch, n_in, hidden, activation):
