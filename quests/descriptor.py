@@ -7,7 +7,9 @@ neighbours (x2), with the smooth weight f(r) = (1 - (r/rc)^2)^2.
 Parallel over structures (many small cells) and over atoms (large cells).
 """
 
+import contextlib
 import functools
+import re
 import threading
 
 import numpy as np
@@ -182,10 +184,10 @@ def compute_descriptors(
     n_atoms = sum(f.positions.shape[0] for f in frames)
     species_list = _species_list(species, frames)
     width = 2 * k - 1
-    if _engine.ENGINE is not None and len(frames) > 1:
+    if _engine.current() is not None and len(frames) > 1:
         # chunks of frames across a dask cluster; species resolved above, for all chunks
-        return _engine.ENGINE.describe(frames, k, float(cutoff), species_list, out_dtype.name,
-                                       verbose)
+        engine = _engine.current()
+        return engine.describe(frames, k, float(cutoff), species_list, out_dtype.name, verbose)
     out = np.zeros((n_atoms, width * (1 + len(species_list))), dtype=out_dtype)
     if n_atoms == 0:
         return out
@@ -235,12 +237,27 @@ def frame_chunks(sizes, rows):
     return chunks
 
 
+@contextlib.contextmanager
+def numbered_from(first):
+    """Errors about "structure N" raised inside count from ``first``: the frames at hand
+    are a chunk, starting at structure ``first``, of what the user gave."""
+    try:
+        yield
+    except InvalidStructureError as exc:
+        if not first:
+            raise
+        message = re.sub(r"\bstructure (\d+)",
+                         lambda m: f"structure {int(m.group(1)) + first}", str(exc))
+        raise InvalidStructureError(message) from None
+
+
 def store_block(store, block, frames, first, k, cutoff, species, dtype, sources, n_jobs=None):
     """Descriptors of ``frames`` (structures ``first``, ``first + 1``, ...) written as block
     ``block`` of a store being built; returns the rows written. Runs on dask workers too."""
     from quests.io import write_store_block
 
-    x = compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=n_jobs)
+    with numbered_from(first):
+        x = compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=n_jobs)
     sizes = [f.positions.shape[0] for f in frames]
     return write_store_block(
         store, block, x,
@@ -279,10 +296,10 @@ def store_descriptors(structures, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, s
     meta = {"k": k, "cutoff": cutoff, "species": species_list or None, **(metadata or {})}
     store = io.begin_descriptor_store(path, overwrite)
     try:
-        if _engine.ENGINE is not None:
-            rows = _engine.ENGINE.store_blocks(store, frames, chunks, k, float(cutoff),
-                                               species_list, np.dtype(dtype).name, sources,
-                                               verbose)
+        if _engine.current() is not None:
+            rows = _engine.current().store_blocks(store, frames, chunks, k, float(cutoff),
+                                                  species_list, np.dtype(dtype).name,
+                                                  sources, verbose)
         else:
             with progress_bar(len(chunks), "descriptor store", verbose, unit="block") as bar:
                 rows = []

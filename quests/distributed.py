@@ -7,10 +7,11 @@ batches, compression's sums) and every descriptor calculation of several
 structures goes to the cluster:
 
 - Kernel sums: the (centred) descriptors are cut into blocks of ``block_rows``
-  rows, scattered once to every worker (so a lost worker loses no data), and
-  each task sums one pair of blocks. Only per-block sums, (rows, n_h), travel
-  back; the client adds them up in a fixed order, so a run is reproducible and
-  equals the single-process sums to rounding (about 1e-15 relative).
+  rows, each held by a task that carries its rows (so the scheduler can make a
+  block again if its worker is lost), and each task sums one pair of blocks.
+  Only per-block sums, (rows, n_h), travel back; the client adds them up in a
+  fixed order, so a run is reproducible and equals the single-process sums to
+  rounding (about 1e-15 relative).
 - Descriptors: chunks of about ``block_rows`` atoms (whole frames) per task.
 - The approximate dH: a fitted ``NeighborIndex`` goes to every worker once and
   each task searches one block of queries (the same candidates as in one
@@ -30,6 +31,7 @@ Examples
 """
 
 import contextlib
+import functools
 import os
 
 import numpy as np
@@ -103,11 +105,11 @@ def dask_engine(scheduler="local", *, n_workers=None, block_rows=DEFAULT_BLOCK_R
     else:
         owned = False
     engine = DaskEngine(client, block_rows)
-    previous, _engine.ENGINE = _engine.ENGINE, engine
+    token = _engine.activate(engine)
     try:
         yield engine
     finally:
-        _engine.ENGINE = previous
+        _engine.deactivate(token)
         engine.release()
         if owned:
             with contextlib.suppress(Exception):
@@ -136,12 +138,16 @@ def _cross_task(queries, block, scale_h, tile_size):
     return _cross_log_sums_here(queries, block, scale_h, tile_size, 1, False)
 
 
-def _store_block_task(store, number):
+def _identity(data):
+    return data
+
+
+def _rows_task(block, rows):
+    return block[rows]
+
+
+def _read_block_task(store, number):
     return store.block(number)
-
-
-def _store_rows_task(store, number, rows):
-    return store.block(number)[rows]
 
 
 def _store_sums_task(store, number):
@@ -163,17 +169,35 @@ def _query_task(index, queries, n_neighbors):
     return index._query_here(queries, n_neighbors)
 
 
-def _describe_task(frames, k, cutoff, species, dtype):
-    from quests.descriptor import compute_descriptors
+def _describe_task(frames, first, k, cutoff, species, dtype):
+    from quests.descriptor import compute_descriptors, numbered_from
 
-    return compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=1)
+    with _engine.here(), numbered_from(first):
+        return compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=1)
+
+
+def _store_block_task(*args):
+    from quests.descriptor import store_block
+
+    with _engine.here():
+        return store_block(*args)
+
+
+def _translated(method):
+    """Engine methods report a lost scheduler as ``SchedulerError`` (see ``_guard``)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        return self._guard(lambda: method(self, *args, **kwargs))
+
+    return wrapper
 
 
 class DaskEngine:
     """Runs the block tasks of kernel sums and descriptors on a ``distributed.Client``.
 
-    Made by ``dask_engine``; holds the scattered blocks of the arrays it has
-    seen (the sampled entropy sums batch after batch over the same X).
+    Made by ``dask_engine``; holds on the cluster the blocks of the latest
+    array it summed over (the sampled entropy sums batch after batch over the
+    same X), and the blocks and indexes of the stores it read.
     """
 
     def __init__(self, client, block_rows=DEFAULT_BLOCK_ROWS):
@@ -181,12 +205,22 @@ class DaskEngine:
             raise QuestsError("block_rows must be an int >= 1")
         self.client = client
         self.block_rows = block_rows
-        self._scattered = {}
+        self._array = None  # (key, X, blocks): only the latest in-memory array is kept
+        self._kept = {}  # stores' blocks and indexes, by what they were made from
 
     def release(self):
-        """Forget the scattered blocks (the workers drop them)."""
-        self._scattered.clear()
+        """Forget the blocks and indexes held on the cluster (the workers drop them)."""
+        self._array = None
+        self._kept.clear()
 
+    def _held(self, data):
+        """A future of ``data`` that the cluster can always make again: the data rides in
+        the task itself, so if the worker holding the result is lost the scheduler reruns
+        the task elsewhere (a scattered copy would be lost with its worker, and dask trims
+        extra copies)."""
+        return self.client.submit(_identity, data, pure=False)
+
+    @_translated
     def column_mean(self, store):
         """Mean row of a ``DescriptorStore``, from per-block sums the workers compute."""
         tasks = [self.client.submit(_store_sums_task, store, b, pure=False)
@@ -194,49 +228,54 @@ class DaskEngine:
         total = sum(s for s, _ in self._results(tasks, "column sums", False))
         return total / store.shape[0]
 
+    @_translated
     def store_rows(self, store, numbers, wanted):
-        """Rows ``wanted[i]`` (within block ``numbers[i]``) of a ``DescriptorStore``, read by
-        the workers: a list of arrays."""
-        tasks = [self.client.submit(_store_rows_task, store, int(b), w, pure=False)
+        """Rows ``wanted[i]`` (within block ``numbers[i]``) of a ``DescriptorStore``, taken
+        from the blocks the workers hold (read once): a list of arrays."""
+        blocks = self._blocks(store)
+        tasks = [self.client.submit(_rows_task, blocks[int(b)][2], w, pure=False)
                  for b, w in zip(numbers, wanted)]
         return list(self._results(tasks, "store rows", False))
 
     def _blocks(self, X):
-        """[(start, stop, future)] of X's row blocks: scattered to every worker once, or,
-        for a ``DescriptorStore``, read from the store by the workers (a block whose worker
-        is lost is read again)."""
+        """[(start, stop, future)] of X's row blocks: for an array, one task per block
+        holding its rows; for a ``DescriptorStore``, read from the store by the workers.
+        Either way a block whose worker is lost is made again."""
         from quests.io import DescriptorStore
 
         if isinstance(X, DescriptorStore):
-            key = ("store", X.path, None if X.centre is None else X.centre.tobytes())
-            if key not in self._scattered:
-                self._scattered[key] = (X, [
+            key = ("store", X.path, X.offsets.tobytes(),
+                   None if X.centre is None else X.centre.tobytes())
+            if key not in self._kept:
+                self._kept[key] = (X, [
                     (int(X.offsets[b]), int(X.offsets[b + 1]),
-                     self.client.submit(_store_block_task, X, b, pure=False))
+                     self.client.submit(_read_block_task, X, b, pure=False))
                     for b in range(X.n_blocks)])
-            return self._scattered[key][1]
+            return self._kept[key][1]
         key = (id(X), X.shape, X.__array_interface__["data"][0])
-        if key not in self._scattered:
-            # hash=False: fresh keys, so releasing an earlier scatter of equal data (a
-            # second call with the same queries) cannot take these blocks with it
+        if self._array is None or self._array[0] != key:
+            # one array at a time: the sampled entropy reuses X batch after batch, while
+            # compression passes a new array at every step
             starts = range(0, X.shape[0], self.block_rows)
-            parts = [np.ascontiguousarray(X[a:a + self.block_rows]) for a in starts]
-            futures = self._guard(
-                lambda: self.client.scatter(parts, broadcast=True, hash=False))
-            # keep X alive with its futures, so its id is not reused while cached
-            self._scattered[key] = (X, [(a, min(a + self.block_rows, X.shape[0]), f)
-                                        for a, f in zip(starts, futures)])
-        return self._scattered[key][1]
+            blocks = [(a, min(a + self.block_rows, X.shape[0]),
+                       self._held(np.ascontiguousarray(X[a:a + self.block_rows])))
+                      for a in starts]
+            self._array = (key, X, blocks)  # X kept alive, so its id is not reused
+        return self._array[2]
 
     def _guard(self, call):
-        """Run a client call; a lost scheduler becomes one clear ``SchedulerError``."""
+        """Run a client call; a lost scheduler becomes one clear ``SchedulerError``, a task
+        that keeps killing its workers a ``QuestsError``."""
         try:
             return call()
         except Exception as exc:
-            if self.client.status != "running" or type(exc).__name__ in (
-                    "CommClosedError", "CancelledError", "FutureCancelledError"):
+            name = type(exc).__name__
+            if self.client.status != "running" or name == "CommClosedError":
                 raise SchedulerError(f"lost the dask scheduler (client {self.client.status}: "
-                                     f"{type(exc).__name__}: {exc})") from None
+                                     f"{name}: {exc})") from None
+            if name == "KilledWorker":
+                raise QuestsError(f"a task killed every worker that ran it ({exc}): out of "
+                                  "memory? try smaller blocks") from None
             raise
 
     def _results(self, futures, label, verbose):
@@ -249,6 +288,7 @@ class DaskEngine:
                 bar.update()
                 yield result
 
+    @_translated
     def self_sums(self, X, scale_h, tile_size, verbose=False):
         """sum_j K(x_i, x_j) over X, shape (N, n_h): one task per pair of blocks."""
         blocks = self._blocks(X)
@@ -271,14 +311,14 @@ class DaskEngine:
                 sums[b0:b1] += result[1]
         return sums
 
+    @_translated
     def cross_log_sums(self, Y, X, scale_h, tile_size, verbose=False):
         """ln sum_j K(y, x_j) for each row of Y, shape (n_y, n_h): one task per (Y block,
         X block); the client combines the X blocks by log-sum-exp."""
         reference = self._blocks(X)
         queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
                    for a in range(0, Y.shape[0], self.block_rows)]
-        query_futures = self._guard(
-            lambda: self.client.scatter(queries, broadcast=True, hash=False))
+        query_futures = [self._held(q) for q in queries]
         tasks = [self.client.submit(_cross_task, fq, fx, scale_h, tile_size, pure=False)
                  for fq in query_futures for _, _, fx in reference]
         results = self._results(tasks, "kernel sums", verbose)
@@ -290,15 +330,16 @@ class DaskEngine:
             out.append(total)
         return np.concatenate(out)
 
+    @_translated
     def query(self, index, Y, n_neighbors, verbose=False):
         """``NeighborIndex.query`` of Y's row blocks across the workers: (found, sq_distances),
         each (n_queries, n_neighbors), the same as in one process (a search depends only
         on the index and the query row)."""
-        key = ("index", id(index))
-        if key not in self._scattered:
-            self._scattered[key] = (index, self._guard(
-                lambda: self.client.scatter(index, broadcast=True, hash=False)))
-        remote = self._scattered[key][1]
+        # refitting an index replaces its descriptors_: a new key
+        key = ("index", id(index), id(index.descriptors_))
+        if key not in self._kept:
+            self._kept[key] = ((index, index.descriptors_), self._held(index))
+        remote = self._kept[key][1]
         queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
                    for a in range(0, Y.shape[0], self.block_rows)]
         tasks = [self.client.submit(_query_task, remote, q, n_neighbors, pure=False)
@@ -307,23 +348,27 @@ class DaskEngine:
         return (np.concatenate([found for found, _ in parts]),
                 np.concatenate([d2 for _, d2 in parts]))
 
+    @_translated
     def partitioned_query(self, store, Y, n_neighbors, backend, verbose=False):
         """Candidates of Y's rows among a ``DescriptorStore`` too large for one index: one
         ``NeighborIndex`` per store block, built once on a worker and kept there; each
         task searches one (query block, store block) pair. Returns (found, sq_distances),
         (n_queries, m), the m nearest of all the blocks' candidates, ascending."""
-        key = ("partitions", store.path, backend)
-        if key not in self._scattered:
-            self._scattered[key] = (store, [
+        if Y.shape[0] == 0:
+            m = int(min(n_neighbors, store.shape[0]))
+            return np.empty((0, m), dtype=np.int64), np.empty((0, m))
+        key = ("partitions", store.path, store.offsets.tobytes(), backend,
+               None if store.centre is None else store.centre.tobytes())
+        if key not in self._kept:
+            self._kept[key] = (store, [
                 (int(store.offsets[b]), self.client.submit(_partition_index_task, store, b,
                                                            backend, pure=False))
                 for b in range(store.n_blocks)])
-        partitions = self._scattered[key][1]
+        partitions = self._kept[key][1]
         m = int(min(n_neighbors, store.shape[0]))
         queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
                    for a in range(0, Y.shape[0], self.block_rows)]
-        remote = self._guard(
-            lambda: self.client.scatter(queries, broadcast=True, hash=False))
+        remote = [self._held(q) for q in queries]
         tasks = [self.client.submit(_partition_query_task, index, q, m, offset, pure=False)
                  for q in remote for offset, index in partitions]
         results = self._results(tasks, "neighbour search", verbose)
@@ -337,23 +382,28 @@ class DaskEngine:
             d2_parts.append(np.take_along_axis(d2, order, 1))
         return np.concatenate(found_parts), np.concatenate(d2_parts)
 
+    @_translated
     def describe(self, frames, k, cutoff, species, dtype, verbose=False):
         """Descriptors of ``frames`` (rows in order), chunks of whole frames across workers."""
         from quests.descriptor import frame_chunks
 
         chunks = frame_chunks([f.positions.shape[0] for f in frames], self.block_rows)
-        tasks = [self.client.submit(_describe_task, frames[a:b], k, cutoff, species, dtype,
+        tasks = [self.client.submit(_describe_task, frames[a:b], a, k, cutoff, species, dtype,
                                     pure=False) for a, b in chunks]
         return np.concatenate(list(self._results(tasks, "descriptors", verbose)))
 
+    @_translated
     def store_blocks(self, store, frames, chunks, k, cutoff, species, dtype, sources,
                      verbose=False):
         """Each chunk of frames computed and written as one block of ``store`` by a worker;
         returns the rows of each block. Only frames travel to the workers, and only row
         counts come back."""
-        from quests.descriptor import store_block
-
-        tasks = [self.client.submit(store_block, str(store), block, frames[a:b], a, k, cutoff,
-                                    species, dtype, sources[a:b], 1, pure=False)
+        tasks = [self.client.submit(_store_block_task, str(store), block, frames[a:b], a, k,
+                                    cutoff, species, dtype, sources[a:b], 1, pure=False)
                  for block, (a, b) in enumerate(chunks)]
-        return list(self._results(tasks, "descriptor store", verbose))
+        try:
+            return list(self._results(tasks, "descriptor store", verbose))
+        except BaseException:
+            # no task may go on writing into a store that is about to be discarded
+            self.client.cancel(tasks)
+            raise

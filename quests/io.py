@@ -477,10 +477,12 @@ def begin_descriptor_store(path, overwrite=False):
     ``overwrite``); ``finish_descriptor_store`` renames the folder to ``path``.
     """
     p = Path(path)
-    if p.exists() and not (overwrite and p.is_dir() and p.suffix.lower() == ".zarr"):
-        if p.exists() and not overwrite:
+    if p.exists():
+        if not overwrite:
             raise OutputError(f"output {path} exists (use --overwrite to replace it)")
-        raise OutputError(f"output {path} exists and is not a descriptor store; not replaced")
+        if not _is_store(p):
+            raise OutputError(f"output {path} exists and is not a quests descriptor store; "
+                              "not replaced")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: folder {folder} is missing or not writable")
@@ -490,14 +492,23 @@ def begin_descriptor_store(path, overwrite=False):
     return tmp
 
 
+def _is_store(path):
+    try:
+        return dict(_zarr().open_group(str(path), mode="r").attrs).get("format") == \
+            _STORE_FORMAT
+    except Exception:  # noqa: BLE001 - zarr raises many types for a folder that is not one
+        return False
+
+
 def write_store_block(store, block, descriptors, **rows):
     """Write block number ``block`` (its descriptors and ``STORE_ROW_ARRAYS``) into a store
-    being built; safe to run on many workers at once (each block is its own arrays)."""
+    being built. Each call writes under a name of its own (``NNNNNN.<random>``), so
+    workers, and a retried task beside a presumed-dead one, never write the same arrays;
+    ``finish_descriptor_store`` keeps one complete copy of each block."""
+    import uuid
+
     group = _zarr().open_group(str(store), mode="r+")
-    name = f"blocks/{block:06d}"
-    if name in group:  # a retried task: replace what a lost worker half-wrote
-        del group[name]
-    sub = group.create_group(name)
+    sub = group.require_group("blocks").create_group(f"{block:06d}.{uuid.uuid4().hex}")
     chunk = (max(1, min(len(descriptors), 65536)), descriptors.shape[1])
     sub.create_array("descriptors", data=np.ascontiguousarray(descriptors), chunks=chunk)
     for key in STORE_ROW_ARRAYS:
@@ -513,14 +524,18 @@ def finish_descriptor_store(store, path, rows_per_block, metadata, overwrite=Fal
     refuses one without the mark (an interrupted run), whatever it holds.
     """
     group = _zarr().open_group(str(store), mode="r+")
+    written = sorted(group["blocks"].group_keys()) if "blocks" in group else []
+    names = []
     for block, n_rows in enumerate(rows_per_block):
-        name = f"blocks/{block:06d}/descriptors"
-        if name not in group or group[name].shape[0] != n_rows:
+        complete = [name for name in written if name.startswith(f"{block:06d}.")
+                    and _complete_block(group[f"blocks/{name}"], n_rows)]
+        if not complete:
             raise OutputError(f"{store}: block {block} is missing or incomplete")
-    n_features = group["blocks/000000/descriptors"].shape[1] if rows_per_block else 0
+        names.append(complete[0])
+    n_features = group[f"blocks/{names[0]}/descriptors"].shape[1] if names else 0
     group.attrs.update({
         "quests_version": __version__, "metadata": to_jsonable(metadata),
-        "rows_per_block": [int(n) for n in rows_per_block],
+        "block_names": names, "rows_per_block": [int(n) for n in rows_per_block],
         "n_rows": int(sum(rows_per_block)), "n_features": int(n_features), "complete": True})
     p = Path(path)
     if p.exists():
@@ -533,6 +548,14 @@ def finish_descriptor_store(store, path, rows_per_block, metadata, overwrite=Fal
     else:
         os.replace(store, p)
     return p
+
+
+def _complete_block(sub, n_rows):
+    """Every array of a written block is there with ``n_rows`` rows."""
+    try:
+        return all(sub[key].shape[0] == n_rows for key in ("descriptors", *STORE_ROW_ARRAYS))
+    except Exception:  # noqa: BLE001 - a half-written block: missing or unreadable arrays
+        return False
 
 
 def discard_descriptor_store(store):
@@ -561,7 +584,7 @@ def read_descriptor_store(path, blocks=None):
     """(descriptors, metadata, structure_index) of a store, or of some of its ``blocks``."""
     group, attrs = open_descriptor_store(path)
     numbers = range(len(attrs["rows_per_block"])) if blocks is None else blocks
-    parts = [group[f"blocks/{b:06d}"] for b in numbers]
+    parts = [group[f"blocks/{attrs['block_names'][b]}"] for b in numbers]
     descriptors = np.concatenate([p["descriptors"][:] for p in parts])
     frame_of_row = np.concatenate([p["structure_index"][:] for p in parts])
     return descriptors, attrs["metadata"], frame_of_row
@@ -592,6 +615,7 @@ class DescriptorStore:
         _, attrs = open_descriptor_store(path)
         self.path = str(path)
         self.metadata = attrs["metadata"]
+        self.block_names = list(attrs["block_names"])
         self.offsets = np.concatenate([[0], np.cumsum(attrs["rows_per_block"])]).astype(int)
         self.shape = (int(attrs["n_rows"]), int(attrs["n_features"]))
         self.centre = None if centre is None else np.asarray(centre, dtype=np.float64)
@@ -613,7 +637,8 @@ class DescriptorStore:
     def block(self, number):
         """Rows of block ``number``, float64 (n_rows_of_block, n_features)."""
         group = _zarr().open_group(self.path, mode="r")
-        x = np.asarray(group[f"blocks/{number:06d}/descriptors"][:], dtype=np.float64)
+        x = np.asarray(group[f"blocks/{self.block_names[number]}/descriptors"][:],
+                       dtype=np.float64)
         return x - self.centre if self.centre is not None else x
 
     def column_sums(self, number):
@@ -634,8 +659,8 @@ class DescriptorStore:
         wanted = [rows[blocks == b] - self.offsets[b] for b in numbers]
         from quests import _engine
 
-        if _engine.ENGINE is not None:  # the workers read the blocks, only the rows travel
-            parts = _engine.ENGINE.store_rows(self, numbers, wanted)
+        if _engine.current() is not None:  # the workers read the blocks, only the rows travel
+            parts = _engine.current().store_rows(self, numbers, wanted)
         else:
             parts = [self.block(int(b))[w] for b, w in zip(numbers, wanted)]
         out = np.empty((rows.size, self.shape[1]))

@@ -117,6 +117,12 @@ def test_descriptors_on_the_cluster_and_stores(client, tmp_path):
         path = store_descriptors(frames, tmp_path / "d.zarr", species="all", rows_per_block=100,
                                  sources=np.arange(24) // 12, metadata={"note": "test"})
     np.testing.assert_array_equal(remote, local)
+    # a structure that fails on a worker is named by its number in the whole input
+    bad = _frames(8)
+    bad[6].positions[3] = bad[6].positions[2]
+    with dask_engine(client=client, block_rows=64), \
+            pytest.raises(QuestsError, match="structure 6 has overlapping atoms"):
+        compute_descriptors(bad)
     stored, meta, frame_of_row = read_descriptors(path)
     np.testing.assert_array_equal(stored, local)
     np.testing.assert_array_equal(frame_of_row, np.repeat(np.arange(24), 32))
@@ -177,6 +183,8 @@ def test_approximate_dh_against_a_store_uses_one_index_per_block(client, tmp_pat
     with dask_engine(client=client, block_rows=100):
         remote = differential_entropy(Y, store, 0.015, method="approx", n_neighbors=24,
                                       backend="brute", return_bound=True)
+        assert differential_entropy(Y[:0], store, 0.015, method="approx").shape == (0,)
+        assert differential_entropy(Y[:0], store, 0.015, method="exact").shape == (0,)
         graph = differential_entropy(Y, store, 0.015, method="approx", n_neighbors=24)
     assert store.n_blocks == 5
     np.testing.assert_allclose(remote[0], local[0], rtol=0, atol=1e-12)
@@ -191,14 +199,19 @@ def test_interrupted_stores_are_never_read(tmp_path):
     with pytest.raises(QuestsError, match="incomplete descriptor store"):
         read_descriptors(store)
     assert not (tmp_path / "x.zarr").exists()
-    # a run that fails leaves neither the store nor its temporary folder
+    # a run that fails inside a block (two atoms on one site in structure 2, the second
+    # block) leaves neither the store nor its temporary folder, and names the structure
     bad = _frames(3)
-    bad[1].positions[0] = np.nan
-    with pytest.raises(QuestsError):
+    bad[2].positions[5] = bad[2].positions[4]
+    with pytest.raises(QuestsError, match="structure 2 has overlapping atoms"):
         store_descriptors(bad, tmp_path / "y.zarr", rows_per_block=32)
     assert sorted(p.name for p in tmp_path.iterdir()) == [store.name]
     with pytest.raises(QuestsError, match="exists"):
         store_descriptors(_frames(2), tmp_path / store.name)
+    # --overwrite replaces a store, never a folder that is not one
+    (tmp_path / "other.zarr").mkdir()
+    with pytest.raises(QuestsError, match="not a quests descriptor store"):
+        store_descriptors(_frames(2), tmp_path / "other.zarr", overwrite=True)
 
 
 def test_cli_scheduler_address_and_zarr_store(client, tmp_path, monkeypatch):
@@ -221,24 +234,46 @@ def test_cli_scheduler_address_and_zarr_store(client, tmp_path, monkeypatch):
     assert [line.split()[2:6] for line in on_cluster.output.splitlines()[1:]] == strip
     result = runner.invoke(cli, ["descriptors", str(path), "-o", str(store)])
     assert result.exit_code == 2 and "exists" in result.output
+    # overlap and uncertainty print the same with the scheduler as without
+    hot = tmp_path / "hot.xyz"
+    frames = _frames(4)
+    for atoms in frames:
+        atoms.rattle(0.15, seed=7)
+    write(hot, frames)
+    for command in (["overlap", str(hot), str(path)],
+                    ["uncertainty", str(hot), "-r", str(path), "-o", str(tmp_path / "u.json")]):
+        with_dask = runner.invoke(cli, [*command, "-q", "--overwrite"])
+        monkeypatch.delenv("QUESTS_SCHEDULER")
+        without = runner.invoke(cli, [*command, "-q", "--overwrite"])
+        monkeypatch.setenv("QUESTS_SCHEDULER", client.scheduler.address)
+        assert with_dask.exit_code == 0 == without.exit_code, with_dask.output
+        assert with_dask.output == without.output
     monkeypatch.setenv("QUESTS_SCHEDULER", "tcp://127.0.0.1:9")  # nobody listens there
     result = runner.invoke(cli, ["entropy", str(store), "-q"])
     assert result.exit_code == 2 and "cannot reach the dask scheduler" in result.output
 
 
 def test_a_killed_worker_does_not_change_the_result():
+    """The worker is killed during the second sum over the same X, after the first has
+    left each block on one worker only (dask's memory manager trims extra copies every
+    2 s): the blocks it held are made again elsewhere."""
     X = _data(12000, seed=5)
     expected = kernel_sum(X, 0.015)
     with _cluster() as cluster, distributed.Client(cluster) as c:
         pids = c.run(os.getpid)
-        found = {}
+        found, first_done = {}, threading.Event()
 
         def run():
             with dask_engine(client=c, block_rows=1000):
+                found["first"] = kernel_sum(X, 0.015)
+                first_done.set()
+                time.sleep(3)
                 found["sums"] = kernel_sum(X, 0.015)
 
         worker = threading.Thread(target=run)
         worker.start()
+        assert first_done.wait(120)
+        time.sleep(3)
         deadline = time.time() + 60
         while time.time() < deadline and not any(c.processing().values()):
             time.sleep(0.01)
@@ -247,6 +282,7 @@ def test_a_killed_worker_does_not_change_the_result():
         os.kill(pids[busy[0]], signal.SIGKILL)
         worker.join(120)
         assert not worker.is_alive()
+    np.testing.assert_allclose(found["first"], expected, rtol=1e-12, atol=0)
     np.testing.assert_allclose(found["sums"], expected, rtol=1e-12, atol=0)
 
 

@@ -299,7 +299,7 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
     if not is_index and _exact.lazy_store(reference):
         # one index per block of the store, built and searched on the workers; the m
         # nearest of all the blocks' candidates
-        _, sq_distances = _engine.ENGINE.partitioned_query(reference, Y, n_neighbors, backend)
+        _, sq_distances = _engine.current().partitioned_query(reference, Y, n_neighbors, backend)
         n_samples = reference.shape[0]
     else:
         index = X if is_index else NeighborIndex(backend, n_jobs=n_jobs).fit(reference)

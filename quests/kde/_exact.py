@@ -66,8 +66,8 @@ def _self_sums(X, scale_h, tile_size, n_jobs, verbose):
     Visits each pair of tiles once, adding it to its rows and its columns; on
     a dask cluster when ``quests.distributed.dask_engine`` is active.
     """
-    if _engine.ENGINE is not None:
-        return _engine.ENGINE.self_sums(X, scale_h, tile_size, verbose)
+    if _engine.current() is not None:
+        return _engine.current().self_sums(X, scale_h, tile_size, verbose)
     return _self_sums_here(X, scale_h, tile_size, n_jobs, verbose)
 
 
@@ -115,8 +115,10 @@ def _pair_sums(A, B, scale_h, tile_size):
 def _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose):
     """ln sum_j K(y, x_j) for each row of Y, shape (n_y, n_h), via log-sum-exp; on a dask
     cluster when ``quests.distributed.dask_engine`` is active."""
-    if _engine.ENGINE is not None and Y.shape[0] and X.shape[0]:
-        return _engine.ENGINE.cross_log_sums(Y, X, scale_h, tile_size, verbose)
+    if Y.shape[0] == 0:
+        return np.zeros((0, scale_h.shape[0]))
+    if _engine.current() is not None and X.shape[0]:
+        return _engine.current().cross_log_sums(Y, X, scale_h, tile_size, verbose)
     return _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose)
 
 
@@ -153,7 +155,7 @@ def _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose):
 def lazy_store(X):
     """True when X is a ``DescriptorStore`` that a dask engine will read block by block;
     any other X (a store outside an engine included) is checked and loaded as usual."""
-    if _engine.ENGINE is None or type(X).__name__ != "DescriptorStore":
+    if _engine.current() is None or type(X).__name__ != "DescriptorStore":
         return False
     if X.shape[0] == 0:
         raise InvalidInputError("X holds no descriptors")
@@ -163,7 +165,7 @@ def lazy_store(X):
 def _prepare(X, Y, h):
     if lazy_store(X):
         # the store stays on disk: centred block by block by the workers
-        centre = _engine.ENGINE.column_mean(X)
+        centre = _engine.current().column_mean(X)
         h_arr, scalar = as_bandwidths(h)
         if Y is not None:
             Y = check_descriptors(Y, "Y", min_rows=0)

@@ -251,9 +251,9 @@ class NeighborIndex:
                 "settings (k, species)"
             )
         m = int(min(n_neighbors, self.n_samples_))
-        if _engine.ENGINE is not None and Y.shape[0] > QUERY_CHUNK:
+        if _engine.current() is not None and Y.shape[0] > QUERY_CHUNK:
             # the index goes to every worker once; each task searches one block of queries
-            return _engine.ENGINE.query(self, Y, m)
+            return _engine.current().query(self, Y, m)
         return self._query_here(Y, m)
 
     def _query_here(self, Y, m):
