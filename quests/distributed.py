@@ -23,11 +23,13 @@ structures goes to the cluster:
 ``--scheduler ADDRESS`` (or ``QUESTS_SCHEDULER``) on the command line; ``local``
 starts a ``LocalCluster`` on this machine. Without it nothing of dask is imported.
 
-Examples
---------
->>> from quests.distributed import dask_engine                     # doctest: +SKIP
->>> with dask_engine("local", n_workers=2):                        # doctest: +SKIP
-...     H = entropy(X)          # the same number as without the block
+Example (``tests/test_distributed.py`` runs the same on a LocalCluster)::
+
+    from quests.distributed import dask_engine
+    from quests.kde import entropy
+
+    with dask_engine("local", n_workers=2):
+        H = entropy(X)  # the same number as without the block
 """
 
 import contextlib

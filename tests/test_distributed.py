@@ -296,3 +296,12 @@ def test_a_lost_scheduler_is_one_clear_error():
                 kernel_sum(_data(2000), 0.015)
     finally:
         c.close()
+
+
+def test_a_local_cluster_started_and_stopped_by_the_engine():
+    X = _data(1500, seed=9)
+    with dask_engine("local", n_workers=1, block_rows=400) as engine:
+        sums = kernel_sum(X, 0.015)
+        assert engine.client.status == "running"
+    assert engine.client.status == "closed"
+    np.testing.assert_allclose(sums, kernel_sum(X, 0.015), rtol=1e-12, atol=0)
