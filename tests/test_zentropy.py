@@ -291,6 +291,29 @@ def test_read_configurations_of_a_folder(tmp_path):
 
 
 @needs_fe3pt
+def test_cli_zentropy_of_csv_configurations(tmp_path):
+    """E(V) as CSV (volume, energy per cell) with the cell given on the command line gives
+    the same properties as the VASP folders."""
+    for name, _ in CONFIGS:
+        d = read_energy_volume(FE3PT / name)
+        rows = "\n".join(f"{v:.17g},{e:.17g}" for v, e in zip(d.volumes, d.energies))
+        (tmp_path / f"{name}.csv").write_text("volume,energy\n" + rows + "\n")
+    runner = CliRunner()
+    common = ["--temperatures", "10:600:10", "-q"]
+    vasp = runner.invoke(cli, ["zentropy", *[f"{FE3PT / n}={g}" for n, g in CONFIGS], *common])
+    args = ["zentropy", *[f"{tmp_path / n}.csv={g}" for n, g in CONFIGS], *common]
+    result = runner.invoke(cli, [*args, "--n-atoms", "12", "--mass", str(d.mass)])
+    assert vasp.exit_code == 0 == result.exit_code, result.output
+
+    def words(text):
+        return [line.split() for line in text.replace(".csv", "").splitlines()]
+
+    assert words(result.output) == words(vasp.output)
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2 and "--n-atoms and --mass" in result.output
+
+
+@needs_fe3pt
 def test_cli_zenn_fit_on_a_folder_of_configurations(tmp_path):
     pytest.importorskip("torch")
     from quests.zenn import ZENN

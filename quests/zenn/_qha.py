@@ -123,7 +123,8 @@ def _read_energy_volume(path, n_atoms, mass, label):
             raise InvalidInputError(f"{path}: needs numeric columns 'volume' and 'energy'") \
                 from None
         if n_atoms is None or mass is None:
-            raise InvalidInputError(f"{path}: a CSV of E(V) needs n_atoms and mass")
+            raise InvalidInputError(f"{path}: a CSV of E(V) needs n_atoms and mass "
+                                    "(--n-atoms and --mass on the command line)")
         return _checked(volumes, energies, n_atoms, mass, label)
     frames = read(path, ":")
     energies = []
