@@ -71,24 +71,30 @@ def _self_sums(X, scale_h, tile_size, n_jobs, verbose):
     return _self_sums_here(X, scale_h, tile_size, n_jobs, verbose)
 
 
+def _tile_sums(A, B, sq_a, sq_b, pairs, scale_h, tile_size, rows, cols, symmetric, on_tile):
+    """Add the kernel sums of the tiles (a0, b0) of A x B to ``rows`` (over B) and ``cols``
+    (over A). ``symmetric`` (B is A): a diagonal tile adds to its rows only, since its rows
+    already hold every pair of it."""
+    gram = np.empty(min(tile_size, A.shape[0]) * min(tile_size, B.shape[0]))
+    for a0, b0 in pairs:
+        a1, b1 = min(a0 + tile_size, A.shape[0]), min(b0 + tile_size, B.shape[0])
+        g = _tile_view(gram, a1 - a0, b1 - b0)
+        np.dot(A[a0:a1], B[b0:b1].T, out=g)
+        _kk.tile_sums(g, sq_a[a0:a1], sq_b[b0:b1], A[a0:a1], B[b0:b1], scale_h, rows[a0:a1],
+                      cols[b0:b1], not symmetric or a0 != b0)
+        on_tile()
+
+
 def _self_sums_here(X, scale_h, tile_size, n_jobs, verbose):
     """``_self_sums`` in this process."""
     n = X.shape[0]
-    n_h = scale_h.shape[0]
     sqnorm = np.einsum("ij,ij->i", X, X)
     starts = list(range(0, n, tile_size))
     pairs = [(a0, b0) for i, a0 in enumerate(starts) for b0 in starts[i:]]
 
     def work(worker, share, on_tile):
-        sums = np.zeros((n, n_h))
-        gram = np.empty(min(tile_size, n) ** 2)
-        for a0, b0 in share:
-            a1, b1 = min(a0 + tile_size, n), min(b0 + tile_size, n)
-            g = _tile_view(gram, a1 - a0, b1 - b0)
-            np.dot(X[a0:a1], X[b0:b1].T, out=g)
-            _kk.tile_sums(g, sqnorm[a0:a1], sqnorm[b0:b1], X[a0:a1], X[b0:b1], scale_h,
-                          sums[a0:a1], sums[b0:b1], a0 != b0)
-            on_tile()
+        sums = np.zeros((n, scale_h.shape[0]))
+        _tile_sums(X, X, sqnorm, sqnorm, share, scale_h, tile_size, sums, sums, True, on_tile)
         return sums
 
     return sum(_run_tiles(pairs, work, n_jobs, verbose))
@@ -97,18 +103,13 @@ def _self_sums_here(X, scale_h, tile_size, n_jobs, verbose):
 def _pair_sums(A, B, scale_h, tile_size):
     """Kernel sums between two different blocks, one thread: (rows of A over B, rows of B
     over A), shapes (n_a, n_h) and (n_b, n_h). Each Gram tile serves both sides."""
-    n_a, n_b, n_h = A.shape[0], B.shape[0], scale_h.shape[0]
-    sq_a, sq_b = np.einsum("ij,ij->i", A, A), np.einsum("ij,ij->i", B, B)
-    rows, cols = np.zeros((n_a, n_h)), np.zeros((n_b, n_h))
-    gram = np.empty(min(tile_size, n_a) * min(tile_size, n_b))
+    n_h = scale_h.shape[0]
+    rows, cols = np.zeros((A.shape[0], n_h)), np.zeros((B.shape[0], n_h))
+    pairs = [(a0, b0) for a0 in range(0, A.shape[0], tile_size)
+             for b0 in range(0, B.shape[0], tile_size)]
     with blas_threads(1):
-        for a0 in range(0, n_a, tile_size):
-            for b0 in range(0, n_b, tile_size):
-                a1, b1 = min(a0 + tile_size, n_a), min(b0 + tile_size, n_b)
-                g = _tile_view(gram, a1 - a0, b1 - b0)
-                np.dot(A[a0:a1], B[b0:b1].T, out=g)
-                _kk.tile_sums(g, sq_a[a0:a1], sq_b[b0:b1], A[a0:a1], B[b0:b1], scale_h,
-                              rows[a0:a1], cols[b0:b1], True)
+        _tile_sums(A, B, np.einsum("ij,ij->i", A, A), np.einsum("ij,ij->i", B, B), pairs,
+                   scale_h, tile_size, rows, cols, False, lambda: None)
     return rows, cols
 
 

@@ -207,7 +207,11 @@ def spinodal(temperatures, volumes, free_energy):
     ``free_energy`` has shape (n_T, n_V); the crossings are linearly interpolated.
     """
     v = np.asarray(volumes, dtype=float)
-    d2 = _second_derivative(np.asarray(free_energy, dtype=float), v)
+    return _crossings(v, _second_derivative(np.asarray(free_energy, dtype=float), v))
+
+
+def _crossings(v, d2):
+    """Volumes where each row of d2 (n_T, n_V) changes sign, linearly interpolated."""
     out = []
     for row in d2:
         k = np.flatnonzero(np.sign(row[:-1]) * np.sign(row[1:]) < 0)
@@ -223,7 +227,11 @@ def critical_point(temperatures, volumes, free_energy):
     V_c is the middle of the last concave region.
     """
     t = np.asarray(temperatures, dtype=float)
-    points = spinodal(t, volumes, free_energy)
+    return _critical_from(t, spinodal(t, volumes, free_energy))
+
+
+def _critical_from(t, points):
+    """``critical_point`` from the spinodal volumes ``points`` of each temperature."""
     concave = np.array([p.size >= 2 for p in points])
     if concave.all() or not concave.any():
         return None
@@ -304,7 +312,8 @@ def phase_diagram(temperatures, volumes, free_energy):
     coexistence = np.full(t.size, np.nan)
     volumes_out = np.full((t.size, 2), np.nan)
     spinodal_p = np.full((t.size, 2), np.nan)
-    for n, ends in enumerate(spinodal(t, v, f)):
+    points = _crossings(v, d2)
+    for n, ends in enumerate(points):
         # the widest stretch between consecutive crossings that is concave in its middle
         pairs = [(a, b) for a, b in zip(ends[:-1], ends[1:])
                  if np.interp(0.5 * (a + b), v, d2[n]) < 0]
@@ -318,7 +327,7 @@ def phase_diagram(temperatures, volumes, free_energy):
             i, j = edge
             coexistence[n] = -(f[n, j] - f[n, i]) / (v[j] - v[i]) * GPA_PER_EV_PER_A3
             volumes_out[n] = v[i], v[j]
-    critical = critical_point(t, v, f)
+    critical = _critical_from(t, points)
     if critical is not None:
         row = min(np.searchsorted(t, critical[0]), t.size - 1)
         critical = (*critical, float(-np.interp(critical[1], v, dfdv[row]) * GPA_PER_EV_PER_A3))
