@@ -470,12 +470,10 @@ def _zarr():
     return require("zarr", "descriptor stores (.zarr)", "distributed", OutputError)
 
 
-def begin_descriptor_store(path, overwrite=False):
-    """A temporary folder beside ``path`` for a store written block by block.
-
-    Checks ``path`` first (an existing store is replaced only with
-    ``overwrite``); ``finish_descriptor_store`` renames the folder to ``path``.
-    """
+def check_store_path(path, overwrite=False):
+    """Fail early, before any work, if a descriptor store cannot be written at ``path``:
+    it exists (a store is replaced only with ``overwrite``, anything else never), or its
+    folder is missing or not writable. Returns the ``Path``."""
     p = Path(path)
     if p.exists():
         if not overwrite:
@@ -486,7 +484,14 @@ def begin_descriptor_store(path, overwrite=False):
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: folder {folder} is missing or not writable")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".partial", dir=folder))
+    return p
+
+
+def begin_descriptor_store(path, overwrite=False):
+    """A temporary folder beside ``path`` for a store written block by block, after
+    ``check_store_path``; ``finish_descriptor_store`` renames it to ``path``."""
+    p = check_store_path(path, overwrite)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".partial", dir=p.parent))
     _zarr().open_group(str(tmp), mode="w").attrs.update(
         {"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False})
     return tmp
@@ -580,14 +585,10 @@ def open_descriptor_store(path):
     return group, attrs
 
 
-def read_descriptor_store(path, blocks=None):
-    """(descriptors, metadata, structure_index) of a store, or of some of its ``blocks``."""
-    group, attrs = open_descriptor_store(path)
-    numbers = range(len(attrs["rows_per_block"])) if blocks is None else blocks
-    parts = [group[f"blocks/{attrs['block_names'][b]}"] for b in numbers]
-    descriptors = np.concatenate([p["descriptors"][:] for p in parts])
-    frame_of_row = np.concatenate([p["structure_index"][:] for p in parts])
-    return descriptors, attrs["metadata"], frame_of_row
+def read_descriptor_store(path):
+    """(descriptors, metadata, structure_index) of a whole store, in memory."""
+    store = DescriptorStore(path)
+    return store.load(), store.metadata, store.column("structure_index")
 
 
 class DescriptorStore:
@@ -634,12 +635,21 @@ class DescriptorStore:
         """The same store with ``centre`` subtracted from every row read."""
         return DescriptorStore(self.path, centre)
 
+    def _array(self, number, name):
+        group = _zarr().open_group(self.path, mode="r")
+        return group[f"blocks/{self.block_names[number]}/{name}"][:]
+
     def block(self, number):
         """Rows of block ``number``, float64 (n_rows_of_block, n_features)."""
-        group = _zarr().open_group(self.path, mode="r")
-        x = np.asarray(group[f"blocks/{self.block_names[number]}/descriptors"][:],
-                       dtype=np.float64)
+        x = np.asarray(self._array(number, "descriptors"), dtype=np.float64)
         return x - self.centre if self.centre is not None else x
+
+    def column(self, name):
+        """One of ``STORE_ROW_ARRAYS`` (structure_index, atom_index, numbers, source) for
+        every row, (n_rows,)."""
+        if name not in STORE_ROW_ARRAYS:
+            raise InvalidInputError(f"a store holds {', '.join(STORE_ROW_ARRAYS)}, not {name!r}")
+        return np.concatenate([self._array(b, name) for b in range(self.n_blocks)])
 
     def column_sums(self, number):
         """(sum of the rows of block ``number``, their count): a mean without loading all."""

@@ -316,15 +316,12 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, ov
     `quests entropy OUTPUT.zarr` reads it instead of recomputing.
     """
     from quests.descriptor import compute_descriptors, store_descriptors, structure_species
-    from quests.io import read_structures, write_descriptors
+    from quests.io import check_store_path, read_structures, write_descriptors
 
     compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
     is_store = Path(output).suffix.lower() == ".zarr"
     if is_store:
-        from quests._errors import OutputError
-
-        if Path(output).exists() and not overwrite:
-            raise OutputError(f"output {output} exists (use --overwrite to replace it)")
+        check_store_path(output, overwrite)
     else:
         _check_output(output, {".npz", ".zarr"}, overwrite)
     species = _parse_species(species)
