@@ -152,8 +152,18 @@ def _read_block_task(store, number):
     return store.block(number)
 
 
-def _store_sums_task(store, number):
-    return store.column_sums(number)
+def _centre_task(block, centre):
+    return block - centre
+
+
+def _column_sums_task(block):
+    return block.sum(axis=0)
+
+
+def _store_key(store):
+    """What a store's blocks on the cluster were made from: the store and its centre."""
+    return ("store", store.path, tuple(store.block_names),
+            None if store.centre is None else store.centre.tobytes())
 
 
 def _partition_index_task(store, number, backend):
@@ -223,14 +233,18 @@ class DaskEngine:
         return self.client.submit(_identity, data, pure=False)
 
     @_translated
-    def column_mean(self, store):
-        """Mean row of a ``DescriptorStore``, from per-block sums the workers compute."""
-        tasks = [self.client.submit(_store_sums_task, store, b, pure=False)
-                 for b in range(store.n_blocks)]
-        total = sum(s for s, _ in self._results(tasks, "column sums", False))
-        return total / store.shape[0]
+    def _row_blocks(self, Y):
+        """Y cut into contiguous blocks of ``block_rows`` rows."""
+        return [np.ascontiguousarray(Y[a:a + self.block_rows])
+                for a in range(0, Y.shape[0], self.block_rows)]
 
-    @_translated
+    def column_mean(self, store):
+        """Mean row of a ``DescriptorStore``, from per-block sums of the blocks the workers
+        hold (read once: the centred blocks are made from the same reads)."""
+        tasks = [self.client.submit(_column_sums_task, future, pure=False)
+                 for _, _, future in self._blocks(store.centred(None))]
+        return sum(self._results(tasks, "column sums", False)) / store.shape[0]
+
     def store_rows(self, store, numbers, wanted):
         """Rows ``wanted[i]`` (within block ``numbers[i]``) of a ``DescriptorStore``, taken
         from the blocks the workers hold (read once): a list of arrays."""
@@ -246,13 +260,16 @@ class DaskEngine:
         from quests.io import DescriptorStore
 
         if isinstance(X, DescriptorStore):
-            key = ("store", X.path, X.offsets.tobytes(),
-                   None if X.centre is None else X.centre.tobytes())
+            key = _store_key(X)
             if key not in self._kept:
-                self._kept[key] = (X, [
-                    (int(X.offsets[b]), int(X.offsets[b + 1]),
-                     self.client.submit(_read_block_task, X, b, pure=False))
-                    for b in range(X.n_blocks)])
+                if X.centre is None:  # read from the store
+                    futures = [self.client.submit(_read_block_task, X, b, pure=False)
+                               for b in range(X.n_blocks)]
+                else:  # centred from the blocks as read
+                    futures = [self.client.submit(_centre_task, raw, X.centre, pure=False)
+                               for _, _, raw in self._blocks(X.centred(None))]
+                self._kept[key] = (X, [(int(X.offsets[b]), int(X.offsets[b + 1]), f)
+                                       for b, f in enumerate(futures)])
             return self._kept[key][1]
         key = (id(X), X.shape, X.__array_interface__["data"][0])
         if self._array is None or self._array[0] != key:
@@ -270,6 +287,8 @@ class DaskEngine:
         that keeps killing its workers a ``QuestsError``."""
         try:
             return call()
+        except QuestsError:
+            raise  # said already (by an inner guard, or by our own code)
         except Exception as exc:
             name = type(exc).__name__
             if self.client.status != "running" or name == "CommClosedError":
@@ -318,8 +337,7 @@ class DaskEngine:
         """ln sum_j K(y, x_j) for each row of Y, shape (n_y, n_h): one task per (Y block,
         X block); the client combines the X blocks by log-sum-exp."""
         reference = self._blocks(X)
-        queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
-                   for a in range(0, Y.shape[0], self.block_rows)]
+        queries = self._row_blocks(Y)
         query_futures = [self._held(q) for q in queries]
         tasks = [self.client.submit(_cross_task, fq, fx, scale_h, tile_size, pure=False)
                  for fq in query_futures for _, _, fx in reference]
@@ -342,8 +360,7 @@ class DaskEngine:
         if key not in self._kept:
             self._kept[key] = ((index, index.descriptors_), self._held(index))
         remote = self._kept[key][1]
-        queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
-                   for a in range(0, Y.shape[0], self.block_rows)]
+        queries = self._row_blocks(Y)
         tasks = [self.client.submit(_query_task, remote, q, n_neighbors, pure=False)
                  for q in queries]
         parts = list(self._results(tasks, "neighbour search", verbose))
@@ -359,8 +376,7 @@ class DaskEngine:
         if Y.shape[0] == 0:
             m = int(min(n_neighbors, store.shape[0]))
             return np.empty((0, m), dtype=np.int64), np.empty((0, m))
-        key = ("partitions", store.path, store.offsets.tobytes(), backend,
-               None if store.centre is None else store.centre.tobytes())
+        key = ("partitions", backend, *_store_key(store))
         if key not in self._kept:
             self._kept[key] = (store, [
                 (int(store.offsets[b]), self.client.submit(_partition_index_task, store, b,
@@ -368,8 +384,7 @@ class DaskEngine:
                 for b in range(store.n_blocks)])
         partitions = self._kept[key][1]
         m = int(min(n_neighbors, store.shape[0]))
-        queries = [np.ascontiguousarray(Y[a:a + self.block_rows])
-                   for a in range(0, Y.shape[0], self.block_rows)]
+        queries = self._row_blocks(Y)
         remote = [self._held(q) for q in queries]
         tasks = [self.client.submit(_partition_query_task, index, q, m, offset, pure=False)
                  for q in remote for offset, index in partitions]

@@ -632,7 +632,7 @@ class DescriptorStore:
         return self.offsets.size - 1
 
     def centred(self, centre):
-        """The same store with ``centre`` subtracted from every row read."""
+        """The same store with ``centre`` subtracted from every row read (None: as stored)."""
         return DescriptorStore(self.path, centre)
 
     def _array(self, number, name):
@@ -650,11 +650,6 @@ class DescriptorStore:
         if name not in STORE_ROW_ARRAYS:
             raise InvalidInputError(f"a store holds {', '.join(STORE_ROW_ARRAYS)}, not {name!r}")
         return np.concatenate([self._array(b, name) for b in range(self.n_blocks)])
-
-    def column_sums(self, number):
-        """(sum of the rows of block ``number``, their count): a mean without loading all."""
-        x = self.block(number)
-        return x.sum(axis=0), x.shape[0]
 
     def __getitem__(self, rows):
         """Rows by integer index (an array or a list), read block by block, in that order."""

@@ -139,8 +139,7 @@ def entropy_report(
                 "they were computed with different settings"
             )
         start = time.perf_counter()
-        result = dataset_entropy(np.vstack([np.asarray(b) for b in blocks]), bandwidth,
-                                 n_jobs=n_jobs, verbose=verbose)
+        result = dataset_entropy(np.vstack(blocks), bandwidth, n_jobs=n_jobs, verbose=verbose)
         union_name = "all" if "all" not in datasets else "all datasets"
         rows.append(_row(union_name, sum(r.n_structures for r in rows), result,
                          time.perf_counter() - start))

@@ -29,6 +29,11 @@ def _cluster(n_workers=2):
                                     host="127.0.0.1", dashboard_address=":0")
 
 
+def _task_names(stream):
+    """Kinds of task that ran on the cluster (``distributed.get_task_stream``)."""
+    return {task["key"].split("-")[0] for task in stream.data}
+
+
 @pytest.fixture(scope="module")
 def client():
     with _cluster() as cluster, distributed.Client(cluster) as c:
@@ -77,11 +82,13 @@ def test_kernel_sums_on_the_cluster_equal_one_process(client):
              differential_entropy(Y, X, hs, method="exact"),
              overlap(Y, X, 0.015, threshold=cut, method="exact"),
              dataset_entropy(X, 0.015, method="approx", tolerance=0.05, seed=3))
-    with dask_engine(client=client, block_rows=700):
+    with dask_engine(client=client, block_rows=700), \
+            distributed.get_task_stream(client) as stream:
         remote = (kernel_sum(X, hs), dataset_entropy(X, 0.015, method="exact"),
                   differential_entropy(Y, X, hs, method="exact"),
                   overlap(Y, X, 0.015, threshold=cut, method="exact"),
                   dataset_entropy(X, 0.015, method="approx", tolerance=0.05, seed=3))
+    assert {"_diagonal_task", "_pair_task", "_cross_task"} <= _task_names(stream)
     np.testing.assert_allclose(remote[0], local[0], rtol=1e-12, atol=0)
     for ours, theirs in ((remote[1], local[1]), (remote[4], local[4])):
         assert ours.entropy == pytest.approx(theirs.entropy, abs=1e-12)
@@ -102,9 +109,11 @@ def test_approximate_dh_on_the_cluster_equals_one_process(client, backend):
     index = NeighborIndex(backend).fit(X)
     local = differential_entropy(Y, index, 0.015, method="approx", n_neighbors=16,
                                  return_bound=True)
-    with dask_engine(client=client, block_rows=2500):
+    with dask_engine(client=client, block_rows=2500), \
+            distributed.get_task_stream(client) as stream:
         remote = differential_entropy(Y, index, 0.015, method="approx", n_neighbors=16,
                                       return_bound=True)
+    assert "_query_task" in _task_names(stream)
     np.testing.assert_array_equal(remote[0], local[0])
     np.testing.assert_array_equal(remote[1], local[1])
 
@@ -112,10 +121,12 @@ def test_approximate_dh_on_the_cluster_equals_one_process(client, backend):
 def test_descriptors_on_the_cluster_and_stores(client, tmp_path):
     frames = _frames()
     local = compute_descriptors(frames, species="all")
-    with dask_engine(client=client, block_rows=100):  # 32-atom frames: 4 frames a task
+    with dask_engine(client=client, block_rows=100), \
+            distributed.get_task_stream(client) as stream:  # 32-atom frames: 4 a task
         remote = compute_descriptors(frames, species="all")
         path = store_descriptors(frames, tmp_path / "d.zarr", species="all", rows_per_block=100,
                                  sources=np.arange(24) // 12, metadata={"note": "test"})
+    assert {"_describe_task", "_store_block_task"} <= _task_names(stream)
     np.testing.assert_array_equal(remote, local)
     # a structure that fails on a worker is named by its number in the whole input
     bad = _frames(8)
@@ -150,16 +161,17 @@ def test_a_store_is_read_block_by_block_by_the_workers(client, tmp_path):
              dataset_entropy(X, 0.015, method="approx", tolerance=0.1, seed=1),
              differential_entropy(Y, X, 0.015, method="exact"))
     with dask_engine(client=client, block_rows=300):
-        loaded = []
-        original = DescriptorStore.load
-        DescriptorStore.load = lambda self: loaded.append(self) or original(self)
+        loaded = []  # every block read in this process: none may be
+        original = DescriptorStore.block
+        DescriptorStore.block = lambda self, number: loaded.append(number) or \
+            original(self, number)
         try:
             remote = (dataset_entropy(store, 0.015, method="exact"),
                       dataset_entropy(store, 0.015, method="approx", tolerance=0.1, seed=1),
                       differential_entropy(Y, store, 0.015, method="exact"))
         finally:
-            DescriptorStore.load = original
-    assert loaded == []  # nothing loaded the whole store in this process
+            DescriptorStore.block = original
+    assert loaded == []  # the workers read the blocks, in their own processes
     for ours, theirs in zip(remote[:2], local[:2]):
         assert ours.entropy == pytest.approx(theirs.entropy, abs=1e-12)
         assert ours.diversity == pytest.approx(theirs.diversity, abs=1e-12)
@@ -242,7 +254,9 @@ def test_cli_scheduler_address_and_zarr_store(client, tmp_path, monkeypatch):
     write(hot, frames)
     for command in (["overlap", str(hot), str(path)],
                     ["uncertainty", str(hot), "-r", str(path), "-o", str(tmp_path / "u.json")]):
-        with_dask = runner.invoke(cli, [*command, "-q", "--overwrite"])
+        with distributed.get_task_stream(client) as stream:
+            with_dask = runner.invoke(cli, [*command, "-q", "--overwrite"])
+        assert "_describe_task" in _task_names(stream)  # the cluster did the work
         monkeypatch.delenv("QUESTS_SCHEDULER")
         without = runner.invoke(cli, [*command, "-q", "--overwrite"])
         monkeypatch.setenv("QUESTS_SCHEDULER", client.scheduler.address)
@@ -261,19 +275,20 @@ def test_a_killed_worker_does_not_change_the_result():
     expected = kernel_sum(X, 0.015)
     with _cluster() as cluster, distributed.Client(cluster) as c:
         pids = c.run(os.getpid)
-        found, first_done = {}, threading.Event()
+        found, first_done, armed = {}, threading.Event(), threading.Event()
 
         def run():
             with dask_engine(client=c, block_rows=1000):
                 found["first"] = kernel_sum(X, 0.015)
                 first_done.set()
-                time.sleep(3)
+                armed.wait(60)
                 found["sums"] = kernel_sum(X, 0.015)
 
         worker = threading.Thread(target=run)
         worker.start()
         assert first_done.wait(120)
-        time.sleep(3)
+        time.sleep(3)  # the memory manager trims extra copies every 2 s
+        armed.set()  # the second sum starts only now, while we watch for its tasks
         deadline = time.time() + 60
         while time.time() < deadline and not any(c.processing().values()):
             time.sleep(0.01)

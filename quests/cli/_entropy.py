@@ -212,7 +212,7 @@ def _combined(datasets, option):
     stored = [isinstance(p, (np.ndarray, DescriptorStore)) for p in parts]
     if all(stored):
         # one store stays on disk; several parts are joined in memory
-        return parts[0] if len(parts) == 1 else np.vstack([np.asarray(p) for p in parts])
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
     if any(stored):
         raise InvalidInputError(f"{option} files must be all structure files or all "
                                 "descriptor (.npz) files")
@@ -323,7 +323,7 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, ov
     if is_store:
         check_store_path(output, overwrite)
     else:
-        _check_output(output, {".npz", ".zarr"}, overwrite)
+        _check_output(output, {".npz"}, overwrite)
     species = _parse_species(species)
     per_file = [read_structures(spec, index=index, format=fmt, verbose=not quiet)
                 for spec in files]

@@ -156,25 +156,17 @@ def _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose):
 def lazy_store(X):
     """True when X is a ``DescriptorStore`` that a dask engine will read block by block;
     any other X (a store outside an engine included) is checked and loaded as usual."""
-    if _engine.current() is None or type(X).__name__ != "DescriptorStore":
-        return False
-    if X.shape[0] == 0:
-        raise InvalidInputError("X holds no descriptors")
-    return True
+    from quests.io import DescriptorStore
+
+    return _engine.current() is not None and isinstance(X, DescriptorStore)
 
 
 def _prepare(X, Y, h):
-    if lazy_store(X):
-        # the store stays on disk: centred block by block by the workers
-        centre = _engine.current().column_mean(X)
-        h_arr, scalar = as_bandwidths(h)
-        if Y is not None:
-            Y = check_descriptors(Y, "Y", min_rows=0)
-            if Y.shape[1] != X.shape[1]:
-                raise InvalidInputError(f"Y has {Y.shape[1]} features but X has {X.shape[1]}")
-            Y = Y - centre
-        return X.centred(centre), Y, 1.0 / (2.0 * h_arr * h_arr), scalar
-    X = check_descriptors(X, "X")
+    lazy = lazy_store(X)  # a store stays on disk, centred block by block by the workers
+    if lazy and X.shape[0] == 0:
+        raise InvalidInputError("X holds no descriptors")
+    if not lazy:
+        X = check_descriptors(X, "X")
     if Y is not None:
         Y = check_descriptors(Y, "Y", min_rows=0)
         if Y.shape[1] != X.shape[1]:
@@ -187,8 +179,8 @@ def _prepare(X, Y, h):
     # Distances are translation invariant; centring shrinks the norms in
     # |x|^2 + |y|^2 - 2 x.y and with them the cancellation error (duplicates
     # then give exactly zero distance).
-    centre = X.mean(axis=0)
-    X = X - centre
+    centre = _engine.current().column_mean(X) if lazy else X.mean(axis=0)
+    X = X.centred(centre) if lazy else X - centre
     if Y is not None:
         Y = Y - centre
     return X, Y, scale_h, scalar
