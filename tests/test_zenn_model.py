@@ -211,7 +211,7 @@ def test_cli_zenn_fit_and_predict(tmp_path):
                                  str(tmp_path / "pt.png"), "-q"])
     assert result.exit_code == 0, result.output
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0].startswith("T_K,V,alpha_V_per_K") and len(rows) == 20
+    assert rows[0].startswith("T_K,V_A3,alpha_V_per_K") and len(rows) == 20
     assert (tmp_path / "pt.png").stat().st_size > 1000
     # Boltzmann distributions on a full grid
     x = np.linspace(-1, 1, 11)

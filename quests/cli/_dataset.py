@@ -6,8 +6,9 @@ import click
 import numpy as np
 
 from quests.cli import cli
-from quests.cli._entropy import DESCRIPTOR_SUFFIXES, _align, _check_output, _combined, \
-    _given, _load, _parse_species, common_options, descriptor_options, scheduler_option
+from quests.cli._entropy import _PLOT_SUFFIXES, DESCRIPTOR_SUFFIXES, _align, _check_output, \
+    _combined, _given, _load, _parse_species, common_options, descriptor_options, \
+    scheduler_option
 from quests.cli._uncertainty import _BANDWIDTH, _THRESHOLD
 
 _SEED = click.option("--seed", type=int, default=0, show_default=True,
@@ -17,7 +18,6 @@ _METHOD = click.option("--method", "kde_method", type=click.Choice(["auto", "exa
                        help="How entropies and dH are computed (auto: exact while fast).")
 _PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png",
                      help="Write a figure.")
-_PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
 
 
 def _parse_size(text):

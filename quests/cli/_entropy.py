@@ -10,6 +10,9 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests.cli import cli
 
 
+#: what a plot can be written as (matplotlib's savefig picks the format by suffix)
+_PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
+
 #: descriptor files (``quests descriptors``): arrays in one .npz, or a chunked .zarr store
 DESCRIPTOR_SUFFIXES = (".npz", ".zarr")
 

@@ -8,10 +8,8 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH
 from quests.cli import cli
-from quests.cli._entropy import _align, _check_output, _parse_species, _report_written, \
-    common_options, descriptor_options
-
-_PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
+from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _parse_species, \
+    _report_written, common_options, descriptor_options
 
 
 def _bandwidth(text):

@@ -7,7 +7,8 @@ import numpy as np
 
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
-from quests.cli._entropy import _align, _check_output, _report_written, common_options
+from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _report_written, \
+    common_options
 
 
 def _range(text, name):
@@ -74,6 +75,17 @@ def _echo_eos(data, multiplicities, eos):
                        "rms (meV)"), table))
 
 
+def _isobaric_rows(iso, names):
+    """One row per temperature of ``IsobaricProperties``, p_NAME per configuration: the
+    same columns from a zentropy sum and from a ZENN."""
+    return [{"T_K": tk, "V_A3": v, "alpha_V_per_K": a, "alpha_L_per_K": a / 3, "B_GPa": b,
+             "G_eV": gg, "S_eV_per_K": s, "Cp_eV_per_K": cp,
+             **{f"p_{n}": p for n, p in zip(names, iso.probabilities[:, i])}}
+            for i, (tk, v, a, b, gg, s, cp) in enumerate(zip(
+                iso.temperatures, iso.volume, iso.volumetric_expansion, iso.bulk_modulus,
+                iso.gibbs_energy, iso.entropy, iso.heat_capacity))]
+
+
 def _phase_diagram(t, v, free_energy, plot_path, overwrite, label):
     """Echo the critical point and coexistence line; plot the P-T diagram if asked.
 
@@ -89,9 +101,9 @@ def _phase_diagram(t, v, free_energy, plot_path, overwrite, label):
         if critical else "none in range"))
     rows = [{"T_K": tk, "P_coexistence_GPa": p, "V_low_A3": va, "V_high_A3": vb,
              "P_spinodal_low_GPa": sa, "P_spinodal_high_GPa": sb}
-            for tk, p, (va, vb), (sa, sb) in zip(t, diagram.coexistence_pressure,
-                                                  diagram.coexistence_volumes,
-                                                  diagram.spinodal_pressures)
+            for tk, p, (va, vb), (sa, sb) in zip(
+                t, diagram.coexistence_pressure, diagram.coexistence_volumes,
+                diagram.spinodal_pressures)
             if np.isfinite(p)]
     if rows:
         click.echo(f"coexistence of two volumes: P = {rows[0]['P_coexistence_GPa']:.2f} GPa at "
@@ -137,8 +149,8 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     from quests.zenn import isobaric_properties, read_energy_volume, zentropy_from_dft
 
     _check_output(output, {".json", ".csv"}, overwrite)
-    _check_output(plot_path, {".png", ".pdf", ".svg"}, overwrite)
-    _check_output(diagram_path, {".png", ".pdf", ".svg"}, overwrite)
+    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
+    _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
     t = _range(temperatures, "--temperatures")
     parsed = [_config(c) for c in configs]
     data = [read_energy_volume(path, n_atoms=n_atoms, mass=mass) for path, _ in parsed]
@@ -161,12 +173,7 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     if iso.on_edge.any():
         click.echo(f"warning: at {int(iso.on_edge.sum())} temperatures the minimum lies on the "
                    "edge of the volume range (V(T) there is not an equilibrium)")
-    rows = [{"T_K": tk, "V_A3": v, "alpha_V_per_K": a, "alpha_L_per_K": a / 3, "B_GPa": b,
-             "G_eV": gg, "S_eV_per_K": s, "Cp_eV_per_K": cp,
-             **{f"p_{n}": p for n, p in zip(names, iso.probabilities[:, i])}}
-            for i, (tk, v, a, b, gg, s, cp) in enumerate(zip(
-                t, iso.volume, iso.volumetric_expansion, iso.bulk_modulus, iso.gibbs_energy,
-                iso.entropy, iso.heat_capacity))]
+    rows = _isobaric_rows(iso, names)
     if output is not None:
         if Path(output).suffix.lower() == ".csv":
             write_table(output, rows, overwrite=overwrite)
@@ -378,8 +385,8 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagr
     from quests.zenn import ZENN, isobaric_properties
 
     _check_output(output, {".json", ".csv"}, overwrite)
-    _check_output(plot_path, {".png", ".pdf", ".svg"}, overwrite)
-    _check_output(diagram_path, {".png", ".pdf", ".svg"}, overwrite)
+    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
+    _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
     model = ZENN.load(model_path)
     spec = model.spec_
     if spec["n_features"] != 1:
@@ -399,11 +406,7 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagr
     if iso.on_edge.any():
         click.echo(f"warning: at {int(iso.on_edge.sum())} temperatures the minimum lies on the "
                    "edge of the training volumes")
-    rows = [{"T_K": tk, "V": vol, "alpha_V_per_K": a, "B_GPa": b, "G_eV": gg, "Cp_eV_per_K": cp,
-             **{f"p_{k}": pk for k, pk in enumerate(iso.probabilities[:, i])}}
-            for i, (tk, vol, a, b, gg, cp) in enumerate(zip(
-                t, iso.volume, iso.volumetric_expansion, iso.bulk_modulus, iso.gibbs_energy,
-                iso.heat_capacity))]
+    rows = _isobaric_rows(iso, range(spec["n_configurations"]))
     if output is not None:
         if Path(output).suffix.lower() == ".csv":
             write_table(output, rows, overwrite=overwrite)

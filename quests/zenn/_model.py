@@ -408,10 +408,11 @@ class ZENN:
         tt = torch.tensor(grid_t, dtype=torch.float64)
         target = torch.tensor(p, dtype=torch.float64)
         n_t, n_x = p.shape
+        temps_t = torch.tensor(temps)[:, None]
 
         def loss_fn():
             out = self.module_(xt, tt)["F"].reshape(n_x, n_t).T  # (n_T, n_x)
-            kt = torch.exp(self.module_.log_kb) * torch.tensor(temps)[:, None]
+            kt = torch.exp(self.module_.log_kb) * temps_t
             q = torch.softmax(-out / kt, dim=1)
             m = 0.5 * (q + target)
             js = 0.5 * (torch.where(target > 0, target * torch.log(target / m), 0.0).sum(1)
