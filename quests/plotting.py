@@ -13,7 +13,7 @@ from quests._errors import InvalidInputError
 __all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
            "plot_selection_curves", "plot_learning_curve", "plot_active_learning",
            "plot_trajectory_entropy", "plot_phase_fractions", "plot_nucleation",
-           "plot_phase_boundary", "plot_zentropy", "plot_phase_diagram"]
+           "plot_phase_boundary", "plot_boundary_line", "plot_zentropy", "plot_phase_diagram"]
 
 
 def _pyplot():
@@ -269,6 +269,40 @@ def plot_phase_boundary(boundaries, ax=None):
         a, b_ = boundaries[0].phases
         ax.set_ylabel(f"G({b_}) - G({a}) (meV/atom)")
     ax.set_xlabel("T (K)")
+    ax.legend(frameon=False, fontsize=8)
+    return ax.figure
+
+
+def plot_boundary_line(line, reference=None, ax=None):
+    """P-T diagram of a ``BoundaryLine``: the line T(P), its error band, the state points.
+
+    State points sampled by both phases are marked by the phase whose G is
+    lower there (the measured dG); the line is dashed where extrapolated.
+    ``reference``: optional (pressures, temperatures, errors, label) of
+    another boundary (e.g. thermodynamic integration) drawn with error bars.
+    """
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4))
+    a, b = line.phases
+    p, t, e = line.pressures, line.temperatures, line.temperature_errors
+    ax.fill_between(p, t - e, t + e, color="C0", alpha=0.2, lw=0)
+    inside = np.where(line.extrapolated, np.nan, t)
+    ax.plot(p, inside, color="C0", label="information entropy (dG = 0)")
+    if np.any(line.extrapolated):
+        ax.plot(p, t, color="C0", ls="--", lw=1, label="extrapolated")
+    if line.state_points is not None and len(line.state_points):
+        lower_b = line.state_dG < 0
+        for mask, name, marker in ((~lower_b, a, "o"), (lower_b, b, "s")):
+            pts = line.state_points[mask]
+            ax.plot(pts[:, 1], pts[:, 0], marker, ls="none", mfc="none", color="k",
+                    label=f"state point, {name} lower")
+    if reference is not None:
+        rp, rt, re, label = reference
+        ax.errorbar(rp, rt, re, fmt="D", color="C3", capsize=3, label=label)
+    ax.set_xlabel("P (GPa)")
+    ax.set_ylabel("T (K)")
+    ax.set_title(f"{a} / {b}", fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     return ax.figure
 

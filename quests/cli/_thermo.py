@@ -410,34 +410,59 @@ def _attach_logs(phases, thermo_specs):
 @click.option("-b", "--bandwidth", default="volume", show_default=True, metavar="volume|H",
               help="h(V) at each state's volume per atom, or a fixed bandwidth.")
 @_PLOT
+@click.option("--line", "line_path", default=None, metavar="FILE.csv|FILE.json",
+              help="The boundary line T(P) with its error (needs two or more pressures).")
+@click.option("--phase-diagram", "diagram_path", default=None, metavar="FILE.png",
+              help="P-T diagram: the line, its error band and the state points.")
 @common_options(output="Result (.json) or table of dG(T) (.csv).")
 def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_key, thermo_specs,
-                   phase_key, k, cutoff, fmt, bandwidth, plot_path, n_jobs, output, overwrite,
-                   quiet):
-    """Coexistence temperature of two phases from MD frames at several temperatures.
+                   phase_key, k, cutoff, fmt, bandwidth, plot_path, line_path, diagram_path,
+                   n_jobs, output, overwrite, quiet):
+    """Coexistence of two phases from MD frames at several temperatures (and pressures).
 
     --phase NAME=FILE for exactly two phase names (repeat a name for more
     files); frames carry their potential energy and thermostat temperature
     (and pressure with --pressure-key). Per atom and state point:
     dG = dU + P dV - kB T dH, H the entropy of the phase's environments at
-    h(V); the coexistence temperature is where a weighted line through dG(T)
-    crosses zero. For LAMMPS dumps, --thermo NAME=LOG supplies the energies
-    (PotEng) and temperatures (e.g. --temperature-key v_target, a variable
-    holding the thermostat target printed with thermo_style).
+    h(V); at each pressure the coexistence temperature is where a weighted
+    line through dG(T) crosses zero. With state points at two or more
+    pressures, U, V and H of each phase are also fitted as smooth surfaces
+    over (T, P) and the boundary line T(P) (dG = 0) is printed, with its
+    error, and written by --line / --phase-diagram. For LAMMPS dumps,
+    --thermo NAME=LOG supplies the energies (PotEng) and temperatures (e.g.
+    --temperature-key v_target, a variable holding the thermostat target
+    printed with thermo_style).
     """
     from quests._errors import InvalidInputError
     from quests.io import save_figure, write_json, write_table
     from quests.thermo import phase_boundary as boundary_of
-    from quests.thermo import phase_states
+    from quests.thermo import phase_boundary_line, phase_states
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
+    _check_output(line_path, {".json", ".csv"}, overwrite)
+    _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
+    _distinct_outputs(output=output, plot=plot_path, line=line_path,
+                      phase_diagram=diagram_path)
+    if plot_path is not None or diagram_path is not None:
+        from quests._optional import require
+
+        require("matplotlib", "--plot/--phase-diagram", "plot")   # before the work, not after
     files = _parse_phases(phase_specs, fmt, not quiet, phase_key, by_file=True)
     if len(files) != 2:
         raise InvalidInputError(f"phase-boundary needs exactly two phase names; got "
                                 f"{list(files)}")
     _attach_logs(files, thermo_specs)
     phases = {name: [a for _, frames in parts for a in frames] for name, parts in files.items()}
+    if line_path is not None or diagram_path is not None:
+        from quests.thermo import check_line_pressures, frame_value
+        from quests.thermo._frames import PRESSURE_KEYS
+
+        check_line_pressures({
+            name: {round(frame_value(a, pressure_key, PRESSURE_KEYS, "pressure",
+                                     f"{name} frame {i}"), 6) if pressure_key else pressure
+                   for i, a in enumerate(frames)}
+            for name, frames in phases.items()})
     from quests.descriptor import structure_species
 
     species = [structure_species(frames) for frames in phases.values()]
@@ -450,6 +475,8 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
               for name, frames in phases.items()]
     boundaries = boundary_of(*states)
     names = list(phases)
+    n_pressures = len({s.pressure for s in states[0]} | {s.pressure for s in states[1]})
+    line = phase_boundary_line(*states) if n_pressures > 1 else None
     for b in boundaries:
         table = [(f"{t:.1f}", f"{du * 1e3:+.2f}", f"{dv:+.4f}", f"{dh:+.4f}",
                   f"{dg * 1e3:+.2f} +- {e * 1e3:.2f}", f"{t0:.0f}")
@@ -461,15 +488,17 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
         note = " (extrapolated beyond the sampled temperatures)" if b.extrapolated else ""
         click.echo(f"coexistence temperature: {b.coexistence_temperature:.1f} +- "
                    f"{b.coexistence_temperature_error:.1f} K{note}\n")
+    if line is not None:
+        _echo_line(line)
+    parameters = {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
+                  "temperature_key": temperature_key, "pressure_key": pressure_key,
+                  "energy_key": energy_key}
     if output is not None:
         if Path(output).suffix.lower() == ".json":
             write_json(output, {"inputs": {"phases": list(phase_specs)},
-                                "parameters": {"k": k, "cutoff": cutoff,
-                                               "bandwidth": bandwidth,
-                                               "temperature_key": temperature_key,
-                                               "pressure_key": pressure_key,
-                                               "energy_key": energy_key},
-                                "boundaries": [b.to_dict() for b in boundaries]}, overwrite)
+                                "parameters": parameters,
+                                "boundaries": [b.to_dict() for b in boundaries],
+                                "line": None if line is None else line.to_dict()}, overwrite)
         else:
             write_table(output, [{"pressure_GPa": b.pressure, "T_K": t, "dU_eV": du,
                                   "dV_A3": dv, "dH_nats": dh, "dG_eV": dg, "dG_error_eV": e}
@@ -480,4 +509,50 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
         from quests.plotting import plot_phase_boundary
 
         save_figure(plot_phase_boundary(boundaries), plot_path, overwrite)
-    _report_written([output, plot_path], quiet)
+    if line_path is not None:
+        rows = [{"pressure_GPa": p, "T_K": t, "T_error_K": e, "dS_kB": ds,
+                 "extrapolated": bool(x)} for p, t, e, ds, x in
+                zip(line.pressures, line.temperatures, line.temperature_errors,
+                    line.entropy_jump, line.extrapolated)]
+        write_table(line_path, rows, metadata={"inputs": {"phases": list(phase_specs)},
+                                               "parameters": parameters,
+                                               "phases": list(line.phases)},
+                    overwrite=overwrite)
+    if diagram_path is not None:
+        from quests.plotting import plot_boundary_line
+
+        save_figure(plot_boundary_line(line), diagram_path, overwrite)
+    _report_written([output, plot_path, line_path, diagram_path], quiet)
+
+
+def _echo_line(line):
+    """The boundary line at the sampled pressures and the ends of the line."""
+    sampled = sorted({s.pressure for s in line.states})
+    show = sorted(set(sampled) | {float(line.pressures[0]), float(line.pressures[-1])})
+    rows = []
+    for p in show:
+        i = int(np.argmin(np.abs(line.pressures - p)))
+        if abs(line.pressures[i] - p) > 1e-9:
+            continue
+        t, e = line.temperatures[i], line.temperature_errors[i]
+        rows.append((f"{p:g}", "no crossing" if np.isnan(t) else f"{t:.1f} +- {e:.1f}",
+                     "" if np.isnan(t) else f"{line.entropy_jump[i]:+.4f}",
+                     "yes" if line.extrapolated[i] else ""))
+    a, b = line.phases
+    click.echo(f"boundary line from (T, P) surfaces of U, V, H ({b} - {a}):")
+    click.echo(_align(("P (GPa)", "T (K)", "dS (kB/atom)", "extrapolated"), rows))
+
+
+def _distinct_outputs(**paths):
+    """Two outputs of one command may not name one file."""
+    from quests._errors import OutputError
+
+    seen = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise OutputError(f"--{seen[key].replace('_', '-')} and --{option.replace('_', '-')} "
+                              f"name the same file {path}")
+        seen[key] = option

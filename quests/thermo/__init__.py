@@ -13,7 +13,10 @@
   ico, other; fixed or adaptive cutoff) that entropy labels are checked
   against.
 - ``phase_states`` / ``phase_boundary``: dG(T, P) = dU + P dV - kB T dH per
-  atom between two phases and the coexistence temperature where dG = 0.
+  atom between two phases and the coexistence temperature where dG = 0 at
+  each pressure; ``phase_boundary_line``: U, V, H of each phase fitted as
+  smooth surfaces over (T, P) (``fit_state_surface``) and the line T(P)
+  where dG = 0, with its error band.
 
 Every analysis over frames follows ``quests.analysis.FrameAnalysis``:
 ``.run(frames)`` returns itself with the results in ``.results``.
@@ -21,10 +24,15 @@ Every analysis over frames follows ``quests.analysis.FrameAnalysis``:
 
 from quests.thermo._boundary import (
     EV_PER_A3_PER_GPA,
+    BoundaryLine,
     PhaseBoundary,
     PhaseState,
+    StateSurface,
+    check_line_pressures,
     coexistence_temperature,
+    fit_state_surface,
     phase_boundary,
+    phase_boundary_line,
     phase_state,
     phase_states,
 )
@@ -52,11 +60,11 @@ from quests.thermo._trajectory import BandwidthRule, TrajectoryEntropy, merge_ev
 __all__ = [
     "BOLTZMANN_EV", "EV_PER_A3_PER_GPA", "UNKNOWN", "CNA_NAMES", "FCC", "HCP", "BCC", "ICO",
     "OTHER", "common_neighbor_analysis",
-    "BandwidthRule", "CNTFit", "Event", "NucleationAnalysis", "PhaseAnalysis",
-    "PhaseBoundary", "PhaseClassifier", "PhaseState", "TrajectoryEntropy",
-    "attach_thermo", "cluster_size_distribution", "coexistence_temperature", "detect_events",
+    "BandwidthRule", "BoundaryLine", "CNTFit", "Event", "NucleationAnalysis", "PhaseAnalysis",
+    "PhaseBoundary", "PhaseClassifier", "PhaseState", "StateSurface", "TrajectoryEntropy",
+    "attach_thermo", "check_line_pressures", "cluster_size_distribution", "coexistence_temperature", "detect_events",
     "first_shell_pairs",
-    "fit_cnt", "frame_value", "jump_scores", "merge_events", "onset_frame", "phase_boundary",
+    "fit_cnt", "fit_state_surface", "frame_value", "jump_scores", "merge_events", "onset_frame", "phase_boundary", "phase_boundary_line",
     "phase_state", "phase_states", "potential_energy", "signal_noise", "solid_clusters",
     "volume_bandwidth", "volume_per_atom",
 ]

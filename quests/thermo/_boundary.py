@@ -5,7 +5,10 @@ potential energy and cell. Per atom: U (eV), V (Å^3) and the entropy H (nats)
 of all its environments at the volume bandwidth h(V) (``volume_bandwidth``),
 which makes information entropies of phases of different density comparable
 with thermodynamic ones (S ~ kB H). The coexistence temperature at a pressure
-is the root of a weighted straight-line fit of dG(T).
+is the root of a weighted straight-line fit of dG(T) (``phase_boundary``);
+over several pressures, U, V and H of each phase are fitted as smooth
+(quadratic) surfaces over (T, P) and the line T(P) is where dG vanishes
+(``phase_boundary_line``), as in the QUESTS paper's solid-solid diagrams.
 """
 
 from dataclasses import dataclass, field
@@ -19,8 +22,9 @@ from quests.thermo._frames import PRESSURE_KEYS, TEMPERATURE_KEYS, frame_value, 
     potential_energy, volume_bandwidth, volume_per_atom
 from quests.thermo._fit import weighted_linear_fit
 
-__all__ = ["PhaseState", "PhaseBoundary", "phase_state", "phase_states", "phase_boundary",
-           "coexistence_temperature", "EV_PER_A3_PER_GPA"]
+__all__ = ["PhaseState", "PhaseBoundary", "BoundaryLine", "StateSurface", "phase_state",
+           "phase_states", "phase_boundary", "phase_boundary_line", "fit_state_surface",
+           "check_line_pressures", "coexistence_temperature", "EV_PER_A3_PER_GPA"]
 
 #: 1 GPa in eV/Å^3
 EV_PER_A3_PER_GPA = 1.0 / GPA_PER_EV_PER_A3
@@ -292,3 +296,303 @@ def phase_boundary(states_a, states_b):
         raise InvalidInputError(f"phases {name_a!r} and {name_b!r} share fewer than two "
                                 "(temperature, pressure) points: sample both at the same ones")
     return results
+
+
+# -- the boundary line T(P) from smooth surfaces U, V, H (T, P) of each phase ------------------
+
+#: the quantities of a PhaseState fitted as surfaces over (T, P), with their error attributes
+SURFACE_QUANTITIES = (("energy", "energy_error"), ("volume", "volume_error"),
+                      ("entropy", "entropy_error"))
+
+
+@dataclass(frozen=True)
+class StateSurface:
+    """A smooth surface y(T, P) fitted to one quantity of one phase's state points.
+
+    y = sum_j c_j m_j(t, p) over the monomials ``powers`` (t^i p^j) of the
+    scaled variables t = (T - T_center) / T_scale, p = (P - P_center) / P_scale;
+    full quadratic with three or more temperatures and pressures, fewer terms
+    where the state points cannot support them. ``covariance`` is that of a
+    weighted least-squares fit with the states' standard errors, widened by
+    the reduced chi^2 when it exceeds 1.
+
+    Attributes
+    ----------
+    phase, quantity : str
+    powers : tuple of (i, j)
+    coefficients : ndarray (m,)
+    covariance : ndarray (m, m)
+    reduced_chi2 : float
+    center, scale : (float, float), (K, GPa)
+    """
+
+    phase: str
+    quantity: str
+    powers: tuple
+    coefficients: np.ndarray
+    covariance: np.ndarray
+    reduced_chi2: float
+    center: tuple
+    scale: tuple
+
+    def design(self, temperature, pressure):
+        """Monomials of (T, P): shape (*broadcast shape, m)."""
+        t = (np.asarray(temperature, dtype=float) - self.center[0]) / self.scale[0]
+        p = (np.asarray(pressure, dtype=float) - self.center[1]) / self.scale[1]
+        t, p = np.broadcast_arrays(t, p)
+        return np.stack([t ** i * p ** j for i, j in self.powers], axis=-1)
+
+    def __call__(self, temperature, pressure):
+        """Value at (T K, P GPa), broadcast over both."""
+        return self.design(temperature, pressure) @ self.coefficients
+
+    def variance(self, temperature, pressure):
+        """Variance of the fitted value at (T, P) from the coefficient covariance."""
+        d = self.design(temperature, pressure)
+        return np.einsum("...i,ij,...j->...", d, self.covariance, d)
+
+    def to_dict(self):
+        return {"phase": self.phase, "quantity": self.quantity,
+                "powers": [list(p) for p in self.powers],
+                "coefficients": self.coefficients, "covariance": self.covariance,
+                "reduced_chi2": self.reduced_chi2, "center": list(self.center),
+                "scale": list(self.scale)}
+
+
+def _surface_powers(n_temperatures, n_pressures, n_points):
+    """Monomials t^i p^j a set of state points supports: quadratic at most, fewer than points."""
+    degree_t, degree_p = min(2, n_temperatures - 1), min(2, n_pressures - 1)
+    powers = [(i, j) for i in range(degree_t + 1) for j in range(degree_p + 1) if i + j <= 2]
+    # drop the cross term first, then the curvatures, while the fit would have no freedom left
+    for extra in ((1, 1), (0, 2), (2, 0)):
+        if len(powers) < n_points:
+            break
+        if extra in powers:
+            powers.remove(extra)
+    return tuple(sorted(powers, key=lambda ij: (ij[0] + ij[1], ij)))
+
+
+def fit_state_surface(states, quantity="energy"):
+    """Fit one quantity of one phase's ``PhaseState`` list as a smooth surface over (T, P).
+
+    Parameters
+    ----------
+    states : list of PhaseState
+        One phase at several (T, P); at least three state points.
+    quantity : 'energy', 'volume' or 'entropy'
+
+    Returns
+    -------
+    StateSurface
+
+    Examples
+    --------
+    >>> s = [PhaseState("a", t, p, 2, 2, 0.0, 0.0, 10 + 1e-3 * t - 0.1 * p, 0.01, 0.05, 1.0,
+    ...                 0.1) for t in (800, 900, 1000) for p in (0, 1, 2)]
+    >>> round(float(fit_state_surface(s, "volume")(950, 1.5)), 6)
+    10.8
+    """
+    states = list(states)
+    errors = dict(SURFACE_QUANTITIES)
+    if quantity not in errors:
+        raise InvalidInputError(f"quantity must be one of {sorted(errors)}; got {quantity!r}")
+    if len(states) < 3:
+        raise InvalidInputError(f"phase {states[0].phase if states else '?'!r} has "
+                                f"{len(states)} state point(s); a surface over (T, P) needs "
+                                "at least three")
+    t = np.array([s.temperature for s in states])
+    p = np.array([s.pressure for s in states])
+    y = np.array([getattr(s, quantity) for s in states])
+    sigma = np.array([getattr(s, errors[quantity]) for s in states])
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(t)) and np.all(np.isfinite(p))):
+        raise InvalidInputError(f"phase {states[0].phase!r}: the {quantity} of a state point "
+                                "is not finite")
+    if len(set(zip(t, p))) < len(states):
+        raise InvalidInputError(f"phase {states[0].phase!r} has two state points at one "
+                                "(T, P)")
+    # a state whose error is 0 (one frame per value) would take infinite weight
+    floor = max(np.median(sigma[sigma > 0]) if np.any(sigma > 0) else 1.0, 1e-300) * 1e-3
+    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, floor)
+    powers = _surface_powers(np.unique(t).size, np.unique(p).size, len(states))
+    center = (float(t.mean()), float(p.mean()))
+    scale = (float(np.ptp(t)) or 1.0, float(np.ptp(p)) or 1.0)
+    surface = StateSurface(states[0].phase, quantity, powers, np.zeros(len(powers)),
+                           np.zeros((len(powers),) * 2), 0.0, center, scale)
+    coefficients, covariance, chi2 = weighted_linear_fit(surface.design(t, p), y, sigma)
+    return StateSurface(states[0].phase, quantity, powers, coefficients, covariance,
+                        float(chi2), center, scale)
+
+
+@dataclass(frozen=True)
+class BoundaryLine:
+    """The coexistence line T(P) of two phases from their fitted (T, P) surfaces.
+
+    dG(T, P) = dU + P dV - kB T dH per atom (d = b - a) from the surfaces
+    U, V, H of each phase; the line is dG = 0 at each pressure of
+    ``pressures``. Its error: sigma(dG) from the surfaces' covariances
+    (phases independent; U, V and H of one phase taken as independent too,
+    although they come from the same frames) over |d dG / dT| = |dS|.
+
+    Attributes
+    ----------
+    phases : (str, str)
+    pressures : ndarray (n,), GPa
+    temperatures, temperature_errors : ndarray (n,), K (NaN where dG has no root
+        within the window: the sampled temperatures widened by their span)
+    entropy_jump : ndarray (n,), kB per atom: -d dG/dT / kB at the line (dS = S_b - S_a)
+    extrapolated : ndarray (n,) of bool: the point lies outside the sampled temperatures
+        or pressures of either phase
+    surfaces : dict phase -> dict quantity -> StateSurface
+    states : list of PhaseState (both phases)
+    state_dG, state_dG_fit : ndarray, eV/atom: dG at the state points sampled by
+        both phases, measured and from the surfaces (a check on the fits)
+    """
+
+    phases: tuple
+    pressures: np.ndarray
+    temperatures: np.ndarray
+    temperature_errors: np.ndarray
+    entropy_jump: np.ndarray
+    extrapolated: np.ndarray
+    surfaces: dict
+    states: list = field(default_factory=list)
+    state_points: np.ndarray = None
+    state_dG: np.ndarray = None
+    state_dG_fit: np.ndarray = None
+
+    def dG(self, temperature, pressure):
+        """dG (eV/atom) and its standard error at (T K, P GPa), from the surfaces."""
+        return _surface_dG(self.surfaces, self.phases, temperature, pressure)
+
+    def to_dict(self):
+        return {"phases": list(self.phases), "pressures": self.pressures,
+                "temperatures": self.temperatures,
+                "temperature_errors": self.temperature_errors,
+                "entropy_jump": self.entropy_jump, "extrapolated": self.extrapolated,
+                "surfaces": {ph: {q: s.to_dict() for q, s in by_q.items()}
+                             for ph, by_q in self.surfaces.items()},
+                "state_points": self.state_points, "state_dG": self.state_dG,
+                "state_dG_fit": self.state_dG_fit}
+
+
+def _surface_dG(surfaces, phases, temperature, pressure):
+    a, b = (surfaces[name] for name in phases)
+    t, p = np.broadcast_arrays(np.asarray(temperature, dtype=float),
+                               np.asarray(pressure, dtype=float))
+    p_ev, kt = p * EV_PER_A3_PER_GPA, BOLTZMANN_EV * t
+    dg = ((b["energy"](t, p) - a["energy"](t, p)) + p_ev * (b["volume"](t, p)
+          - a["volume"](t, p)) - kt * (b["entropy"](t, p) - a["entropy"](t, p)))
+    variance = sum(s["energy"].variance(t, p) + p_ev ** 2 * s["volume"].variance(t, p)
+                   + kt ** 2 * s["entropy"].variance(t, p) for s in (a, b))
+    return dg, np.sqrt(variance)
+
+
+def _root_in_window(function, low, high, middle, n_grid=400):
+    """The root of function(T) in [low, high] nearest ``middle`` (NaN if none)."""
+    from scipy.optimize import brentq
+
+    grid = np.linspace(low, high, n_grid)
+    values = function(grid)
+    crossings = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)[0]
+    if not crossings.size:
+        return np.nan
+    roots = [grid[i] if values[i] == 0 else brentq(lambda t: float(function(t)), grid[i],
+                                                   grid[i + 1]) for i in crossings]
+    return float(min(roots, key=lambda r: abs(r - middle)))
+
+
+def phase_boundary_line(states_a, states_b, pressures=None):
+    """The coexistence line T(P) of two phases from their ``PhaseState`` lists.
+
+    Per phase, U, V and H (at h(V)) are fitted as smooth surfaces over the
+    sampled (T, P) (``fit_state_surface``); dG(T, P) = dU + P dV - kB T dH,
+    and the line is dG = 0 at each pressure. Both phases must be sampled at
+    the same two or more pressures, each phase at three or more state points.
+
+    Parameters
+    ----------
+    states_a, states_b : list of PhaseState
+    pressures : array-like, GPa, optional
+        Where to evaluate the line (default: 41 points across the sampled
+        pressures).
+
+    Returns
+    -------
+    BoundaryLine
+    """
+    states_a, states_b = list(states_a), list(states_b)
+    if not states_a or not states_b:
+        raise InvalidInputError("each phase needs state points")
+    names = (states_a[0].phase, states_b[0].phase)
+    if names[0] == names[1]:
+        raise InvalidInputError(f"the two phases have one name ({names[0]!r})")
+    check_line_pressures({names[0]: {s.pressure for s in states_a},
+                          names[1]: {s.pressure for s in states_b}})
+    sampled = sorted({s.pressure for s in states_a})
+    surfaces = {name: {q: fit_state_surface(states, q) for q, _ in SURFACE_QUANTITIES}
+                for name, states in zip(names, (states_a, states_b))}
+    t_low = max(min(s.temperature for s in states_a), min(s.temperature for s in states_b))
+    t_high = min(max(s.temperature for s in states_a), max(s.temperature for s in states_b))
+    span = max(t_high - t_low, 1.0)
+    p_low, p_high = sampled[0], sampled[-1]
+    if pressures is None:
+        pressures = np.linspace(p_low, p_high, 41)
+    pressures = np.atleast_1d(np.asarray(pressures, dtype=float))
+    if not np.all(np.isfinite(pressures)):
+        raise InvalidInputError("the pressures of the line must be finite")
+    temperatures, errors, jumps = [], [], []
+    for p in pressures:
+        root = _root_in_window(lambda t: _surface_dG(surfaces, names, t, p)[0],
+                               max(t_low - span, 1.0), t_high + span, 0.5 * (t_low + t_high))
+        if np.isnan(root):
+            temperatures.append(np.nan)
+            errors.append(np.nan)
+            jumps.append(np.nan)
+            continue
+        dt = 1e-3 * span
+        slope = (_surface_dG(surfaces, names, root + dt, p)[0]
+                 - _surface_dG(surfaces, names, root - dt, p)[0]) / (2 * dt)
+        sigma = _surface_dG(surfaces, names, root, p)[1]
+        temperatures.append(root)
+        errors.append(float(sigma / abs(slope)) if slope != 0 else np.inf)
+        jumps.append(float(-slope / BOLTZMANN_EV))
+    temperatures = np.array(temperatures)
+    extrapolated = ~((temperatures >= t_low) & (temperatures <= t_high)
+                     & (pressures >= p_low) & (pressures <= p_high))
+    by_point = {(s.temperature, s.pressure): s for s in states_a}
+    shared = [(by_point[(s.temperature, s.pressure)], s) for s in states_b
+              if (s.temperature, s.pressure) in by_point]
+    points = np.array([(b.temperature, b.pressure) for _, b in shared]).reshape(-1, 2)
+    measured = np.array([(b.energy - a.energy) + b.pressure * EV_PER_A3_PER_GPA
+                         * (b.volume - a.volume) - BOLTZMANN_EV * b.temperature
+                         * (b.entropy - a.entropy) for a, b in shared])
+    fitted = _surface_dG(surfaces, names, points[:, 0], points[:, 1])[0] if shared else \
+        np.zeros(0)
+    return BoundaryLine(phases=names, pressures=pressures, temperatures=temperatures,
+                        temperature_errors=np.array(errors), entropy_jump=np.array(jumps),
+                        extrapolated=extrapolated, surfaces=surfaces,
+                        states=states_a + states_b, state_points=points,
+                        state_dG=measured, state_dG_fit=fitted)
+
+
+def check_line_pressures(pressures):
+    """Fail unless two phases were sampled at the same two or more pressures.
+
+    pressures : dict phase name -> set of pressures (GPa). Cheap: the CLI
+    calls it before computing any entropy.
+    """
+    names = list(pressures)
+    if len(names) != 2:
+        raise InvalidInputError(f"a boundary line needs two phases; got {names}")
+    sets = [set(pressures[n]) for n in names]
+    for name, mine, other in ((names[0], sets[0], sets[1]), (names[1], sets[1], sets[0])):
+        missing = sorted(other - mine)
+        if missing:
+            raise InvalidInputError(f"phase {name!r} has no state point at P = "
+                                    f"{', '.join(f'{p:g}' for p in missing)} GPa, where the "
+                                    "other phase was sampled: sample both at the same "
+                                    "pressures")
+    if len(sets[0]) < 2:
+        raise InvalidInputError(f"a boundary line T(P) needs state points at two or more "
+                                f"pressures; all are at P = {min(sets[0]):g} GPa (the "
+                                "crossing at one pressure needs no line)")
