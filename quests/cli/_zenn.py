@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from quests._defaults import DEFAULT_DEBYE_SCALING
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
 from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _report_written, \
@@ -59,9 +60,11 @@ def _qha_options(command):
                               "energy per cell)."),
             click.option("--gruneisen-x", type=float, default=2.0 / 3.0, show_default=True,
                          help="x in the Grüneisen parameter (1 + B')/2 - x."),
-            click.option("--debye-scaling", type=float, default=0.617, show_default=True,
-                         help="Scaling factor of the Moruzzi-Janak-Schwarz Debye "
-                              "temperature.")):
+            click.option("--debye-scaling", type=float, default=DEFAULT_DEBYE_SCALING,
+                         show_default=True,
+                         help="s in the Debye temperature s * 231.04 K * v^(1/6) * "
+                              "(B0/M)^(1/2) (v Å^3 per atom, B0 GPa, M amu); 0.617 is "
+                              "Moruzzi-Janak-Schwarz.")):
         command = option(command)
     return command
 

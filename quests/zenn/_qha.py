@@ -11,14 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
+from quests._defaults import DEFAULT_DEBYE_SCALING
 from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 __all__ = ["EnergyVolume", "BM4", "read_energy_volume", "fit_bm4", "debye_function",
            "debye_temperature", "debye_free_energy", "helmholtz_energy"]
 
-_BOHR_A = 0.529177210903
-_MJS_CONSTANT = 41.63  # K, with r0 in bohr, B in kbar and M in amu (Moruzzi et al. 1988)
+#: K: theta0 = s * DEBYE_CONSTANT * v^(1/6) * (B0 / M)^(1/2) with v the volume per atom
+#: (Å^3), B0 in GPa and M in amu (the form of DFTTK and the zentropy recipe).
+#: Moruzzi, Janak and Schwarz's 41.63 K * (r0 B0 / M)^(1/2), r0 in bohr and B0 in kbar,
+#: already holds their s = 0.617: with r0 = (3 v / 4 pi)^(1/3) / 0.529177 and
+#: 1 GPa = 10 kbar it is 41.63 * (10 (3 / 4 pi)^(1/3) / 0.529177)^(1/2) = 142.54 K
+#: * v^(1/6) (B0 / M)^(1/2), and 0.617 * 231.04 = 142.55 (tests/test_zentropy.py checks it).
+DEBYE_CONSTANT = 231.04
 
 
 @dataclass(frozen=True)
@@ -265,24 +271,51 @@ def debye_function(x):
     return out
 
 
-def debye_temperature(volume, eos, n_atoms, mass, scaling=0.617, x=2.0 / 3.0):
+def debye_temperature(volume, eos, n_atoms, mass, scaling=DEFAULT_DEBYE_SCALING, x=2.0 / 3.0):
     """Moruzzi-Janak-Schwarz Debye temperature (K) at ``volume`` (Å^3 per cell).
 
-    Theta(V) = s 41.63 (r0 B0 / M)^(1/2) (V0 / V)^gamma, with r0 the Wigner-Seitz
-    radius (bohr) of the volume per atom at V0, B0 in kbar, M the mean atomic
-    mass (amu) and gamma = (1 + B') / 2 - x the Grüneisen parameter.
+    Theta(V) = s 231.04 v0^(1/6) (B0 / M)^(1/2) (V0 / V)^gamma, gamma = (1 + B') / 2 - x,
+    with v0 = V0 / ``n_atoms`` the volume per atom (Å^3) at the BM4 minimum V0, B0 (GPa)
+    and B' from ``eos``, and M = ``mass`` the mean atomic mass (amu).
+
+    Parameters
+    ----------
+    volume : float or array (n_V,), Å^3 per cell
+    eos : BM4, the fit of E(V) per cell
+    n_atoms : int, atoms per cell
+    mass : float, mean atomic mass, amu
+    scaling : float, s; 0.617 is Moruzzi-Janak-Schwarz (their 41.63 K constant, r0 in
+        bohr and B0 in kbar, is s = 0.617 times 231.04 in these units: do not scale it again)
+    x : float, 2/3 gives the Slater Grüneisen parameter
+
+    Returns
+    -------
+    ndarray of ``volume``'s shape, K
+
+    Examples
+    --------
+    A 12-atom cell of 156 Å^3 (13 Å^3 per atom), B0 = 175 GPa, B' = 3.7, M = 90.65 amu:
+
+    >>> eos = BM4(np.zeros(4), 156.0, 0.0, 175.0, 3.7, 0.0)
+    >>> round(float(debye_temperature(156.0, eos, 12, 90.65)), 1)
+    303.7
+    >>> np.round(debye_temperature([150.0, 156.0], eos, 12, 90.65), 1)  # gamma = 1.683
+    array([324.4, 303.7])
     """
     v_atom = eos.volume0 / n_atoms
-    r0 = (3.0 * v_atom / (4.0 * np.pi)) ** (1.0 / 3.0) / _BOHR_A
-    theta0 = scaling * _MJS_CONSTANT * np.sqrt(r0 * eos.bulk_modulus0 * 10.0 / mass)
+    theta0 = scaling * DEBYE_CONSTANT * v_atom ** (1.0 / 6.0) \
+        * np.sqrt(eos.bulk_modulus0 / mass)
     gamma = (1.0 + eos.bulk_modulus_derivative0) / 2.0 - x
     return theta0 * (eos.volume0 / np.asarray(volume, dtype=float)) ** gamma
 
 
-def debye_free_energy(volume, temperature, eos, n_atoms, mass, scaling=0.617, x=2.0 / 3.0):
+def debye_free_energy(volume, temperature, eos, n_atoms, mass, scaling=DEFAULT_DEBYE_SCALING,
+                      x=2.0 / 3.0):
     """Vibrational Helmholtz energy of the Debye model, eV per cell, shape (n_T, n_V).
 
-    F_vib = N [9/8 kB Theta + kB T (3 ln(1 - exp(-Theta/T)) - D3(Theta/T))].
+    F_vib = N [9/8 kB Theta + kB T (3 ln(1 - exp(-Theta/T)) - D3(Theta/T))], with
+    Theta(V) from ``debye_temperature`` (same ``eos``, ``n_atoms``, ``mass``, ``scaling``,
+    ``x``); ``volume`` (n_V,) in Å^3 per cell, ``temperature`` (n_T,) in K.
     """
     theta = debye_temperature(volume, eos, n_atoms, mass, scaling, x)[None, :]
     t = np.asarray(temperature, dtype=float)[:, None]
@@ -294,7 +327,7 @@ def debye_free_energy(volume, temperature, eos, n_atoms, mass, scaling=0.617, x=
     return n_atoms * (zero_point + thermal)
 
 
-def helmholtz_energy(data, volumes, temperatures, scaling=0.617, x=2.0 / 3.0):
+def helmholtz_energy(data, volumes, temperatures, scaling=DEFAULT_DEBYE_SCALING, x=2.0 / 3.0):
     """F(V, T) = E_BM4(V) + F_Debye(V, T) of one configuration on a grid, eV per cell.
 
     Parameters
@@ -302,6 +335,8 @@ def helmholtz_energy(data, volumes, temperatures, scaling=0.617, x=2.0 / 3.0):
     data : EnergyVolume
     volumes : array (n_V,), Å^3 per cell
     temperatures : array (n_T,), K
+    scaling, x : the Debye temperature's s (0.617: Moruzzi-Janak-Schwarz) and Grüneisen x
+        (see ``debye_temperature``)
 
     Returns
     -------

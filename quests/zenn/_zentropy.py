@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quests._defaults import DEFAULT_DEBYE_SCALING
 from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
+from quests.zenn._qha import helmholtz_energy
 
 __all__ = ["Zentropy", "zentropy", "IsobaricProperties", "isobaric_properties", "spinodal",
            "critical_point", "PhaseDiagram", "phase_diagram", "zentropy_from_dft"]
@@ -337,7 +339,7 @@ def phase_diagram(temperatures, volumes, free_energy):
 
 
 def zentropy_from_dft(data, multiplicities, temperatures, volumes=None, *, n_volumes=400,
-                      scaling=0.617, x=2.0 / 3.0):
+                      scaling=DEFAULT_DEBYE_SCALING, x=2.0 / 3.0):
     """Zentropy of configurations given by their DFT E(V): BM4 + Debye-Grüneisen F_k, combined.
 
     Parameters
@@ -347,7 +349,8 @@ def zentropy_from_dft(data, multiplicities, temperatures, volumes=None, *, n_vol
     temperatures : array (n_T,), K
     volumes : array (n_V,), Å^3 per cell, optional
         Default: ``n_volumes`` points over the volumes every configuration covers.
-    scaling, x : Debye-temperature scaling factor and Grüneisen exponent
+    scaling, x : the Debye temperature's s (0.617: Moruzzi-Janak-Schwarz, in
+        theta0 = s 231.04 v^(1/6) (B0/M)^(1/2)) and Grüneisen x (``debye_temperature``)
 
     Returns
     -------
@@ -355,8 +358,6 @@ def zentropy_from_dft(data, multiplicities, temperatures, volumes=None, *, n_vol
     free_energies : ndarray (K, n_T, n_V), the F_k
     eos : list of BM4
     """
-    from quests.zenn._qha import helmholtz_energy
-
     if not data:
         raise InvalidInputError("no configurations given")
     if len({d.n_atoms for d in data}) != 1:
