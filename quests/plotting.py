@@ -295,6 +295,8 @@ def plot_boundary_line(line, reference=None, ax=None):
         lower_b = line.state_dG < 0
         for mask, name, marker in ((~lower_b, a, "o"), (lower_b, b, "s")):
             pts = line.state_points[mask]
+            if not len(pts):
+                continue
             ax.plot(pts[:, 1], pts[:, 0], marker, ls="none", mfc="none", color="k",
                     label=f"state point, {name} lower")
     if reference is not None:

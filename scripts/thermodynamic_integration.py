@@ -262,7 +262,13 @@ def carried_along_pressure(states, fl_runs, phase, t0):
 # -- the Zr study ----------------------------------------------------------------------------------
 
 def _fl_job(args):
-    from make_zr_phases import MASS_ZR, N_CELLS, zr_commands
+    """One FL run; retried at half the timestep (same switching time) if LAMMPS loses atoms.
+
+    At lambda ~ 1 the atoms are nearly free Gaussians about their sites and
+    two of them can come close; as lambda falls again the potential's core
+    repulsion returns, and a 2-fs step can then throw an atom out.
+    """
+    from make_zr_phases import DT_PS, MASS_ZR, N_CELLS, zr_commands
 
     phase, pressure, box, t0, spring, seed, n_equil, n_switch = args
     start = time.time()
@@ -270,10 +276,25 @@ def _fl_job(args):
     # lattice translations of the box: bcc 2 atoms per cubic cell, 1 per primitive
     # cell; hcp 4 atoms per orthorhombic cell, 2 per primitive cell
     n_translations = 2 * cells
-    result = frenkel_ladd(zr_commands(phase, box), t0, spring, MASS_ZR, n_translations,
-                          n_equil=n_equil, n_switch=n_switch, seed=seed)
-    result.update({"phase": phase, "P_GPa": pressure, "wall_s": time.time() - start})
+    failures = []
+    for scale in (1, 2, 4):
+        try:
+            result = frenkel_ladd(zr_commands(phase, box), t0, spring, MASS_ZR, n_translations,
+                                  n_equil=n_equil * scale, n_switch=n_switch * scale, seed=seed,
+                                  timestep=DT_PS / scale)
+            break
+        except Exception as error:  # LAMMPS raises plain Exception
+            failures.append(f"dt = {DT_PS / scale} ps: {str(error).splitlines()[0]}")
+    else:
+        return {"phase": phase, "P_GPa": pressure, "seed": seed, "failed": failures}
+    result.update({"phase": phase, "P_GPa": pressure, "wall_s": time.time() - start,
+                   "timestep_ps": DT_PS / scale, "retries": failures})
     return result
+
+
+def _job_key(job):
+    phase, pressure, _, t0, _, seed, n_equil, n_switch = job
+    return f"{phase} {pressure:g} {t0:g} {seed} {n_equil} {n_switch}"
 
 
 def main(argv=None):
@@ -301,19 +322,44 @@ def main(argv=None):
             for seed in args.seeds:
                 jobs.append((phase, pressure, tuple(ref[0]["box_A"]), args.t0, spring, seed,
                              args.n_equil, args.n_switch))
-    if args.jobs > 1:
-        import multiprocessing as mp
+    # every finished run is kept in OUTPUT.runs.jsonl at once, so a run that stops
+    # part-way is resumed, not repeated
+    cache = args.output + ".runs.jsonl"
+    done = {}
+    if os.path.exists(cache):
+        with open(cache) as fh:
+            for row in fh:
+                if row.strip():
+                    record = json.loads(row)
+                    done[record["key"]] = record["result"]
+    todo = [j for j in jobs if _job_key(j) not in done]
+    with open(cache, "a") as fh:
+        if args.jobs > 1 and len(todo) > 1:
+            import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            fl_runs = pool.map(_fl_job, jobs, chunksize=1)
-    else:
-        fl_runs = [_fl_job(j) for j in jobs]
+            with mp.get_context("spawn").Pool(args.jobs) as pool:
+                for job, result in zip(todo, pool.imap(_fl_job, todo, chunksize=1)):
+                    fh.write(json.dumps({"key": _job_key(job), "result": result}) + "\n")
+                    fh.flush()
+                    done[_job_key(job)] = result
+        else:
+            for job in todo:
+                result = _fl_job(job)
+                fh.write(json.dumps({"key": _job_key(job), "result": result}) + "\n")
+                fh.flush()
+                done[_job_key(job)] = result
+    fl_runs = [done[_job_key(j)] for j in jobs]
+    failed = [r for r in fl_runs if "failed" in r]
+    for r in failed:
+        print(f"FL {r['phase']} P = {r['P_GPa']:g} GPa seed {r['seed']} FAILED: {r['failed']}")
+    fl_runs = [r for r in fl_runs if "failed" not in r]
     for r in fl_runs:
         print(f"FL {r['phase']} P = {r['P_GPa']:g} GPa seed {r['seed']}: F = {r['F_eV']:.5f} "
               f"eV/atom (Einstein {r['einstein_eV']:.5f}, switching "
               f"{-0.5 * (r['work_forward_eV'] - r['work_backward_eV']):+.5f}, CM "
               f"{r['center_of_mass_eV']:+.6f}, dissipation {r['dissipation_eV'] * 1e3:.2f} meV, "
-              f"k = {r['spring_eV_A2']:.3f} eV/A^2, {r['wall_s']:.0f} s)", flush=True)
+              f"k = {r['spring_eV_A2']:.3f} eV/A^2, dt = {r['timestep_ps'] * 1e3:.1f} fs, "
+              f"{r['wall_s']:.0f} s)", flush=True)
     gibbs, lines, along_p = [], [], {}
     for pressure in pressures:
         pair = [phase_free_energies(states, fl_runs, ph, pressure, args.t0) for ph in phases]

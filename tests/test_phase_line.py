@@ -228,3 +228,93 @@ def test_frenkel_ladd_of_a_harmonic_crystal(ti):
     assert all(r["lambda_ends"] == [0.0, 1.0, 1.0, 0.0] for r in runs)
     # the dissipation is small against kB T: the switching is close to reversible
     assert all(abs(r["dissipation_eV"]) < 0.05 * ti.KB * HARMONIC_T for r in runs)
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+ZR_ARGS = ["phase-boundary", "--phase-key", "phase", "--pressure-key", "pressure_GPa", "-q"]
+
+
+def zr_phases(path=None):
+    from quests.data import trajectory_files
+
+    path = path or trajectory_files()["zr_phases"]
+    return ["--phase", f"hcp={path}", "--phase", f"bcc={path}"]
+
+
+@pytest.mark.slow
+def test_cli_boundary_line_on_zr(runner, tmp_path):
+    """The shipped hcp/bcc Zr states: a line across 0-4 GPa, written as CSV, JSON and a plot."""
+    import json
+
+    out = {name: str(tmp_path / name) for name in ("r.json", "l.csv", "d.png", "l.json")}
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(), "-o", out["r.json"], "--line",
+                                   out["l.csv"], "--phase-diagram", out["d.png"]])
+    assert result.exit_code == 0, result.output
+    assert "boundary line from (T, P) surfaces" in result.output
+    doc = json.loads(Path(out["r.json"]).read_text())
+    line = doc["line"]
+    assert line["phases"] == ["hcp", "bcc"] and len(line["pressures"]) == 41
+    # strict JSON: where dG has no root near the sampled temperatures the line holds null
+    # (on these Zr states the information entropy puts bcc lower at every state point,
+    # docs/benchmarks.md)
+    assert all(t is None or 500 < t < 2000 for t in line["temperatures"])
+    assert all(isinstance(x, bool) for x in line["extrapolated"])
+    assert len(line["state_dG"]) == len(line["state_points"]) == 34 // 2
+    assert len(doc["boundaries"]) == 3        # the crossing at each pressure, as before
+    rows = Path(out["l.csv"]).read_text().splitlines()
+    assert rows[0].startswith("pressure_GPa,T_K,T_error_K") and len(rows) == 42
+    assert Path(out["d.png"]).stat().st_size > 1000
+
+
+def cli():
+    from quests.cli import cli as command
+
+    return command
+
+
+def test_cli_line_bad_input(runner, tmp_path):
+    from ase.io import read, write
+
+    from quests.data import trajectory_files
+
+    # one pressure only: refused before any entropy is computed
+    coexist = trajectory_files()["cu_coexist_phases"]
+    result = runner.invoke(cli(), ["phase-boundary", "--phase", f"solid={coexist}", "--phase",
+                                   f"liquid={coexist}", "--phase-key", "phase", "--line",
+                                   str(tmp_path / "l.csv")])
+    assert result.exit_code == 2, result.output
+    assert "two or more pressures" in result.output
+    assert "coexistence temperature" not in result.output
+    # two outputs naming one file
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(), "-o", str(tmp_path / "a.json"),
+                                   "--line", str(tmp_path / "a.json")])
+    assert result.exit_code == 2 and "name the same file" in result.output
+    # a phase missing a pressure
+    frames = [a for a in read(trajectory_files()["zr_phases"], ":")
+              if not (a.info["phase"] == "bcc" and a.info["pressure_GPa"] == 2.0)
+              and a.info["target_K"] in (1200.0, 1300.0)]
+    partial = tmp_path / "partial.xyz"
+    write(partial, frames)
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(partial), "--line",
+                                   str(tmp_path / "l.csv")])
+    assert result.exit_code == 2, result.output
+    assert "'bcc' has no state point at P = 2 GPa" in result.output
+    assert not (tmp_path / "l.csv").exists()
+    # frames without a pressure where --pressure-key asks for one
+    for a in frames:
+        a.info.pop("pressure_GPa")
+    write(partial, frames)
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(partial), "--line",
+                                   str(tmp_path / "l.csv")])
+    assert result.exit_code == 2 and "pressure" in result.output
+    # a bad suffix
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(), "--line", str(tmp_path / "l.txt")])
+    assert result.exit_code == 2 and "unsupported suffix" in result.output

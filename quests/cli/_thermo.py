@@ -476,7 +476,14 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     boundaries = boundary_of(*states)
     names = list(phases)
     n_pressures = len({s.pressure for s in states[0]} | {s.pressure for s in states[1]})
-    line = phase_boundary_line(*states) if n_pressures > 1 else None
+    line = None
+    if n_pressures > 1:
+        try:
+            line = phase_boundary_line(*states)
+        except InvalidInputError as error:
+            if line_path is not None or diagram_path is not None:
+                raise
+            click.echo(f"note: no boundary line T(P): {error}", err=True)
     for b in boundaries:
         table = [(f"{t:.1f}", f"{du * 1e3:+.2f}", f"{dv:+.4f}", f"{dh:+.4f}",
                   f"{dg * 1e3:+.2f} +- {e * 1e3:.2f}", f"{t0:.0f}")

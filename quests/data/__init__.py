@@ -9,7 +9,8 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["DEMO_DATASETS", "TRAJECTORIES", "demo_files", "trajectory_files",
+__all__ = ["DEMO_DATASETS", "TRAJECTORIES", "REFERENCES", "demo_files", "trajectory_files",
+           "reference_files",
            "random_structure", "rattled_crystal", "mixed_cu_dataset"]
 
 #: embedded datasets, in the order the demo prints them
@@ -24,7 +25,9 @@ def demo_files():
 
 #: trajectories for worked examples (not part of `quests demo`)
 TRAJECTORIES = ("cu_heating", "cu_melting", "cu_quench", "cu_solid_ref", "cu_liquid_ref",
-                "cu_coexist_phases", "cu_undercooled")
+                "cu_coexist_phases", "cu_undercooled", "zr_phases")
+#: reference results of other methods, for worked examples (JSON)
+REFERENCES = ("zr_ti",)
 
 
 def trajectory_files():
@@ -54,9 +57,30 @@ def trajectory_files():
       then 6 frames of the crystal (``'solid'``) and 6 of independent liquids
       (``'liquid_ref'``) at 1100 K: the steady-state cluster-size distribution
       for a CNT fit. ``cna_min`` only, from at most 100 minimiser steps.
+
+    And one solid-solid system (``scripts/make_zr_phases.py``):
+
+    - ``zr_phases``: hcp and bcc Zr, 432 atoms each, EAM of Mendelev and
+      Ackland 2007 (``Zr_mm.eam.fs``), NPT at 1000-1500 K (every 100 K) and
+      0, 2, 4 GPa; 4 frames (8 ps apart) per phase and state point.
+      ``info``: ``phase``, ``target_K``, ``pressure_GPa`` (barostat target),
+      ``energy_eV``, and ``cna_hcp`` / ``cna_bcc``, the adaptive-CNA fractions
+      of the 1-ps time-averaged positions before the frame.
     """
     root = resources.files(__name__)
     return {name: str(root / f"{name}.xyz") for name in TRAJECTORIES}
+
+
+def reference_files():
+    """Paths of reference results of other methods, as a dict name -> path (JSON).
+
+    - ``zr_ti``: Gibbs energies, entropies and the hcp/bcc boundary of Zr
+      (``Zr_mm.eam.fs``) by thermodynamic integration (Frenkel-Ladd at
+      1300 K, Gibbs-Helmholtz along T) on the state points of ``zr_phases``
+      (``scripts/thermodynamic_integration.py``).
+    """
+    root = resources.files(__name__)
+    return {name: str(root / f"{name}.json") for name in REFERENCES}
 
 
 def random_structure(n_atoms, cell, pbc=True, min_distance=1.5, seed=0, symbols="Cu"):

@@ -300,6 +300,8 @@ def phase_boundary(states_a, states_b):
 
 # -- the boundary line T(P) from smooth surfaces U, V, H (T, P) of each phase ------------------
 
+#: the line's root is sought within this fraction of the sampled temperature span beyond it
+WINDOW = 0.25
 #: the quantities of a PhaseState fitted as surfaces over (T, P), with their error attributes
 SURFACE_QUANTITIES = (("energy", "energy_error"), ("volume", "volume_error"),
                       ("entropy", "entropy_error"))
@@ -438,7 +440,8 @@ class BoundaryLine:
     phases : (str, str)
     pressures : ndarray (n,), GPa
     temperatures, temperature_errors : ndarray (n,), K (NaN where dG has no root
-        within the window: the sampled temperatures widened by their span)
+        within the window: the temperatures sampled by both phases widened by a
+        quarter of their span on each side, ``WINDOW``)
     entropy_jump : ndarray (n,), kB per atom: -d dG/dT / kB at the line (dS = S_b - S_a)
     extrapolated : ndarray (n,) of bool: the point lies outside the sampled temperatures
         or pressures of either phase
@@ -542,8 +545,11 @@ def phase_boundary_line(states_a, states_b, pressures=None):
         raise InvalidInputError("the pressures of the line must be finite")
     temperatures, errors, jumps = [], [], []
     for p in pressures:
+        # quadratic surfaces are not to be trusted far from the data: look for the
+        # root within a quarter of the sampled span beyond it
         root = _root_in_window(lambda t: _surface_dG(surfaces, names, t, p)[0],
-                               max(t_low - span, 1.0), t_high + span, 0.5 * (t_low + t_high))
+                               max(t_low - WINDOW * span, 1.0), t_high + WINDOW * span,
+                               0.5 * (t_low + t_high))
         if np.isnan(root):
             temperatures.append(np.nan)
             errors.append(np.nan)
