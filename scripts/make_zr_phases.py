@@ -213,9 +213,9 @@ def stayed(state):
     """Did the phase keep its structure in every frame?
 
     A transformation shows as the competing structure growing (hcp 1500 K
-    at 0 GPa: bcc 0 -> 100 % within 4 ps). Hot bcc also shows short dips
+    at 0 GPa: its hcp fraction 0.99 -> 0.06 within 8 ps). Hot bcc also shows short dips
     of its own fraction to 0.8-0.9 in single frames, all to 'other', with
-    the competing structure at <= 1 %: thermal disorder that 1-ps averages
+    the competing structure at <= 3 %: thermal disorder that 1-ps averages
     do not remove, not a transformation. The thresholds
     (``MIN_OWN_FRACTION``, ``MAX_COMPETING_FRACTION``) were set to tell the
     two apart after looking at both.

@@ -224,6 +224,9 @@ def test_frenkel_ladd_of_a_harmonic_crystal(ti):
                             n_equil=2000, n_switch=10000, seed=seed) for seed in (1, 2, 3, 4)]
     f = np.array([r["F_eV"] for r in runs])
     error = f.std(ddof=1) / np.sqrt(f.size)
+    print(f"\nharmonic fcc, 108 atoms, {HARMONIC_T:g} K: exact F = {exact:.6f} eV/atom, "
+          f"FL {f.mean():.6f} +- {error:.6f} ({(f.mean() - exact) / (ti.KB * HARMONIC_T):+.5f} "
+          f"kB T); dissipation {np.mean([r['dissipation_eV'] for r in runs]):.2e} eV/atom")
     assert abs(f.mean() - exact) < 4 * error + 1e-5, (f.mean() - exact, error)
     assert all(r["lambda_ends"] == [0.0, 1.0, 1.0, 0.0] for r in runs)
     # the dissipation is small against kB T: the switching is close to reversible
