@@ -318,6 +318,24 @@ def test_cli_line_bad_input(runner, tmp_path):
     result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(partial), "--line",
                                    str(tmp_path / "l.csv")])
     assert result.exit_code == 2 and "pressure" in result.output
+    # frames without a volume (no periodic cell)
+    frames = [a for a in read(trajectory_files()["zr_phases"], ":")
+              if a.info["target_K"] in (1200.0, 1300.0)]
+    for a in frames:
+        a.pbc = False
+    write(partial, frames)
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(partial), "--line",
+                                   str(tmp_path / "l.csv")])
+    assert result.exit_code == 2 and "periodic" in result.output, result.output
+    # a single state point per phase
+    frames = [a for a in read(trajectory_files()["zr_phases"], ":")
+              if a.info["target_K"] == 1200.0 and a.info["pressure_GPa"] == 0.0]
+    write(partial, frames)
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(partial)])
+    assert result.exit_code == 2 and "share fewer than two" in result.output
+    result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(partial), "--phase-diagram",
+                                   str(tmp_path / "d.png")])
+    assert result.exit_code == 2 and "two or more pressures" in result.output
     # a bad suffix
     result = runner.invoke(cli(), [*ZR_ARGS, *zr_phases(), "--line", str(tmp_path / "l.txt")])
     assert result.exit_code == 2 and "unsupported suffix" in result.output
