@@ -237,12 +237,16 @@ def carried_along_pressure(states, fl_runs, phase, t0):
                    and s.get("kept", True)), key=lambda s: s["P_GPa"])
     p = np.array([s["P_GPa"] for s in rows])
     v = np.array([s["V_A3"] for s in rows])
-    coef, _ = fit_quadratic(p, v) if p.size >= 3 else (np.append(np.polyfit(p, v, 1)[::-1], 0),
-                                                        None)
+    if p.size >= 3:
+        coef, _ = fit_quadratic(p, v)
+    else:
+        coef = np.append(np.polyfit(p, v, 1)[::-1], 0.0)
 
     def integral(a, b):
-        prim = lambda x: coef[0] * x + coef[1] * x ** 2 / 2 + coef[2] * x ** 3 / 3  # noqa: E731
-        return (prim(b) - prim(a)) * EV_PER_A3_PER_GPA
+        def primitive(x):
+            return coef[0] * x + coef[1] * x ** 2 / 2 + coef[2] * x ** 3 / 3
+
+        return (primitive(b) - primitive(a)) * EV_PER_A3_PER_GPA
 
     out = []
     base = None
