@@ -17,7 +17,7 @@ standardised (x, T) plus T ln T, fitted by least squares and added to every
 E_k. A shift shared by all configurations passes through the zentropy formula
 unchanged (p_k do not move, F moves by the shift), so the trend is exact
 algebra, not an approximation; it leaves the networks the part of F that is
-hard (for Fe3Pt a 10 meV residual instead of a 2.7 eV spread). On data with
+hard (for Fe3Pt an 11 meV residual instead of a 2.2 eV spread). On data with
 fewer than three rows per trend column the trend is left out, since it would
 pass through every point.
 """
@@ -344,7 +344,7 @@ class ZENN:
         rows this term is skipped; 0 turns it off.
         ``convexity`` weighs a penalty on d2F/dT2 > 0 (a negative heat capacity),
         in units of s and max T: with the trend, s is far smaller than the spread
-        of F (270 times for Fe3Pt), so a given weight acts that much more
+        of F (200 times for Fe3Pt), so a given weight acts that much more
         strongly squared; it needs second derivatives in every step, which makes
         a step about ten times dearer.
         Adam for ``epochs``, then ``lbfgs_steps`` L-BFGS iterations. Returns self.
