@@ -25,10 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from quests.thermo import BOLTZMANN_EV, phase_boundary, phase_states
-from quests.thermo._fit import weighted_linear_fit
 
 DATA = Path(__file__).resolve().parents[1] / "quests" / "data" / "cu_coexist_phases.xyz"
 TM, TM_ERROR = 1310.0, 30.0     # K, coexistence (scripts/coexistence_melting.py)
+
+
+def line_fit(x, y, sigma):
+    """Weighted line y = c0 + c1 x: ((c0, c1), covariance), widened when chi^2/dof > 1."""
+    (c1, c0), cov = np.polyfit(x, y, 1, w=1.0 / np.asarray(sigma), cov="unscaled")
+    chi2 = np.sum(((c0 + c1 * np.asarray(x) - y) / sigma) ** 2) / max(len(x) - 2, 1)
+    return (c0, c1), cov[::-1, ::-1] * max(chi2, 1.0)
 
 
 def main(argv=None):
@@ -48,10 +54,9 @@ def main(argv=None):
         states = [phase_states(f, name, bandwidth=h) for name, f in phases.items()]
         (b,) = phase_boundary(*states)
         if latent is None:
-            design = np.stack([np.ones_like(b.temperatures), b.temperatures], axis=1)
             du_error = np.sqrt([a.energy_error ** 2 + c.energy_error ** 2
                                 for a, c in zip(b.states[::2], b.states[1::2])])
-            (c0, c1), cov, _ = weighted_linear_fit(design, b.dU, du_error)
+            (c0, c1), cov = line_fit(b.temperatures, b.dU, du_error)
             dh_m = c0 + c1 * TM
             dh_m_error = np.sqrt(np.array([1, TM]) @ cov @ np.array([1, TM]))
             ds_m = dh_m / (BOLTZMANN_EV * TM)
@@ -64,7 +69,7 @@ def main(argv=None):
         # kB dH at Tm: a weighted line through dH(T)
         dh_error = np.array([np.hypot(a.entropy_error, c.entropy_error)
                              for a, c in zip(b.states[::2], b.states[1::2])])
-        (e0, e1), cov, _ = weighted_linear_fit(design, b.dH, dh_error)
+        (e0, e1), cov = line_fit(b.temperatures, b.dH, dh_error)
         dh_tm = e0 + e1 * TM
         dh_tm_error = np.sqrt(np.array([1, TM]) @ cov @ np.array([1, TM]))
         bandwidths = [s.bandwidth for s in b.states]
