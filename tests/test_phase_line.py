@@ -209,6 +209,41 @@ def test_einstein_terms_are_analytic(ti):
     assert ti.center_of_mass_term(10, 7.0, 2 * np.pi * kt / 10, t, 7.0) == pytest.approx(0.0)
 
 
+def test_gibbs_helmholtz_integration(ti):
+    """G(T) from G(T0) and H(T) obeys d(G/T)/dT = -H/T^2 and S = -dG/dT = (H - G)/T."""
+    coef = (-6.0, 3.2e-4, 1.5e-8)
+    t0, g0 = 1300.0, -7.3
+    t = np.linspace(900.0, 1700.0, 9)
+    g = ti.gibbs_along_temperature(t0, g0, t, coef)
+    h = coef[0] + coef[1] * t + coef[2] * t * t
+    dt = 1e-3
+    g_over_t = lambda x: ti.gibbs_along_temperature(t0, g0, x, coef) / x  # noqa: E731
+    np.testing.assert_allclose((g_over_t(t + dt) - g_over_t(t - dt)) / (2 * dt), -h / t ** 2,
+                               rtol=1e-6)
+    slope = (ti.gibbs_along_temperature(t0, g0, t + dt, coef)
+             - ti.gibbs_along_temperature(t0, g0, t - dt, coef)) / (2 * dt)
+    np.testing.assert_allclose(-slope, (h - g) / t, rtol=1e-6)
+    assert ti.gibbs_along_temperature(t0, g0, [t0], coef)[0] == pytest.approx(g0)
+
+
+def test_ti_boundary_of_two_known_phases(ti):
+    """Two phases with constant H and S: the boundary is dH / dS, and its error is propagated."""
+    t = [1000.0, 1200.0, 1400.0]
+    t0 = 1200.0
+    kb = ti.KB
+    phases = []
+    for h, s in ((-6.0, 9.0), (-5.95, 9.5)):     # dH = 0.05 eV, dS = 0.5 kB: T = 1160.4 K
+        phases.append({"T_K": t, "G0_eV": h - t0 * s * kb, "G0_error_eV": 1e-4,
+                       "H_fit": [h, 0.0, 0.0], "H_fit_cov": np.zeros((3, 3)).tolist()})
+    line = ti.boundary(phases[0], phases[1], t0)
+    assert line["T_K"] == pytest.approx(0.05 / (0.5 * kb), rel=1e-6)
+    assert line["dS_kB"] == pytest.approx(0.5, rel=1e-6)
+    # sigma(dG) = sqrt(2) 1e-4 (T / T0) over dS
+    expected = np.sqrt(2) * 1e-4 * line["T_K"] / t0 / (0.5 * kb)
+    assert line["T_error_K"] == pytest.approx(expected, rel=1e-3)
+    assert not line["extrapolated"]
+
+
 @pytest.mark.slow
 def test_frenkel_ladd_of_a_harmonic_crystal(ti):
     """FL (fix ti/spring, both branches, Einstein and centre-of-mass terms) hits the exact F.
