@@ -184,6 +184,43 @@ def check_output_path(path, overwrite=False):
     return p
 
 
+def check_distinct_paths(outputs, inputs=()):
+    """Fail before any work if an output names an input or another output.
+
+    outputs : list of (option, path)
+        What the command will write (``None`` paths are skipped).
+    inputs : list of paths
+        What it reads. Paths are compared after resolving links, so a link to
+        an input is the input; an output inside an input folder is allowed.
+
+    Raises ``OutputError`` naming both options: replacing an input with a
+    result loses data, and two outputs in one file keep only the last.
+
+    Examples
+    --------
+    >>> check_distinct_paths([("-o", "a.json"), ("--plot", "a.png")], ["data.xyz"])
+    >>> check_distinct_paths([("-o", "a.json"), ("--line", "./a.json")])
+    Traceback (most recent call last):
+    ...
+    quests._errors.OutputError: -o and --line name the same file a.json
+    """
+    read = {}
+    for path in inputs:
+        if path is not None and Path(path).exists():
+            read.setdefault(Path(path).resolve(), str(path))
+    written = {}
+    for option, path in outputs:
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in read:
+            raise OutputError(f"output {path} ({option}) is an input ({read[key]}): "
+                              "write the result to another file")
+        if key in written:
+            raise OutputError(f"{written[key]} and {option} name the same file {path}")
+        written[key] = option
+
+
 @contextlib.contextmanager
 def atomic_output(path, overwrite=False, mode="w"):
     """Context manager: a temporary file beside ``path``, renamed to it on success.

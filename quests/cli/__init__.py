@@ -44,6 +44,51 @@ class QuestsGroup(click.Group):
             ctx.exit(1)
 
 
+#: parameters that name files a command writes (option names for messages)
+OUTPUT_PARAMETERS = {"output": "-o/--output", "plot_path": "--plot", "flagged": "--flagged",
+                     "line_path": "--line", "diagram_path": "--phase-diagram",
+                     "index_path": "--index"}
+
+
+def _input_candidates(value):
+    """Paths a parameter value may name: FILE, NAME=FILE, FILE=G, FILE@SLICE (and tuples).
+
+    Only the candidates that exist count as inputs (``check_distinct_paths``).
+    """
+    if isinstance(value, (tuple, list)):
+        return [p for v in value for p in _input_candidates(v)]
+    if not isinstance(value, str) or not value:
+        return []
+    candidates = [value]
+    if "=" in value:
+        candidates += value.split("=", 1)
+    for text in list(candidates):
+        if "@" in text:
+            candidates.append(text.rpartition("@")[0])
+    return candidates
+
+
+class QuestsCommand(click.Command):
+    """Checks, before any work, that no output names an input or another output."""
+
+    def invoke(self, ctx):
+        from quests.io import check_distinct_paths
+
+        outputs, inputs = [], []
+        for name, value in ctx.params.items():
+            if name in OUTPUT_PARAMETERS:
+                values = value if isinstance(value, (tuple, list)) else [value]
+                outputs += [(OUTPUT_PARAMETERS[name], v) for v in values if v]
+            else:
+                inputs += _input_candidates(value)
+        check_distinct_paths(outputs, inputs)
+        return super().invoke(ctx)
+
+
+QuestsGroup.command_class = QuestsCommand
+QuestsGroup.group_class = type     # subgroups (quests zenn) are QuestsGroups too
+
+
 @click.group(cls=QuestsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="quests")
 def cli():

@@ -442,8 +442,6 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
     _check_output(line_path, {".json", ".csv"}, overwrite)
     _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
-    _distinct_outputs(output=output, plot=plot_path, line=line_path,
-                      phase_diagram=diagram_path)
     if plot_path is not None or diagram_path is not None:
         from quests._optional import require
 
@@ -548,18 +546,3 @@ def _echo_line(line):
     a, b = line.phases
     click.echo(f"boundary line from (T, P) surfaces of U, V, H ({b} - {a}):")
     click.echo(_align(("P (GPa)", "T (K)", "dS (kB/atom)", "extrapolated"), rows))
-
-
-def _distinct_outputs(**paths):
-    """Two outputs of one command may not name one file."""
-    from quests._errors import OutputError
-
-    seen = {}
-    for option, path in paths.items():
-        if path is None:
-            continue
-        key = Path(path).resolve()
-        if key in seen:
-            raise OutputError(f"--{seen[key].replace('_', '-')} and --{option.replace('_', '-')} "
-                              f"name the same file {path}")
-        seen[key] = option
