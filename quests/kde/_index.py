@@ -23,9 +23,7 @@ Backends (chosen by name from ``BACKENDS``):
 """
 
 import contextlib
-import io
 import numbers
-import pickle
 
 import numpy as np
 
@@ -92,10 +90,39 @@ class _HNSW:
         return faiss.serialize_index(self.index)
 
     @classmethod
-    def from_bytes(cls, payload, X32):
+    def from_bytes(cls, payload, X32, seed=0, n_jobs=None):
+        """faiss's own binary format (plain arrays, no code), checked against the data.
+
+        A file whose graph was altered could make faiss read out of bounds
+        during a search, so the parsed graph is checked before use: one node
+        per descriptor, the stored vectors equal to the descriptors, and every
+        link and the entry point within the index.
+        """
         import faiss
 
-        return cls(faiss.deserialize_index(np.ascontiguousarray(payload, dtype=np.uint8)))
+        index = faiss.deserialize_index(np.ascontiguousarray(payload, dtype=np.uint8))
+        n = X32.shape[0]
+        if not isinstance(index, faiss.IndexHNSWFlat) or index.ntotal != n \
+                or index.d != X32.shape[1]:
+            raise ValueError("the stored graph is not an HNSW index of these descriptors")
+        if n and not np.array_equal(index.reconstruct_n(0, n), X32):
+            raise ValueError("the stored graph's vectors differ from the descriptors")
+        hnsw = index.hnsw
+        levels = faiss.vector_to_array(hnsw.levels)
+        offsets = faiss.vector_to_array(hnsw.offsets)
+        neighbors = faiss.vector_to_array(hnsw.neighbors)
+        per_level = faiss.vector_to_array(hnsw.cum_nneighbor_per_level)
+        if (levels.size != n or offsets.size != n + 1 or offsets[0] != 0
+                or np.any(np.diff(offsets.astype(np.int64)) < 0)
+                or offsets[-1] != neighbors.size or per_level.size < 2
+                or np.any(levels < 1) or levels.max(initial=1) >= per_level.size
+                or np.any(np.diff(offsets.astype(np.int64))
+                          != per_level[levels.astype(np.int64)])
+                or np.any(neighbors < -1) or np.any(neighbors >= n)
+                or not -1 <= hnsw.entry_point < n
+                or hnsw.max_level != levels.max(initial=1) - 1):
+            raise ValueError("the stored graph's links are inconsistent")
+        return cls(index)
 
 
 class _Brute(_HNSW):
@@ -118,7 +145,7 @@ class _Brute(_HNSW):
         return np.zeros(0, dtype=np.uint8)  # rebuilt from the descriptors on load
 
     @classmethod
-    def from_bytes(cls, payload, X32):
+    def from_bytes(cls, payload, X32, seed=0, n_jobs=None):
         return cls().build(X32, 0, 1)
 
 
@@ -143,12 +170,14 @@ class _NNDescent:
         return found
 
     def to_bytes(self):
-        return np.frombuffer(pickle.dumps(self.index, protocol=pickle.HIGHEST_PROTOCOL),
-                             dtype=np.uint8)
+        # pynndescent's index is a Python object graph that only pickle can store, and a
+        # pickle from a file runs whatever code the file's writer put in it: store
+        # nothing and rebuild from the descriptors on load (tens of seconds, safely)
+        return np.zeros(0, dtype=np.uint8)
 
     @classmethod
-    def from_bytes(cls, payload, X32):
-        return cls(pickle.load(io.BytesIO(np.asarray(payload, dtype=np.uint8).tobytes())))
+    def from_bytes(cls, payload, X32, seed=0, n_jobs=None):
+        return cls().build(X32, seed, n_jobs)
 
 
 #: backend name -> class; the keys feed the ``backend`` constraint
@@ -293,7 +322,8 @@ class NeighborIndex:
         index.n_samples_ = index.descriptors_.shape[0]
         index.metadata_ = dict(metadata)
         X32 = np.ascontiguousarray(index.descriptors_, dtype=np.float32)
-        index._engine = BACKENDS[index.backend].from_bytes(payload, X32)
+        index._engine = BACKENDS[index.backend].from_bytes(payload, X32, index.seed,
+                                                           index.n_jobs)
         return index
 
     def get_params(self):
