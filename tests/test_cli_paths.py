@@ -102,3 +102,48 @@ def test_an_output_inside_an_input_folder_is_fine(files):
     result = CliRunner().invoke(cli, ["entropy", "t.xyz", "-q", "-o", "folder/e.json"])
     assert result.exit_code == 0, result.output
     assert (files / "folder" / "e.json").exists()
+
+
+# -- absurd options (issue 15, classes 3 and 4): one error line, status 2 ----------------------
+
+FE3PT_CONFIG = str(FE3PT / "config_0")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["zentropy", FE3PT_CONFIG, "--temperatures", "5:inf:5"], "must be finite"),
+    (["zentropy", FE3PT_CONFIG, "--temperatures", "5:10:10"], "at least 3 temperatures"),
+    (["zentropy", FE3PT_CONFIG, "--temperatures", "0:100:10"], "0 < START < STOP"),
+    (["zentropy", FE3PT_CONFIG, "--temperatures", "5:1e9:1"], "at most"),
+    (["zentropy", FE3PT_CONFIG, "--pressure", "nan"], "finite"),
+    (["zentropy", FE3PT_CONFIG, "--pressure", "inf"], "finite"),
+    (["zentropy", FE3PT_CONFIG, "--volumes", "0"], "--volumes"),
+    (["zentropy", FE3PT_CONFIG, "--volumes", "1"], "--volumes"),
+    (["zentropy", FE3PT_CONFIG, "--volumes", "-5"], "--volumes"),
+    (["uncertainty", "t.xyz", "-r", "g.xyz", "--top", "-1"], "--top"),
+    (["select", "t.xyz", "-r", "g.xyz", "-n", "2", "--top", "-1"], "--top"),
+    (["entropy", "t.xyz", "--species", "999"], "1 to 118"),
+    (["entropy", "t.xyz", "--species", "0"], "1 to 118"),
+    (["entropy", "t.xyz", "--species", "-1"], "1 to 118"),
+    (["entropy", "t.xyz", "--species", ","], "1 to 118"),
+    (["entropy", "t.xyz", "--species", "29,29"], "twice"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_absurd_options_get_one_error_line(files, argv, message):
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_a_temperature_grid_never_passes_stop(files, tmp_path):
+    import csv
+
+    result = CliRunner().invoke(cli, ["zentropy", FE3PT_CONFIG, "--temperatures", "5:600:50",
+                                      "-q", "-o", "z.csv"])
+    assert result.exit_code == 0, result.output
+    with open("z.csv") as fh:
+        temperatures = [float(row["T_K"]) for row in csv.DictReader(fh)]
+    assert temperatures[0] == 5 and temperatures[-1] == 555 and len(temperatures) == 12
+    result = CliRunner().invoke(cli, ["zentropy", FE3PT_CONFIG, "--temperatures", "10:600:10",
+                                      "-q", "-o", "y.csv"])
+    with open("y.csv") as fh:
+        assert float(list(csv.DictReader(fh))[-1]["T_K"]) == 600     # STOP on the grid: kept

@@ -7,7 +7,7 @@ import numpy as np
 
 from quests.cli import cli
 from quests.cli._entropy import _PLOT_SUFFIXES, DESCRIPTOR_SUFFIXES, _align, _check_output, \
-    _combined, _given, _load, _parse_species, common_options, descriptor_options, \
+    _check_top, _combined, _given, _load, _parse_species, common_options, descriptor_options, \
     scheduler_option
 from quests.cli._uncertainty import _BANDWIDTH, _THRESHOLD
 
@@ -190,6 +190,7 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
     """
     from quests.compression import compress as compress_structures
 
+    _check_top(top)
     outputs = list(output)
     _check_outputs(outputs, {".xyz", ".json", ".csv"}, None, overwrite)
     structures, sources = _read_files(candidates, index, fmt, not quiet)

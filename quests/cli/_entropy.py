@@ -88,17 +88,31 @@ def common_options(output=None, output_required=False, output_multiple=False):
     return decorate
 
 
+def _check_top(top):
+    """--top N: how many rows a summary lists; a negative N is a mistake, not 'all but'."""
+    from quests._errors import InvalidInputError
+
+    if top < 0:
+        raise InvalidInputError(f"--top must be 0 or more; got {top}")
+
+
 def _parse_species(text):
     from quests._errors import InvalidInputError
 
     if text is None or text == "all":
         return text
     try:
-        return [int(z) for z in text.split(",") if z.strip()]
+        species = [int(z) for z in text.split(",") if z.strip()]
     except ValueError:
         raise InvalidInputError(
             f"--species must be 'all' or atomic numbers like 29,79; got {text!r}"
         ) from None
+    bad = [z for z in species if not 1 <= z <= 118]
+    if not species or bad:
+        raise InvalidInputError(f"--species takes atomic numbers from 1 to 118; got {text!r}")
+    if len(set(species)) < len(species):
+        raise InvalidInputError(f"--species names an element twice: {text!r}")
+    return species
 
 
 def _check_output(output, allowed, overwrite=False):

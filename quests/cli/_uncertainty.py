@@ -10,7 +10,7 @@ import numpy as np
 from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
 from quests.cli import cli
 from quests.cli._entropy import scheduler_option
-from quests.cli._entropy import _align, _check_output, _combined, _given, _load, \
+from quests.cli._entropy import _align, _check_output, _check_top, _combined, _given, _load, \
     _parse_species, _report_written, common_options, descriptor_options
 
 _METHOD = click.option("--method", type=click.Choice(["auto", "exact", "approx"]),
@@ -153,6 +153,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
         write_table
     from quests.uncertainty import calibrate
 
+    _check_top(top)
     outputs = list(output)
     for path in outputs:
         _check_output(path, {".xyz", ".json", ".csv"}, overwrite)

@@ -12,17 +12,50 @@ from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _report_w
     common_options
 
 
+#: the most points a START:STOP:STEP grid may hold (a typo like 5:1e9:1 is not a grid)
+MAX_GRID_POINTS = 100_000
+
+
 def _range(text, name):
-    """START:STOP:STEP (inclusive of STOP when it falls on the grid) as an array."""
+    """START:STOP:STEP as an array of temperatures (K): START, START + STEP, ... <= STOP.
+
+    STOP is included when it falls on the grid and never passed; the grid
+    needs finite values, START > 0, at least three points and at most
+    ``MAX_GRID_POINTS``.
+    """
     from quests._errors import InvalidInputError
 
     try:
         start, stop, step = (float(p) for p in text.split(":"))
     except ValueError:
         raise InvalidInputError(f"{name} takes START:STOP:STEP; got {text!r}") from None
-    if not (step > 0 and stop > start):
-        raise InvalidInputError(f"{name}: need STOP > START and STEP > 0; got {text!r}")
-    return np.arange(start, stop + 0.5 * step, step)
+    if not all(np.isfinite([start, stop, step])):
+        raise InvalidInputError(f"{name}: START, STOP and STEP must be finite; got {text!r}")
+    if not (step > 0 and stop > start and start > 0):
+        raise InvalidInputError(f"{name}: need 0 < START < STOP and STEP > 0 (K); got {text!r}")
+    count = int(np.floor((stop - start) / step * (1 + 1e-12))) + 1
+    if count < 3:
+        raise InvalidInputError(f"{name} {text} holds {count} temperature(s); at least 3 "
+                                "temperatures are needed (derivatives in T)")
+    if count > MAX_GRID_POINTS:
+        raise InvalidInputError(f"{name} {text} holds {count} temperatures; at most "
+                                f"{MAX_GRID_POINTS} are allowed")
+    return start + step * np.arange(count)
+
+
+def _finite_pressure(pressure):
+    from quests._errors import InvalidInputError
+
+    if not np.isfinite(pressure):
+        raise InvalidInputError(f"--pressure must be a finite number of GPa; got {pressure}")
+
+
+def _volume_count(n_volumes):
+    from quests._errors import InvalidInputError
+
+    if n_volumes is not None and not 3 <= n_volumes <= MAX_GRID_POINTS:
+        raise InvalidInputError(f"--volumes must lie between 3 and {MAX_GRID_POINTS}; got "
+                                f"{n_volumes}")
 
 
 #: 1/K; smaller differences of thermal expansion are numerical, not physical
@@ -155,6 +188,8 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
     _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
     t = _range(temperatures, "--temperatures")
+    _finite_pressure(pressure)
+    _volume_count(n_volumes)
     parsed = [_config(c) for c in configs]
     data = [read_energy_volume(path, n_atoms=n_atoms, mass=mass) for path, _ in parsed]
     g = [m for _, m in parsed]
@@ -390,6 +425,8 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagr
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
     _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
+    _finite_pressure(pressure)
+    _volume_count(n_volumes)
     model = ZENN.load(model_path)
     spec = model.spec_
     if spec["n_features"] != 1:
