@@ -129,6 +129,10 @@ def iter_structures(spec, index=None, format=None):
         raise
     except Exception as exc:  # ase raises many types for unreadable files
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc.__cause__ or exc.__context__, StopIteration) \
+                or "raised StopIteration" in message:
+            # ase's readers run out of lines inside a frame: say what that means
+            message = "the file ends inside a frame (truncated?)"
         raise ReadError(f"cannot read {path}: {message}") from None
 
 

@@ -147,3 +147,16 @@ def test_a_temperature_grid_never_passes_stop(files, tmp_path):
                                       "-q", "-o", "y.csv"])
     with open("y.csv") as fh:
         assert float(list(csv.DictReader(fh))[-1]["T_K"]) == 600     # STOP on the grid: kept
+
+
+@pytest.mark.parametrize("tail", ["108\n", "108\nLattice=\"1 0 0 0 1 0 0 0 1\"\n"],
+                         ids=["count-only", "count-and-comment"])
+def test_a_truncated_last_frame_is_named(files, tail):
+    """A file cut inside its last frame: one line naming the file, not ase's internals."""
+    cut = files / "cut.xyz"
+    cut.write_text((files / "t.xyz").read_text() + tail)
+    result = CliRunner().invoke(cli, ["entropy", "cut.xyz"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot read cut.xyz"), lines
+    assert "StopIteration" not in lines[0]
