@@ -206,7 +206,7 @@ def check_distinct_paths(outputs, inputs=()):
     >>> check_distinct_paths([("-o", "a.json"), ("--line", "./a.json")])
     Traceback (most recent call last):
     ...
-    quests._errors.OutputError: -o and --line name the same file a.json
+    quests._errors.OutputError: -o and --line name the same file ./a.json
     """
     read = {}
     for path in inputs:
