@@ -453,12 +453,10 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     _attach_logs(files, thermo_specs)
     phases = {name: [a for _, frames in parts for a in frames] for name, parts in files.items()}
     if line_path is not None or diagram_path is not None:
-        from quests.thermo import check_line_pressures, frame_value
-        from quests.thermo._frames import PRESSURE_KEYS
+        from quests.thermo import check_line_pressures, state_pressure
 
         check_line_pressures({
-            name: {round(frame_value(a, pressure_key, PRESSURE_KEYS, "pressure",
-                                     f"{name} frame {i}"), 6) if pressure_key else pressure
+            name: {state_pressure(a, pressure_key, pressure, f"{name} frame {i}")
                    for i, a in enumerate(frames)}
             for name, frames in phases.items()})
     from quests.descriptor import structure_species

@@ -31,10 +31,12 @@ from quests.thermo._boundary import (
     check_line_pressures,
     coexistence_temperature,
     fit_state_surface,
+    gibbs_difference,
     phase_boundary,
     phase_boundary_line,
     phase_state,
     phase_states,
+    state_pressure,
 )
 from quests.thermo._cna import BCC, CNA_NAMES, FCC, HCP, ICO, OTHER, common_neighbor_analysis
 from quests.thermo._events import Event, detect_events, jump_scores, signal_noise
@@ -59,12 +61,12 @@ from quests.thermo._trajectory import BandwidthRule, TrajectoryEntropy, merge_ev
 
 __all__ = [
     "BOLTZMANN_EV", "EV_PER_A3_PER_GPA", "UNKNOWN", "CNA_NAMES", "FCC", "HCP", "BCC", "ICO",
-    "OTHER", "common_neighbor_analysis",
-    "BandwidthRule", "BoundaryLine", "CNTFit", "Event", "NucleationAnalysis", "PhaseAnalysis",
-    "PhaseBoundary", "PhaseClassifier", "PhaseState", "StateSurface", "TrajectoryEntropy",
-    "attach_thermo", "check_line_pressures", "cluster_size_distribution", "coexistence_temperature", "detect_events",
-    "first_shell_pairs",
-    "fit_cnt", "fit_state_surface", "frame_value", "jump_scores", "merge_events", "onset_frame", "phase_boundary", "phase_boundary_line",
-    "phase_state", "phase_states", "potential_energy", "signal_noise", "solid_clusters",
-    "volume_bandwidth", "volume_per_atom",
+    "OTHER", "common_neighbor_analysis", "BandwidthRule", "BoundaryLine", "CNTFit", "Event",
+    "NucleationAnalysis", "PhaseAnalysis", "PhaseBoundary", "PhaseClassifier", "PhaseState",
+    "StateSurface", "TrajectoryEntropy", "attach_thermo", "check_line_pressures",
+    "cluster_size_distribution", "coexistence_temperature", "detect_events",
+    "first_shell_pairs", "fit_cnt", "fit_state_surface", "frame_value", "jump_scores",
+    "merge_events", "onset_frame", "phase_boundary", "phase_boundary_line", "phase_state",
+    "phase_states", "potential_energy", "signal_noise", "solid_clusters", "volume_bandwidth",
+    "volume_per_atom", "gibbs_difference", "state_pressure",
 ]

@@ -23,8 +23,9 @@ from quests.thermo._frames import PRESSURE_KEYS, TEMPERATURE_KEYS, frame_value, 
 from quests.thermo._fit import weighted_linear_fit
 
 __all__ = ["PhaseState", "PhaseBoundary", "BoundaryLine", "StateSurface", "phase_state",
-           "phase_states", "phase_boundary", "phase_boundary_line", "fit_state_surface",
-           "check_line_pressures", "coexistence_temperature", "EV_PER_A3_PER_GPA"]
+           "phase_states", "state_pressure", "phase_boundary", "phase_boundary_line",
+           "fit_state_surface", "check_line_pressures", "gibbs_difference",
+           "coexistence_temperature", "EV_PER_A3_PER_GPA"]
 
 #: 1 GPa in eV/Å^3
 EV_PER_A3_PER_GPA = 1.0 / GPA_PER_EV_PER_A3
@@ -134,6 +135,17 @@ def phase_state(frames, phase="phase", temperature=None, pressure=0.0, *, energy
                       bandwidth=float(h), entropy=float(value), entropy_error=entropy_error)
 
 
+def state_pressure(atoms, pressure_key=None, pressure=0.0, label="frame"):
+    """The pressure (GPa) of the state point a frame belongs to, as ``phase_states`` groups it.
+
+    ``info[pressure_key]`` rounded to 1e-6 GPa, or ``pressure`` for every
+    frame when no key is given.
+    """
+    if pressure_key is None:
+        return round(float(pressure), 6)
+    return round(frame_value(atoms, pressure_key, PRESSURE_KEYS, "pressure", label), 6)
+
+
 def phase_states(frames, phase="phase", *, temperature_key=None, pressure_key=None,
                  pressure=0.0, resolution=1.0, labels=None, **kwargs):
     """``phase_state`` of every state point in a set of frames of one phase.
@@ -156,9 +168,8 @@ def phase_states(frames, phase="phase", *, temperature_key=None, pressure_key=No
     groups = {}
     for atoms, label in zip(frames, labels):
         t = frame_value(atoms, temperature_key, TEMPERATURE_KEYS, "temperature", label)
-        p = frame_value(atoms, pressure_key, PRESSURE_KEYS, "pressure", label) \
-            if pressure_key is not None else float(pressure)
-        key = (round(p, 6), round(t / resolution) * resolution)
+        key = (state_pressure(atoms, pressure_key, pressure, label),
+               round(t / resolution) * resolution)
         groups.setdefault(key, ([], []))
         groups[key][0].append(atoms)
         groups[key][1].append(label)
@@ -170,6 +181,11 @@ def phase_states(frames, phase="phase", *, temperature_key=None, pressure_key=No
             "target (temperature_key)")
     return [phase_state(members, phase, t, p, labels=names, **kwargs)
             for (p, t), (members, names) in sorted(groups.items())]
+
+
+def gibbs_difference(du, dv, dh, temperature, pressure):
+    """dG = dU + P dV - kB T dH per atom (eV): dU eV, dV Å^3, dH nats, T K, P GPa."""
+    return du + pressure * EV_PER_A3_PER_GPA * dv - BOLTZMANN_EV * temperature * dh
 
 
 def coexistence_temperature(temperatures, dG, dG_error):
@@ -278,7 +294,7 @@ def phase_boundary(states_a, states_b):
         dv = np.array([b.volume - a.volume for a, b in pairs])
         dh = np.array([b.entropy - a.entropy for a, b in pairs])
         kt = BOLTZMANN_EV * t
-        dg = du + p * dv - kt * dh
+        dg = gibbs_difference(du, dv, dh, t, pressure)
         error = np.sqrt(np.array([a.energy_error ** 2 + b.energy_error ** 2
                                   + p ** 2 * (a.volume_error ** 2 + b.volume_error ** 2)
                                   for a, b in pairs])
@@ -339,10 +355,7 @@ class StateSurface:
 
     def design(self, temperature, pressure):
         """Monomials of (T, P): shape (*broadcast shape, m)."""
-        t = (np.asarray(temperature, dtype=float) - self.center[0]) / self.scale[0]
-        p = (np.asarray(pressure, dtype=float) - self.center[1]) / self.scale[1]
-        t, p = np.broadcast_arrays(t, p)
-        return np.stack([t ** i * p ** j for i, j in self.powers], axis=-1)
+        return _monomials(temperature, pressure, self.powers, self.center, self.scale)
 
     def __call__(self, temperature, pressure):
         """Value at (T K, P GPa), broadcast over both."""
@@ -359,6 +372,14 @@ class StateSurface:
                 "coefficients": self.coefficients, "covariance": self.covariance,
                 "reduced_chi2": self.reduced_chi2, "center": list(self.center),
                 "scale": list(self.scale)}
+
+
+def _monomials(temperature, pressure, powers, center, scale):
+    """t^i p^j of the scaled t = (T - center[0]) / scale[0], p likewise: (..., len(powers))."""
+    t = (np.asarray(temperature, dtype=float) - center[0]) / scale[0]
+    p = (np.asarray(pressure, dtype=float) - center[1]) / scale[1]
+    t, p = np.broadcast_arrays(t, p)
+    return np.stack([t ** i * p ** j for i, j in powers], axis=-1)
 
 
 def _surface_powers(n_temperatures, n_pressures, n_points):
@@ -418,9 +439,8 @@ def fit_state_surface(states, quantity="energy"):
     powers = _surface_powers(np.unique(t).size, np.unique(p).size, len(states))
     center = (float(t.mean()), float(p.mean()))
     scale = (float(np.ptp(t)) or 1.0, float(np.ptp(p)) or 1.0)
-    surface = StateSurface(states[0].phase, quantity, powers, np.zeros(len(powers)),
-                           np.zeros((len(powers),) * 2), 0.0, center, scale)
-    coefficients, covariance, chi2 = weighted_linear_fit(surface.design(t, p), y, sigma)
+    coefficients, covariance, chi2 = weighted_linear_fit(
+        _monomials(t, p, powers, center, scale), y, sigma)
     return StateSurface(states[0].phase, quantity, powers, coefficients, covariance,
                         float(chi2), center, scale)
 
@@ -483,8 +503,7 @@ def _surface_dG(surfaces, phases, temperature, pressure):
     t, p = np.broadcast_arrays(np.asarray(temperature, dtype=float),
                                np.asarray(pressure, dtype=float))
     p_ev, kt = p * EV_PER_A3_PER_GPA, BOLTZMANN_EV * t
-    dg = ((b["energy"](t, p) - a["energy"](t, p)) + p_ev * (b["volume"](t, p)
-          - a["volume"](t, p)) - kt * (b["entropy"](t, p) - a["entropy"](t, p)))
+    dg = gibbs_difference(*(b[q](t, p) - a[q](t, p) for q, _ in SURFACE_QUANTITIES), t, p)
     variance = sum(s["energy"].variance(t, p) + p_ev ** 2 * s["volume"].variance(t, p)
                    + kt ** 2 * s["entropy"].variance(t, p) for s in (a, b))
     return dg, np.sqrt(variance)
@@ -569,9 +588,9 @@ def phase_boundary_line(states_a, states_b, pressures=None):
     shared = [(by_point[(s.temperature, s.pressure)], s) for s in states_b
               if (s.temperature, s.pressure) in by_point]
     points = np.array([(b.temperature, b.pressure) for _, b in shared]).reshape(-1, 2)
-    measured = np.array([(b.energy - a.energy) + b.pressure * EV_PER_A3_PER_GPA
-                         * (b.volume - a.volume) - BOLTZMANN_EV * b.temperature
-                         * (b.entropy - a.entropy) for a, b in shared])
+    measured = np.array([gibbs_difference(b.energy - a.energy, b.volume - a.volume,
+                                          b.entropy - a.entropy, b.temperature, b.pressure)
+                         for a, b in shared])
     fitted = _surface_dG(surfaces, names, points[:, 0], points[:, 1])[0] if shared else \
         np.zeros(0)
     return BoundaryLine(phases=names, pressures=pressures, temperatures=temperatures,
