@@ -144,12 +144,11 @@ def run_state(phase, temperature, pressure, n_frames=20, equilibrate_ps=10.0,
         velocity all create {temperature} {seed} mom yes rot yes dist gaussian
         fix md all npt temp {temperature} {temperature} {TDAMP} {couple} {p_bar} {p_bar} {PDAMP}
         compute pu all property/atom xu yu zu
-        compute msd all msd com yes
         thermo_style custom step temp pe ke vol enthalpy lx ly lz press
         thermo 1000
     """)
     lmp.command(f"run {int(round(equilibrate_ps / DT_PS))}")
-    lmp.command("compute msd0 all msd com yes")   # reference: the equilibrated structure
+    lmp.command("compute msd all msd com yes")   # reference: the equilibrated structure
     steps = int(round(production_ps / DT_PS))
     every = steps // n_frames
     average = min(500, every)                    # 1-ps averages of positions for the CNA
@@ -161,7 +160,7 @@ def run_state(phase, temperature, pressure, n_frames=20, equilibrate_ps=10.0,
         variable lx equal lx
         variable ly equal ly
         variable lz equal lz
-        variable msd equal c_msd0[4]
+        variable msd equal c_msd[4]
     """)
     import tempfile
 

@@ -85,12 +85,6 @@ def switching_work(lam, du):
     return float(np.sum(0.5 * (du[1:] + du[:-1]) * np.diff(lam)))
 
 
-def new_lammps():
-    from make_thermo_md import new_lammps as _new
-
-    return _new()
-
-
 def frenkel_ladd(setup, temperature, spring, mass, n_translations, *, n_equil=5000,
                  n_switch=25000, seed=1, timestep=0.002, damping=0.1):
     """Free energy per atom (eV) of the crystal that ``setup`` builds, at fixed volume.
@@ -101,7 +95,7 @@ def frenkel_ladd(setup, temperature, spring, mass, n_translations, *, n_equil=50
     (per atom), the Einstein, centre-of-mass and switching terms, the works
     of both branches and the dissipation (all per atom), the box volume.
     """
-    import lammps
+    from make_thermo_md import new_lammps
 
     lmp = new_lammps()
     lmp.commands_string(setup)
@@ -135,7 +129,6 @@ def frenkel_ladd(setup, temperature, spring, mass, n_translations, *, n_equil=50
     f_einstein = einstein_free_energy(temperature, spring, mass)
     f_cm = center_of_mass_term(n, volume, spring, temperature, n_translations) / n
     f = f_einstein - 0.5 * (w_f - w_b) + f_cm
-    del lammps
     return {"F_eV": float(f), "einstein_eV": float(f_einstein), "center_of_mass_eV": float(f_cm),
             "work_forward_eV": w_f, "work_backward_eV": w_b,
             "dissipation_eV": 0.5 * (w_f + w_b), "n_atoms": int(n), "volume_A3": float(volume),
@@ -311,6 +304,8 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("-o", "--output", default="zr_ti.json")
     args = parser.parse_args(argv)
+    if os.path.realpath(args.output) == os.path.realpath(args.states):
+        sys.exit(f"error: the output {args.output} is the states file it reads")
     with open(args.states) as fh:
         states = [s for s in json.load(fh)["states"] if s.get("kept", True)]
     phases = ("hcp", "bcc")
@@ -387,9 +382,11 @@ def main(argv=None):
             print(f"  {phase} G(T0, {row['P_GPa']:g} GPa): FL {row['G_FL_eV']:.5f}, carried by "
                   f"int V dP {row['G_carried_eV']:.5f} "
                   f"({(row['G_carried_eV'] - row['G_FL_eV']) * 1e3:+.2f} meV)")
-    with open(args.output, "w") as fh:
+    partial = args.output + ".partial"      # written whole, then renamed
+    with open(partial, "w") as fh:
         json.dump({"potential": "Zr_mm.eam.fs", "T0_K": args.t0, "frenkel_ladd": fl_runs,
                    "gibbs": gibbs, "boundary": lines, "along_pressure": along_p}, fh, indent=1)
+    os.replace(partial, args.output)
     print(f"wrote {args.output}")
 
 
