@@ -287,8 +287,7 @@ def _folder_free_energy(folder, multiplicity, temperatures, n_volumes, debye_sca
     g = [given.get(name, 1.0) for name in names]
     t = _range("10:1200:10" if temperatures is None else temperatures, "--temperatures")
     n_volumes = 80 if n_volumes is None else n_volumes
-    if t.size < 3 or n_volumes < 3:
-        raise InvalidInputError("the training F needs at least 3 temperatures and 3 volumes")
+    _volume_count(n_volumes)    # _range has checked the temperatures
     z, _, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes, scaling=debye_scaling,
                                   x=gruneisen_x)
     _echo_eos(data, g, eos)
