@@ -134,7 +134,9 @@ def test_bad_input():
 
 HARMONIC_A = 3.6         # Å, fcc
 HARMONIC_K = 2.0         # eV/Å^2, LAMMPS bond_style harmonic: E = K (r - r0)^2
-HARMONIC_T = 100.0       # K: rms displacement ~0.03 Å, geometric anharmonicity ~1e-4 kB T
+# K: bonds stretch by ~1 % of r0, so the geometric anharmonicity is of order
+# (u / r0)^2 ~ 1e-4 kB T (an estimate, not measured)
+HARMONIC_T = 100.0
 HARMONIC_MASS = 63.546
 HARMONIC_CELLS = 3       # 108 atoms
 
@@ -249,10 +251,10 @@ def test_frenkel_ladd_of_a_harmonic_crystal(ti):
     """FL (fix ti/spring, both branches, Einstein and centre-of-mass terms) hits the exact F.
 
     Four seeds of 10^4-step switching: their mean lies within 4 standard
-    errors (+ 1e-5 eV for the ~1e-4 kB T anharmonicity) of the normal-mode
-    answer. The centre-of-mass term alone is 1.8e-3 eV/atom and the
-    translation count kB T ln(N) / N is 3.7e-4 eV/atom here: both far above
-    the tolerance, so neither can be wrong unnoticed.
+    errors (+ 1e-5 eV for the estimated ~1e-4 kB T anharmonicity) of the normal-mode
+    answer. The centre-of-mass term alone is 1.7e-3 eV/atom (asserted below) and the
+    translation count kB T ln(N) / N is 3.7e-4 eV/atom here, against a
+    tolerance of 1.4e-4: neither can be wrong unnoticed.
     """
     exact = harmonic_free_energy(ti)
     runs = [ti.frenkel_ladd(harmonic_setup(), HARMONIC_T, 6.0, HARMONIC_MASS, 1,
@@ -261,8 +263,14 @@ def test_frenkel_ladd_of_a_harmonic_crystal(ti):
     error = f.std(ddof=1) / np.sqrt(f.size)
     print(f"\nharmonic fcc, 108 atoms, {HARMONIC_T:g} K: exact F = {exact:.6f} eV/atom, "
           f"FL {f.mean():.6f} +- {error:.6f} ({(f.mean() - exact) / (ti.KB * HARMONIC_T):+.5f} "
-          f"kB T); dissipation {np.mean([r['dissipation_eV'] for r in runs]):.2e} eV/atom")
+          f"kB T); dissipation {np.mean([r['dissipation_eV'] for r in runs]):.2e} eV/atom; "
+          f"centre-of-mass term {runs[0]['center_of_mass_eV']:.2e} eV/atom")
     assert abs(f.mean() - exact) < 4 * error + 1e-5, (f.mean() - exact, error)
+    # the terms that an error in the centre-of-mass treatment would change exceed the
+    # tolerance (measured: 12 and 2.6 times), so the test would see such an error
+    tolerance = 4 * error + 1e-5
+    assert abs(runs[0]["center_of_mass_eV"]) > 5 * tolerance
+    assert ti.KB * HARMONIC_T * np.log(108) / 108 > 2 * tolerance
     assert all(r["lambda_ends"] == [0.0, 1.0, 1.0, 0.0] for r in runs)
     # the dissipation is small against kB T: the switching is close to reversible
     assert all(abs(r["dissipation_eV"]) < 0.05 * ti.KB * HARMONIC_T for r in runs)
