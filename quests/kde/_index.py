@@ -95,8 +95,10 @@ class _HNSW:
 
         A file whose graph was altered could make faiss read out of bounds
         during a search, so the parsed graph is checked before use: one node
-        per descriptor, the stored vectors equal to the descriptors, and every
-        link and the entry point within the index.
+        per descriptor, the stored vectors equal to the descriptors (faiss
+        cannot know those), and every link and the entry point within the
+        index (faiss 1.15 checks the links itself while reading; the floor
+        of our dependency, 1.8, is not known to, so the check stays).
         """
         import faiss
 
