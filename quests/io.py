@@ -533,8 +533,11 @@ def begin_descriptor_store(path, overwrite=False):
     ``check_store_path``; ``finish_descriptor_store`` renames it to ``path``."""
     p = check_store_path(path, overwrite)
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".partial", dir=p.parent))
-    _zarr().open_group(str(tmp), mode="w").attrs.update(
-        {"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False})
+    group = _zarr().open_group(str(tmp), mode="w")
+    group.attrs.update({"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False})
+    # made here, once: workers that each 'required' it raced, and the loser's
+    # create failed with ContainsGroupError (seen in CI)
+    group.create_group("blocks")
     return tmp
 
 
@@ -554,7 +557,7 @@ def write_store_block(store, block, descriptors, **rows):
     import uuid
 
     group = _zarr().open_group(str(store), mode="r+")
-    sub = group.require_group("blocks").create_group(f"{block:06d}.{uuid.uuid4().hex}")
+    sub = group["blocks"].create_group(f"{block:06d}.{uuid.uuid4().hex}")
     chunk = (max(1, min(len(descriptors), 65536)), descriptors.shape[1])
     sub.create_array("descriptors", data=np.ascontiguousarray(descriptors), chunks=chunk)
     for key in STORE_ROW_ARRAYS:

@@ -204,6 +204,36 @@ def test_approximate_dh_against_a_store_uses_one_index_per_block(client, tmp_pat
     assert np.all(graph >= exact - 1e-9) and np.all(graph <= exact + remote[1] + 1e-9)
 
 
+def test_workers_write_their_first_blocks_at_once(tmp_path):
+    """Eight writers start together on a new store (as the workers of a cluster do).
+
+    Each used to create the store's 'blocks' group on demand; two creating it at once
+    failed with ContainsGroupError (once in CI; 5 of 20 trials of this test). The
+    group is now made when the store is begun.
+    """
+    import threading
+
+    rows = dict(structure_index=np.zeros(3, int), atom_index=np.arange(3),
+                numbers=np.full(3, 29), source=np.zeros(3, int))
+    for trial in range(10):
+        store = begin_descriptor_store(tmp_path / f"s{trial}.zarr")
+        barrier, errors = threading.Barrier(8), []
+
+        def write(block):
+            barrier.wait()
+            try:
+                write_store_block(store, block, np.ones((3, 4)), **rows)
+            except Exception as exc:  # noqa: BLE001 - any failure fails the test below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(b,)) for b in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+
+
 def test_interrupted_stores_are_never_read(tmp_path):
     store = begin_descriptor_store(tmp_path / "x.zarr")
     write_store_block(store, 0, np.ones((3, 4)), structure_index=np.zeros(3, int),
