@@ -12,6 +12,7 @@ from quests._errors import (  # noqa: E402
     InvalidStructureError,
     OutputError,
     QuestsError,
+    QuestsWarning,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "InvalidInputError",
     "InvalidStructureError",
     "OutputError",
+    "QuestsWarning",
 ]

@@ -1,6 +1,7 @@
 """The package's exceptions: one base class, all with one-line messages."""
 
-__all__ = ["QuestsError", "InvalidInputError", "InvalidStructureError", "OutputError"]
+__all__ = ["QuestsError", "InvalidInputError", "InvalidStructureError", "OutputError",
+           "QuestsWarning"]
 
 
 class QuestsError(ValueError):
@@ -21,3 +22,9 @@ class InvalidStructureError(QuestsError):
 
 class OutputError(QuestsError):
     """An output path cannot be written (exists, or its folder is not writable)."""
+
+
+class QuestsWarning(UserWarning):
+    """A result holds something the user must know about (atoms of a species
+    the reference lacks, rows outside a fitted range...). The command line
+    prints each as one ``warning:`` line after a successful run."""

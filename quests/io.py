@@ -309,7 +309,8 @@ def write_table(path, rows, metadata=None, overwrite=False):
     """Write a list of flat dicts as ``.csv`` (one row each) or ``.json`` (with metadata).
 
     The format follows the suffix; JSON carries the package version and
-    ``metadata`` beside the rows.
+    ``metadata`` beside the rows. Infinite values are ``inf``/``-inf`` in CSV
+    and ``null`` in JSON (strict JSON has no infinity), NaN is empty/null.
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
@@ -322,9 +323,15 @@ def write_table(path, rows, metadata=None, overwrite=False):
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in to_jsonable(row).items()})
+            writer.writerow({k: _csv_cell(row[k], v) for k, v in to_jsonable(row).items()})
 
     return atomic_write(path, write, overwrite, mode="w")
+
+
+def _csv_cell(value, converted):
+    if isinstance(value, (float, np.floating)) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return "" if converted is None else converted
 
 
 def write_descriptors(path, descriptors, metadata, overwrite=False, **arrays):
@@ -338,29 +345,90 @@ def write_descriptors(path, descriptors, metadata, overwrite=False, **arrays):
     )
 
 
-def read_descriptors(path):
+def read_descriptors(path, return_numbers=False):
     """Load ``(descriptors, metadata, structure_index)`` written by ``write_descriptors``.
 
     ``structure_index`` (n_rows,) says which frame each row comes from (all
-    zeros if the file does not record it). A folder (``.zarr``) is read as a
+    zeros if the file does not record it). With ``return_numbers`` a fourth
+    item: the atomic number of each row's centre atom, (n_rows,), or None if
+    the file does not record them. A folder (``.zarr``) is read as a
     descriptor store (``read_descriptor_store``).
+
+    The file must agree with itself: its descriptors finite, their columns
+    those its k and species give, and each per-row array one value per
+    row; anything else (and a truncated or damaged archive) is a
+    ``ReadError`` naming the file.
     """
     if Path(path).is_dir():
-        return read_descriptor_store(path)
+        x, metadata, frame_of_row = read_descriptor_store(path)
+        numbers = DescriptorStore(path).column("numbers") if return_numbers else None
+        _check_descriptor_file(path, x, metadata, {"structure_index": frame_of_row,
+                                                   "numbers": numbers})
+        return (x, metadata, frame_of_row, numbers) if return_numbers else \
+            (x, metadata, frame_of_row)
     _check_readable(path)
+    import zipfile
+    import zlib
+
     try:
         with np.load(path, allow_pickle=False) as data:
             descriptors = np.asarray(data["descriptors"])
             metadata = json.loads(str(data["metadata"]))
-            if "structure_index" in data.files:
-                frame_of_row = np.asarray(data["structure_index"])
-            else:
-                frame_of_row = np.zeros(len(descriptors), dtype=np.int64)
-    except (KeyError, ValueError, OSError) as exc:
-        raise ReadError(f"{path} is not a quests descriptor file: {exc}") from None
+            rows = {key: np.asarray(data[key]) for key in STORE_ROW_ARRAYS
+                    if key in data.files}
+    except KeyError as exc:
+        raise ReadError(f"{path} is not a quests descriptor file: it has no {exc} array") \
+            from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReadError(f"{path} is not a readable quests descriptor file (truncated or "
+                        f"damaged?): {reason}") from None
+    _check_descriptor_file(path, descriptors, metadata, rows)
+    frame_of_row = rows.get("structure_index", np.zeros(len(descriptors), dtype=np.int64))
+    if return_numbers:
+        return descriptors, metadata, frame_of_row, rows.get("numbers")
+    return descriptors, metadata, frame_of_row
+
+
+def _check_descriptor_file(path, descriptors, metadata, rows):
+    """A descriptor file that contradicts itself is refused, naming what disagrees."""
     if descriptors.ndim != 2 or descriptors.shape[0] == 0:
         raise InvalidStructureError(f"{path} holds no descriptors")
-    return descriptors, metadata, frame_of_row
+    if descriptors.dtype.kind != "f":
+        raise ReadError(f"{path}: descriptors are {descriptors.dtype}, not floating point")
+    if not isinstance(metadata, dict):
+        raise ReadError(f"{path}: its metadata is not a JSON object")
+    k, species = metadata.get("k"), metadata.get("species")
+    if not (isinstance(k, int) and k >= 1) or not (
+            species is None or (isinstance(species, list)
+                                and all(isinstance(z, int) for z in species))):
+        raise ReadError(f"{path}: its metadata has no valid k and species "
+                        f"(k={k!r}, species={species!r})")
+    cutoff = metadata.get("cutoff")
+    if not (isinstance(cutoff, (int, float)) and math.isfinite(cutoff) and cutoff > 0):
+        raise ReadError(f"{path}: its metadata has no valid cutoff (cutoff={cutoff!r})")
+    expected = (2 * k - 1) * (1 + len(species or []))
+    if descriptors.shape[1] != expected:
+        raise ReadError(f"{path}: descriptors have {descriptors.shape[1]} columns, but its "
+                        f"k={k} and species={species} give {expected}")
+    for key, values in rows.items():
+        if values is None:
+            continue
+        if values.shape != (descriptors.shape[0],) or values.dtype.kind not in "iu":
+            raise ReadError(f"{path}: {key} has shape {values.shape} of {values.dtype}, not "
+                            f"one integer per descriptor row ({descriptors.shape[0]})")
+    if "structure_index" in rows and rows["structure_index"] is not None:
+        index = rows["structure_index"]
+        if index.min() < 0 or np.any(np.diff(index) < 0):
+            raise ReadError(f"{path}: structure_index is not a non-decreasing frame number")
+    if rows.get("numbers") is not None:
+        numbers = rows["numbers"]
+        if numbers.min() < 1 or numbers.max() > 118:
+            raise ReadError(f"{path}: numbers holds atomic numbers outside 1-118")
+    # finite last: it reads every value (blocks of rows keep the memory small)
+    for start in range(0, descriptors.shape[0], 65536):
+        if not np.all(np.isfinite(descriptors[start:start + 65536])):
+            raise ReadError(f"{path}: descriptors contain NaN or inf")
 
 
 _INDEX_FORMAT = "quests-neighbor-index"

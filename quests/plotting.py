@@ -41,7 +41,13 @@ def plot_frame_uncertainty(rows, threshold=0.0, ax=None):
     ax.plot(frames, max_dh, label="max dH", color="C3")
     ax.plot(frames, mean_dh, label="mean dH", color="C0")
     flagged = max_dh > threshold
-    ax.scatter(frames[flagged], max_dh[flagged], s=10, color="C3", zorder=3, label="flagged")
+    infinite = np.isinf(max_dh)
+    ax.scatter(frames[flagged & ~infinite], max_dh[flagged & ~infinite], s=10, color="C3",
+               zorder=3, label="flagged")
+    if infinite.any():  # atoms of a species the reference lacks: drawn at the top edge
+        ax.scatter(frames[infinite], np.full(infinite.sum(), 0.97), marker="^", s=14,
+                   color="C1", zorder=3, transform=ax.get_xaxis_transform(),
+                   label="dH = inf (species the reference lacks)")
     ax.axhline(threshold, color="k", lw=0.8, ls="--")
     ax.set_xlabel("frame")
     ax.set_ylabel("dH (nats)")

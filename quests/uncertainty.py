@@ -9,16 +9,20 @@ running ASE simulation. ``calibrate`` measures how well dH ranks per-atom
 model errors (the calibration of the QUESTS paper).
 
 dH > threshold (default 0) marks an environment as novel: the reference has
-no environment within about a bandwidth of it.
+no environment within about a bandwidth of it. An atom of a species that no
+reference atom has is novel whatever its neighbours: its dH is +inf (the
+descriptor does not see the centre atom's species, so its kernel sum would
+otherwise pretend to cover it), and a ``QuestsWarning`` names the species.
 """
 
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
-from quests._errors import InvalidInputError, InvalidStructureError
+from quests._errors import InvalidInputError, InvalidStructureError, QuestsWarning
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
     Options, check_descriptors, check_estimator_params
 from quests.analysis import BatchedFrameAnalysis
@@ -33,6 +37,7 @@ __all__ = [
     "Calibration",
     "calibrate",
     "atom_errors",
+    "unseen_species",
 ]
 
 #: method="auto" sums over the whole reference up to this many environments
@@ -79,6 +84,11 @@ class UncertaintyEstimator:
     descriptors_ : ndarray of shape (n_reference, n_features)
     n_reference_ : int
     species_ : None or list of int
+    reference_species_ : list of int or None
+        Atomic numbers of the reference atoms; atoms of any other species get
+        dH = +inf. None where the reference does not record them (descriptors
+        given without ``numbers``, an index saved before they were stored):
+        then no atom is recognised as of an unseen species.
     method_ : {'exact', 'approx'}
     index_ : NeighborIndex or None (None for the exact method)
 
@@ -122,8 +132,13 @@ class UncertaintyEstimator:
     def _check_params(self):
         check_estimator_params(self)
 
-    def fit(self, reference=None):
-        """Describe the reference (and index it for the approximate method); returns self."""
+    def fit(self, reference=None, numbers=None):
+        """Describe the reference (and index it for the approximate method); returns self.
+
+        ``numbers`` (n_reference,): atomic numbers of the centre atoms of a
+        reference given as descriptors (``quests descriptors`` files store
+        them), so that atoms of species the reference lacks are recognised.
+        """
         self._check_params()
         reference = self.reference if reference is None else reference
         if reference is None:
@@ -132,16 +147,19 @@ class UncertaintyEstimator:
         if isinstance(reference, NeighborIndex):
             reference._check_fitted()
             self._adopt_settings(reference.metadata_.get("descriptor", {}))
+            self.reference_species_ = reference.metadata_.get("reference_species")
             return self._set_reference(reference.descriptors_, reference)
         if isinstance(reference, np.ndarray) and reference.ndim == 2:
             self.species_ = self._species_list(None)
             descriptors = check_descriptors(reference, "reference descriptors")
+            self.reference_species_ = _present_species(numbers, descriptors.shape[0])
             return self._set_reference(descriptors, None)
         from quests.descriptor import compute_descriptors, structure_species
         from quests.structures import as_frames
 
         frames = as_frames(reference, "reference structure")
-        self.species_ = (structure_species(frames) if self.species == "all"
+        self.reference_species_ = structure_species(frames)
+        self.species_ = (self.reference_species_ if self.species == "all"
                          else self._species_list(None))
         descriptors = compute_descriptors(frames, self.k, self.cutoff, species=self.species_,
                                           n_jobs=self.n_jobs, verbose=self.verbose)
@@ -201,8 +219,13 @@ class UncertaintyEstimator:
         return compute_descriptors(structures, self.k, self.cutoff, species=self.species_,
                                    n_jobs=self.n_jobs)
 
-    def differential_entropy_of_descriptors(self, Y, return_bound=False):
-        """dH (nats) of descriptor rows Y of shape (n, n_features) against the reference."""
+    def differential_entropy_of_descriptors(self, Y, return_bound=False, numbers=None):
+        """dH (nats) of descriptor rows Y of shape (n, n_features) against the reference.
+
+        ``numbers`` (n,): atomic numbers of the rows' centre atoms; rows of a
+        species outside ``reference_species_`` get dH = +inf (bound 0) and a
+        ``QuestsWarning``.
+        """
         from quests.kde import differential_entropy
 
         self._check_fitted()
@@ -210,16 +233,30 @@ class UncertaintyEstimator:
         dh, bound = differential_entropy(Y, reference, self.bandwidth, method=self.method_,
                                          n_neighbors=self.n_neighbors, return_bound=True,
                                          n_jobs=self.n_jobs)
+        if numbers is not None:
+            unseen = unseen_species(numbers, self.reference_species_, warn=True)
+            dh[unseen], bound[unseen] = np.inf, 0.0
         return (dh, bound) if return_bound else dh
 
     def differential_entropy(self, structures, return_bound=False):
         """Per-atom dH of one or more structures, shape (n_atoms_total,), nats.
 
         With ``return_bound`` also the error bound of each value (0 for the
-        exact method; see ``quests.kde.differential_entropy``).
+        exact method; see ``quests.kde.differential_entropy``). Atoms of a
+        species the reference lacks get +inf.
         """
-        return self.differential_entropy_of_descriptors(self.descriptors(structures),
-                                                        return_bound)
+        from quests.structures import as_frames
+
+        frames = as_frames(structures)
+        numbers = np.concatenate([f.numbers for f in frames]) if frames else None
+        return self.differential_entropy_of_descriptors(self.descriptors(frames),
+                                                        return_bound, numbers)
+
+    def unseen_atoms(self, numbers):
+        """Mask of the atoms (atomic ``numbers``, shape (n,)) of species no reference atom
+        has; all False where the reference species are unknown."""
+        self._check_fitted()
+        return unseen_species(numbers, self.reference_species_)
 
     def run(self, frames, *, errors=None, keep_atoms=True, writers=(), start=None, stop=None,
             step=None, verbose=None):
@@ -245,6 +282,7 @@ class UncertaintyEstimator:
         index = self.index_ or NeighborIndex("brute").fit(self.descriptors_)
         index.metadata_ = {
             **(metadata or {}), "descriptor": _settings(self), "method": self.method_,
+            "reference_species": self.reference_species_,
             "query": {"bandwidth": self.bandwidth, "n_neighbors": self.n_neighbors,
                       "threshold": self.threshold},
         }
@@ -271,6 +309,60 @@ class UncertaintyEstimator:
         # saved by an exact estimator, gives the exact m nearest)
         params["backend"] = index.backend
         return cls(index, **params).fit()
+
+
+def _present_species(numbers, n_rows):
+    """Sorted atomic numbers in ``numbers`` (one per reference row), or None if not given."""
+    if numbers is None:
+        return None
+    numbers = np.asarray(numbers)
+    if numbers.shape != (n_rows,) or not np.issubdtype(numbers.dtype, np.integer):
+        raise InvalidInputError(f"numbers must be {n_rows} integers, one per reference row; "
+                                f"got shape {numbers.shape} of {numbers.dtype}")
+    return sorted(int(z) for z in np.unique(numbers))
+
+
+def unseen_species(numbers, reference_species, warn=False):
+    """Mask of the atoms of species that no reference atom has.
+
+    Parameters
+    ----------
+    numbers : array-like of int, shape (n_atoms,)
+        Atomic numbers of the atoms judged.
+    reference_species : sequence of int or None
+        Atomic numbers present in the reference; None (unknown) marks nothing.
+    warn : bool, default=False
+        Issue a ``QuestsWarning`` naming the species and atom counts when any
+        atom is marked.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_atoms,). Such atoms are novel whatever their
+    neighbours: the descriptor does not hold the centre atom's species.
+
+    Examples
+    --------
+    >>> unseen_species([29, 28, 29], [29]).tolist()
+    [False, True, False]
+    """
+    numbers = np.asarray(numbers)
+    if reference_species is None:
+        return np.zeros(numbers.shape, dtype=bool)
+    mask = ~np.isin(numbers, list(reference_species))
+    if warn and mask.any():
+        warnings.warn(unseen_species_message(numbers[mask]), QuestsWarning, stacklevel=2)
+    return mask
+
+
+def unseen_species_message(numbers):
+    """One line naming the species (and atom counts) of atoms no reference atom shares."""
+    from ase.data import chemical_symbols
+
+    values, counts = np.unique(np.asarray(numbers), return_counts=True)
+    names = ", ".join(f"{count} {chemical_symbols[z] if 0 < z < len(chemical_symbols) else z}"
+                      for z, count in zip(values, counts))
+    return (f"atoms of species the reference lacks ({names}) are counted novel with "
+            "dH = inf")
 
 
 def _frame_row(label, dh, bound, threshold):
@@ -310,6 +402,8 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
     max_dh, mean_dh, novel_fraction : ndarray of shape (n_frames,)
     flagged : ndarray of int, numbers of the flagged frames
     dh, errors : lists of per-frame arrays (if keep_atoms / errors)
+    unseen_species : dict of int -> int, atoms of each species the reference
+        lacks (their dH is +inf; one ``QuestsWarning`` says so at the end)
     """
 
     def __init__(self, estimator, *, errors=None, keep_atoms=True, writers=(), verbose=False):
@@ -325,6 +419,7 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         self.results.rows = []
         self.results.dh = []
         self.results.errors = []
+        self._unseen = []
 
     def _frame_extra(self, label, structure, frame):
         return atom_errors(structure, self.errors, label) if self.errors else None
@@ -333,7 +428,14 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         return self.estimator.descriptors(frames)
 
     def _begin_batch(self, items, x, offsets):
-        return self.estimator.differential_entropy_of_descriptors(x, return_bound=True)
+        numbers = np.concatenate([item.frame.numbers for item in items])
+        with warnings.catch_warnings():
+            # counted here and said once by _conclude, not once per batch
+            warnings.simplefilter("ignore", QuestsWarning)
+            dh, bound = self.estimator.differential_entropy_of_descriptors(
+                x, return_bound=True, numbers=numbers)
+        self._unseen.append(numbers[self.estimator.unseen_atoms(numbers)])
+        return dh, bound
 
     def _finish_frame(self, item, x, rows, state):
         dh, bound = state[0][rows], state[1][rows]
@@ -354,6 +456,11 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         self.results.novel_fraction = np.array([r["novel_fraction"] for r in rows])
         self.results.flagged = np.flatnonzero([r["flagged"] for r in rows])
         self.results.n_atoms = int(sum(r["n_atoms"] for r in rows))
+        unseen = np.concatenate(self._unseen) if self._unseen else np.zeros(0, dtype=int)
+        self.results.unseen_species = {int(z): int(c) for z, c in
+                                       zip(*np.unique(unseen, return_counts=True))}
+        if unseen.size:
+            warnings.warn(unseen_species_message(unseen), QuestsWarning, stacklevel=2)
         return done
 
 

@@ -7,6 +7,7 @@ commands so ``quests --help`` stays instant.
 
 import os
 import sys
+import warnings
 
 import click
 
@@ -21,9 +22,24 @@ class QuestsGroup(click.Group):
 
     Bad input (any ``QuestsError``) exits with 2, other failures with 1. Set
     ``QUESTS_DEBUG=1`` to see the traceback of an unexpected failure.
+    Warnings raised during the command are held back and printed once each,
+    as ``warning:`` lines, after it succeeds; a failed command prints only
+    its error line.
     """
 
     def invoke(self, ctx):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = self._invoke(ctx)
+            except click.exceptions.Exit as exc:
+                if exc.exit_code == 0:
+                    _print_warnings(caught)
+                raise
+            _print_warnings(caught)
+            return result
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except QuestsError as exc:
@@ -35,13 +51,23 @@ class QuestsGroup(click.Group):
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
         except MemoryError:
-            click.echo("error: out of memory (try a smaller selection or --index)", err=True)
+            click.echo("error: out of memory (select fewer frames, or use fewer threads with -j)",
+                       err=True)
             ctx.exit(1)
         except Exception as exc:  # noqa: BLE001 - last line of defence
             if os.environ.get("QUESTS_DEBUG"):
                 raise
             click.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
             ctx.exit(1)
+
+
+def _print_warnings(caught):
+    seen = set()
+    for item in caught:
+        text = str(item.message).strip().splitlines()[0] if str(item.message).strip() else ""
+        if text and text not in seen:
+            seen.add(text)
+            click.echo(f"warning: {text}", err=True)
 
 
 #: parameters that name files a command writes (option names for messages)

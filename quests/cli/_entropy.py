@@ -41,14 +41,20 @@ def scheduler_option(command):
              "else no dask].")(wrapper)
 
 
-def descriptor_options(func=None, *, frames_option="--index"):
+_FRAMES_HELP = ("Frames to read from each file (e.g. 0:100, -1, ::10); FILE@SLICE overrides "
+                "it per file.")
+
+
+def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAMES_HELP):
     """-k/--neighbors, -c/--cutoff, --species, --index (frame selection), --format.
 
     ``frames_option`` renames the frame selection where ``--index`` means
-    something else (the reference index of ``quests uncertainty``).
+    something else (the reference index of ``quests uncertainty``);
+    ``frames_help`` says which files it selects from.
     """
     if func is None:
-        return lambda f: descriptor_options(f, frames_option=frames_option)
+        return lambda f: descriptor_options(f, frames_option=frames_option,
+                                            frames_help=frames_help)
     options = [
         click.option("-k", "--neighbors", "k", type=int, default=DEFAULT_K, show_default=True,
                      help="Nearest neighbours per environment."),
@@ -57,8 +63,7 @@ def descriptor_options(func=None, *, frames_option="--index"):
         click.option("--species", default=None, metavar="all|Z,Z,...",
                      help="Multicomponent descriptor: 'all' species present, or atomic numbers."),
         click.option(frames_option, "index", default=None, metavar="SLICE",
-                     help="Frames to read from each file (e.g. 0:100, -1, ::10); "
-                          "FILE@SLICE overrides it per file."),
+                     help=frames_help),
         click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted)."),
     ]
     for option in reversed(options):
@@ -165,14 +170,15 @@ def _dataset_names(specs):
     return unique
 
 
-def _load(specs, index, fmt, settings, given, verbose, counts=None):
+def _load(specs, index, fmt, settings, given, verbose, counts=None, numbers=None):
     """dict name -> structures, or stored descriptors for .npz files.
 
     ``settings`` holds k, cutoff and species; descriptor files must agree
     with the settings the user gave, and lend theirs to those not given (so
     structure files in the same run are described the same way). A dict
     ``counts`` receives, per descriptor file, the rows of each selected
-    structure.
+    structure; a dict ``numbers``, per descriptor file, the atomic number of
+    each selected row (None where the file does not record them).
     """
     from quests._errors import InvalidInputError
     from quests.io import DescriptorStore, as_slice, read_descriptors, read_structures, \
@@ -187,8 +193,9 @@ def _load(specs, index, fmt, settings, given, verbose, counts=None):
         if _lazy(path, idx, counts):
             x = DescriptorStore(path)  # read block by block by the dask workers
             meta, frame_of_row = x.metadata, None
+            row_numbers = x.column("numbers") if numbers is not None else None
         else:
-            x, meta, frame_of_row = read_descriptors(path)
+            x, meta, frame_of_row, row_numbers = read_descriptors(path, return_numbers=True)
         for key in ("k", "cutoff", "species"):
             stored = meta.get(key)
             if key in given and stored != settings[key]:
@@ -204,6 +211,9 @@ def _load(specs, index, fmt, settings, given, verbose, counts=None):
             x = x[selected]
             if x.shape[0] == 0:
                 raise InvalidInputError(f"{path}: index {idx} selects no frame")
+            row_numbers = None if row_numbers is None else row_numbers[selected]
+        if numbers is not None:
+            numbers[name] = row_numbers
         if counts is not None:
             counts[name] = np.unique(frame_of_row[selected], return_counts=True)[1]
         datasets[name] = x

@@ -2,12 +2,14 @@
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 
 import click
 import numpy as np
 
 from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
+from quests._errors import QuestsWarning
 from quests.cli import cli
 from quests.cli._entropy import scheduler_option
 from quests.cli._entropy import _align, _check_output, _check_top, _combined, _given, _load, \
@@ -37,7 +39,8 @@ def _query_options(func):
 
 
 def _fingerprint(specs):
-    """Reference files as recorded in an index: spec, size and modification time."""
+    """Reference files as recorded in an index: spec (with its @SLICE), resolved path, size
+    and modification time."""
     from quests.io import split_index
 
     prints = []
@@ -51,8 +54,14 @@ def _fingerprint(specs):
 
 
 def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, method,
-               n_neighbors, backend, threshold, index, fmt, n_jobs, verbose):
-    """Load the estimator from ``--index`` or fit it on ``--reference`` (and cache it)."""
+               n_neighbors, backend, threshold, fmt, n_jobs, verbose):
+    """Load the estimator from ``--index`` or fit it on ``--reference`` (and cache it).
+
+    The cache records everything that changes the index: the descriptor settings (k,
+    cutoff, species; checked by ``UncertaintyEstimator.load``), each reference spec with
+    its @SLICE, the files' size and modification time, and --format. A cache that
+    disagrees with the command is refused, never reused.
+    """
     from quests._errors import InvalidInputError
     from quests.uncertainty import UncertaintyEstimator
 
@@ -71,20 +80,38 @@ def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, m
         if reference and stored is not None and stored != _fingerprint(reference):
             raise InvalidInputError(f"index {index_path} is older than its reference files "
                                     "(they changed since): remove it to rebuild")
+        stored_format = estimator.index_.metadata_.get("reference_format", fmt)
+        if reference and stored_format != fmt:
+            raise InvalidInputError(f"index {index_path} was built reading --format "
+                                    f"{stored_format}, not {fmt}: remove it to rebuild")
         return estimator
     if not reference:
         raise InvalidInputError("give the training data with --reference FILE (or an existing "
                                 "--index FILE)")
     settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    data = _combined(_load(reference, index, fmt, settings, set(given), verbose), "--reference")
+    numbers = {}
+    # --frames selects frames of the trajectory only; a reference file is sliced by its
+    # own FILE@SLICE (recorded in the cache)
+    data = _combined(_load(reference, None, fmt, settings, set(given), verbose,
+                           numbers=numbers), "--reference")
     estimator = UncertaintyEstimator(
         data, k=settings["k"], cutoff=settings["cutoff"], species=settings["species"],
-        method=method, backend=backend, verbose=verbose, **query).fit()
+        method=method, backend=backend, verbose=verbose, **query).fit(
+            numbers=_row_numbers(numbers))
     if index_path is not None:
-        estimator.save(index_path, metadata={"reference_files": _fingerprint(reference)})
+        estimator.save(index_path, metadata={"reference_files": _fingerprint(reference),
+                                             "reference_format": fmt})
         if verbose:
             click.echo(f"wrote reference index {index_path}", err=True)
     return estimator
+
+
+def _row_numbers(numbers):
+    """Atomic numbers of every row of descriptor files, joined; None unless all record them."""
+    parts = list(numbers.values())
+    if not parts or any(p is None for p in parts):
+        return None
+    return np.concatenate(parts)
 
 
 def _xyz_writer(handle, only_flagged=False):
@@ -124,7 +151,9 @@ def _summary(result, method, top):
               help="Training data (repeat for several files; .npz descriptor files too).")
 @click.option("--index", "index_path", default=None, metavar="FILE",
               help="Reference index cache: read if it exists, else built and written here.")
-@descriptor_options(frames_option="--frames")
+@descriptor_options(frames_option="--frames",
+                    frames_help="Frames of TRAJ to judge (e.g. 0:100, ::10); a reference file "
+                                "is sliced only by its own FILE@SLICE.")
 @_BANDWIDTH
 @_query_options
 @click.option("--flagged", default=None, metavar="FILE.xyz",
@@ -164,8 +193,12 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     estimator = _estimator(reference, index_path, k=k, cutoff=cutoff, species=species,
                            given=_given(ctx), bandwidth=bandwidth, method=method,
                            n_neighbors=n_neighbors, backend=backend, threshold=threshold,
-                           index=index, fmt=fmt, n_jobs=n_jobs, verbose=not quiet)
+                           fmt=fmt, n_jobs=n_jobs, verbose=not quiet)
     estimator.verbose = not quiet
+    if estimator.reference_species_ is None:
+        warnings.warn("the reference does not record its atoms' species (descriptors without "
+                      "numbers, or an older index): atoms of a species it lacks cannot be "
+                      "recognised", QuestsWarning)
     # every streamed output is committed at the end, or none is
     with contextlib.ExitStack() as stack:
         writers = [_xyz_writer(stack.enter_context(atomic_output(p, overwrite)))
@@ -186,11 +219,22 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
                "parameters": {"k": estimator.k, "cutoff": estimator.cutoff,
                               "species": estimator.species_, "bandwidth": bandwidth,
                               "method": estimator.method_, "n_neighbors": n_neighbors,
-                              "threshold": threshold}}
+                              "threshold": threshold},
+               "reference_species": estimator.reference_species_,
+               "unseen_species": {str(z): c for z, c in result.results.unseen_species.items()}}
+    if result.results.unseen_species:
+        payload["note"] = ("atoms of a species the reference lacks have dH = +inf (null in "
+                           "JSON, inf in CSV and extxyz); they count as novel")
     calibration = dh = errs = None
     if errors is not None:
         dh = np.concatenate(result.results.dh)
         errs = np.concatenate(result.results.errors)
+        # atoms of unseen species (dH = inf) have no place on the calibration's dH axis
+        finite = np.isfinite(dh)
+        dh, errs = dh[finite], errs[finite]
+        if not finite.all():
+            click.echo(f"{(~finite).sum()} atoms of species the reference lacks are left out "
+                       "of the calibration")
         calibration = calibrate(dh, errs)
         payload["calibration"] = calibration.to_dict()
         fits = ", ".join(f"q{q:g}: log10 err = {a:.3f} + {b:.4f} dH"
@@ -209,12 +253,16 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
 
 
 def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbose):
-    """Descriptors of TEST and REF with one set of settings, and the TEST structures."""
+    """Descriptors of TEST and REF with one set of settings, the TEST structures, and the
+    mask of TEST atoms of a species REF lacks (all False where a file does not record
+    its atoms' species)."""
     from quests.descriptor import compute_descriptors, structure_species
+    from quests.uncertainty import unseen_species
 
     settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    data = _load([test, reference], index, fmt, settings, set(given), verbose)
-    test_data, ref_data = data.values()
+    numbers = {}
+    data = _load([test, reference], index, fmt, settings, set(given), verbose, numbers=numbers)
+    (test_name, test_data), (ref_name, ref_data) = data.items()
     if settings["species"] == "all":
         structures = [s for d in (test_data, ref_data) if not isinstance(d, np.ndarray)
                       for s in d]
@@ -223,7 +271,15 @@ def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbos
               compute_descriptors(d, settings["k"], settings["cutoff"],
                                   species=settings["species"], n_jobs=n_jobs, verbose=verbose)
               for d in (test_data, ref_data)]
-    return arrays[0], arrays[1], test_data, settings
+    atoms = [numbers.get(name) if isinstance(d, np.ndarray) else
+             np.concatenate([s.numbers for s in d])
+             for name, d in ((test_name, test_data), (ref_name, ref_data))]
+    if atoms[1] is None:
+        warnings.warn(f"{reference} does not record its atoms' species: atoms of a species it "
+                      "lacks cannot be recognised", QuestsWarning)
+    unseen = (np.zeros(arrays[0].shape[0], dtype=bool) if atoms[0] is None or atoms[1] is None
+              else unseen_species(atoms[0], np.unique(atoms[1]), warn=True))
+    return arrays[0], arrays[1], test_data, settings, unseen
 
 
 @cli.command()
@@ -242,11 +298,12 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
     from quests.uncertainty import _frame_row
 
     _check_output(output, {".xyz", ".npz", ".csv"}, overwrite)
-    y, x, test_data, settings = _pair(test, reference, k, cutoff, species, index, fmt,
-                                      _given(ctx), n_jobs, not quiet)
+    y, x, test_data, settings, unseen = _pair(test, reference, k, cutoff, species, index, fmt,
+                                              _given(ctx), n_jobs, not quiet)
     values, bound = differential_entropy(y, x, bandwidth, method=method,
                                          n_neighbors=n_neighbors, backend=backend,
                                          return_bound=True, n_jobs=n_jobs, verbose=not quiet)
+    values[unseen], bound[unseen] = np.inf, 0.0
     click.echo(f"{values.size} environments of {test} against {x.shape[0]} of {reference}: "
                f"dH mean {values.mean():.3f}, max {values.max():.3f}, min {values.min():.3f}; "
                f"{(values > threshold).mean():.2%} novel (dH > {threshold:g})")
@@ -301,12 +358,14 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
     from quests.kde import overlap as overlap_of
 
     _check_output(output, {".json"}, overwrite)
-    y, x, _, settings = _pair(test, reference, k, cutoff, species, index, fmt, _given(ctx),
-                              n_jobs, not quiet)
+    y, x, _, settings, unseen = _pair(test, reference, k, cutoff, species, index, fmt,
+                                      _given(ctx), n_jobs, not quiet)
     hs = list(bandwidth) if len(bandwidth) > 1 else bandwidth[0]
-    values = np.atleast_1d(overlap_of(y, x, hs, threshold, method=method,
-                                      n_neighbors=n_neighbors, backend=backend, n_jobs=n_jobs,
-                                      verbose=not quiet))
+    # atoms of a species REF lacks are never covered (their dH is +inf)
+    values = (np.zeros(np.size(hs)) if unseen.all() else
+              np.atleast_1d(overlap_of(y[~unseen], x, hs, threshold, method=method,
+                                       n_neighbors=n_neighbors, backend=backend, n_jobs=n_jobs,
+                                       verbose=not quiet)) * (~unseen).mean())
     for h, value in zip(np.atleast_1d(hs), values):
         click.echo(f"overlap({test} | {reference}) at h = {h:g}: {value:.4f}")
     if output is not None:
