@@ -28,6 +28,11 @@ def resolve_jobs(n_jobs=None):
     cores = available_cores()
     if n_jobs is None:
         return cores
+    if n_jobs == 0:
+        from quests._errors import InvalidInputError
+
+        raise InvalidInputError("n_jobs=0 would run no thread: give a positive count, or "
+                                "-1 (all cores), -2 (all but one), ...")
     if n_jobs > 0:
         return n_jobs
     return max(1, cores + 1 + n_jobs)

@@ -73,6 +73,21 @@ class Interval:
         return "not a number"
 
 
+class Jobs:
+    """Worker threads: None (all cores), a positive count, or -1, -2, ... (all, all but
+    one, ...). Zero would mean no thread at all."""
+
+    def is_valid(self, value):
+        return value is None or (isinstance(value, numbers.Integral)
+                                 and not isinstance(value, bool) and value != 0)
+
+    def describe(self):
+        return "None, an int >= 1, or -1, -2, ... (all cores, all but one, ...); not 0"
+
+    def invalid_example(self):
+        return 0
+
+
 class Options:
     """One of a fixed set of values (strings or other hashables)."""
 
@@ -121,7 +136,7 @@ NEIGHBORS = Interval(numbers.Integral, 1, None)
 #: Å; below 0.001 Å 1/rc^2 overflows for no physical purpose, beyond 1000 Å
 #: the periodic images of any real cell are too many to list
 CUTOFF = Interval(numbers.Real, 1e-3, 1000)
-N_JOBS = Interval(numbers.Integral, None, None, allow_none=True)
+N_JOBS = Jobs()
 #: one bandwidth (1/Å), where a vector of them is not accepted
 SCALAR_BANDWIDTH = Interval(numbers.Real, Bandwidth.low, Bandwidth.high)
 TILE_SIZE = Interval(numbers.Integral, 1, None)

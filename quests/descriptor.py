@@ -9,6 +9,7 @@ Parallel over structures (many small cells) and over atoms (large cells).
 
 import contextlib
 import functools
+import os
 import re
 import threading
 
@@ -188,6 +189,7 @@ def compute_descriptors(
         # chunks of frames across a dask cluster; species resolved above, for all chunks
         engine = _engine.current()
         return engine.describe(frames, k, float(cutoff), species_list, out_dtype.name, verbose)
+    _check_memory(n_atoms, k, 1 + len(species_list), out_dtype.itemsize, resolve_jobs(n_jobs))
     out = np.zeros((n_atoms, width * (1 + len(species_list))), dtype=out_dtype)
     if n_atoms == 0:
         return out
@@ -207,6 +209,36 @@ def compute_descriptors(
             out[rows, block * width:(block + 1) * width] = sub
             bar.update(n_atoms - int(rows.sum()))
     return out
+
+
+def _physical_memory():
+    """Bytes of physical memory of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(n_atoms, k, n_blocks, itemsize, workers):
+    """Refuse, before allocating, a k whose arrays exceed this machine's memory.
+
+    Each worker thread holds a square scratch matrix of side ``network_size(k)``
+    (the pair distances of one environment, float64), and the output holds
+    n_atoms x (2k - 1) x n_blocks values; an absurd k (say 100,000) would
+    otherwise fail deep inside the kernel with a bare MemoryError.
+    """
+    total = _physical_memory()
+    if total is None:
+        return
+    side = _dk.network_size(k)
+    scratch = 8 * side * side * workers
+    output = itemsize * n_atoms * (2 * k - 1) * n_blocks
+    if scratch + output > total:
+        raise InvalidInputError(
+            f"k={k} needs about {(scratch + output) / 2**30:.3g} GiB ({workers} threads x "
+            f"{8 * side * side / 2**30:.3g} GiB of pair distances, and the descriptors), more "
+            f"than this machine's {total / 2**30:.3g} GiB: use a smaller k (QUESTS uses 32; "
+            "a k above the atoms within the cutoff only adds zeros)")
 
 
 def _species_list(species, frames):

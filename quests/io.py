@@ -115,6 +115,10 @@ def iter_structures(spec, index=None, format=None):
     _check_readable(path)
     import ase.io
 
+    from quests.neighbors import check_geometry
+
+    if (format or Path(path).suffix.lower().lstrip(".")) in ("xyz", "extxyz"):
+        _check_xyz_frames(path)
     selection = as_slice(idx)
     start = selection.start or 0
     step = selection.step or 1
@@ -124,7 +128,10 @@ def iter_structures(spec, index=None, format=None):
                               do_not_split_by_at_sign=True)
         for n, atoms in enumerate(frames):
             number = start + step * n if start >= 0 and step > 0 else n
-            yield f"{path} frame {number}", atoms
+            label = f"{path} frame {number}"
+            # no atoms, NaN, a singular cell or coincident atoms: named by file and frame
+            check_geometry(atoms, label)
+            yield label, atoms
     except QuestsError:
         raise
     except Exception as exc:  # ase raises many types for unreadable files
@@ -136,12 +143,45 @@ def iter_structures(spec, index=None, format=None):
         raise ReadError(f"cannot read {path}: {message}") from None
 
 
+def _check_xyz_frames(path):
+    """Refuse an (ext)xyz file that ends inside a frame.
+
+    ase's extxyz reader drops a last frame cut short (its frame index counts
+    only complete ones), so a truncated trajectory would be read as a shorter
+    one without a word. One pass over the lines, nothing parsed but each
+    frame's atom count: a count line, a comment line, that many atom lines.
+    A count that is not an integer is left for ase to report.
+    """
+    import itertools
+
+    frame = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            text = line.strip()
+            if not text:
+                continue  # blank lines between or after frames
+            try:
+                n_atoms = int(text)
+            except ValueError:
+                return
+            if n_atoms < 0:
+                return
+            expected = n_atoms + 1
+            got = sum(1 for _ in itertools.islice(handle, expected))
+            if got < expected:
+                raise ReadError(f"cannot read {path}: the file ends inside frame {frame} "
+                                f"({got - 1 if got else 0} of {n_atoms} atom lines; "
+                                "truncated?)")
+            frame += 1
+
+
 def read_structures(spec, index=None, format=None, verbose=False):
     """Read the selected frames of a file into a list of ``ase.Atoms``.
 
-    Raises ``ReadError`` for a missing, unreadable or empty file or one with
-    no frames selected, and ``InvalidStructureError`` for a frame without
-    atoms or with NaN/inf positions.
+    Raises ``ReadError`` for a missing, unreadable, empty or truncated file or
+    one with no frames selected, and ``InvalidStructureError`` for a frame
+    without atoms, with NaN/inf positions, a singular periodic cell or two
+    atoms at one position (``quests.neighbors.check_geometry``).
 
     Examples
     --------
@@ -151,12 +191,10 @@ def read_structures(spec, index=None, format=None, verbose=False):
     (2, 108)
     """
     from quests._progress import progress_bar
-    from quests.structures import as_frame
 
     structures = []
     with progress_bar(None, f"reading {split_index(spec)[0]}", verbose, unit="frame") as bar:
-        for label, atoms in iter_structures(spec, index, format):
-            as_frame(atoms, label)  # raises on zero atoms, NaN positions, bad shapes
+        for _, atoms in iter_structures(spec, index, format):  # checks each frame
             structures.append(atoms)
             bar.update()
     if not structures:

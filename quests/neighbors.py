@@ -16,7 +16,7 @@ from quests._kernels import neighbors as _nk
 from quests._validation import CUTOFF, NEIGHBORS, validate_params
 from quests.structures import as_frame
 
-__all__ = ["NeighborList", "nearest_neighbors"]
+__all__ = ["NeighborList", "nearest_neighbors", "check_geometry"]
 
 #: cells whose volume / (product of periodic vector lengths) falls below this
 #: are singular: their lattice vectors are (nearly) linearly dependent
@@ -103,6 +103,29 @@ def augment_cells(cells, pbcs):
     return np.ascontiguousarray(out), ratio
 
 
+def _singular_cell_message(frame, label):
+    return (f"{label} has a zero or singular cell along its periodic axes "
+            f"(pbc={frame.pbc.tolist()}, cell={frame.cell.round(6).tolist()})")
+
+
+def check_geometry(frame, label="structure"):
+    """Refuse, by its ``label``, a frame no descriptor can be computed for.
+
+    A periodic frame with a zero or singular cell, or two atoms at exactly
+    the same position (the kernels also refuse atoms closer than 1e-8 Å,
+    but they name the structure only by its number). Cheap enough to run on
+    every frame as it is read: O(n log n).
+    """
+    frame = as_frame(frame, label)
+    if frame.pbc.any():
+        ratio = augment_cells(frame.cell[None], frame.pbc[None])[1][0]
+        if not ratio >= SINGULAR_CELL_RATIO:
+            raise InvalidStructureError(_singular_cell_message(frame, label))
+    if np.unique(frame.positions, axis=0).shape[0] < frame.positions.shape[0]:
+        raise InvalidStructureError(f"{label} has two atoms at the same position")
+    return frame
+
+
 def prepare_cells(frames, cutoff=None, labels=None):
     """Augmented cells and pbc flags of validated frames, ready for the kernels.
 
@@ -124,10 +147,7 @@ def prepare_cells(frames, cutoff=None, labels=None):
     bad = np.flatnonzero(periodic & ~(ratio >= SINGULAR_CELL_RATIO))
     if bad.size:
         s = int(bad[0])
-        raise InvalidStructureError(
-            f"{label(s)} has a zero or singular cell along its periodic axes "
-            f"(pbc={frames[s].pbc.tolist()}, cell={frames[s].cell.round(6).tolist()})"
-        )
+        raise InvalidStructureError(_singular_cell_message(frames[s], label(s)))
     skewed = np.flatnonzero(periodic & (ratio < SKEWED_CELL_RATIO))
     if skewed.size:
         from ase.geometry import minkowski_reduce

@@ -45,6 +45,11 @@ class QuestsGroup(click.Group):
         except QuestsError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except click.exceptions.UsageError as exc:
+            # a bad option value or a missing argument: one line like every other refusal
+            where = exc.ctx.command_path if exc.ctx is not None else "quests"
+            click.echo(f"error: {exc.format_message()} (see '{where} -h')", err=True)
+            ctx.exit(2)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:

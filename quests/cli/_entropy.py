@@ -71,11 +71,18 @@ def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAME
     return func
 
 
+def _check_jobs(ctx, param, value):
+    if value == 0:
+        raise click.BadParameter("0 threads would do nothing: give a count >= 1, or -1 (all "
+                                 "cores), -2 (all but one), ...", ctx, param)
+    return value
+
+
 def common_options(output=None, output_required=False, output_multiple=False):
     """-j/--jobs and -q/--quiet; with ``output`` (its help text) also -o and --overwrite."""
     options = [
-        click.option("-j", "--jobs", "n_jobs", type=int, default=None,
-                     help="Threads (default: all cores)."),
+        click.option("-j", "--jobs", "n_jobs", type=int, default=None, callback=_check_jobs,
+                     help="Threads (default: all cores; -1 all, -2 all but one, ...)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
     ]
     if output is not None:

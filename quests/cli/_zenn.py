@@ -264,8 +264,12 @@ def _table(path, columns):
                                     f"(columns: {', '.join(columns)})")
         try:
             out[key] = np.asarray(values, dtype=float)
-        except ValueError:
+        except (TypeError, ValueError):
             raise InvalidInputError(f"{path}: column {key!r} is not numeric") from None
+        bad = np.flatnonzero(~np.isfinite(out[key]))
+        if bad.size:
+            raise InvalidInputError(f"{path}: column {key!r} holds NaN or inf (row "
+                                    f"{int(bad[0]) + 1} of the data)")
     return out
 
 

@@ -52,6 +52,9 @@ def _checked(volumes, energies, n_atoms, mass, label):
     e = np.asarray(energies, dtype=float)
     if v.ndim != 1 or v.shape != e.shape:
         raise InvalidInputError(f"{label}: volumes and energies must be 1-D of one length")
+    if v.size < 5:
+        raise InvalidInputError(f"{label} holds {v.size} (volume, energy) points; the BM4 fit "
+                                "of E(V) needs at least 5")
     if not (np.all(np.isfinite(v)) and np.all(np.isfinite(e))):
         raise InvalidInputError(f"{label}: volumes and energies must be finite (NaN energy?)")
     if np.any(v <= 0):
@@ -111,7 +114,12 @@ def _read_energy_volume(path, n_atoms, mass, label):
             oszicar = sorted(sub.glob("OSZICAR*"))
             contcar = sorted(sub.glob("CONTCAR*")) or sorted(sub.glob("POSCAR*"))
             if not oszicar or not contcar:
-                continue
+                # a volume left out silently would change the fit without a word
+                missing = " and ".join(name for name, found in
+                                       (("OSZICAR", oszicar), ("CONTCAR or POSCAR", contcar))
+                                       if not found)
+                raise InvalidInputError(f"{sub} has no {missing}: every volume folder of a "
+                                        "configuration needs both (complete or remove it)")
             atoms = read(contcar[0], format="vasp")
             volumes.append(atoms.get_volume())
             energies.append(_oszicar_energy(oszicar[0]))
