@@ -535,6 +535,8 @@ def read_index(path):
             or _sha256(descriptors) != header.get("descriptors_sha256")
             or _sha256(payload) != header.get("payload_sha256")):
         raise ReadError(f"{path} is corrupt: its contents do not match their checksums")
+    if descriptors.dtype.kind != "f" or not np.all(np.isfinite(descriptors)):
+        raise ReadError(f"{path}: its descriptors are not finite floating-point numbers")
     try:
         return NeighborIndex._from_payload(descriptors, payload, header["settings"],
                                            header.get("metadata", {}))

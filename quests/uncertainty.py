@@ -146,7 +146,9 @@ class UncertaintyEstimator:
                                     "descriptors or a NeighborIndex")
         if isinstance(reference, NeighborIndex):
             reference._check_fitted()
-            self._adopt_settings(reference.metadata_.get("descriptor", {}))
+            self._adopt_settings({**reference.metadata_.get("descriptor", {}),
+                                  "reference_species":
+                                  reference.metadata_.get("reference_species")})
             self.reference_species_ = reference.metadata_.get("reference_species")
             return self._set_reference(reference.descriptors_, reference)
         if isinstance(reference, np.ndarray) and reference.ndim == 2:
@@ -174,6 +176,12 @@ class UncertaintyEstimator:
 
     def _adopt_settings(self, stored):
         """Take k, cutoff, species from an index; fail where the user asked for others."""
+        for key in ("species", "reference_species"):
+            value = stored.get(key)
+            if value is not None and not (isinstance(value, list) and all(
+                    isinstance(z, int) and 1 <= z <= 118 for z in value)):
+                raise InvalidInputError(f"the reference index records {key}={value!r}, not a "
+                                        "list of atomic numbers")
         for key in ("k", "cutoff"):
             if key in stored and stored[key] != getattr(self, key):
                 raise InvalidInputError(

@@ -12,6 +12,7 @@ names it.
 """
 
 import json
+import pickle
 import shutil
 import zipfile
 from pathlib import Path
@@ -23,7 +24,7 @@ from ase import Atoms
 from click.testing import CliRunner
 
 from quests.cli import cli
-from quests.data import demo_files, rattled_crystal
+from quests.data import demo_files
 
 FE3PT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fe3pt"
 
@@ -64,8 +65,8 @@ def corpus(tmp_path_factory):
     (d / "noatoms.xyz").write_text(
         '0\nLattice="3 0 0 0 3 0 0 0 3" Properties=species:S:1:pos:R:3 pbc="T T T"\n')
     (d / "unknown.xyz").write_text(text.replace(" Cu ", " Xx ", 1).replace("\nCu ", "\nXx ", 1))
-    ase.io.write(d / "overlapping.xyz", Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 0]],
-                                                cell=[4, 4, 4], pbc=True))
+    pair = Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 0]], cell=[4, 4, 4], pbc=True)
+    ase.io.write(d / "overlapping.xyz", pair)
 
     # descriptor files: good, then contradicting their metadata, truncated, damaged
     runner = CliRunner()
@@ -117,7 +118,33 @@ def corpus(tmp_path_factory):
     (d / "model.pt").write_bytes(b"not a model at all")
     (d / "empty.pt").write_bytes(b"")
 
-    # an index forged with a pickle payload (see test_untrusted_files) and a garbage one
+    # a trained model with bytes overwritten inside a weight
+    result = runner.invoke(cli, ["zenn", "fit", str(d / "zenn.csv"), "--epochs", "5",
+                                 "--lbfgs", "0", "--hidden", "4", "-o", str(d / "good.pt"),
+                                 "-q"])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(d / "good.pt") as archive:
+        entry = max((i for i in archive.infolist() if "/data/" in i.filename),
+                    key=lambda i: i.file_size)
+    raw = bytearray((d / "good.pt").read_bytes())
+    # the data follow the local header: 30 bytes, then its own name and extra field
+    # lengths (little-endian at 26 and 28; torch pads the local extra field to align)
+    name_length, extra_length = (int.from_bytes(raw[entry.header_offset + o:
+                                                    entry.header_offset + o + 2], "little")
+                                 for o in (26, 28))
+    start = entry.header_offset + 30 + name_length + extra_length
+    raw[start:start + 8] = bytes(255 - b for b in raw[start:start + 8])
+    (d / "damaged.pt").write_bytes(bytes(raw))
+
+    # an index whose payload is a pickle, with valid checksums (refused: its backend stores
+    # no payload, and none is ever unpickled), and a garbage one
+    result = runner.invoke(cli, ["uncertainty", str(d / "t.xyz"), "-r", str(d / "g.xyz"),
+                                 "--method", "approx", "--backend", "pynndescent",
+                                 "-m", "8", "--index", str(d / "crafted.qidx"), "-q"])
+    assert result.exit_code == 0, result.output
+    from test_untrusted_files import Marker, forge
+
+    forge(d / "crafted.qidx", pickle.dumps(Marker(d / "pwned")))
     (d / "garbage.qidx").write_text("garbage")
     return d
 
@@ -223,6 +250,8 @@ OTHER_FILES = {
     "zenn-predict-empty": (["zenn", "predict", "empty.pt"], "empty.pt"),
     "zenn-predict-missing": (["zenn", "predict", "missing.pt"], "missing.pt"),
     "zenn-predict-folder": (["zenn", "predict", "folder.xyz"], "folder.xyz"),
+    "zenn-predict-damaged": (["zenn", "predict", "damaged.pt"], "damaged.pt"),
+    "index-crafted": (["uncertainty", "t.xyz", "--index", "crafted.qidx"], "crafted.qidx"),
 }
 
 
@@ -230,6 +259,7 @@ OTHER_FILES = {
 def test_bad_other_file(corpus, monkeypatch, case):
     args, name = OTHER_FILES[case]
     assert_refused(run(corpus, args + ["-q"], monkeypatch), [name])
+    assert not (corpus / "pwned").exists()  # the crafted index ran nothing
 
 
 # --- absurd options ------------------------------------------------------------------------
@@ -297,3 +327,42 @@ def test_output_clashes(corpus, monkeypatch, case):
     assert_refused(run(corpus, CLASHES[case] + ["-q"], monkeypatch))
     after = {p.name: p.read_bytes() for p in corpus.glob("*.xyz") if p.is_file()}
     assert after == before
+
+
+# --- odd but valid input: the right answer, not an error ----------------------------------
+def _entropy_of(corpus, monkeypatch, name):
+    result = run(corpus, ["entropy", name, "-o", f"{name}.json", "--overwrite", "-q"],
+                 monkeypatch)
+    assert result.exit_code == 0, result.output
+    return json.loads((corpus / f"{name}.json").read_text())["datasets"][0]["entropy"]
+
+
+def test_huge_coordinates_give_the_answer_of_their_images(corpus, monkeypatch):
+    """An atom 1e11 Å away: in a periodic cell it is its image (float64 keeps ~1e-5 Å there);
+    in a cluster it is an isolated atom (a zero descriptor), like one at 1e4 Å."""
+    good = ase.io.read(corpus / "t.xyz", 0)
+    periodic = good.copy()
+    shift = np.round(1e11 / good.cell.lengths()[0]) * good.cell[0]
+    periodic.positions[3] += shift
+    ase.io.write(corpus / "far_periodic.xyz", periodic)
+    ase.io.write(corpus / "near_periodic.xyz", good)
+    assert _entropy_of(corpus, monkeypatch, "far_periodic.xyz") == pytest.approx(
+        _entropy_of(corpus, monkeypatch, "near_periodic.xyz"), abs=1e-3)
+    cluster = good.copy()
+    cluster.pbc = False
+    far, near = cluster.copy(), cluster.copy()
+    far.positions[3] = [1e11, 0.0, 0.0]
+    near.positions[3] = [1e4, 0.0, 0.0]
+    ase.io.write(corpus / "far_cluster.xyz", far)
+    ase.io.write(corpus / "near_cluster.xyz", near)
+    assert _entropy_of(corpus, monkeypatch, "far_cluster.xyz") == pytest.approx(
+        _entropy_of(corpus, monkeypatch, "near_cluster.xyz"), abs=1e-12)
+
+
+def test_one_atom_structures(corpus, monkeypatch):
+    """One atom in a periodic cell has an environment (its images); one isolated atom has
+    the zero environment. One environment: H = 0 either way."""
+    ase.io.write(corpus / "one_periodic.xyz", Atoms("Cu", cell=[2.5, 2.5, 2.5], pbc=True))
+    ase.io.write(corpus / "one_isolated.xyz", Atoms("Cu", positions=[[0, 0, 0]]))
+    for name in ("one_periodic.xyz", "one_isolated.xyz"):
+        assert _entropy_of(corpus, monkeypatch, name) == pytest.approx(0.0, abs=1e-12)

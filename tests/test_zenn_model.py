@@ -116,6 +116,26 @@ def test_seeded_training_is_reproducible_and_saves(fitted, tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(InvalidInputError, match="not a ZENN model file"):
         ZENN.load(bad)
+    # bytes overwritten inside a weight tensor: torch reads the archive without checking
+    # its CRCs, so only the digest written by save() sees it (issue 15)
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        entry = max((i for i in archive.infolist() if "/data/" in i.filename),
+                    key=lambda i: i.file_size)
+    raw = bytearray(path.read_bytes())
+    # the data follow the local header: 30 bytes, then its own name and extra field
+    # lengths (little-endian at 26 and 28; torch pads the local extra field to align)
+    name_length, extra_length = (int.from_bytes(raw[entry.header_offset + o:
+                                                    entry.header_offset + o + 2], "little")
+                                 for o in (26, 28))
+    start = entry.header_offset + 30 + name_length + extra_length
+    start += entry.file_size // 2
+    raw[start:start + 8] = bytes(255 - b for b in raw[start:start + 8])
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(InvalidInputError, match="damaged"):
+        ZENN.load(damaged)
 
 
 def test_boltzmann_distribution_training_matches_the_target():
@@ -321,8 +341,12 @@ def test_a_model_saved_without_a_trend_key_still_loads(fitted, tmp_path):
     spec = json.loads(payload["spec"])
     del spec["trend"], spec["use_trend"]
     payload["spec"] = json.dumps(spec)
+    del payload["sha256"]  # nor a digest: loaded, with a warning that it cannot be checked
     torch.save(payload, path)
-    loaded = ZENN.load(path)
+    from quests import QuestsWarning
+
+    with pytest.warns(QuestsWarning, match="cannot be checked"):
+        loaded = ZENN.load(path)
     assert loaded.trend is False
     np.testing.assert_array_equal(loaded.predict(x, temps)["F"], model.predict(x, temps)["F"])
     # and a model with a trend round-trips it

@@ -200,6 +200,53 @@ def test_isobaric_equilibrium_of_a_known_landscape():
     assert not iso.on_edge.any()
 
 
+def test_equilibrium_outside_the_volume_range_is_never_a_number():
+    """Issue 15: an edge minimum was extrapolated by the parabola (V = -423 Å^3 at 1000 GPa).
+
+    Same landscape, V0(T) = 10 + 1e-3 T leaves the grid [9, 10.5] above 500 K: those
+    rows are NaN and on_edge, with one warning; the rows inside keep their exact value.
+    A pressure that pushes every row off the grid is refused.
+    """
+    from quests import QuestsWarning
+
+    t = np.linspace(100.0, 900.0, 81)
+    v = np.linspace(9.0, 10.5, 151)
+    f = 0.5 * (v[None, :] - (10.0 + 1e-3 * t[:, None])) ** 2
+    with pytest.warns(QuestsWarning, match="edge of the volume range"):
+        iso = isobaric_properties(t, v, f)
+    outside = 10.0 + 1e-3 * t >= v[-1] - 1e-9
+    np.testing.assert_array_equal(iso.on_edge, outside)
+    assert np.isnan(iso.volume[outside]).all() and np.isnan(iso.bulk_modulus[outside]).all()
+    inside = ~outside
+    np.testing.assert_allclose(iso.volume[inside], (10.0 + 1e-3 * t)[inside], atol=1e-9)
+    assert np.all(iso.volume[inside] <= v[-1])
+    with pytest.raises(InvalidInputError, match="every temperature"):
+        isobaric_properties(t, v, f, pressure=1000.0)
+
+
+@needs_fe3pt
+def test_cli_zentropy_marks_or_refuses_rows_without_equilibrium(tmp_path):
+    config = str(FE3PT / "config_0")
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["zentropy", config, "--pressure", "1000", "-q"])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error:")
+    assert "every temperature" in refused.stderr
+    bad_x = runner.invoke(cli, ["zentropy", config, "--gruneisen-x", "100", "-q"])
+    assert bad_x.exit_code == 2 and "Grüneisen parameter" in bad_x.stderr
+    out = tmp_path / "rows.csv"
+    hot = runner.invoke(cli, ["zentropy", config, "--temperatures", "5:4000:5", "-o", str(out),
+                              "-q"])
+    assert hot.exit_code == 0, hot.output
+    assert hot.stderr.count("warning:") == 1 and "edge of the volume range" in hot.stderr
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    marked = [r for r in rows if r["equilibrium"] == "False"]
+    assert marked and all(r["V_A3"] == "" for r in marked)
+    volumes = [float(r["V_A3"]) for r in rows if r["equilibrium"] == "True"]
+    assert min(volumes) > 0 and max(volumes) < 200
+
+
 def test_spinodal_closes_at_the_critical_temperature():
     """F = a (T - Tc) (V - Vc)^2 + b (V - Vc)^4: concave for T < Tc between the spinodals
     Vc +- sqrt(a (Tc - T) / (6 b))."""

@@ -1,11 +1,13 @@
 """``quests zentropy``: free energies of several configurations combined by zentropy."""
 
+import warnings
 from pathlib import Path
 
 import click
 import numpy as np
 
 from quests._defaults import DEFAULT_DEBYE_SCALING
+from quests._errors import InvalidInputError, QuestsWarning
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
 from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _report_written, \
@@ -113,13 +115,23 @@ def _echo_eos(data, multiplicities, eos):
 
 def _isobaric_rows(iso, names):
     """One row per temperature of ``IsobaricProperties``, p_NAME per configuration: the
-    same columns from a zentropy sum and from a ZENN."""
+    same columns from a zentropy sum and from a ZENN. ``equilibrium`` is False where the
+    minimum of G lies on the edge of the volume range (the row's values are then empty)."""
     return [{"T_K": tk, "V_A3": v, "alpha_V_per_K": a, "alpha_L_per_K": a / 3, "B_GPa": b,
              "G_eV": gg, "S_eV_per_K": s, "Cp_eV_per_K": cp,
-             **{f"p_{n}": p for n, p in zip(names, iso.probabilities[:, i])}}
-            for i, (tk, v, a, b, gg, s, cp) in enumerate(zip(
-                iso.temperatures, iso.volume, iso.volumetric_expansion, iso.bulk_modulus,
-                iso.gibbs_energy, iso.entropy, iso.heat_capacity))]
+             **{f"p_{n}": p for n, p in zip(names, iso.probabilities[:, i])},
+             "equilibrium": not edge}
+            for i, (tk, edge, v, a, b, gg, s, cp) in enumerate(zip(
+                iso.temperatures, iso.on_edge, iso.volume, iso.volumetric_expansion,
+                iso.bulk_modulus, iso.gibbs_energy, iso.entropy, iso.heat_capacity))]
+
+
+def _volume_span(iso):
+    """'V from A to B Å^3 over T0-T1 K' over the temperatures that have an equilibrium."""
+    ok = np.flatnonzero(~iso.on_edge)
+    t = iso.temperatures
+    return (f"V from {iso.volume[ok[0]]:.4g} to {iso.volume[ok[-1]]:.4g} Å^3 over "
+            f"{t[ok[0]]:g}-{t[ok[-1]]:g} K")
 
 
 def _phase_diagram(t, v, free_energy, plot_path, overwrite, label):
@@ -196,21 +208,23 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     z, free_energies, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes,
                                               scaling=debye_scaling, x=gruneisen_x)
     iso = isobaric_properties(t, z.volumes, z.free_energy, pressure, z.probabilities)
-    first = isobaric_properties(t, z.volumes, free_energies[0], pressure)
     names = [d.label for d in data]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuestsWarning)  # the sum's rows are what count
+            first = isobaric_properties(t, z.volumes, free_energies[0], pressure)
+    except InvalidInputError:
+        first = None  # the first configuration alone has no equilibrium in range
     _echo_eos(data, g, eos)
-    # differences below 0.5 ppm/K are finite-difference noise, not physics
-    below = iso.volumetric_expansion < first.volumetric_expansion - EXPANSION_TOLERANCE
     negative = iso.volumetric_expansion < -EXPANSION_TOLERANCE
-    click.echo(f"\nat P = {pressure:g} GPa: V from {iso.volume[0]:.3f} to {iso.volume[-1]:.3f} "
-               f"Å^3 over {t[0]:g}-{t[-1]:g} K")
-    click.echo(f"expansion below {names[0]} alone: {_spans(t, below)}")
+    click.echo(f"\nat P = {pressure:g} GPa: {_volume_span(iso)}")
+    if first is not None:
+        # differences below 0.5 ppm/K are finite-difference noise, not physics
+        below = iso.volumetric_expansion < first.volumetric_expansion - EXPANSION_TOLERANCE
+        click.echo(f"expansion below {names[0]} alone: {_spans(t, below)}")
     click.echo(f"negative expansion: {_spans(t, negative)}")
     critical, coexistence = _phase_diagram(t, z.volumes, z.free_energy, diagram_path,
                                            overwrite, None)
-    if iso.on_edge.any():
-        click.echo(f"warning: at {int(iso.on_edge.sum())} temperatures the minimum lies on the "
-                   "edge of the volume range (V(T) there is not an equilibrium)")
     rows = _isobaric_rows(iso, names)
     if output is not None:
         if Path(output).suffix.lower() == ".csv":
@@ -442,13 +456,9 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagr
     grid, p = model.free_energy_grid(t, v)
     iso = isobaric_properties(t, v, grid, pressure, p)
     names = [f"configuration {k}" for k in range(spec["n_configurations"])]
-    click.echo(f"at P = {pressure:g} GPa: V from {iso.volume[0]:.4g} to {iso.volume[-1]:.4g} "
-               f"over {t[0]:g}-{t[-1]:g} K; negative expansion: "
+    click.echo(f"at P = {pressure:g} GPa: {_volume_span(iso)}; negative expansion: "
                f"{_spans(t, iso.volumetric_expansion < -EXPANSION_TOLERANCE)}")
     critical, coexistence = _phase_diagram(t, v, grid, diagram_path, overwrite, "ZENN")
-    if iso.on_edge.any():
-        click.echo(f"warning: at {int(iso.on_edge.sum())} temperatures the minimum lies on the "
-                   "edge of the training volumes")
     rows = _isobaric_rows(iso, range(spec["n_configurations"]))
     if output is not None:
         if Path(output).suffix.lower() == ".csv":

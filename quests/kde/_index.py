@@ -148,6 +148,7 @@ class _Brute(_HNSW):
 
     @classmethod
     def from_bytes(cls, payload, X32, seed=0, n_jobs=None):
+        _check_no_payload(payload)
         return cls().build(X32, 0, 1)
 
 
@@ -179,7 +180,15 @@ class _NNDescent:
 
     @classmethod
     def from_bytes(cls, payload, X32, seed=0, n_jobs=None):
+        _check_no_payload(payload)
         return cls().build(X32, seed, n_jobs)
+
+
+def _check_no_payload(payload):
+    """Backends rebuilt from the descriptors store no payload: a file that carries one was
+    not written by quests (it is never read, but the file contradicts its format)."""
+    if np.asarray(payload).size:
+        raise ValueError("the file carries a payload its backend never stores")
 
 
 #: backend name -> class; the keys feed the ``backend`` constraint

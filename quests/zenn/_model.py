@@ -161,6 +161,20 @@ def _check_budget(epochs, lbfgs_steps):
                                 "one step in all")
 
 
+def _model_digest(spec, seed, state, history):
+    """SHA-256 of a saved model's settings, seed, weights (by name) and loss history."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(spec.encode())
+    digest.update(json.dumps([seed, [float(h) for h in history]]).encode())
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
 class ZENN:
     """Zentropy-enhanced neural network, trained on free energies or Boltzmann distributions.
 
@@ -471,27 +485,54 @@ class ZENN:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path, overwrite=False):
-        """Write settings and weights to one file (torch format), atomically."""
+        """Write settings and weights to one file (torch format), atomically.
+
+        The file holds a SHA-256 digest of the settings, weights and history:
+        torch's archive reader does not check the zip CRCs, so bytes damaged
+        inside a weight would otherwise load as a different model.
+        """
         from quests.io import atomic_write
 
         self._check_fitted()
         torch = _torch()
-        payload = {"spec": json.dumps(self.spec_), "seed": self.seed,
-                   "state": self.module_.state_dict(), "history": self.history_}
+        state = self.module_.state_dict()
+        spec = json.dumps(self.spec_)
+        history = [float(h) for h in self.history_]
+        payload = {"spec": spec, "seed": self.seed, "state": state, "history": history,
+                   "sha256": _model_digest(spec, self.seed, state, history)}
         return atomic_write(path, lambda handle: torch.save(payload, handle), overwrite, "wb")
 
     @classmethod
     def load(cls, path):
-        """A fitted ZENN from ``save``."""
+        """A fitted ZENN from ``save``; a damaged or altered file is refused.
+
+        Read with ``weights_only=True`` (no pickled code runs), then checked
+        against the digest written by ``save``.
+        """
         torch = _torch()
         try:
             payload = torch.load(path, weights_only=True)
             spec = json.loads(payload["spec"])
+            digest = _model_digest(payload["spec"], payload["seed"], payload["state"],
+                                   payload["history"])
         except FileNotFoundError:
             raise InvalidInputError(f"{path} does not exist") from None
+        except IsADirectoryError:
+            raise InvalidInputError(f"{path} is a directory, not a ZENN model file") from None
         except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
             raise InvalidInputError(f"{path} is not a ZENN model file ({type(exc).__name__})") \
                 from None
+        if "sha256" not in payload:
+            import warnings
+
+            from quests._errors import QuestsWarning
+
+            warnings.warn(f"{path} was saved before models carried a digest: its integrity "
+                          "cannot be checked (save it again to add one)", QuestsWarning,
+                          stacklevel=2)
+        elif payload["sha256"] != digest:
+            raise InvalidInputError(f"{path} is damaged: its weights do not match the digest "
+                                    "written with them")
         model = cls(spec["n_configurations"], multiplicities=spec["multiplicities"],
                     hidden=spec["hidden"], entropy=spec["entropy"], gamma=spec["gamma"],
                     kb=spec["kb"], learn_kb=spec["learn_kb"], activation=spec["activation"],

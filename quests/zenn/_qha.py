@@ -314,6 +314,12 @@ def debye_temperature(volume, eos, n_atoms, mass, scaling=DEFAULT_DEBYE_SCALING,
     theta0 = scaling * DEBYE_CONSTANT * v_atom ** (1.0 / 6.0) \
         * np.sqrt(eos.bulk_modulus0 / mass)
     gamma = (1.0 + eos.bulk_modulus_derivative0) / 2.0 - x
+    if not gamma > 0:
+        raise InvalidInputError(
+            f"the Grüneisen parameter (1 + B')/2 - x = {gamma:.3g} (B' = "
+            f"{eos.bulk_modulus_derivative0:.3g}, x = {x:g}) is not positive: the Debye "
+            "temperature would fall under compression (x is 2/3 for Slater, 1 for "
+            "Dugdale-MacDonald)")
     return theta0 * (eos.volume0 / np.asarray(volume, dtype=float)) ** gamma
 
 

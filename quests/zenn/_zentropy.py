@@ -8,12 +8,13 @@ F + PV, thermal expansion, G, Cp, spinodals (d2F/dV2 = 0) and the critical point
 Units: eV and Å^3 per cell, K, GPa; entropies in eV/K per cell.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from quests._defaults import DEFAULT_DEBYE_SCALING
-from quests._errors import InvalidInputError
+from quests._errors import InvalidInputError, QuestsWarning
 from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 from quests.zenn._qha import helmholtz_energy
 
@@ -144,7 +145,9 @@ class IsobaricProperties:
     entropy : (n_T,), eV/K, -dG/dT
     heat_capacity : (n_T,), eV/K, Cp = T dS/dT
     probabilities : (K, n_T) or None, p_k at V(T)
-    on_edge : (n_T,) bool, the minimum lies at the edge of the volume grid
+    on_edge : (n_T,) bool, the minimum lies at the edge of the volume grid: no
+        equilibrium inside the range the data cover. Those rows hold NaN (their
+        neighbours' derivatives too), never an extrapolated volume.
     """
 
     pressure: float
@@ -164,7 +167,10 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
     """V(T), G(T), thermal expansion, B_T and Cp at ``pressure`` (GPa) from F(V, T).
 
     The minimum of G = F + PV on each temperature row is refined by a
-    parabola through the grid minimum and its neighbours.
+    parabola through the grid minimum and its neighbours. Where the minimum
+    lies on the edge of the volume grid the equilibrium is outside the range
+    the data cover: that row is NaN and ``on_edge`` (a ``QuestsWarning`` says
+    how many); if every row is, the pressure is refused.
     """
     t = np.asarray(temperatures, dtype=float)
     v = np.asarray(volumes, dtype=float)
@@ -176,6 +182,11 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
     g = f + pressure / GPA_PER_EV_PER_A3 * v[None, :]
     i = np.argmin(g, axis=1)
     on_edge = (i == 0) | (i == v.size - 1)
+    if on_edge.all():
+        raise InvalidInputError(
+            f"at P = {pressure:g} GPa the minimum of G = F + PV lies on the edge of the volume "
+            f"range ({v[0]:.4g}-{v[-1]:.4g} Å^3) at every temperature: the equilibrium is "
+            "outside what the E(V) data cover (a pressure or temperature out of range?)")
     j = np.clip(i, 1, v.size - 2)
     rows = np.arange(t.size)
     x0, x1, x2 = v[j - 1], v[j], v[j + 1]
@@ -187,14 +198,22 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
     c = (x1 * x2 * (x1 - x2) * y0 + x2 * x0 * (x2 - x0) * y1 + x0 * x1 * (x0 - x1) * y2) / denom
     volume = np.where(a > 0, -b / (2 * a), x1)
     gibbs = np.where(a > 0, c - b ** 2 / (4 * a), y1)
+    # an edge minimum is no equilibrium: the parabola would extrapolate past the data
+    # (V = -423 Å^3 at 1000 GPa), so those rows are NaN rather than a number
+    volume[on_edge], gibbs[on_edge] = np.nan, np.nan
+    if on_edge.any():
+        warnings.warn(f"at {int(on_edge.sum())} of {t.size} temperatures the minimum of G "
+                      f"at P = {pressure:g} GPa lies on the edge of the volume range: no "
+                      "equilibrium there (those rows are empty)", QuestsWarning, stacklevel=2)
     d2 = _second_derivative(f, v)
-    bulk = np.array([np.interp(vol, v, row) for vol, row in zip(volume, d2)]) * volume \
-        * GPA_PER_EV_PER_A3
+    bulk = np.array([np.interp(vol, v, row) if np.isfinite(vol) else np.nan
+                     for vol, row in zip(volume, d2)]) * volume * GPA_PER_EV_PER_A3
     alpha = _derivative(volume, t) / volume
     entropy = -_derivative(gibbs, t)
     probs = None
     if probabilities is not None:
-        probs = np.array([[np.interp(vol, v, pk[n]) for n, vol in enumerate(volume)]
+        probs = np.array([[np.interp(vol, v, pk[n]) if np.isfinite(vol) else np.nan
+                           for n, vol in enumerate(volume)]
                           for pk in np.asarray(probabilities)])
     return IsobaricProperties(
         pressure=float(pressure), temperatures=t, volume=volume, gibbs_energy=gibbs,
