@@ -28,6 +28,9 @@ __all__ = [
     "read_structures",
     "iter_structures",
     "check_output_path",
+    "clean_stale_temporaries",
+    "output_mode",
+    "OutputAppearedError",
     "atomic_output",
     "atomic_write",
     "write_table",
@@ -263,21 +266,110 @@ def check_distinct_paths(outputs, inputs=()):
         written[key] = option
 
 
+class OutputAppearedError(OutputError):
+    """The output did not exist when the run began but does now (another run wrote it)."""
+
+
+#: suffixes of the temporaries this package leaves beside an output while writing it
+_TEMPORARY_SUFFIXES = (".tmp", ".partial", ".old")
+
+
+def _host_tag():
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40] or "host"
+
+
+def _temporary_prefix(p):
+    """``.NAME.quests-HOST-PID.``: whose temporary it is, so that a later run can tell one
+    left behind by a killed run of this package from anyone else's file."""
+    return f".{p.name}.quests-{_host_tag()}-{os.getpid()}."
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a pid we can judge: leave it
+    return True
+
+
+def clean_stale_temporaries(path):
+    """Remove the temporaries of ``path`` left by killed runs of this package.
+
+    Only names this package makes (``.NAME.quests-HOST-PID.*.tmp``, ``.partial``,
+    ``.old``) written on this host by a process that no longer exists are
+    removed; anything else, and the temporaries of running processes, stay.
+    Returns the removed paths.
+    """
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    pattern = re.compile(re.escape(f".{p.name}.quests-{_host_tag()}-") + r"(\d+)\..*(" +
+                         "|".join(re.escape(s) for s in _TEMPORARY_SUFFIXES) + r")$")
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if not match or _process_alive(int(match.group(1))):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            continue
+        removed.append(entry)
+    return removed
+
+
+def _umask():
+    """The process umask, read without changing it where the system says it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_mode(path, directory=False):
+    """Permission bits for an output: those of the file it replaces, else what a plain
+    ``open`` would give (0666, or 0777 for a folder, less the umask). Temporary files are
+    created 0600; without this every output would stay so."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return (0o777 if directory else 0o666) & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_output(path, overwrite=False, mode="w"):
     """Context manager: a temporary file beside ``path``, renamed to it on success.
 
     For outputs written piece by piece (a trajectory streamed frame by
     frame). On any error the temporary file is removed and ``path`` is
-    untouched.
+    untouched. The file gets the mode of the one it replaces (else the
+    umask's), and temporaries of ``path`` left by killed runs are removed
+    first (``clean_stale_temporaries``).
     """
     p = check_output_path(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    clean_stale_temporaries(p)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(p), suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
         if not overwrite and p.exists():
-            raise OutputError(f"output {path} appeared while writing; not replaced")
+            raise OutputAppearedError(f"output {path} appeared while writing; not replaced")
+        os.chmod(tmp, output_mode(p))
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):
@@ -640,7 +732,8 @@ def begin_descriptor_store(path, overwrite=False):
     """A temporary folder beside ``path`` for a store written block by block, after
     ``check_store_path``; ``finish_descriptor_store`` renames it to ``path``."""
     p = check_store_path(path, overwrite)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".partial", dir=p.parent))
+    clean_stale_temporaries(p)
+    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(p), suffix=".partial", dir=p.parent))
     group = _zarr().open_group(str(tmp), mode="w")
     group.attrs.update({"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False})
     # made here, once: workers that each 'required' it raced, and the loser's
@@ -695,10 +788,11 @@ def finish_descriptor_store(store, path, rows_per_block, metadata, overwrite=Fal
         "block_names": names, "rows_per_block": [int(n) for n in rows_per_block],
         "n_rows": int(sum(rows_per_block)), "n_features": int(n_features), "complete": True})
     p = Path(path)
+    os.chmod(store, output_mode(p, directory=True))
     if p.exists():
         if not overwrite:
-            raise OutputError(f"output {path} appeared while writing; not replaced")
-        old = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".old", dir=p.parent))
+            raise OutputAppearedError(f"output {path} appeared while writing; not replaced")
+        old = Path(tempfile.mkdtemp(prefix=_temporary_prefix(p), suffix=".old", dir=p.parent))
         os.replace(p, old / p.name)
         os.replace(store, p)
         shutil.rmtree(old, ignore_errors=True)

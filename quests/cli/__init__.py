@@ -5,8 +5,11 @@ the result. Heavy modules (numba kernels, ase) are imported inside the
 commands so ``quests --help`` stays instant.
 """
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
 
 import click
@@ -28,7 +31,7 @@ class QuestsGroup(click.Group):
     """
 
     def invoke(self, ctx):
-        with warnings.catch_warnings(record=True) as caught:
+        with _terminate_as_interrupt(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 result = self._invoke(ctx)
@@ -52,6 +55,9 @@ class QuestsGroup(click.Group):
             ctx.exit(2)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except Terminated:
+            click.echo("error: terminated", err=True)
+            ctx.exit(143)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
@@ -64,6 +70,27 @@ class QuestsGroup(click.Group):
                 raise
             click.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
             ctx.exit(1)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every temporary output is removed on the way."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While a command runs, SIGTERM unwinds it as SIGINT does (no litter, one line)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_warnings(caught):

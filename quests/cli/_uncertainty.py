@@ -99,8 +99,19 @@ def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, m
         method=method, backend=backend, verbose=verbose, **query).fit(
             numbers=_row_numbers(numbers))
     if index_path is not None:
-        estimator.save(index_path, metadata={"reference_files": _fingerprint(reference),
-                                             "reference_format": fmt})
+        from quests._errors import OutputError
+
+        try:
+            estimator.save(index_path, metadata={"reference_files": _fingerprint(reference),
+                                                 "reference_format": fmt})
+        except OutputError:
+            if not Path(index_path).exists():
+                raise
+            # absent when this run began: another run built the same cache meanwhile;
+            # keep its file, use our own index
+            warnings.warn(f"index {index_path} was written by another run while this one "
+                          "built the same; that file is kept", QuestsWarning)
+            return estimator
         if verbose:
             click.echo(f"wrote reference index {index_path}", err=True)
     return estimator
