@@ -366,3 +366,33 @@ def test_one_atom_structures(corpus, monkeypatch):
     ase.io.write(corpus / "one_isolated.xyz", Atoms("Cu", positions=[[0, 0, 0]]))
     for name in ("one_periodic.xyz", "one_isolated.xyz"):
         assert _entropy_of(corpus, monkeypatch, name) == pytest.approx(0.0, abs=1e-12)
+
+
+# --- a figure asked for without matplotlib: refused before any work ---------------------
+PLOTTING = {
+    "uncertainty": ["uncertainty", "t.xyz", "-r", "g.xyz", "--plot", "p.png"],
+    "compress": ["compress", "t.xyz", "-s", "2", "-o", "c.xyz", "--plot", "p.png"],
+    "learning-curve": ["learning-curve", "t.xyz", "--plot", "p.png"],
+    "active-learning": ["active-learning", "t.xyz", "g.xyz", "--plot", "p.png"],
+    "trajectory": ["trajectory", "t.xyz", "--plot", "p.png"],
+    "phases": ["phases", "t.xyz", "--phase", "a=g.xyz", "--phase", "b=t.xyz", "--plot",
+               "p.png"],
+    "nucleation": ["nucleation", "t.xyz", "--phase", "solid=g.xyz", "--phase",
+                   "liquid=t.xyz", "--plot", "p.png"],
+    "phase-boundary": ["phase-boundary", "--phase", "a=g.xyz", "--phase", "b=t.xyz",
+                       "--phase-diagram", "p.png"],
+    "zentropy": ["zentropy", "config_nooszicar", "--plot", "p.png"],
+    "zenn-predict": ["zenn", "predict", "good.pt", "--phase-diagram", "p.png"],
+}
+
+
+@pytest.mark.parametrize("case", list(PLOTTING))
+def test_a_figure_without_matplotlib_is_refused_first(corpus, monkeypatch, case):
+    import sys
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    result = run(corpus, PLOTTING[case] + ["-q"], monkeypatch)
+    assert_refused(result, ["needs matplotlib"])
+    assert not list(corpus.glob("p.png")) and not list(corpus.glob("c.xyz"))

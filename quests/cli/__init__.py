@@ -126,8 +126,27 @@ def _input_candidates(value):
     return candidates
 
 
+#: parameters that name figures (they need matplotlib)
+PLOT_PARAMETERS = ("plot_path", "diagram_path")
+
+#: commands that run no numba kernel (the compile notice would be wrong there)
+KERNEL_FREE_COMMANDS = {"zentropy", "fit", "predict"}
+
+
+def _compile_notice(ctx):
+    """Say so on stderr before a first run compiles the kernels (10-15 s of silence)."""
+    if ctx.params.get("quiet") or ctx.command.name in KERNEL_FREE_COMMANDS:
+        return
+    from quests._kernels import cache_is_cold
+
+    if cache_is_cold():
+        click.echo("compiling the numba kernels: the first run after installing takes "
+                   "about 10-15 s longer (later runs load them from the cache)", err=True)
+
+
 class QuestsCommand(click.Command):
-    """Checks, before any work, that no output names an input or another output."""
+    """Checks, before any work, that no output names an input or another output; says
+    when the kernels will be compiled."""
 
     def invoke(self, ctx):
         from quests.io import check_distinct_paths
@@ -140,6 +159,13 @@ class QuestsCommand(click.Command):
             else:
                 inputs += _input_candidates(value)
         check_distinct_paths(outputs, inputs)
+        plots = [OUTPUT_PARAMETERS[name] for name in PLOT_PARAMETERS if ctx.params.get(name)]
+        if plots:
+            from quests._optional import require
+
+            # before the work, not after a long computation
+            require("matplotlib", "/".join(plots), "plot")
+        _compile_notice(ctx)
         return super().invoke(ctx)
 
 

@@ -154,6 +154,15 @@ def _given(ctx, names=("k", "cutoff")):
     return {name for name in names if ctx.get_parameter_source(name).name != "DEFAULT"}
 
 
+def _frame_label(label, spec):
+    """'frame 3' for 'PATH frame 3' of the file TRAJ[@SLICE] a table is about: the file is
+    named once, in the summary line, not in every row."""
+    from quests.io import split_index
+
+    prefix = f"{split_index(spec)[0]} "
+    return label[len(prefix):] if label.startswith(prefix) else label
+
+
 def _align(header, lines):
     """A plain-text table: first column left-aligned, the others right-aligned."""
     widths = [max(len(header[c]), *(len(line[c]) for line in lines)) for c in range(len(header))]
@@ -325,7 +334,7 @@ def demo(n_jobs, quiet):
     click.echo("quests demo: entropy of Cu environments (ASE EMT): a perfect crystal, "
                "MD at 300, 900 and 1200 K, and a melt")
     click.echo("equivalent to: quests entropy " + " ".join(Path(f).name for f in files))
-    click.echo("(the first run after installing compiles the numba kernels: about 10 s)\n")
+    click.echo("")
     run_entropy(files, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, bandwidth=[DEFAULT_BANDWIDTH],
                 species=None, index=None, fmt=None, n_jobs=n_jobs, output=None,
                 overwrite=False, quiet=quiet)

@@ -8,8 +8,8 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH
 from quests.cli import cli
-from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _parse_species, \
-    _report_written, common_options, descriptor_options
+from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _frame_label, \
+    _parse_species, _report_written, common_options, descriptor_options
 
 
 def _bandwidth(text):
@@ -144,11 +144,13 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
         analysis.run(iter_structures(trajectory, index, fmt))
         _no_frames(trajectory, analysis.results.rows)
     res = analysis.results
-    click.echo(f"{len(res.rows)} frames, reference of {res.n_reference} environments: "
+    click.echo(f"{trajectory}: {len(res.rows)} frames, reference of {res.n_reference} "
+               "environments: "
                f"H from {res.entropy.min():.3f} to {res.entropy.max():.3f} nats, "
                f"mean dH from {res.mean_dh.min():.3f} to {res.mean_dh.max():.3f}")
     if res.events:
-        table = [(str(e.frame), res.rows[e.frame]["frame"], e.signal, f"{e.jump:+.3f}",
+        table = [(str(e.frame), _frame_label(res.rows[e.frame]["frame"], trajectory), e.signal,
+                  f"{e.jump:+.3f}",
                   f"{e.score:+.1f}") for e in res.events]
         click.echo(f"\nevents (|jump| >= {event_threshold:g} standard errors, window "
                    f"{event_window}):\n" + _align(("#", "frame", "signal", "jump", "score"),
@@ -198,12 +200,13 @@ def _phase_options(func):
     return func
 
 
-def _fraction_summary(res):
+def _fraction_summary(res, trajectory):
     names = list(res.phases) + ["unknown"]
     rows = res.rows
     mean = res.fractions.mean(axis=0)
     head = ", ".join(f"{n} {m:.1%}" for n, m in zip(names, mean) if n != "unknown" or m > 0)
-    return f"{len(rows)} frames, {sum(r['n_atoms'] for r in rows)} atoms; mean fractions: {head}"
+    return (f"{trajectory}: {len(rows)} frames, {sum(r['n_atoms'] for r in rows)} atoms; "
+            f"mean fractions: {head}")
 
 
 @cli.command()
@@ -234,11 +237,12 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
                                 writers=writers, verbose=not quiet)
         _no_frames(trajectory, result.results.rows)
     res = result.results
-    click.echo(_fraction_summary(res))
+    click.echo(_fraction_summary(res, trajectory))
     names = list(res.phases) + ["unknown"]
     shown = [n for n, c in zip(names, res.fractions.T) if n != "unknown" or c.any()]
     step = max(1, len(res.rows) // 20)
-    table = [(r["frame"], *(f"{r[n]:.3f}" for n in shown)) for r in res.rows[::step]]
+    table = [(_frame_label(r["frame"], trajectory), *(f"{r[n]:.3f}" for n in shown))
+             for r in res.rows[::step]]
     click.echo(_align(("frame", *shown), table))
     payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
                "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
@@ -318,8 +322,9 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
         _no_frames(trajectory, analysis.results.rows)
     res = analysis.results
     n_atoms = res.rows[0]["n_atoms"]
-    onset = "none" if res.onset is None else f"frame {res.onset} ({res.rows[res.onset]['frame']})"
-    click.echo(f"{len(res.rows)} frames: largest {analysis.solid_} cluster from {res.n_max[0]} "
+    onset = ("none" if res.onset is None else
+             f"frame {res.onset} ({_frame_label(res.rows[res.onset]['frame'], trajectory)})")
+    click.echo(f"{trajectory}: {len(res.rows)} frames: largest {analysis.solid_} cluster from {res.n_max[0]} "
                f"to {res.n_max[-1]} atoms (max {res.n_max.max()} of {n_atoms}); onset "
                f"(n_max >= {onset_size} from then on): {onset}")
     fit = res.cnt
@@ -442,10 +447,6 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
     _check_output(line_path, {".json", ".csv"}, overwrite)
     _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
-    if plot_path is not None or diagram_path is not None:
-        from quests._optional import require
-
-        require("matplotlib", "--plot/--phase-diagram", "plot")   # before the work, not after
     files = _parse_phases(phase_specs, fmt, not quiet, phase_key, by_file=True)
     if len(files) != 2:
         raise InvalidInputError(f"phase-boundary needs exactly two phase names; got "

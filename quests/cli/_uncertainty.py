@@ -12,8 +12,8 @@ from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGH
 from quests._errors import QuestsWarning
 from quests.cli import cli
 from quests.cli._entropy import scheduler_option
-from quests.cli._entropy import _align, _check_output, _check_top, _combined, _given, _load, \
-    _parse_species, _report_written, common_options, descriptor_options
+from quests.cli._entropy import _align, _check_output, _check_top, _combined, _frame_label, \
+    _given, _load, _parse_species, _report_written, common_options, descriptor_options
 
 _METHOD = click.option("--method", type=click.Choice(["auto", "exact", "approx"]),
                        default="auto", show_default=True,
@@ -139,16 +139,16 @@ def _xyz_writer(handle, only_flagged=False):
     return write
 
 
-def _summary(result, method, top):
+def _summary(result, method, top, trajectory):
     rows = result.results.rows
     n_atoms = result.results.n_atoms
     novel = sum(r["novel_fraction"] * r["n_atoms"] for r in rows) / max(n_atoms, 1)
-    lines = [f"{len(rows)} frames, {n_atoms} atoms, method {method}: "
+    lines = [f"{trajectory}: {len(rows)} frames, {n_atoms} atoms, method {method}: "
              f"{novel:.2%} of atoms novel, {len(result.results.flagged)} frames flagged"]
     order = sorted(range(len(rows)), key=lambda i: -rows[i]["max_dH"])[:top]
     if order:
         header = ("frame", "atoms", "max dH", "mean dH", "novel")
-        table = [(rows[i]["frame"], str(rows[i]["n_atoms"]), f"{rows[i]['max_dH']:.3f}",
+        table = [(_frame_label(rows[i]["frame"], trajectory), str(rows[i]["n_atoms"]), f"{rows[i]['max_dH']:.3f}",
                   f"{rows[i]['mean_dH']:.3f}", f"{rows[i]['novel_fraction']:.2%}")
                  for i in order]
         lines += ["", f"most novel frames (top {len(order)}):", _align(header, table)]
@@ -224,7 +224,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
             from quests.io import ReadError
 
             raise ReadError(f"{trajectory}: no frames selected")
-    click.echo(_summary(result, estimator.method_, top))
+    click.echo(_summary(result, estimator.method_, top, trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
                           "index": index_path},
                "parameters": {"k": estimator.k, "cutoff": estimator.cutoff,
