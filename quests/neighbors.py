@@ -118,11 +118,20 @@ def check_geometry(frame, label="structure"):
     """
     frame = as_frame(frame, label)
     if frame.pbc.any():
-        ratio = augment_cells(frame.cell[None], frame.pbc[None])[1][0]
+        if frame.pbc.all():  # the common case, without augment_cells' general machinery
+            lengths = np.sqrt((frame.cell ** 2).sum(axis=1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = abs(np.linalg.det(frame.cell)) / lengths.prod()
+        else:
+            ratio = augment_cells(frame.cell[None], frame.pbc[None])[1][0]
         if not ratio >= SINGULAR_CELL_RATIO:
             raise InvalidStructureError(_singular_cell_message(frame, label))
-    if np.unique(frame.positions, axis=0).shape[0] < frame.positions.shape[0]:
-        raise InvalidStructureError(f"{label} has two atoms at the same position")
+    positions = frame.positions
+    if positions.shape[0] > 1:
+        # coincident rows are neighbours in lexicographic order
+        ordered = positions[np.lexsort(positions.T[::-1])]
+        if np.any((ordered[1:] == ordered[:-1]).all(axis=1)):
+            raise InvalidStructureError(f"{label} has two atoms at the same position")
     return frame
 
 
