@@ -357,6 +357,23 @@ def test_huge_coordinates_give_the_answer_of_their_images(corpus, monkeypatch):
     ase.io.write(corpus / "near_cluster.xyz", near)
     assert _entropy_of(corpus, monkeypatch, "far_cluster.xyz") == pytest.approx(
         _entropy_of(corpus, monkeypatch, "near_cluster.xyz"), abs=1e-12)
+    # far along all three axes (the cell list's bin counts overflowed int64 there), and a
+    # periodic box of 1e11 Å, which is the cluster itself
+    far.positions[3] = [1e11, -1e11, 1e11]
+    near.positions[3] = [1e4, -1e4, 1e4]
+    ase.io.write(corpus / "far3_cluster.xyz", far)
+    ase.io.write(corpus / "near3_cluster.xyz", near)
+    assert _entropy_of(corpus, monkeypatch, "far3_cluster.xyz") == pytest.approx(
+        _entropy_of(corpus, monkeypatch, "near3_cluster.xyz"), abs=1e-12)
+    boxed = cluster.copy()
+    boxed.cell = np.eye(3) * 1e11
+    boxed.pbc = True
+    ase.io.write(corpus / "boxed.xyz", boxed)
+    ase.io.write(corpus / "cluster.xyz", cluster)
+    # atoms at slightly negative coordinates wrap to just below 1e11 Å, where float64
+    # resolves 1.5e-5 Å: the entropies agree to that precision, not to 1e-12
+    assert _entropy_of(corpus, monkeypatch, "boxed.xyz") == pytest.approx(
+        _entropy_of(corpus, monkeypatch, "cluster.xyz"), abs=1e-4)
 
 
 def test_one_atom_structures(corpus, monkeypatch):

@@ -113,3 +113,22 @@ def test_augment_cells_matches_geometry():
     np.testing.assert_allclose(out[1, 2] @ cells[1, 0], 0, atol=1e-12)
     np.testing.assert_allclose(out[2, :2] @ cells[2, 2], [0, 0], atol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(out[2, :2], axis=1), 1)
+
+
+@pytest.mark.parametrize("extent", [10.0, 1e6, 1e11, 1e15])
+def test_cell_list_bins_every_point_once_at_any_extent(extent):
+    """Against a numpy twin of the binning. At 1e11 Å three bin counts of ~1e10
+    overflowed their int64 product ('negative dimensions not allowed', issue 15)."""
+    rng = np.random.default_rng(1)
+    points = rng.random((50, 3)) * 10.0
+    points[7] = extent
+    points[9] = -extent
+    origin, width, n_bins, start, order = nk.cell_list(points, 5.0, 4096)
+    assert np.prod(n_bins.astype(float)) <= 4096 and np.all(n_bins >= 1)
+    assert sorted(order.tolist()) == list(range(50)) and start[-1] == 50
+    coords = np.minimum(((points - origin) / width).astype(np.int64), n_bins - 1)
+    expected = (coords[:, 0] * n_bins[1] + coords[:, 1]) * n_bins[2] + coords[:, 2]
+    got = np.empty(50, np.int64)
+    for b in range(start.size - 1):
+        got[order[start[b]:start[b + 1]]] = b
+    np.testing.assert_array_equal(got, expected)

@@ -149,9 +149,9 @@ def cell_list(points_ec, bin_size, max_bins):
     width_c = np.empty(3)
     size = bin_size
     while True:
-        total = 1
+        total = 1.0  # float: three counts of ~1e10 bins (1e11 Å apart) overflow int64
         for c in range(3):
-            n_bins_c[c] = max(1, int((hi[c] - lo[c]) / size))
+            n_bins_c[c] = max(1, int(min((hi[c] - lo[c]) / size, 1e15)))
             total *= n_bins_c[c]
         if total <= max_bins:
             break
