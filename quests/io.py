@@ -147,22 +147,32 @@ def iter_structures(spec, index=None, format=None):
 
 
 def _check_xyz_frames(path):
-    """Refuse an (ext)xyz file that ends inside a frame.
+    """Refuse an (ext)xyz file that ase would read short without a word.
 
     ase's extxyz reader drops a last frame cut short (its frame index counts
-    only complete ones), so a truncated trajectory would be read as a shorter
-    one without a word. One pass over the lines, nothing parsed but each
-    frame's atom count: a count line, a comment line, that many atom lines.
-    A count that is not an integer is left for ase to report.
+    only complete ones) and stops at a blank line between frames, so a
+    truncated or spliced trajectory would be read as a shorter one. One pass
+    over the lines, nothing parsed but each frame's atom count: a count line,
+    a comment line, that many atom lines. A file that ends without a newline
+    inside an atom line shorter than the one before it (fewer fields, or a
+    shorter last field in a fixed-width file) was cut there. A count that is
+    not an integer is left for ase to report.
     """
     import itertools
 
-    frame = 0
+    frame, line_number, blank_at = 0, 0, None
+    previous_atom = last = b""
     with open(path, "rb") as handle:
         for line in handle:
+            line_number += 1
             text = line.strip()
             if not text:
-                continue  # blank lines between or after frames
+                blank_at = blank_at or line_number
+                continue
+            if blank_at is not None:
+                raise ReadError(f"cannot read {path}: a blank line (line {blank_at}) separates "
+                                f"frame {frame - 1} from more frames, which ase would ignore; "
+                                "remove it")
             try:
                 n_atoms = int(text)
             except ValueError:
@@ -170,12 +180,28 @@ def _check_xyz_frames(path):
             if n_atoms < 0:
                 return
             expected = n_atoms + 1
-            got = sum(1 for _ in itertools.islice(handle, expected))
-            if got < expected:
+            lines = list(itertools.islice(handle, expected))
+            line_number += len(lines)
+            if len(lines) < expected:
                 raise ReadError(f"cannot read {path}: the file ends inside frame {frame} "
-                                f"({got - 1 if got else 0} of {n_atoms} atom lines; "
+                                f"({max(len(lines) - 1, 0)} of {n_atoms} atom lines; "
                                 "truncated?)")
+            if n_atoms:
+                previous_atom = lines[-2] if n_atoms > 1 else previous_atom
+                last = lines[-1]
             frame += 1
+    if last and not last.endswith(b"\n") and previous_atom and _cut_short(last, previous_atom):
+        raise ReadError(f"cannot read {path}: its last line ends without a newline, shorter "
+                        "than the atom line before it (truncated?)")
+
+
+def _cut_short(last, previous):
+    """The last atom line has fewer fields than the one before, or (a fixed-width file,
+    as ase writes) a shorter last field."""
+    fields, before = last.split(), previous.split()
+    if len(fields) < len(before):
+        return True
+    return len(previous.rstrip(b"\r\n")) > len(last) and len(fields[-1]) < len(before[-1])
 
 
 def read_structures(spec, index=None, format=None, verbose=False):
@@ -275,13 +301,20 @@ _TEMPORARY_SUFFIXES = (".tmp", ".partial", ".old")
 
 
 def _host_tag():
+    """8 hex digits of the host name and PID namespace: PIDs of this tag are comparable
+    (containers sharing a host name but not their PIDs get different tags)."""
+    import hashlib
     import socket
 
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40] or "host"
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return hashlib.sha256(f"{socket.gethostname()}:{namespace}".encode()).hexdigest()[:8]
 
 
 def _temporary_prefix(p):
-    """``.NAME.quests-HOST-PID.``: whose temporary it is, so that a later run can tell one
+    """``.NAME.quests-TAG-PID.``: whose temporary it is, so that a later run can tell one
     left behind by a killed run of this package from anyone else's file."""
     return f".{p.name}.quests-{_host_tag()}-{os.getpid()}."
 
@@ -299,9 +332,11 @@ def _process_alive(pid):
 def clean_stale_temporaries(path):
     """Remove the temporaries of ``path`` left by killed runs of this package.
 
-    Only names this package makes (``.NAME.quests-HOST-PID.*.tmp``, ``.partial``,
-    ``.old``) written on this host by a process that no longer exists are
-    removed; anything else, and the temporaries of running processes, stay.
+    Only names this package makes (``.NAME.quests-TAG-PID.*.tmp``, ``.partial``,
+    ``.old``) written on this host and PID namespace by a process that no longer
+    exists are removed; anything else, and the temporaries of running processes,
+    stay. An ``.old`` folder holds the previous store of a run killed while it
+    swapped stores: if ``path`` is missing it is put back, not removed.
     Returns the removed paths.
     """
     p = Path(path)
@@ -317,6 +352,12 @@ def clean_stale_temporaries(path):
         match = pattern.match(entry.name)
         if not match or _process_alive(int(match.group(1))):
             continue
+        kept = entry / p.name
+        if entry.name.endswith(".old") and kept.exists() and not os.path.lexists(p):
+            try:
+                os.replace(kept, p)  # killed between moving the old store out and the new in
+            except OSError:
+                continue
         try:
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
@@ -793,12 +834,31 @@ def finish_descriptor_store(store, path, rows_per_block, metadata, overwrite=Fal
         if not overwrite:
             raise OutputAppearedError(f"output {path} appeared while writing; not replaced")
         old = Path(tempfile.mkdtemp(prefix=_temporary_prefix(p), suffix=".old", dir=p.parent))
-        os.replace(p, old / p.name)
-        os.replace(store, p)
+        with _signals_held():  # SIGINT/SIGTERM wait until both renames are done
+            os.replace(p, old / p.name)
+            os.replace(store, p)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(store, p)
     return p
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM back (this thread) for a few renames that must not be
+    split; they are delivered when the block ends."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask on this platform
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _complete_block(sub, n_rows):

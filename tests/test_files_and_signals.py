@@ -9,7 +9,6 @@ them too; two runs building one --index made the second fail.
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -74,8 +73,9 @@ def _dead_pid():
 
 
 def test_stale_temporaries_of_killed_runs_are_removed_and_no_others(folder):
-    host = socket.gethostname()
-    host = "".join(c if c.isalnum() or c in "_-" else "_" for c in host)[:40]
+    from quests.io import _host_tag
+
+    host = _host_tag()
     dead = _dead_pid()
     stale = [Path(f".h.json.quests-{host}-{dead}.abc123.tmp"),
              Path(f".x.zarr.quests-{host}-{dead}.k2j4.partial")]
@@ -83,7 +83,7 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_no_others(folder):
     stale[1].mkdir()
     (stale[1] / "blocks").mkdir()
     kept = [Path(f".h.json.quests-{host}-{os.getpid()}.live.tmp"),  # a running process
-            Path(f".h.json.quests-otherhost-{dead}.abc.tmp"),       # another machine's
+            Path(f".h.json.quests-0th3rh05-{dead}.abc.tmp"),        # another machine's
             Path(".h.json.x8s7d6f5.tmp"),                           # not named by us
             Path(f".other.json.quests-{host}-{dead}.abc.tmp"),      # another output's
             Path(f".h.json.quests-{host}-{dead}.abc.txt")]          # not a temporary
@@ -94,6 +94,20 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_no_others(folder):
     assert invoke(["descriptors", "t.xyz", "-o", "x.zarr"]).exit_code == 0
     assert not any(p.exists() for p in stale)
     assert all(p.read_text() == "someone's" for p in kept)
+
+
+def test_a_store_swapped_out_by_a_killed_run_is_put_back(folder):
+    """Killed between moving the old store aside and the new one in: the next run puts
+    the old store back where it was instead of deleting the only copy."""
+    from quests.io import _host_tag
+
+    assert invoke(["descriptors", "t.xyz", "-o", "x.zarr"]).exit_code == 0
+    aside = Path(f".x.zarr.quests-{_host_tag()}-{_dead_pid()}.k2j4.old")
+    aside.mkdir()
+    os.replace("x.zarr", aside / "x.zarr")
+    clean_stale_temporaries("x.zarr")
+    assert Path("x.zarr").is_dir() and not aside.exists()
+    assert invoke(["entropy", "x.zarr"]).exit_code == 0
 
 
 def _long_run(tmp_path):
