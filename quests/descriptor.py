@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from quests import _engine
+from quests import _engine, _kernels
 from quests._defaults import DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError, InvalidStructureError
 from quests._kernels import descriptor as _dk
@@ -352,6 +352,7 @@ def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, n_jobs, bar):
     Small structures are batched, each batch a task for a worker thread;
     a large structure is searched once and its atoms split into blocks.
     """
+    _kernels.before_kernels()
     network = _sorting_network(k)
     sizes = np.array([p.shape[0] for p in positions_list], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])

@@ -53,6 +53,9 @@ def corpus(tmp_path_factory):
     lines = text.splitlines(keepends=True)
     (d / "truncated.xyz").write_text("".join(lines[:2 * 110 + 50]))  # inside the third frame
     (d / "header_only.xyz").write_text(text + "108\n")
+    # a blank line between frames (ase stops there) and a last line cut without newline
+    (d / "blank_between.xyz").write_text("".join(lines[:110]) + "\n" + "".join(lines[110:]))
+    (d / "cut_last.xyz").write_text(text.rstrip("\n")[:-4])
     (d / "count_only.xyz").write_text(text + "108\n" + text.splitlines()[1] + "\n")
     for name, value in (("nan", np.nan), ("inf", np.inf), ("huge", 1e11)):
         atoms = good[0].copy()
@@ -171,6 +174,7 @@ def assert_refused(result, names=()):
 # --- structure files in every position a command reads one --------------------------
 BAD_STRUCTURES = ["missing.xyz", "empty.xyz", "blank.xyz", "garbage.xyz", "binary.xyz",
                   "folder.xyz", "truncated.xyz", "header_only.xyz", "count_only.xyz",
+                  "blank_between.xyz", "cut_last.xyz",
                   "nan.xyz", "inf.xyz", "zerocell.xyz", "noatoms.xyz",
                   "unknown.xyz", "overlapping.xyz"]
 
@@ -273,6 +277,11 @@ ABSURD = {
     "entropy-species-twice": ["entropy", "t.xyz", "--species", "29,29"],
     "entropy-index-text": ["entropy", "t.xyz", "--index", "abc"],
     "entropy-jobs-zero": ["entropy", "t.xyz", "-j", "0"],
+    "entropy-k-text": ["entropy", "t.xyz", "-k", "abc"],
+    "entropy-no-file": ["entropy"],
+    "unknown-command": ["nosuchcommand"],
+    "unknown-top-option": ["--bogus"],
+    "zenn-unknown-option": ["zenn", "--nope"],
     "uncertainty-top": ["uncertainty", "t.xyz", "-r", "g.xyz", "--top", "-1"],
     "uncertainty-threshold-nan": ["uncertainty", "t.xyz", "-r", "g.xyz", "-t", "nan"],
     "uncertainty-candidates": ["uncertainty", "t.xyz", "-r", "g.xyz", "-m", "0"],
@@ -417,3 +426,9 @@ def test_a_figure_without_matplotlib_is_refused_first(corpus, monkeypatch, case)
     result = run(corpus, PLOTTING[case] + ["-q"], monkeypatch)
     assert_refused(result, ["needs matplotlib"])
     assert not list(corpus.glob("p.png")) and not list(corpus.glob("c.xyz"))
+
+
+def test_a_bare_group_prints_its_help(corpus, monkeypatch):
+    for args in (["zenn"], []):
+        result = run(corpus, args, monkeypatch)
+        assert result.exit_code == 0 and "Usage:" in result.stdout and not result.stderr

@@ -54,6 +54,10 @@ def test_quiet_runs_and_kernel_free_commands_say_nothing(tmp_path, monkeypatch):
     assert result.stderr.startswith("compiling the numba kernels")
     result = CliRunner().invoke(cli, ["zentropy", "missing_folder"])
     assert "compiling" not in result.stderr
+    # refused on its input: nothing compiles, so nothing is said about compiling
+    result = CliRunner().invoke(cli, ["entropy", "missing.xyz"])
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        "error: file not found: missing.xyz"]
 
 
 def test_warnings_come_after_the_result_and_never_before_an_error(tmp_path, monkeypatch):

@@ -191,3 +191,19 @@ def test_index_cache_refuses_other_reference_frames(files):
     other_format = invoke(["uncertainty", "traj.xyz", "-r", "ref.xyz@0:1", "--format",
                            "extxyz", "--index", "ref.qidx", "-q"])
     assert other_format.exit_code == 2 and "--format" in other_format.stderr
+
+
+def test_calibration_without_atoms_of_known_species_is_refused_before_any_output(files):
+    """--errors on a trajectory of unseen species only: refused in one line before any
+    table is printed or any output written (it printed the table, then failed)."""
+    frames = _trajectory()[:2]
+    for atoms in frames:
+        atoms.numbers[:] = 28
+        atoms.arrays["force_error"] = np.linspace(0.01, 0.2, len(atoms))
+    ase.io.write("ni.xyz", frames)
+    result = invoke(["uncertainty", "ni.xyz", "-r", "ref.xyz", "--errors", "force_error",
+                     "-o", "out.xyz", "-o", "rows.csv", "-q"])
+    assert result.exit_code == 2
+    assert result.stdout == "" and result.stderr.splitlines()[-1].startswith("error: --errors")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (files / "out.xyz").exists() and not (files / "rows.csv").exists()

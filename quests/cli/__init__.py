@@ -32,7 +32,10 @@ class QuestsGroup(click.Group):
 
     def invoke(self, ctx):
         with _terminate_as_interrupt(), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            # every warning meant for users, each printed once; deprecations of the
+            # libraries underneath stay silent, as Python's default filters keep them
+            for category in (UserWarning, RuntimeWarning):
+                warnings.simplefilter("always", category)
             try:
                 result = self._invoke(ctx)
             except click.exceptions.Exit as exc:
@@ -41,6 +44,20 @@ class QuestsGroup(click.Group):
                 raise
             _print_warnings(caught)
             return result
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        """Options of the group itself (``quests --bogus``) are parsed here, before
+        ``invoke``: their usage errors get the same one line; a bare group name
+        (``quests zenn``) prints its help."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help())
+            raise click.exceptions.Exit(0) from None
+        except click.exceptions.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else info_name
+            click.echo(f"error: {exc.format_message()} (see '{where} -h')", err=True)
+            raise click.exceptions.Exit(2) from None
 
     def _invoke(self, ctx):
         try:
@@ -90,7 +107,9 @@ def _terminate_as_interrupt():
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # None: the previous handler was installed from C and cannot be put back from
+        # Python; the default then is the closest
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _print_warnings(caught):
@@ -134,14 +153,16 @@ KERNEL_FREE_COMMANDS = {"zentropy", "fit", "predict"}
 
 
 def _compile_notice(ctx):
-    """Say so on stderr before a first run compiles the kernels (10-15 s of silence)."""
+    """Say so on stderr when a first run is about to compile the kernels (10-15 s of
+    silence): registered here, given just before the first kernel runs, so a command
+    refused on its inputs prints its error line alone."""
     if ctx.params.get("quiet") or ctx.command.name in KERNEL_FREE_COMMANDS:
         return
-    from quests._kernels import cache_is_cold
+    from quests._kernels import notify_before_compiling
 
-    if cache_is_cold():
-        click.echo("compiling the numba kernels: the first run after installing takes "
-                   "about 10-15 s longer (later runs load them from the cache)", err=True)
+    notify_before_compiling(lambda: click.echo(
+        "compiling the numba kernels: the first run after installing takes about 10-15 s "
+        "longer (later runs load them from the cache)", err=True))
 
 
 class QuestsCommand(click.Command):
@@ -166,7 +187,12 @@ class QuestsCommand(click.Command):
             # before the work, not after a long computation
             require("matplotlib", "/".join(plots), "plot")
         _compile_notice(ctx)
-        return super().invoke(ctx)
+        try:
+            return super().invoke(ctx)
+        finally:
+            from quests._kernels import notify_before_compiling
+
+            notify_before_compiling(None)
 
 
 QuestsGroup.command_class = QuestsCommand

@@ -324,8 +324,8 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     n_atoms = res.rows[0]["n_atoms"]
     onset = ("none" if res.onset is None else
              f"frame {res.onset} ({_frame_label(res.rows[res.onset]['frame'], trajectory)})")
-    click.echo(f"{trajectory}: {len(res.rows)} frames: largest {analysis.solid_} cluster from {res.n_max[0]} "
-               f"to {res.n_max[-1]} atoms (max {res.n_max.max()} of {n_atoms}); onset "
+    click.echo(f"{trajectory}: {len(res.rows)} frames: largest {analysis.solid_} cluster "
+               f"from {res.n_max[0]} to {res.n_max[-1]} atoms (max {res.n_max.max()} of {n_atoms}); onset "
                f"(n_max >= {onset_size} from then on): {onset}")
     fit = res.cnt
     if fit is not None:

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
-from quests._errors import QuestsWarning
+from quests._errors import InvalidInputError, QuestsWarning
 from quests.cli import cli
 from quests.cli._entropy import scheduler_option
 from quests.cli._entropy import _align, _check_output, _check_top, _combined, _frame_label, \
@@ -62,7 +62,6 @@ def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, m
     its @SLICE, the files' size and modification time, and --format. A cache that
     disagrees with the command is refused, never reused.
     """
-    from quests._errors import InvalidInputError
     from quests.uncertainty import UncertaintyEstimator
 
     query = {"bandwidth": bandwidth, "threshold": threshold, "n_neighbors": n_neighbors,
@@ -148,8 +147,9 @@ def _summary(result, method, top, trajectory):
     order = sorted(range(len(rows)), key=lambda i: -rows[i]["max_dH"])[:top]
     if order:
         header = ("frame", "atoms", "max dH", "mean dH", "novel")
-        table = [(_frame_label(rows[i]["frame"], trajectory), str(rows[i]["n_atoms"]), f"{rows[i]['max_dH']:.3f}",
-                  f"{rows[i]['mean_dH']:.3f}", f"{rows[i]['novel_fraction']:.2%}")
+        table = [(_frame_label(rows[i]["frame"], trajectory), str(rows[i]["n_atoms"]),
+                  f"{rows[i]['max_dH']:.3f}", f"{rows[i]['mean_dH']:.3f}",
+                  f"{rows[i]['novel_fraction']:.2%}")
                  for i in order]
         lines += ["", f"most novel frames (top {len(order)}):", _align(header, table)]
     return "\n".join(lines)
@@ -224,6 +224,20 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
             from quests.io import ReadError
 
             raise ReadError(f"{trajectory}: no frames selected")
+        # calibrated before any output is committed or printed: a refusal leaves nothing
+        calibration = dh = errs = None
+        n_left_out = 0
+        if errors is not None:
+            dh = np.concatenate(result.results.dh)
+            errs = np.concatenate(result.results.errors)
+            # atoms of unseen species (dH = inf) have no place on the calibration's dH axis
+            finite = np.isfinite(dh)
+            dh, errs, n_left_out = dh[finite], errs[finite], int((~finite).sum())
+            if dh.size < 3 and n_left_out:
+                raise InvalidInputError(
+                    f"--errors: {n_left_out} of {n_left_out + dh.size} atoms are of species "
+                    "the reference lacks (dH = inf); too few are left to calibrate")
+            calibration = calibrate(dh, errs)
     click.echo(_summary(result, estimator.method_, top, trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
                           "index": index_path},
@@ -236,17 +250,10 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     if result.results.unseen_species:
         payload["note"] = ("atoms of a species the reference lacks have dH = +inf (null in "
                            "JSON, inf in CSV and extxyz); they count as novel")
-    calibration = dh = errs = None
-    if errors is not None:
-        dh = np.concatenate(result.results.dh)
-        errs = np.concatenate(result.results.errors)
-        # atoms of unseen species (dH = inf) have no place on the calibration's dH axis
-        finite = np.isfinite(dh)
-        dh, errs = dh[finite], errs[finite]
-        if not finite.all():
-            click.echo(f"{(~finite).sum()} atoms of species the reference lacks are left out "
-                       "of the calibration")
-        calibration = calibrate(dh, errs)
+    if calibration is not None:
+        if n_left_out:
+            click.echo(f"{n_left_out} atoms of species the reference lacks are left out of "
+                       "the calibration")
         payload["calibration"] = calibration.to_dict()
         fits = ", ".join(f"q{q:g}: log10 err = {a:.3f} + {b:.4f} dH"
                          for q, (a, b) in calibration.fits.items())
@@ -285,9 +292,10 @@ def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbos
     atoms = [numbers.get(name) if isinstance(d, np.ndarray) else
              np.concatenate([s.numbers for s in d])
              for name, d in ((test_name, test_data), (ref_name, ref_data))]
-    if atoms[1] is None:
-        warnings.warn(f"{reference} does not record its atoms' species: atoms of a species it "
-                      "lacks cannot be recognised", QuestsWarning)
+    for spec, numbers_of in ((reference, atoms[1]), (test, atoms[0])):
+        if numbers_of is None:
+            warnings.warn(f"{spec} does not record its atoms' species: atoms of a species "
+                          f"{reference} lacks cannot be recognised", QuestsWarning)
     unseen = (np.zeros(arrays[0].shape[0], dtype=bool) if atoms[0] is None or atoms[1] is None
               else unseen_species(atoms[0], np.unique(atoms[1]), warn=True))
     return arrays[0], arrays[1], test_data, settings, unseen
@@ -332,8 +340,6 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
                              for i, (v, b) in enumerate(zip(values, bound))],
                     overwrite=overwrite)
     else:
-        from quests._errors import InvalidInputError
-
         if isinstance(test_data, np.ndarray):
             raise InvalidInputError(".xyz output needs TEST as a structure file, not .npz")
         with atomic_output(output, overwrite) as handle:

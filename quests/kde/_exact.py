@@ -10,7 +10,7 @@ accumulators.
 
 import numpy as np
 
-from quests import _engine
+from quests import _engine, _kernels
 from quests._defaults import DEFAULT_BANDWIDTH
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
@@ -54,6 +54,7 @@ def _run_tiles(pairs, work, n_jobs, verbose):
     private accumulators, and hence the result, do not depend on thread
     timing. BLAS is held at one thread: the workers are the parallelism.
     """
+    _kernels.before_kernels()
     workers = max(1, min(resolve_jobs(n_jobs), len(pairs)))
     shares = [pairs[w::workers] for w in range(workers)]
     with progress_bar(len(pairs), "kernel sums", verbose, unit="tile") as bar, blas_threads(1):

@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-from quests import _engine
+from quests import _engine, _kernels
 from quests._defaults import BACKEND_NAMES
 from quests._errors import InvalidInputError
 from quests._kernels import kde as _kk
@@ -342,6 +342,7 @@ class NeighborIndex:
 
 
 def _measure(Y, X, found, d2, n_jobs):
+    _kernels.before_kernels()
     bounds = list(range(0, Y.shape[0], QUERY_CHUNK)) or [0]
 
     def work(start):
