@@ -219,6 +219,10 @@ def test_equilibrium_outside_the_volume_range_is_never_a_number():
     assert np.isnan(iso.volume[outside]).all() and np.isnan(iso.bulk_modulus[outside]).all()
     inside = ~outside
     np.testing.assert_allclose(iso.volume[inside], (10.0 + 1e-3 * t)[inside], atol=1e-9)
+    # derivatives within the rows that have an equilibrium: NaN does not spread into them
+    np.testing.assert_allclose(iso.volumetric_expansion[inside], 1e-3 / iso.volume[inside],
+                               rtol=1e-9)
+    assert np.isfinite(iso.entropy[inside]).all() and np.isfinite(iso.heat_capacity[inside]).all()
     assert np.all(iso.volume[inside] <= v[-1])
     with pytest.raises(InvalidInputError, match="every temperature"):
         isobaric_properties(t, v, f, pressure=1000.0)

@@ -54,6 +54,19 @@ def _derivative(values, grid, axis=-1):
     return np.gradient(values, grid, axis=axis, edge_order=2)
 
 
+def _derivative_where_finite(values, grid):
+    """``_derivative`` of a 1-D array over each run of finite values on its own, so the
+    NaN rows (no equilibrium in range) do not spread into their neighbours; a run of one
+    value has no derivative (NaN), a run of two a first-order one."""
+    values = np.asarray(values, dtype=float)
+    out = np.full(values.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(values))
+    for run in np.split(finite, np.flatnonzero(np.diff(finite) > 1) + 1):
+        if run.size >= 2:
+            out[run] = np.gradient(values[run], grid[run], edge_order=2 if run.size > 2 else 1)
+    return out
+
+
 def _second_derivative(values, grid, axis=-1):
     return _derivative(_derivative(values, grid, axis), grid, axis)
 
@@ -208,8 +221,8 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
     d2 = _second_derivative(f, v)
     bulk = np.array([np.interp(vol, v, row) if np.isfinite(vol) else np.nan
                      for vol, row in zip(volume, d2)]) * volume * GPA_PER_EV_PER_A3
-    alpha = _derivative(volume, t) / volume
-    entropy = -_derivative(gibbs, t)
+    alpha = _derivative_where_finite(volume, t) / volume
+    entropy = -_derivative_where_finite(gibbs, t)
     probs = None
     if probabilities is not None:
         probs = np.array([[np.interp(vol, v, pk[n]) if np.isfinite(vol) else np.nan
@@ -218,7 +231,8 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
     return IsobaricProperties(
         pressure=float(pressure), temperatures=t, volume=volume, gibbs_energy=gibbs,
         volumetric_expansion=alpha, linear_expansion=alpha / 3.0, bulk_modulus=bulk,
-        entropy=entropy, heat_capacity=t * _derivative(entropy, t), probabilities=probs,
+        entropy=entropy, heat_capacity=t * _derivative_where_finite(entropy, t),
+        probabilities=probs,
         on_edge=on_edge)
 
 
