@@ -331,6 +331,9 @@ CLASHES = {
                                 "-o", "a.csv"],
     "uncertainty-index-is-reference": ["uncertainty", "t.xyz", "-r", "g.xyz", "--index",
                                        "g.xyz"],
+    # one output accepted, two given: the first was dropped without a word
+    "zentropy-two-outputs": ["zentropy", "zenn.csv", "-o", "a.json", "-o", "b.csv"],
+    "entropy-two-outputs": ["entropy", "t.xyz", "-o", "a.json", "-o", "b.json"],
 }
 
 

@@ -78,6 +78,13 @@ def _check_jobs(ctx, param, value):
     return value
 
 
+def _one_output(ctx, param, value):
+    if len(value) > 1:
+        raise click.BadParameter(f"this command writes one output; given {len(value)} "
+                                 f"({', '.join(value)})", ctx, param)
+    return value[0] if value else None
+
+
 def common_options(output=None, output_required=False, output_multiple=False):
     """-j/--jobs and -q/--quiet; with ``output`` (its help text) also -o and --overwrite."""
     options = [
@@ -87,8 +94,10 @@ def common_options(output=None, output_required=False, output_multiple=False):
     ]
     if output is not None:
         options[1:1] = [
-            click.option("-o", "--output", default=None, required=output_required,
-                         multiple=output_multiple, help=output),
+            # always collected as a list: click keeps only the last of a repeated
+            # single-valued option, and a second -o must not vanish without a word
+            click.option("-o", "--output", required=output_required, multiple=True,
+                         callback=None if output_multiple else _one_output, help=output),
             click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         ]
 
