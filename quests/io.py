@@ -24,6 +24,9 @@ from quests._errors import InvalidInputError, InvalidStructureError, OutputError
 __all__ = [
     "read_lammps_thermo",
     "split_index",
+    "check_readable",
+    "ReadError",
+    "DescriptorStore",
     "as_slice",
     "read_structures",
     "iter_structures",
@@ -39,8 +42,6 @@ __all__ = [
     "to_jsonable",
     "write_descriptors",
     "read_descriptors",
-    "write_index",
-    "read_index",
     "save_figure",
 ]
 
@@ -90,7 +91,8 @@ def as_slice(text):
     return slice(*parts)
 
 
-def _check_readable(path):
+def check_readable(path):
+    """Refuse, by name, a path that is missing, a folder, unreadable or empty."""
     p = Path(path)
     if not p.exists():
         raise ReadError(f"file not found: {path}")
@@ -115,10 +117,10 @@ def iter_structures(spec, index=None, format=None):
         ase.io format name; guessed from the file otherwise.
     """
     path, idx = split_index(spec, index)
-    _check_readable(path)
+    check_readable(path)
     import ase.io
 
-    from quests.neighbors import check_geometry
+    from quests.structures import check_geometry
 
     if (format or Path(path).suffix.lower().lstrip(".")) in ("xyz", "extxyz"):
         _check_xyz_frames(path)
@@ -210,7 +212,7 @@ def read_structures(spec, index=None, format=None, verbose=False):
     Raises ``ReadError`` for a missing, unreadable, empty or truncated file or
     one with no frames selected, and ``InvalidStructureError`` for a frame
     without atoms, with NaN/inf positions, a singular periodic cell or two
-    atoms at one position (``quests.neighbors.check_geometry``).
+    atoms at one position (``quests.structures.check_geometry``).
 
     Examples
     --------
@@ -537,7 +539,7 @@ def read_descriptors(path, return_numbers=False):
                                                    "numbers": numbers})
         return (x, metadata, frame_of_row, numbers) if return_numbers else \
             (x, metadata, frame_of_row)
-    _check_readable(path)
+    check_readable(path)
     import zipfile
     import zlib
 
@@ -602,84 +604,6 @@ def _check_descriptor_file(path, descriptors, metadata, rows):
             raise ReadError(f"{path}: descriptors contain NaN or inf")
 
 
-_INDEX_FORMAT = "quests-neighbor-index"
-_INDEX_VERSION = 1
-
-
-def _sha256(array):
-    import hashlib
-
-    return hashlib.sha256(np.ascontiguousarray(array).view(np.uint8)).hexdigest()
-
-
-def write_index(path, index, overwrite=False):
-    """Save a fitted ``quests.kde.NeighborIndex`` to ``path`` (``.npz`` layout), atomically.
-
-    The file holds the reference descriptors, the backend's own serialised
-    index and a JSON header with checksums of both, so ``read_index`` can
-    tell a damaged or foreign file from a good one.
-    """
-    descriptors = index.descriptors_
-    payload = index._payload()
-    header = {
-        "format": _INDEX_FORMAT,
-        "format_version": _INDEX_VERSION,
-        "quests_version": __version__,
-        "settings": index.get_params(),
-        "n_samples": int(descriptors.shape[0]),
-        "n_features": int(descriptors.shape[1]),
-        "descriptors_sha256": _sha256(descriptors),
-        "payload_sha256": _sha256(payload),
-        "metadata": to_jsonable(index.metadata_),
-    }
-    text = json.dumps(header, allow_nan=False)
-    return atomic_write(
-        path,
-        lambda f: np.savez(f, descriptors=descriptors, payload=payload, header=np.array(text)),
-        overwrite,
-        mode="wb",
-    )
-
-
-def read_index(path):
-    """Load a ``NeighborIndex`` written by ``write_index``.
-
-    Raises ``ReadError`` naming the file if it is missing, truncated,
-    corrupt (checksum mismatch) or not a quests index.
-    """
-    from quests.kde import NeighborIndex
-
-    _check_readable(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            descriptors = np.asarray(data["descriptors"])
-            payload = np.asarray(data["payload"])
-    except Exception as exc:  # zipfile, zlib, json, numpy: all mean "damaged"
-        raise ReadError(f"{path} is not a readable quests index file ({type(exc).__name__}: "
-                        f"{exc})") from None
-    if not isinstance(header, dict) or header.get("format") != _INDEX_FORMAT:
-        raise ReadError(f"{path} is not a quests index file")
-    if header.get("format_version") != _INDEX_VERSION:
-        raise ReadError(f"{path} has index format version {header.get('format_version')!r}; "
-                        f"this quests reads version {_INDEX_VERSION}")
-    if (descriptors.ndim != 2 or descriptors.shape != (header.get("n_samples"),
-                                                       header.get("n_features"))
-            or _sha256(descriptors) != header.get("descriptors_sha256")
-            or _sha256(payload) != header.get("payload_sha256")):
-        raise ReadError(f"{path} is corrupt: its contents do not match their checksums")
-    if descriptors.dtype.kind != "f" or not np.all(np.isfinite(descriptors)):
-        raise ReadError(f"{path}: its descriptors are not finite floating-point numbers")
-    try:
-        return NeighborIndex._from_payload(descriptors, payload, header["settings"],
-                                           header.get("metadata", {}))
-    except QuestsError:
-        raise
-    except Exception as exc:
-        raise ReadError(f"{path}: the stored index cannot be restored ({type(exc).__name__}: "
-                        f"{exc})") from None
-
-
 def read_lammps_thermo(path):
     """Thermo output of a LAMMPS log file, as a dict step -> {column: value}.
 
@@ -700,7 +624,7 @@ def read_lammps_thermo(path):
     ...     read_lammps_thermo(path)[100]
     {'Step': 100.0, 'Temp': 310.2, 'PotEng': -10.4}
     """
-    _check_readable(path)
+    check_readable(path)
     rows = {}
     columns = None
     with open(path, errors="replace") as handle:

@@ -14,13 +14,11 @@ import numpy as np
 from quests._errors import InvalidStructureError
 from quests._kernels import neighbors as _nk
 from quests._validation import CUTOFF, NEIGHBORS, validate_params
-from quests.structures import as_frame
+from quests.structures import SINGULAR_CELL_RATIO, as_frame, augment_cells, \
+    singular_cell_message
 
-__all__ = ["NeighborList", "nearest_neighbors", "check_geometry"]
+__all__ = ["NeighborList", "nearest_neighbors"]
 
-#: cells whose volume / (product of periodic vector lengths) falls below this
-#: are singular: their lattice vectors are (nearly) linearly dependent
-SINGULAR_CELL_RATIO = 1e-8
 #: below this ratio a cell is skewed: its basis is Minkowski-reduced first
 #: (same lattice, same images, far fewer image shells to enumerate);
 #: a hexagonal cell has 0.87, an fcc primitive cell 0.71
@@ -47,94 +45,6 @@ class NeighborList(NamedTuple):
     counts: np.ndarray
 
 
-def augment_cells(cells, pbcs):
-    """Make cells invertible by replacing their non-periodic rows.
-
-    Only periodic lattice vectors carry meaning; the non-periodic rows are
-    replaced by orthonormal vectors perpendicular to the periodic ones, so
-    fractional coordinates exist along the periodic axes.
-
-    Parameters
-    ----------
-    cells : ndarray of shape (n, 3, 3)
-    pbcs : ndarray of shape (n, 3), bool
-
-    Returns
-    -------
-    augmented : ndarray of shape (n, 3, 3)
-    ratio : ndarray of shape (n,)
-        Volume (area, length) spanned by the periodic vectors divided by the
-        product of their lengths: 1 for orthogonal vectors, 0 for degenerate
-        ones, a scale-free measure of singularity.
-    """
-    cells = np.asarray(cells, dtype=np.float64)
-    pbcs = np.asarray(pbcs, dtype=bool)
-    out = cells.copy()
-    ratio = np.ones(len(cells))
-    lengths = np.linalg.norm(cells, axis=2)
-    for pattern in np.unique(pbcs, axis=0):
-        sel = np.flatnonzero((pbcs == pattern).all(axis=1))
-        periodic = np.flatnonzero(pattern)
-        c = cells[sel]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if len(periodic) == 3:
-                ratio[sel] = np.abs(np.linalg.det(c)) / lengths[sel].prod(axis=1)
-            elif len(periodic) == 0:
-                out[sel] = np.eye(3)
-            elif len(periodic) == 2:
-                a, b = periodic
-                normal = np.cross(c[:, a], c[:, b])
-                area = np.linalg.norm(normal, axis=1)
-                ratio[sel] = area / (lengths[sel, a] * lengths[sel, b])
-                out[sel, 3 - a - b] = normal / area[:, None]
-            else:
-                a = periodic[0]
-                v = c[:, a]
-                trial = np.zeros_like(v)
-                trial[np.arange(len(v)), np.argmin(np.abs(v), axis=1)] = 1.0
-                u = np.cross(v, trial)
-                u /= np.linalg.norm(u, axis=1)[:, None]
-                w = np.cross(v, u)
-                w /= np.linalg.norm(w, axis=1)[:, None]
-                out[sel, (a + 1) % 3] = u
-                out[sel, (a + 2) % 3] = w
-                ratio[sel] = (lengths[sel, a] > 0).astype(float)
-    ratio = np.nan_to_num(ratio, nan=0.0)
-    return np.ascontiguousarray(out), ratio
-
-
-def _singular_cell_message(frame, label):
-    return (f"{label} has a zero or singular cell along its periodic axes "
-            f"(pbc={frame.pbc.tolist()}, cell={frame.cell.round(6).tolist()})")
-
-
-def check_geometry(frame, label="structure"):
-    """Refuse, by its ``label``, a frame no descriptor can be computed for.
-
-    A periodic frame with a zero or singular cell, or two atoms at exactly
-    the same position (the kernels also refuse atoms closer than 1e-8 Å,
-    but they name the structure only by its number). Cheap enough to run on
-    every frame as it is read: O(n log n).
-    """
-    frame = as_frame(frame, label)
-    if frame.pbc.any():
-        if frame.pbc.all():  # the common case, without augment_cells' general machinery
-            lengths = np.sqrt((frame.cell ** 2).sum(axis=1))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = abs(np.linalg.det(frame.cell)) / lengths.prod()
-        else:
-            ratio = augment_cells(frame.cell[None], frame.pbc[None])[1][0]
-        if not ratio >= SINGULAR_CELL_RATIO:
-            raise InvalidStructureError(_singular_cell_message(frame, label))
-    positions = frame.positions
-    if positions.shape[0] > 1:
-        # coincident rows are neighbours in lexicographic order
-        ordered = positions[np.lexsort(positions.T[::-1])]
-        if np.any((ordered[1:] == ordered[:-1]).all(axis=1)):
-            raise InvalidStructureError(f"{label} has two atoms at the same position")
-    return frame
-
-
 def prepare_cells(frames, cutoff=None, labels=None):
     """Augmented cells and pbc flags of validated frames, ready for the kernels.
 
@@ -156,7 +66,7 @@ def prepare_cells(frames, cutoff=None, labels=None):
     bad = np.flatnonzero(periodic & ~(ratio >= SINGULAR_CELL_RATIO))
     if bad.size:
         s = int(bad[0])
-        raise InvalidStructureError(_singular_cell_message(frames[s], label(s)))
+        raise InvalidStructureError(singular_cell_message(frames[s], label(s)))
     skewed = np.flatnonzero(periodic & (ratio < SKEWED_CELL_RATIO))
     if skewed.size:
         from ase.geometry import minkowski_reduce

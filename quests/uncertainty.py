@@ -304,7 +304,7 @@ class UncertaintyEstimator:
         n_jobs); k, cutoff and species come from the file, and may be given
         only if they agree with it.
         """
-        from quests.io import read_index
+        from quests.kde import read_index
 
         index = read_index(path)
         params = {key: value for key, value in params.items() if value is not None}

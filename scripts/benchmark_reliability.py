@@ -47,7 +47,7 @@ def reading(n_frames, n_atoms):
 
     from quests import io
     from quests.data import rattled_crystal
-    from quests.neighbors import check_geometry
+    from quests.structures import check_geometry
 
     base = rattled_crystal("Cu", size=3, stdev=0.05, seed=0)[:n_atoms]
     with tempfile.TemporaryDirectory() as folder:

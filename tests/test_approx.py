@@ -5,7 +5,8 @@ import pytest
 
 from quests import InvalidInputError
 from quests._kernels import kde as kk
-from quests.io import ReadError, read_index
+from quests.io import ReadError
+from quests.kde import read_index
 from quests.kde import (
     NeighborIndex,
     dataset_entropy,

@@ -6,7 +6,7 @@ import pytest
 from quests._kernels import descriptor as dk
 from quests._kernels import kde as kk
 from quests._kernels import neighbors as nk
-from quests.neighbors import augment_cells
+from quests.structures import augment_cells
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 8, 16, 32, 64])

@@ -13,8 +13,8 @@ import pickle
 import numpy as np
 import pytest
 
-from quests.io import ReadError, read_index, write_index
-from quests.kde import NeighborIndex
+from quests.io import ReadError
+from quests.kde import NeighborIndex, read_index, write_index
 
 
 def _sha256(array):

@@ -165,7 +165,7 @@ def batch_descriptors(positions_ic, cells_scc, pbcs_sc, offsets_s, k, cutoff, ne
 
     Structure s owns atoms ``offsets_s[s]:offsets_s[s + 1]`` of the stacked
     ``positions_ic`` and the same rows of ``out_ix``; cells are augmented
-    (``quests.neighbors.augment_cells``). Returns one status per structure.
+    (``quests.structures.augment_cells``). Returns one status per structure.
     """
     n_struct = offsets_s.shape[0] - 1
     status_s = np.zeros(n_struct, np.int64)

@@ -55,7 +55,7 @@ def periodic_images(positions_ic, cell_cc, pbc_c, cutoff):
     Parameters
     ----------
     positions_ic : (n, 3) float64, Å
-    cell_cc : (3, 3) float64, augmented cell (``quests.neighbors.augment_cells``)
+    cell_cc : (3, 3) float64, augmented cell (``quests.structures.augment_cells``)
     pbc_c : (3,) bool
     cutoff : float, Å
 

@@ -258,9 +258,9 @@ def _table(path, columns):
     import json
 
     from quests._errors import InvalidInputError
-    from quests.io import _check_readable
+    from quests.io import check_readable
 
-    _check_readable(path)
+    check_readable(path)
     if Path(path).suffix.lower() == ".json":
         try:
             doc = json.loads(Path(path).read_text())

@@ -22,7 +22,7 @@ from quests.kde._estimators import (
     overlap,
 )
 from quests.kde._exact import DEFAULT_BANDWIDTH, DEFAULT_TILE_SIZE, kernel_sum, log_kernel_sum
-from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex
+from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex, read_index, write_index
 
 __all__ = [
     "AUTO_EXACT_ENVIRONMENTS",
@@ -42,4 +42,6 @@ __all__ = [
     "kernel_sum",
     "log_kernel_sum",
     "overlap",
+    "read_index",
+    "write_index",
 ]

@@ -23,19 +23,21 @@ Backends (chosen by name from ``BACKENDS``):
 """
 
 import contextlib
+import json
 import numbers
 
 import numpy as np
 
-from quests import _engine, _kernels
+from quests import __version__, _engine, _kernels
 from quests._defaults import BACKEND_NAMES
-from quests._errors import InvalidInputError
+from quests._errors import InvalidInputError, QuestsError
+from quests.io import ReadError, atomic_write, check_readable, to_jsonable
 from quests._kernels import kde as _kk
 from quests._threads import parallel_map, resolve_jobs
 from quests._validation import N_JOBS, Interval, Options, check_descriptors, \
     check_estimator_params
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "NeighborIndex"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "NeighborIndex", "write_index", "read_index"]
 
 DEFAULT_BACKEND = BACKEND_NAMES[0]
 #: HNSW graph degree and build-time beam width: recall@100 >= 0.99 on Cu MD
@@ -199,7 +201,7 @@ class NeighborIndex:
     """Candidate nearest neighbours of query descriptors among reference descriptors.
 
     Build once with ``fit``, then ``query`` any number of times; ``save`` and
-    ``load`` keep it on disk (see ``quests.io.write_index``).
+    ``load`` keep it on disk (see ``write_index``).
 
     Parameters
     ----------
@@ -310,16 +312,12 @@ class NeighborIndex:
 
     def save(self, path, overwrite=False):
         """Write the index and its reference descriptors to ``path`` (atomically)."""
-        from quests.io import write_index
-
         self._check_fitted()
         return write_index(path, self, overwrite=overwrite)
 
     @classmethod
     def load(cls, path):
         """Read an index written by ``save``; a damaged file raises ``ReadError``."""
-        from quests.io import read_index
-
         return read_index(path)
 
     def _payload(self):
@@ -350,3 +348,80 @@ def _measure(Y, X, found, d2, n_jobs):
         _kk.gathered_sq_distances(Y[start:stop], X, found[start:stop], d2[start:stop])
 
     parallel_map(work, bounds, n_jobs)
+
+
+# -- the index file: plain arrays and a JSON header, nothing that runs ---------------
+_INDEX_FORMAT = "quests-neighbor-index"
+_INDEX_VERSION = 1
+
+
+def _sha256(array):
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(array).view(np.uint8)).hexdigest()
+
+
+def write_index(path, index, overwrite=False):
+    """Save a fitted ``NeighborIndex`` to ``path`` (``.npz`` layout), atomically.
+
+    The file holds the reference descriptors, the backend's own serialised
+    index and a JSON header with checksums of both, so ``read_index`` can
+    tell a damaged or foreign file from a good one.
+    """
+    descriptors = index.descriptors_
+    payload = index._payload()
+    header = {
+        "format": _INDEX_FORMAT,
+        "format_version": _INDEX_VERSION,
+        "quests_version": __version__,
+        "settings": index.get_params(),
+        "n_samples": int(descriptors.shape[0]),
+        "n_features": int(descriptors.shape[1]),
+        "descriptors_sha256": _sha256(descriptors),
+        "payload_sha256": _sha256(payload),
+        "metadata": to_jsonable(index.metadata_),
+    }
+    text = json.dumps(header, allow_nan=False)
+    return atomic_write(
+        path,
+        lambda f: np.savez(f, descriptors=descriptors, payload=payload, header=np.array(text)),
+        overwrite,
+        mode="wb",
+    )
+
+
+def read_index(path):
+    """Load a ``NeighborIndex`` written by ``write_index``.
+
+    Raises ``ReadError`` naming the file if it is missing, truncated,
+    corrupt (checksum mismatch) or not a quests index.
+    """
+    check_readable(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            descriptors = np.asarray(data["descriptors"])
+            payload = np.asarray(data["payload"])
+    except Exception as exc:  # zipfile, zlib, json, numpy: all mean "damaged"
+        raise ReadError(f"{path} is not a readable quests index file ({type(exc).__name__}: "
+                        f"{exc})") from None
+    if not isinstance(header, dict) or header.get("format") != _INDEX_FORMAT:
+        raise ReadError(f"{path} is not a quests index file")
+    if header.get("format_version") != _INDEX_VERSION:
+        raise ReadError(f"{path} has index format version {header.get('format_version')!r}; "
+                        f"this quests reads version {_INDEX_VERSION}")
+    if (descriptors.ndim != 2 or descriptors.shape != (header.get("n_samples"),
+                                                       header.get("n_features"))
+            or _sha256(descriptors) != header.get("descriptors_sha256")
+            or _sha256(payload) != header.get("payload_sha256")):
+        raise ReadError(f"{path} is corrupt: its contents do not match their checksums")
+    if descriptors.dtype.kind != "f" or not np.all(np.isfinite(descriptors)):
+        raise ReadError(f"{path}: its descriptors are not finite floating-point numbers")
+    try:
+        return NeighborIndex._from_payload(descriptors, payload, header["settings"],
+                                           header.get("metadata", {}))
+    except QuestsError:
+        raise
+    except Exception as exc:
+        raise ReadError(f"{path}: the stored index cannot be restored ({type(exc).__name__}: "
+                        f"{exc})") from None
