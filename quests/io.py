@@ -25,6 +25,7 @@ __all__ = [
     "read_lammps_thermo",
     "split_index",
     "check_readable",
+    "read_columns",
     "ReadError",
     "DescriptorStore",
     "as_slice",
@@ -602,6 +603,61 @@ def _check_descriptor_file(path, descriptors, metadata, rows):
     for start in range(0, descriptors.shape[0], 65536):
         if not np.all(np.isfinite(descriptors[start:start + 65536])):
             raise ReadError(f"{path}: descriptors contain NaN or inf")
+
+
+def read_columns(path, columns):
+    """Named numeric columns of a table file, each an ndarray (n_rows,) of finite float64.
+
+    A ``.json`` file holds an object of lists (``{"x": [...], "T": [...]}``);
+    anything else is read as CSV with a header row. Every column must be
+    present, with a finite number in every row; anything else is a
+    ``ReadError`` naming the file and the column.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "ev.csv")
+    >>> _ = open(path, "w").write("volume,energy\\n10,-3.1\\n11,-3.2\\n")
+    >>> read_columns(path, ("volume", "energy"))["energy"].tolist()
+    [-3.1, -3.2]
+    """
+    check_readable(path)
+    try:
+        text = Path(path).read_text()
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ReadError(f"cannot read {path}: not a text table ({type(exc).__name__})") \
+            from None
+    if Path(path).suffix.lower() == ".json":
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise ReadError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ReadError(f"{path}: expected a JSON object of columns, not "
+                            f"{type(doc).__name__}")
+        rows = {key: doc.get(key) for key in columns}
+    else:
+        records = list(csv.DictReader(text.splitlines()))
+        rows = {key: [r.get(key) for r in records] for key in columns}
+    out = {}
+    for key, values in rows.items():
+        missing = not isinstance(values, list) or not values or \
+            any(v is None or v == "" for v in values)
+        if missing:
+            raise ReadError(f"{path} needs a column {key!r} with a value in every row "
+                            f"(columns: {', '.join(columns)})")
+        try:
+            out[key] = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ReadError(f"{path}: column {key!r} is not numeric") from None
+        if out[key].ndim != 1:
+            raise ReadError(f"{path}: column {key!r} is not a list of numbers")
+        bad = np.flatnonzero(~np.isfinite(out[key]))
+        if bad.size:
+            raise ReadError(f"{path}: column {key!r} holds NaN or inf (row "
+                            f"{int(bad[0]) + 1} of the data)")
+    return out
 
 
 def read_lammps_thermo(path):

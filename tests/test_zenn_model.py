@@ -259,7 +259,7 @@ def test_cli_zenn_fit_and_predict(tmp_path):
     result = runner.invoke(cli, ["zenn", "fit", str(data), "-o", str(model)])
     assert result.exit_code == 2 and "exists" in result.output
     result = runner.invoke(cli, ["zenn", "predict", str(tmp_path / "none.pt")])
-    assert result.exit_code == 2 and "does not exist" in result.output
+    assert result.exit_code == 2 and "file not found" in result.output
 
 
 def test_trend_features_against_numpy():

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from scipy.integrate import quad
 
 from quests import InvalidInputError
+from quests.io import ReadError
 from quests.cli import cli
 from quests.zenn import (
     BM4,
@@ -356,14 +357,14 @@ def test_bad_input_gives_clear_errors(tmp_path):
         fit_bm4([10.0, 11.0, 12.0, 13.0], [1.0, 0.5, 0.6, 0.9])
     csv = tmp_path / "ev.csv"
     csv.write_text("volume,energy\n10,1.0\n11,nan\n12,0.8\n13,0.9\n14,1.1\n")
-    with pytest.raises(InvalidInputError, match="finite"):
+    with pytest.raises(ReadError, match="'energy' holds NaN"):
         read_energy_volume(csv, n_atoms=1, mass=1.0)
     csv.write_text("volume,energy\n10,1.0\n10,0.5\n12,0.8\n13,0.9\n14,1.1\n")
     with pytest.raises(InvalidInputError, match="same volume"):
         read_energy_volume(csv, n_atoms=1, mass=1.0)
     with pytest.raises(InvalidInputError, match="n_atoms and mass"):
         read_energy_volume(csv)
-    with pytest.raises(InvalidInputError, match="does not exist"):
+    with pytest.raises(ReadError, match="file not found"):  # one error class for it
         read_energy_volume(tmp_path / "missing")
     with pytest.raises(InvalidInputError, match="no minimum"):
         fit_bm4(np.linspace(10, 14, 6), -np.linspace(10, 14, 6))

@@ -252,41 +252,6 @@ def zenn_group():
     """Train and use a zentropy-enhanced neural network (ZENN; needs torch)."""
 
 
-def _table(path, columns):
-    """Columns of a CSV (header row) or JSON (dict of lists) file, as float arrays."""
-    import csv
-    import json
-
-    from quests._errors import InvalidInputError
-    from quests.io import check_readable
-
-    check_readable(path)
-    if Path(path).suffix.lower() == ".json":
-        try:
-            doc = json.loads(Path(path).read_text())
-        except ValueError as exc:
-            raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
-        rows = {key: doc.get(key) for key in columns}
-    else:
-        with open(path, newline="") as handle:
-            records = list(csv.DictReader(handle))
-        rows = {key: [r.get(key) for r in records] for key in columns}
-    out = {}
-    for key, values in rows.items():
-        if values is None or not values or any(v is None or v == "" for v in values):
-            raise InvalidInputError(f"{path} needs a column {key!r} with a value in every row "
-                                    f"(columns: {', '.join(columns)})")
-        try:
-            out[key] = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"{path}: column {key!r} is not numeric") from None
-        bad = np.flatnonzero(~np.isfinite(out[key]))
-        if bad.size:
-            raise InvalidInputError(f"{path}: column {key!r} holds NaN or inf (row "
-                                    f"{int(bad[0]) + 1} of the data)")
-    return out
-
-
 def _folder_free_energy(folder, multiplicity, temperatures, n_volumes, debye_scaling,
                         gruneisen_x, n_atoms, mass):
     """Training rows (x, T, F) from a folder of configurations: their zentropy F(V, T)."""
@@ -365,6 +330,7 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
     configurations.
     """
     from quests._errors import InvalidInputError
+    from quests.io import read_columns
     from quests.zenn import ZENN
 
     _check_output(output, {".pt"}, overwrite)
@@ -389,7 +355,7 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
                  hidden=widths, entropy=not no_entropy, gamma=gamma, kb=kb, learn_kb=learn_kb,
                  seed=seed)
     if distributions:
-        cols = _table(data, ("x", "T", "P"))
+        cols = read_columns(data, ("x", "T", "P"))
         xs, ts = np.unique(cols["x"]), np.unique(cols["T"])
         if xs.size * ts.size != cols["x"].size:
             raise InvalidInputError(f"{data}: --distributions needs P on a full grid of x "
@@ -403,7 +369,7 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
         n_rows, quality = cols["x"].size, ""
     else:
         if not folder:
-            cols = _table(data, ("x", "T", "F"))
+            cols = read_columns(data, ("x", "T", "F"))
             x, t, f = cols["x"], cols["T"], cols["F"]
         model.fit(x, t, f, epochs=epochs, lbfgs_steps=lbfgs, derivative_weight=derivative_weight,
                   convexity=convexity, verbose=not quiet)

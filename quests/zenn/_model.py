@@ -509,16 +509,15 @@ class ZENN:
         Read with ``weights_only=True`` (no pickled code runs), then checked
         against the digest written by ``save``.
         """
+        from quests.io import check_readable
+
         torch = _torch()
+        check_readable(path)  # missing, a folder, unreadable or empty: ReadError, as for any file
         try:
             payload = torch.load(path, weights_only=True)
             spec = json.loads(payload["spec"])
             digest = _model_digest(payload["spec"], payload["seed"], payload["state"],
                                    payload["history"])
-        except FileNotFoundError:
-            raise InvalidInputError(f"{path} does not exist") from None
-        except IsADirectoryError:
-            raise InvalidInputError(f"{path} is a directory, not a ZENN model file") from None
         except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
             raise InvalidInputError(f"{path} is not a ZENN model file ({type(exc).__name__})") \
                 from None

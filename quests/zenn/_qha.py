@@ -5,7 +5,6 @@ Units: volumes in Å^3 and energies in eV, both per cell (the cell of the input 
 temperatures in K; bulk moduli in GPa.
 """
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from quests._defaults import DEFAULT_DEBYE_SCALING
 from quests._errors import InvalidInputError
+from quests.io import ReadError, read_columns
 from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 __all__ = ["EnergyVolume", "BM4", "read_energy_volume", "fit_bm4", "debye_function",
@@ -95,10 +95,10 @@ def read_energy_volume(path, *, n_atoms=None, mass=None, label=None):
     """
     path = Path(path)
     if not path.exists():
-        raise InvalidInputError(f"{path} does not exist")
+        raise ReadError(f"file not found: {path}")
     try:
         return _read_energy_volume(path, n_atoms, mass, label or path.name)
-    except InvalidInputError:
+    except (InvalidInputError, ReadError):
         raise
     except Exception as exc:  # noqa: BLE001 - ase raises many types for a bad file
         raise InvalidInputError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") \
@@ -128,18 +128,11 @@ def _read_energy_volume(path, n_atoms, mass, label):
         return _checked(volumes, energies, n_atoms or len(atoms),
                         mass or float(atoms.get_masses().mean()), label)
     if path.suffix.lower() == ".csv":
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        try:
-            volumes = [float(r["volume"]) for r in rows]
-            energies = [float(r["energy"]) for r in rows]
-        except (KeyError, ValueError):
-            raise InvalidInputError(f"{path}: needs numeric columns 'volume' and 'energy'") \
-                from None
         if n_atoms is None or mass is None:
             raise InvalidInputError(f"{path}: a CSV of E(V) needs n_atoms and mass "
                                     "(--n-atoms and --mass on the command line)")
-        return _checked(volumes, energies, n_atoms, mass, label)
+        columns = read_columns(path, ("volume", "energy"))
+        return _checked(columns["volume"], columns["energy"], n_atoms, mass, label)
     frames = read(path, ":")
     energies = []
     for i, atoms in enumerate(frames):
