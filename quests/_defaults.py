@@ -14,6 +14,10 @@ DEFAULT_BANDWIDTH = 0.015
 DEFAULT_KDE_NEIGHBORS = 64
 #: nearest-neighbour index backends (``quests.kde.BACKENDS`` holds their classes)
 BACKEND_NAMES = ("hnsw", "pynndescent", "brute")
+#: how kernel sums are computed (``quests.kde`` estimators' ``method``)
+KDE_METHODS = ("auto", "exact", "approx")
+#: selection methods of ``quests.compression.compress`` (its ``METHODS``)
+COMPRESSION_METHODS = ("random", "fps", "mean_fps", "k_means", "msc", "msc_conditional")
 #: s of the Debye temperature s * 231.04 K * v^(1/6) * (B0/M)^(1/2) (quests.zenn's
 #: debye_temperature): Moruzzi, Janak and Schwarz's 0.617
 DEFAULT_DEBYE_SCALING = 0.617

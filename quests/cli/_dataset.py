@@ -5,15 +5,16 @@ from pathlib import Path
 import click
 import numpy as np
 
+from quests._defaults import COMPRESSION_METHODS, KDE_METHODS
 from quests.cli import cli
-from quests.cli._entropy import _PLOT_SUFFIXES, DESCRIPTOR_SUFFIXES, _align, _check_output, \
-    _check_top, _combined, _given, _load, _parse_species, common_options, descriptor_options, \
-    scheduler_option
-from quests.cli._uncertainty import _BANDWIDTH, _THRESHOLD
+from quests.cli._options import DESCRIPTOR_SUFFIXES, _align, _check_top, _combined, _given, \
+    _load, _outputs_checked, _parse_species, bandwidth_option, common_options, \
+    descriptor_options, scheduler_option
+from quests.cli._uncertainty import _THRESHOLD
 
 _SEED = click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of every random choice.")
-_METHOD = click.option("--method", "kde_method", type=click.Choice(["auto", "exact", "approx"]),
+_METHOD = click.option("--method", "kde_method", type=click.Choice(KDE_METHODS),
                        default="auto", show_default=True,
                        help="How entropies and dH are computed (auto: exact while fast).")
 _PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png",
@@ -110,24 +111,17 @@ def _before_after(result):
     return _align(header, lines)
 
 
-def _check_outputs(outputs, allowed, plot_path, overwrite):
-    for path in outputs:
-        _check_output(path, allowed, overwrite)
-    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-
-
 @cli.command()
 @scheduler_option
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @click.option("-s", "--size", "size_text", required=True, metavar="N|FRACTION",
               help="Structures to keep: a count (50) or a fraction (0.1, 10%; 1.0 = all).")
-@click.option("-m", "--method", type=click.Choice(
-    ["random", "fps", "mean_fps", "k_means", "msc", "msc_conditional"]), default="msc",
-    show_default=True, help="Selection method.")
+@click.option("-m", "--method", type=click.Choice(COMPRESSION_METHODS), default="msc",
+              show_default=True, help="Selection method.")
 @click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
               help="Data already kept (msc_conditional); repeat for several files.")
 @descriptor_options
-@_BANDWIDTH
+@bandwidth_option()
 @_THRESHOLD
 @_SEED
 @click.option("--curve", is_flag=True,
@@ -147,7 +141,7 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
     from quests.compression import compress as compress_structures
 
     outputs = list(output)
-    _check_outputs(outputs, {".xyz", ".json", ".csv"}, plot_path, overwrite)
+    _outputs_checked(outputs, {".xyz", ".json", ".csv"}, overwrite, plot_path)
     size = _parse_size(size_text)
     structures, sources = _read_files(files, index, fmt, not quiet)
     ref = _read_files(reference, index, fmt, not quiet)[0] if reference else None
@@ -174,7 +168,7 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
 @click.option("-n", "--number", "size", type=int, required=True,
               help="Structures to select (the next batch).")
 @descriptor_options
-@_BANDWIDTH
+@bandwidth_option()
 @_THRESHOLD
 @click.option("--top", type=int, default=10, show_default=True,
               help="Picks listed in the summary.")
@@ -192,7 +186,7 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
 
     _check_top(top)
     outputs = list(output)
-    _check_outputs(outputs, {".xyz", ".json", ".csv"}, None, overwrite)
+    _outputs_checked(outputs, {".xyz", ".json", ".csv"}, overwrite, None)
     structures, sources = _read_files(candidates, index, fmt, not quiet)
     train = _read_files(reference, index, fmt, not quiet)[0]
     result = compress_structures(structures, size, "msc_conditional", reference=train, k=k,
@@ -216,7 +210,7 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
 @cli.command(name="learning-curve")
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @descriptor_options
-@_BANDWIDTH
+@bandwidth_option()
 @click.option("--sizes", "sizes_text", default=None, metavar="N,N,...",
               help="Subset sizes (default: --n-sizes sizes from 1 to all, geometric).")
 @click.option("--n-sizes", type=int, default=8, show_default=True)
@@ -244,7 +238,7 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
     from quests.compression import describe_structures
     from quests.learning import learning_curve as measure
 
-    _check_outputs([output] if output else [], {".json", ".csv"}, plot_path, overwrite)
+    _outputs_checked(output, {".json", ".csv"}, overwrite, plot_path)
     sizes = None
     if sizes_text:
         try:
@@ -338,7 +332,7 @@ def _split_generations(structures, sources, key):
               help="Read one file (or several) and split it by the info key KEY "
                    "(generation number per structure).")
 @descriptor_options
-@_BANDWIDTH
+@bandwidth_option()
 @_THRESHOLD
 @click.option("--min-novelty", type=float, default=0.0, show_default=True,
               help="A generation whose novel fraction is at most this added nothing.")
@@ -355,7 +349,7 @@ def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth,
     """
     from quests.learning import active_learning as evaluate
 
-    _check_outputs([output] if output else [], {".json", ".csv"}, plot_path, overwrite)
+    _outputs_checked(output, {".json", ".csv"}, overwrite, plot_path)
     if key is not None:
         structures, sources = _read_files(generations, index, fmt, not quiet)
         groups, names = _split_generations(structures, sources, key)

@@ -6,10 +6,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from quests._defaults import DEFAULT_BANDWIDTH
 from quests.cli import cli
-from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _frame_label, \
-    _parse_species, _report_written, common_options, descriptor_options
+from quests.cli._options import _PLOT_SUFFIXES, _align, _check_output, _frame_label, \
+    _outputs_checked, _parse_species, _report_written, bandwidth_option, common_options, \
+    descriptor_options
 
 
 def _bandwidth(text):
@@ -25,10 +25,7 @@ def _bandwidth(text):
                                 f"{text!r}") from None
 
 
-_BANDWIDTH = click.option("-b", "--bandwidth", default=str(DEFAULT_BANDWIDTH),
-                          show_default=True, metavar="H|volume",
-                          help="Kernel bandwidth, 1/Å, or 'volume' for h(V) of each frame's "
-                               "volume per atom.")
+_BANDWIDTH = bandwidth_option(volume="allowed")
 _PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
                       metavar="NAME=FILE[@SLICE]",
                       help="Reference phase (repeat: at least two names; a name given twice "
@@ -77,14 +74,6 @@ def _write_tables(outputs, rows, payload, overwrite):
     for path in outputs:
         if Path(path).suffix.lower() in (".json", ".csv"):
             write_table(path, rows, payload, overwrite)
-
-
-def _outputs_checked(outputs, allowed, overwrite, plot_path):
-    outputs = list(outputs)
-    for path in outputs:
-        _check_output(path, allowed, overwrite)
-    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    return outputs
 
 
 def _no_frames(trajectory, rows):
@@ -412,8 +401,7 @@ def _attach_logs(phases, thermo_specs):
 @click.option("-c", "--cutoff", type=float, default=5.0, show_default=True,
               help="Cutoff radius, Å.")
 @click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted).")
-@click.option("-b", "--bandwidth", default="volume", show_default=True, metavar="volume|H",
-              help="h(V) at each state's volume per atom, or a fixed bandwidth.")
+@bandwidth_option(volume="default")
 @_PLOT
 @click.option("--line", "line_path", default=None, metavar="FILE.csv|FILE.json",
               help="The boundary line T(P) with its error (needs two or more pressures).")

@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
+from quests._defaults import BACKEND_NAMES, DEFAULT_KDE_NEIGHBORS, KDE_METHODS
 from quests._errors import InvalidInputError, QuestsWarning
 from quests.cli import cli
-from quests.cli._entropy import scheduler_option
-from quests.cli._entropy import _align, _check_output, _check_top, _combined, _frame_label, \
-    _given, _load, _parse_species, _report_written, common_options, descriptor_options
+from quests.cli._options import _align, _check_output, _check_top, _combined, _frame_label, \
+    _given, _load, _outputs_checked, _parse_species, _report_written, bandwidth_option, \
+    common_options, descriptor_options, scheduler_option
 
-_METHOD = click.option("--method", type=click.Choice(["auto", "exact", "approx"]),
+_METHOD = click.option("--method", type=click.Choice(KDE_METHODS),
                        default="auto", show_default=True,
                        help="exact: sum over every reference environment; approx: over the "
                             "m nearest found by an index (an upper bound on dH); auto: exact "
@@ -25,8 +25,6 @@ _CANDIDATES = click.option("-m", "--candidates", "n_neighbors", type=int,
                            show_default=True, help="m, neighbours per query (approx).")
 _BACKEND = click.option("--backend", type=click.Choice(BACKEND_NAMES), default=BACKEND_NAMES[0], show_default=True,
                         help="Nearest-neighbour index (approx).")
-_BANDWIDTH = click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH,
-                          show_default=True, help="Kernel bandwidth, 1/Å.")
 _THRESHOLD = click.option("-t", "--threshold", type=float, default=0.0, show_default=True,
                           help="dH above which an environment is novel, nats.")
 
@@ -165,7 +163,7 @@ def _summary(result, method, top, trajectory):
 @descriptor_options(frames_option="--frames",
                     frames_help="Frames of TRAJ to judge (e.g. 0:100, ::10); a reference file "
                                 "is sliced only by its own FILE@SLICE.")
-@_BANDWIDTH
+@bandwidth_option()
 @_query_options
 @click.option("--flagged", default=None, metavar="FILE.xyz",
               help="Write the frames whose max dH exceeds the threshold (extxyz).")
@@ -194,11 +192,8 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     from quests.uncertainty import calibrate
 
     _check_top(top)
-    outputs = list(output)
-    for path in outputs:
-        _check_output(path, {".xyz", ".json", ".csv"}, overwrite)
+    outputs = _outputs_checked(output, {".xyz", ".json", ".csv"}, overwrite, plot_path)
     _check_output(flagged, {".xyz"}, overwrite)
-    _check_output(plot_path, {".png", ".pdf", ".svg"}, overwrite)
     if index_path is not None and not Path(index_path).exists():
         check_output_path(index_path)
     estimator = _estimator(reference, index_path, k=k, cutoff=cutoff, species=species,
@@ -305,7 +300,7 @@ def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbos
 @click.argument("test", metavar="TEST[@SLICE]")
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options
-@_BANDWIDTH
+@bandwidth_option()
 @_query_options
 @common_options(output="Per-atom dH: .xyz (TEST with a dH array), .npz or .csv.")
 @click.pass_context
@@ -359,8 +354,7 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
 @click.argument("test", metavar="TEST[@SLICE]")
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options
-@click.option("-b", "--bandwidth", type=float, multiple=True, default=[DEFAULT_BANDWIDTH],
-              show_default=True, help="Kernel bandwidth, 1/Å (repeat for several).")
+@bandwidth_option(several=True)
 @_query_options
 @common_options(output="Write the result as JSON (.json).")
 @click.pass_context

@@ -10,7 +10,7 @@ from quests._defaults import DEFAULT_DEBYE_SCALING
 from quests._errors import InvalidInputError, QuestsWarning
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
-from quests.cli._entropy import _PLOT_SUFFIXES, _align, _check_output, _report_written, \
+from quests.cli._options import _PLOT_SUFFIXES, _align, _check_output, _report_written, \
     common_options
 
 

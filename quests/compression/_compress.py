@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._defaults import COMPRESSION_METHODS, DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._progress import progress_bar
 from quests._validation import (
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: selection methods, in the order the documentation lists them
-METHODS = ("random", "fps", "mean_fps", "k_means", "msc", "msc_conditional")
+METHODS = COMPRESSION_METHODS
 
 _SELECT = {
     "method": Options(*METHODS),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_KDE_NEIGHBORS, KDE_METHODS
 from quests._errors import InvalidInputError
 from quests._validation import (
     N_JOBS,
@@ -49,7 +49,7 @@ AUTO_EXACT_PAIRS = 2_000_000_000
 #: target standard error (nats) of sampled H and D
 DEFAULT_TOLERANCE = 0.01
 
-METHODS = ("auto", "exact", "approx")
+METHODS = KDE_METHODS
 
 _COMMON = {"h": Bandwidth(), "tile_size": TILE_SIZE, "n_jobs": N_JOBS}
 _SAMPLED = {

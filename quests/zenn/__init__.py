@@ -2,14 +2,16 @@
 
 Network-free path, numpy only:
 
-- ``quests.zenn.qha``: per-configuration Helmholtz energies from DFT E(V):
+- per-configuration Helmholtz energies from DFT E(V) (``quests/zenn/_qha.py``):
   ``read_energy_volume`` (VASP folders, extxyz, CSV), ``read_configurations``
   (a folder of them), ``fit_bm4``, and the
   Debye-Grüneisen vibrational free energy (``helmholtz_energy``).
-- ``quests.zenn.zentropy``: ``zentropy`` combines F_k(V, T) with
+- the zentropy sum (``quests/zenn/_zentropy.py``): ``zentropy`` combines F_k(V, T) with
   multiplicities g_k; ``isobaric_properties`` gives V(T), thermal expansion,
   G and Cp at a pressure; ``spinodal``, ``critical_point`` and
   ``phase_diagram`` (coexistence line, spinodal pressures, critical point).
+
+Every name is imported from ``quests.zenn`` itself.
 
 With torch (``pip install 'quests[zenn]'``): ``ZENN``, the zentropy-enhanced
 neural network, trained on free energies or on Boltzmann distributions; its

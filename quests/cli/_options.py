@@ -1,0 +1,302 @@
+"""Options and helpers shared by the commands: one declaration of each option.
+
+Defaults come from ``quests._defaults``, choices from the registries
+(``quests.kde.BACKENDS``), so a command never spells them again.
+"""
+
+import functools
+from pathlib import Path
+
+import click
+import numpy as np
+
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+
+
+#: what a plot can be written as (matplotlib's savefig picks the format by suffix)
+_PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
+
+#: descriptor files (``quests descriptors``): arrays in one .npz, or a chunked .zarr store
+DESCRIPTOR_SUFFIXES = (".npz", ".zarr")
+
+
+def scheduler_option(command):
+    """--scheduler ADDRESS|local: the command runs inside ``quests.distributed.dask_engine``.
+
+    Default ``$QUESTS_SCHEDULER``; without either, nothing of dask is imported.
+    """
+    @functools.wraps(command)
+    def wrapper(*args, scheduler=None, **kwargs):
+        from quests.distributed import resolve_scheduler
+
+        address = resolve_scheduler(scheduler)
+        if address is None:
+            return command(*args, **kwargs)
+        from quests.distributed import dask_engine
+
+        with dask_engine(address):
+            return command(*args, **kwargs)
+
+    return click.option(
+        "--scheduler", default=None, metavar="ADDRESS|local",
+        help="Run descriptors and kernel sums on a dask cluster (tcp://host:8786), or "
+             "'local' for a LocalCluster on this machine [default: $QUESTS_SCHEDULER, "
+             "else no dask].")(wrapper)
+
+
+_FRAMES_HELP = ("Frames to read from each file (e.g. 0:100, -1, ::10); FILE@SLICE overrides "
+                "it per file.")
+
+
+def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAMES_HELP):
+    """-k/--neighbors, -c/--cutoff, --species, --index (frame selection), --format.
+
+    ``frames_option`` renames the frame selection where ``--index`` means
+    something else (the reference index of ``quests uncertainty``);
+    ``frames_help`` says which files it selects from.
+    """
+    if func is None:
+        return lambda f: descriptor_options(f, frames_option=frames_option,
+                                            frames_help=frames_help)
+    options = [
+        click.option("-k", "--neighbors", "k", type=int, default=DEFAULT_K, show_default=True,
+                     help="Nearest neighbours per environment."),
+        click.option("-c", "--cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
+                     help="Cutoff radius, Å."),
+        click.option("--species", default=None, metavar="all|Z,Z,...",
+                     help="Multicomponent descriptor: 'all' species present, or atomic numbers."),
+        click.option(frames_option, "index", default=None, metavar="SLICE",
+                     help=frames_help),
+        click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _check_jobs(ctx, param, value):
+    if value == 0:
+        raise click.BadParameter("0 threads would do nothing: give a count >= 1, or -1 (all "
+                                 "cores), -2 (all but one), ...", ctx, param)
+    return value
+
+
+def _one_output(ctx, param, value):
+    if len(value) > 1:
+        raise click.BadParameter(f"this command writes one output; given {len(value)} "
+                                 f"({', '.join(value)})", ctx, param)
+    return value[0] if value else None
+
+
+def common_options(output=None, output_required=False, output_multiple=False):
+    """-j/--jobs and -q/--quiet; with ``output`` (its help text) also -o and --overwrite."""
+    options = [
+        click.option("-j", "--jobs", "n_jobs", type=int, default=None, callback=_check_jobs,
+                     help="Threads (default: all cores; -1 all, -2 all but one, ...)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    ]
+    if output is not None:
+        options[1:1] = [
+            # always collected as a list: click keeps only the last of a repeated
+            # single-valued option, and a second -o must not vanish without a word
+            click.option("-o", "--output", required=output_required, multiple=True,
+                         callback=None if output_multiple else _one_output, help=output),
+            click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
+        ]
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _check_top(top):
+    """--top N: how many rows a summary lists; a negative N is a mistake, not 'all but'."""
+    from quests._errors import InvalidInputError
+
+    if top < 0:
+        raise InvalidInputError(f"--top must be 0 or more; got {top}")
+
+
+def _parse_species(text):
+    from quests._errors import InvalidInputError
+
+    if text is None or text == "all":
+        return text
+    try:
+        species = [int(z) for z in text.split(",") if z.strip()]
+    except ValueError:
+        raise InvalidInputError(
+            f"--species must be 'all' or atomic numbers like 29,79; got {text!r}"
+        ) from None
+    bad = [z for z in species if not 1 <= z <= 118]
+    if not species or bad:
+        raise InvalidInputError(f"--species takes atomic numbers from 1 to 118; got {text!r}")
+    if len(set(species)) < len(species):
+        raise InvalidInputError(f"--species names an element twice: {text!r}")
+    return species
+
+
+def _check_output(output, allowed, overwrite=False):
+    """Fail before any work if ``output`` has a suffix not in ``allowed`` or cannot be written."""
+    from quests._errors import OutputError
+    from quests.io import check_output_path
+
+    if output is None:
+        return
+    check_output_path(output, overwrite)
+    if Path(output).suffix.lower() not in allowed:
+        raise OutputError(
+            f"output {output}: unsupported suffix (use {', '.join(sorted(allowed))})"
+        )
+
+
+def _outputs_checked(outputs, allowed, overwrite, plot_path=None):
+    """Each output (a path, a list of them or None) checked before any work; the list."""
+    outputs = [] if outputs is None else [outputs] if isinstance(outputs, str) else list(outputs)
+    for path in outputs:
+        _check_output(path, allowed, overwrite)
+    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
+    return outputs
+
+
+def _report_written(paths, quiet):
+    """'wrote PATH' on stderr for every output given (None entries skipped)."""
+    if not quiet:
+        for path in paths:
+            if path:
+                click.echo(f"wrote {path}", err=True)
+
+
+def _given(ctx, names=("k", "cutoff")):
+    """The parameters among ``names`` that the user set on the command line."""
+    return {name for name in names if ctx.get_parameter_source(name).name != "DEFAULT"}
+
+
+def _frame_label(label, spec):
+    """'frame 3' for 'PATH frame 3' of the file TRAJ[@SLICE] a table is about: the file is
+    named once, in the summary line, not in every row."""
+    from quests.io import split_index
+
+    prefix = f"{split_index(spec)[0]} "
+    return label[len(prefix):] if label.startswith(prefix) else label
+
+
+def _align(header, lines):
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    widths = [max(len(header[c]), *(len(line[c]) for line in lines)) for c in range(len(header))]
+    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
+    return "\n".join([fmt.format(*header)] + [fmt.format(*line) for line in lines])
+
+
+def _dataset_names(specs):
+    """Unique short names: the file stem, the full spec where stems clash, then #2, #3..."""
+    from quests.io import split_index
+
+    names = [Path(split_index(s)[0]).stem for s in specs]
+    names = [str(s) if names.count(n) > 1 else n for s, n in zip(specs, names)]
+    unique = []
+    for name in names:
+        candidate, copy = name, 1
+        while candidate in unique:
+            copy += 1
+            candidate = f"{name}#{copy}"
+        unique.append(candidate)
+    return unique
+
+
+def _load(specs, index, fmt, settings, given, verbose, counts=None, numbers=None):
+    """dict name -> structures, or stored descriptors for .npz files.
+
+    ``settings`` holds k, cutoff and species; descriptor files must agree
+    with the settings the user gave, and lend theirs to those not given (so
+    structure files in the same run are described the same way). A dict
+    ``counts`` receives, per descriptor file, the rows of each selected
+    structure; a dict ``numbers``, per descriptor file, the atomic number of
+    each selected row (None where the file does not record them).
+    """
+    from quests._errors import InvalidInputError
+    from quests.io import DescriptorStore, as_slice, read_descriptors, read_structures, \
+        split_index
+
+    datasets = {}
+    for name, spec in zip(_dataset_names(specs), specs):
+        path, idx = split_index(spec, index)
+        if Path(path).suffix.lower() not in DESCRIPTOR_SUFFIXES:
+            datasets[name] = read_structures(spec, index=index, format=fmt, verbose=verbose)
+            continue
+        if _lazy(path, idx, counts):
+            x = DescriptorStore(path)  # read block by block by the dask workers
+            meta, frame_of_row = x.metadata, None
+            row_numbers = x.column("numbers") if numbers is not None else None
+        else:
+            x, meta, frame_of_row, row_numbers = read_descriptors(path, return_numbers=True)
+        for key in ("k", "cutoff", "species"):
+            stored = meta.get(key)
+            if key in given and stored != settings[key]:
+                raise InvalidInputError(
+                    f"{path} holds descriptors with {key}={stored}, not {settings[key]}"
+                )
+            settings[key] = stored
+            given.add(key)
+        selected = np.ones(x.shape[0], dtype=bool)
+        if idx != ":":
+            frames = np.arange(int(frame_of_row.max()) + 1)[as_slice(idx)]
+            selected = np.isin(frame_of_row, frames)
+            x = x[selected]
+            if x.shape[0] == 0:
+                raise InvalidInputError(f"{path}: index {idx} selects no frame")
+            row_numbers = None if row_numbers is None else row_numbers[selected]
+        if numbers is not None:
+            numbers[name] = row_numbers
+        if counts is not None:
+            counts[name] = np.unique(frame_of_row[selected], return_counts=True)[1]
+        datasets[name] = x
+    return datasets
+
+
+def _lazy(path, idx, counts):
+    """Leave a .zarr store on disk (the dask workers read it) rather than load it: only
+    inside a dask engine, for the whole store, when no per-structure counts are asked."""
+    from quests import _engine
+
+    return (_engine.current() is not None and Path(path).suffix.lower() == ".zarr"
+            and idx == ":" and counts is None)
+
+
+def _combined(datasets, option):
+    """All datasets as one descriptor array, or one list of structures (never a mix)."""
+    from quests._errors import InvalidInputError
+
+    from quests.io import DescriptorStore
+
+    parts = list(datasets.values())
+    stored = [isinstance(p, (np.ndarray, DescriptorStore)) for p in parts]
+    if all(stored):
+        # one store stays on disk; several parts are joined in memory
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
+    if any(stored):
+        raise InvalidInputError(f"{option} files must be all structure files or all "
+                                "descriptor (.npz) files")
+    return [s for p in parts for s in p]
+
+
+def bandwidth_option(several=False, volume=None):
+    """-b/--bandwidth, 1/Å: one value; ``several`` to repeat it; ``volume='allowed'`` or
+    ``'default'`` to accept the word 'volume' (h(V) at each frame's volume per atom),
+    as the default with ``'default'``."""
+    if volume is not None:
+        default = "volume" if volume == "default" else str(DEFAULT_BANDWIDTH)
+        metavar = "volume|H" if volume == "default" else "H|volume"
+        return click.option("-b", "--bandwidth", default=default, show_default=True,
+                            metavar=metavar,
+                            help="Kernel bandwidth, 1/Å, or 'volume' for h(V) at each "
+                                 "frame's volume per atom.")
+    if several:
+        return click.option("-b", "--bandwidth", type=float, multiple=True,
+                            default=[DEFAULT_BANDWIDTH], show_default=True,
+                            help="Kernel bandwidth, 1/Å (repeat for several).")
+    return click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH,
+                        show_default=True, help="Kernel bandwidth, 1/Å.")
