@@ -8,6 +8,20 @@ and ``quests.kde.DEFAULT_BANDWIDTH``.
 DEFAULT_K = 32
 #: cutoff radius of the descriptor's weight function, Å
 DEFAULT_CUTOFF = 5.0
+
+
+def descriptor_length(k=DEFAULT_K, n_species=0):
+    """Number of descriptor columns: (2k - 1) times (1 + n_species).
+
+    Public as ``quests.descriptor.descriptor_length``; here so that the readers of
+    descriptor files (``quests.io``) check widths by the same rule.
+
+    >>> descriptor_length(32), descriptor_length(32, 2)
+    (63, 189)
+    """
+    return (2 * k - 1) * (1 + n_species)
+
+
 #: Gaussian kernel bandwidth, 1/Å
 DEFAULT_BANDWIDTH = 0.015
 #: m, candidate neighbours per query of the approximate dH

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from quests import _engine, _kernels
-from quests._defaults import DEFAULT_CUTOFF, DEFAULT_K
+from quests._defaults import DEFAULT_CUTOFF, DEFAULT_K, descriptor_length
 from quests._errors import InvalidInputError, InvalidStructureError
 from quests._kernels import descriptor as _dk
 from quests._progress import progress_bar
@@ -42,11 +42,6 @@ __all__ = [
 _LARGE_STRUCTURE = 2048
 # Most atoms per batch of small structures (one progress update per batch).
 _BATCH_ATOMS = 16384
-
-
-def descriptor_length(k=DEFAULT_K, n_species=0):
-    """Number of descriptor columns: (2k - 1) times (1 + n_species)."""
-    return (2 * k - 1) * (1 + n_species)
 
 
 def structure_species(structures):

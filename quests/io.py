@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from quests import __version__
+from quests._defaults import descriptor_length
 from quests._errors import InvalidInputError, InvalidStructureError, OutputError, QuestsError
 
 __all__ = [
@@ -581,7 +582,7 @@ def _check_descriptor_file(path, descriptors, metadata, rows):
     cutoff = metadata.get("cutoff")
     if not (isinstance(cutoff, (int, float)) and math.isfinite(cutoff) and cutoff > 0):
         raise ReadError(f"{path}: its metadata has no valid cutoff (cutoff={cutoff!r})")
-    expected = (2 * k - 1) * (1 + len(species or []))
+    expected = descriptor_length(k, len(species or []))
     if descriptors.shape[1] != expected:
         raise ReadError(f"{path}: descriptors have {descriptors.shape[1]} columns, but its "
                         f"k={k} and species={species} give {expected}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K, descriptor_length
 from quests._errors import InvalidInputError, InvalidStructureError, QuestsWarning
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
     Options, check_descriptors, check_estimator_params
@@ -196,7 +196,7 @@ class UncertaintyEstimator:
     def _set_reference(self, descriptors, index):
         self.descriptors_ = descriptors
         self.n_reference_ = descriptors.shape[0]
-        expected = (2 * self.k - 1) * (1 + len(self.species_ or []))
+        expected = descriptor_length(self.k, len(self.species_ or []))
         if descriptors.shape[1] != expected:
             raise InvalidInputError(
                 f"reference descriptors have {descriptors.shape[1]} features, but k={self.k} "
