@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from quests import _interrupt
 from quests._progress import progress_bar
 
 __all__ = ["Results", "FrameAnalysis", "BatchedFrameAnalysis", "BufferedFrame", "CHUNK_ATOMS"]
@@ -92,6 +93,7 @@ class FrameAnalysis:
         count = 0
         with progress_bar(total, type(self).__name__, verbose, unit="frame") as bar:
             for number, item in enumerate(selected):
+                _interrupt.check()  # a termination request stops between frames
                 if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
                     label, structure = item
                 else:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quests import __version__
+from quests import __version__, _interrupt
 from quests._defaults import descriptor_length
 from quests._errors import InvalidInputError, InvalidStructureError, OutputError, QuestsError
 
@@ -414,6 +414,7 @@ def atomic_output(path, overwrite=False, mode="w"):
             yield handle
         if not overwrite and p.exists():
             raise OutputAppearedError(f"output {path} appeared while writing; not replaced")
+        _interrupt.check()  # a termination request is never followed by a commit
         os.chmod(tmp, output_mode(p))
         os.replace(tmp, p)
     except BaseException:

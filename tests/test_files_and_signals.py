@@ -135,14 +135,20 @@ def _wait_for_temporary(tmp_path, process, timeout=120):
 
 
 @pytest.mark.slow
-def test_sigterm_unwinds_like_sigint(folder):
-    process = _long_run(folder)
-    _wait_for_temporary(folder, process)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 143
-    assert err.strip().splitlines() == ["error: terminated"]
-    assert not list(folder.glob(".u.xyz.*")) and not (folder / "u.xyz").exists()
+@pytest.mark.parametrize("signum,status,line", [(signal.SIGTERM, 143, "error: terminated"),
+                                                (signal.SIGINT, 130, "error: interrupted")])
+def test_sigterm_unwinds_like_sigint(folder, signum, status, line):
+    """Repeated runs: a signal raised while numpy formats a number was once cleared by
+    C code and the run went on to commit its output (about one run in ten); the request
+    is now recorded and checked again before any commit."""
+    for _ in range(3):
+        process = _long_run(folder)
+        _wait_for_temporary(folder, process)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == status, err
+        assert err.strip().splitlines() == [line]
+        assert not list(folder.glob(".u.xyz.*")) and not (folder / "u.xyz").exists()
 
 
 @pytest.mark.slow

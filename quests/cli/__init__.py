@@ -14,7 +14,8 @@ import warnings
 
 import click
 
-from quests import __version__
+from quests import __version__, _interrupt
+from quests._interrupt import Terminated
 from quests._errors import QuestsError
 
 __all__ = ["cli", "main"]
@@ -61,7 +62,9 @@ class QuestsGroup(click.Group):
 
     def _invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            _interrupt.check()  # raised inside C code that cleared it: still a termination
+            return result
         except QuestsError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
@@ -89,27 +92,28 @@ class QuestsGroup(click.Group):
             ctx.exit(1)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that every temporary output is removed on the way."""
-
-
 @contextlib.contextmanager
 def _terminate_as_interrupt():
-    """While a command runs, SIGTERM unwinds it as SIGINT does (no litter, one line)."""
+    """While a command runs, SIGTERM unwinds it as SIGINT does (no litter, one line), and
+    both are recorded as well as raised (``quests._interrupt``), so that C code which
+    clears the exception cannot make the run go on and commit its outputs."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set in the main thread
         return
 
     def handler(signum, frame):
-        raise Terminated()
+        _interrupt.request(terminate=signum == signal.SIGTERM)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    _interrupt.clear()
+    previous = {signum: signal.signal(signum, handler)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        # None: the previous handler was installed from C and cannot be put back from
-        # Python; the default then is the closest
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        _interrupt.clear()
+        for signum, before in previous.items():
+            # None: installed from C and not restorable from Python; the default is closest
+            signal.signal(signum, signal.SIG_DFL if before is None else before)
 
 
 def _print_warnings(caught):

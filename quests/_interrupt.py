@@ -1,0 +1,46 @@
+"""A termination request that C code cannot swallow.
+
+A signal handler's exception is raised in whatever the main thread runs at
+that moment; C code that tries one conversion and clears the error to try
+another (numpy's scalar formatting, for one) can clear it too, and the run
+then goes on as if nothing happened (seen: SIGTERM during an extxyz write,
+about one run in ten). So the request is also recorded here, and checked
+where it matters: before an output is committed (``quests.io``) and between
+frames of a trajectory analysis (``quests.analysis``).
+"""
+
+__all__ = ["Terminated", "request", "requested", "check", "clear"]
+
+_requested = None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every temporary output is removed on the way."""
+
+
+def _exception(terminate):
+    return Terminated() if terminate else KeyboardInterrupt()
+
+
+def request(terminate=True):
+    """Record a request to stop (from a signal handler) and raise it: ``Terminated`` for
+    SIGTERM, ``KeyboardInterrupt`` for SIGINT."""
+    global _requested
+    _requested = bool(terminate)
+    raise _exception(terminate)
+
+
+def requested():
+    """Whether a stop was requested and not yet cleared."""
+    return _requested is not None
+
+
+def check():
+    """Raise the requested stop again, if one was requested."""
+    if _requested is not None:
+        raise _exception(_requested)
+
+
+def clear():
+    global _requested
+    _requested = None
