@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 
-from quests._errors import InvalidInputError
 
 __all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
            "plot_selection_curves", "plot_learning_curve", "plot_active_learning",
@@ -17,17 +16,14 @@ __all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
 
 
 def _pyplot():
-    try:
-        import matplotlib
+    from quests._optional import require
 
-        if "matplotlib.pyplot" not in sys.modules:
-            # headless default for the command line; a notebook or script that
-            # already chose a backend (inline, Qt, ...) keeps it
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise InvalidInputError("plots need matplotlib: pip install 'quests[plot]'") from None
-    return plt
+    matplotlib = require("matplotlib", "a plot", "plot")
+    if "matplotlib.pyplot" not in sys.modules:
+        # headless default for the command line; a notebook or script that
+        # already chose a backend (inline, Qt, ...) keeps it
+        matplotlib.use("Agg")
+    return require("matplotlib.pyplot", "a plot", "plot")
 
 
 def plot_frame_uncertainty(rows, threshold=0.0, ax=None):

@@ -181,15 +181,16 @@ def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAUL
                 Xc, counts, size, scale_h, entropies, reference=ref, threshold=threshold,
                 n_jobs=n_jobs, on_step=bar.update)
             return Selection(order, scores, method, n_structures, max_dh)
-        if method == "fps":
-            entropies = _greedy.structure_entropies(Xc, counts, scale_h, n_jobs)
-            order, scores = _greedy.farthest_point_order(Xc, counts, size, entropies, bar.update)
-        elif method == "mean_fps":
-            order, scores = _greedy.mean_farthest_point_order(Xc, counts, size, seed)
-        elif method == "k_means":
-            order, scores = _greedy.k_means_order(Xc, counts, size, seed)
-        else:
-            order, scores = _greedy.random_order(n_structures, size, seed)
+        # the other methods by name: each gives (order, scores)
+        orders = {
+            "fps": lambda: _greedy.farthest_point_order(
+                Xc, counts, size, _greedy.structure_entropies(Xc, counts, scale_h, n_jobs),
+                bar.update),
+            "mean_fps": lambda: _greedy.mean_farthest_point_order(Xc, counts, size, seed),
+            "k_means": lambda: _greedy.k_means_order(Xc, counts, size, seed),
+            "random": lambda: _greedy.random_order(n_structures, size, seed),
+        }
+        order, scores = orders[method]()
     return Selection(order, scores, method, n_structures)
 
 
