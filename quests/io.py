@@ -94,7 +94,15 @@ def as_slice(text):
 
 
 def check_readable(path):
-    """Refuse, by name, a path that is missing, a folder, unreadable or empty."""
+    """Refuse, by name, a path that is missing, a folder, unreadable or empty.
+
+    Examples
+    --------
+    >>> check_readable("no_such_file.xyz")
+    Traceback (most recent call last):
+    ...
+    quests.io.ReadError: file not found: no_such_file.xyz
+    """
     p = Path(path)
     if not p.exists():
         raise ReadError(f"file not found: {path}")

@@ -216,7 +216,15 @@ def check_geometry(frame, label="structure"):
     A periodic frame with a zero or singular cell, or two atoms at exactly
     the same position (the kernels also refuse atoms closer than 1e-8 Å,
     but they name the structure only by its number). Cheap enough to run on
-    every frame as it is read: O(n log n).
+    every frame as it is read: O(n log n). Returns the ``Frame``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frame = check_geometry((np.zeros((2, 3)), np.eye(3) * 4.0, [True] * 3), "pair")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidStructureError: pair has two atoms at the same position
     """
     frame = as_frame(frame, label)
     if frame.pbc.any():

@@ -367,6 +367,17 @@ def write_index(path, index, overwrite=False):
     The file holds the reference descriptors, the backend's own serialised
     index and a JSON header with checksums of both, so ``read_index`` can
     tell a damaged or foreign file from a good one.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).random((50, 4))
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.idx")
+    >>> _ = write_index(path, NeighborIndex("brute").fit(x))
+    >>> found, _ = read_index(path).query(x[:3], n_neighbors=1)
+    >>> found[:, 0].tolist()
+    [0, 1, 2]
     """
     descriptors = index.descriptors_
     payload = index._payload()
@@ -394,7 +405,8 @@ def read_index(path):
     """Load a ``NeighborIndex`` written by ``write_index``.
 
     Raises ``ReadError`` naming the file if it is missing, truncated,
-    corrupt (checksum mismatch) or not a quests index.
+    corrupt (checksum mismatch) or not a quests index. Nothing in the file is
+    unpickled (see ``write_index`` for an example).
     """
     check_readable(path)
     try:
