@@ -9,7 +9,7 @@ where it matters: before an output is committed (``quests.io``) and between
 frames of a trajectory analysis (``quests.analysis``).
 """
 
-__all__ = ["Terminated", "request", "requested", "check", "clear"]
+__all__ = ["Terminated", "request", "check", "clear"]
 
 _requested = None
 
@@ -28,11 +28,6 @@ def request(terminate=True):
     global _requested
     _requested = bool(terminate)
     raise _exception(terminate)
-
-
-def requested():
-    """Whether a stop was requested and not yet cleared."""
-    return _requested is not None
 
 
 def check():

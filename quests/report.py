@@ -117,7 +117,7 @@ def entropy_report(
     if isinstance(species, str) and species == "all":
         frames = [f for v in datasets.values() if not isinstance(v, stored) for f in v]
         species = structure_species(frames) if frames else None
-    _warm_up()
+    _warm_up(describe=any(not isinstance(v, stored) for v in datasets.values()))
     rows, blocks = [], []
     for name, value in datasets.items():
         start = time.perf_counter()
@@ -153,15 +153,20 @@ def entropy_report(
     return EntropyReport(rows, parameters)
 
 
-def _warm_up():
-    """Compile (or load from numba's cache) the descriptor and exact-entropy kernels on a
-    two-atom cell, so that the first dataset's time is its own, not the compile's."""
+def _warm_up(describe=True):
+    """Compile (or load from numba's cache) the exact-entropy kernels, and with ``describe``
+    the descriptor kernels, on a two-atom cell, so that the first dataset's time is its
+    own, not the compile's. Datasets given as descriptors need no descriptor kernel."""
     from quests import _engine
 
     if _engine.current() is not None:
         return  # the workers compile for themselves
-    cell = (np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0]]), np.eye(3) * 4.0, np.ones(3, bool))
-    x = compute_descriptors([cell], k=2, cutoff=3.0, n_jobs=1)
+    if describe:
+        cell = (np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0]]), np.eye(3) * 4.0,
+                np.ones(3, bool))
+        x = compute_descriptors([cell], k=2, cutoff=3.0, n_jobs=1)
+    else:
+        x = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     dataset_entropy(x, 1.0, method="exact", n_jobs=1)
 
 
