@@ -33,6 +33,7 @@ __all__ = [
     "compute_descriptors",
     "describe_groups",
     "descriptor_length",
+    "structure_offsets",
     "structure_species",
 ]
 
@@ -50,6 +51,20 @@ def structure_species(structures):
     if not frames:
         return []
     return sorted(int(z) for z in np.unique(np.concatenate([f.numbers for f in frames])))
+
+
+def structure_offsets(counts):
+    """Start row of each structure in grouped descriptors (one structure's rows after
+    another, ``counts`` rows each), shape (n_structures + 1,); the last entry is the total.
+
+    Examples
+    --------
+    >>> structure_offsets([2, 3]).tolist()
+    [0, 2, 5]
+    """
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
 
 
 def describe_groups(groups, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, species=None, names=None,

@@ -195,12 +195,13 @@ class LearningCurve:
         return out
 
 
-@validate_params({"h": SCALAR_BANDWIDTH, "n_seeds": Interval(numbers.Integral, 1, None),
+@validate_params({"bandwidth": SCALAR_BANDWIDTH, "n_seeds": Interval(numbers.Integral, 1, None),
                   "n_sizes": Interval(numbers.Integral, 2, None),
                   "seed": Interval(numbers.Integral, 0, None),
                   "method": Options("auto", "exact", "approx"), "n_jobs": N_JOBS})
-def learning_curve(X, counts=None, sizes=None, *, n_sizes=8, n_seeds=5, h=DEFAULT_BANDWIDTH,
-                   method="auto", seed=0, n_jobs=None, verbose=False):
+def learning_curve(X, counts=None, sizes=None, *, n_sizes=8, n_seeds=5,
+                   bandwidth=DEFAULT_BANDWIDTH, method="auto", seed=0, n_jobs=None,
+                   verbose=False):
     """Entropy of random subsets of X at several sizes, fitted for the information gap.
 
     Parameters
@@ -216,7 +217,7 @@ def learning_curve(X, counts=None, sizes=None, *, n_sizes=8, n_seeds=5, h=DEFAUL
     n_sizes : int, default=8
     n_seeds : int, default=5
         Random subsets per size (the whole set is measured once).
-    h : float, default=0.015
+    bandwidth : float, default=0.015
     method : {'auto', 'exact', 'approx'}, default='auto'
         How each H is computed (see ``quests.kde.dataset_entropy``).
     seed : int, default=0
@@ -235,7 +236,7 @@ def learning_curve(X, counts=None, sizes=None, *, n_sizes=8, n_seeds=5, h=DEFAUL
     >>> curve.sizes.tolist(), bool(curve.mean[-1] > curve.mean[0])
     ([10, 21, 44, 91, 191, 400], True)
     """
-    from quests.compression._greedy import structure_offsets
+    from quests.descriptor import structure_offsets
     from quests.kde import dataset_entropy
 
     if counts is None:
@@ -264,19 +265,19 @@ def learning_curve(X, counts=None, sizes=None, *, n_sizes=8, n_seeds=5, h=DEFAUL
                     continue
                 chosen = np.sort(rng.choice(n_total, size=size, replace=False))
                 rows = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in chosen])
-                result = dataset_entropy(X[rows], h, method=method, seed=seed, n_jobs=n_jobs)
+                result = dataset_entropy(X[rows], bandwidth, method=method, seed=seed, n_jobs=n_jobs)
                 entropies[i, j], n_env[i, j] = result.entropy, rows.shape[0]
                 bar.update()
     mean = entropies.mean(axis=1)
     std = entropies.std(axis=1, ddof=1) if n_seeds > 1 else np.zeros(sizes.shape[0])
     full = float(mean[-1]) if sizes[-1] == n_total else float(
-        dataset_entropy(X, h, method=method, seed=seed, n_jobs=n_jobs).entropy)
+        dataset_entropy(X, bandwidth, method=method, seed=seed, n_jobs=n_jobs).entropy)
     fit = gap = gap_error = None
     if sizes.shape[0] >= 4:
         fit = fit_information_gap(sizes, mean, std / np.sqrt(n_seeds) if n_seeds > 1 else None)
         gap = fit.a - full
         gap_error = fit.a_error
-    parameters = {"bandwidth": h, "n_seeds": n_seeds, "method": method, "seed": seed,
+    parameters = {"bandwidth": bandwidth, "n_seeds": n_seeds, "method": method, "seed": seed,
                   "n_total": n_total}
     return LearningCurve(unit, sizes, n_env, entropies, mean, std, full, fit, gap, gap_error,
                          parameters)
@@ -318,11 +319,11 @@ class ActiveLearning:
                 "idle_generations": self.idle_generations}
 
 
-@validate_params({"h": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
+@validate_params({"bandwidth": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
                   "min_novelty": Interval(numbers.Real, 0, 1),
                   "method": Options("auto", "exact", "approx"), "n_jobs": N_JOBS,
                   "k": NEIGHBORS, "cutoff": CUTOFF})
-def active_learning(generations, names=None, *, h=DEFAULT_BANDWIDTH, threshold=0.0,
+def active_learning(generations, names=None, *, bandwidth=DEFAULT_BANDWIDTH, threshold=0.0,
                     min_novelty=0.0, method="auto", k=DEFAULT_K, cutoff=DEFAULT_CUTOFF,
                     species=None, seed=0, n_jobs=None, verbose=False):
     """Evaluate an active-learning loop generation by generation.
@@ -334,7 +335,7 @@ def active_learning(generations, names=None, *, h=DEFAULT_BANDWIDTH, threshold=0
         with ``k``, ``cutoff``, ``species``) or descriptor arrays.
     names : sequence of str or None
         Generation names (default '0', '1', ...).
-    h : float, default=0.015
+    bandwidth : float, default=0.015
     threshold : float, default=0.0
         dH (nats) above which a new environment is novel.
     min_novelty : float, default=0.0
@@ -380,14 +381,14 @@ def active_learning(generations, names=None, *, h=DEFAULT_BANDWIDTH, threshold=0
     with progress_bar(len(generations), "generations", verbose, unit="generation") as bar:
         for g, (name, x) in enumerate(zip(names, descriptors)):
             accumulated = x if before is None else np.concatenate([before, x])
-            summary = dataset_entropy(accumulated, h, method=method, seed=seed, n_jobs=n_jobs)
+            summary = dataset_entropy(accumulated, bandwidth, method=method, seed=seed, n_jobs=n_jobs)
             row = {"generation": name, "n_structures": n_structures[g],
                    "n_new_environments": int(x.shape[0]), **summary.summary(),
                    "novelty": None, "mean_novel_dh": None, "entropy_gain": None,
                    "diversity_gain": None, "added_nothing": False}
             dh = None
             if before is not None:
-                dh = differential_entropy(x, before, h, method=method, n_jobs=n_jobs)
+                dh = differential_entropy(x, before, bandwidth, method=method, n_jobs=n_jobs)
                 novel = dh > threshold
                 row["novelty"] = float(novel.mean())
                 row["mean_novel_dh"] = float(dh[novel].mean()) if novel.any() else 0.0
@@ -398,6 +399,6 @@ def active_learning(generations, names=None, *, h=DEFAULT_BANDWIDTH, threshold=0
             dhs.append(dh)
             previous, before = summary, accumulated
             bar.update()
-    parameters = {"bandwidth": h, "threshold": threshold, "min_novelty": min_novelty,
+    parameters = {"bandwidth": bandwidth, "threshold": threshold, "min_novelty": min_novelty,
                   "method": method, "k": k, "cutoff": cutoff, "species": species}
     return ActiveLearning(rows, dhs, parameters)

@@ -70,7 +70,7 @@ def test_msc_agrees_with_brute_force():
     for seed in range(4):
         X, counts = _small_random(seed)
         for size in (1, 4, 12):
-            sel = select_structures(X, counts, size, "msc", h=H)
+            sel = select_structures(X, counts, size, "msc", bandwidth=H)
             assert sel.indices.tolist() == brute_force_msc(X, counts, size, H)
 
 
@@ -78,20 +78,20 @@ def test_msc_conditional_agrees_with_brute_force():
     for seed in range(3):
         X, counts = _small_random(seed)
         reference = np.random.default_rng(seed + 10).normal(scale=0.03, size=(7, 4))
-        sel = select_structures(X, counts, 8, "msc_conditional", reference=reference, h=H)
+        sel = select_structures(X, counts, 8, "msc_conditional", reference=reference, bandwidth=H)
         assert sel.indices.tolist() == brute_force_msc(X, counts, 8, H, reference=reference)
 
 
 def test_fps_agrees_with_brute_force():
     for seed in range(3):
         X, counts = _small_random(seed)
-        sel = select_structures(X, counts, 7, "fps", h=H)
+        sel = select_structures(X, counts, 7, "fps", bandwidth=H)
         assert sel.indices.tolist() == brute_force_structure_fps(X, counts, 7, H)
 
 
 def test_msc_scores_are_max_dh_plus_own_entropy():
     X, counts = _small_random(1)
-    sel = select_structures(X, counts, 5, "msc", h=H)
+    sel = select_structures(X, counts, 5, "msc", bandwidth=H)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     for rank in range(1, 5):
         s = sel.indices[rank]

@@ -62,7 +62,7 @@ def test_two_distant_clusters_have_entropy_ln2(n):
 def test_entropy_bounds():
     for seed in range(5):
         X = _clustered(400, seed=seed, spread=0.01 * (seed + 1))
-        r = dataset_entropy(X, h=[0.005, 0.015, 0.05])
+        r = dataset_entropy(X, bandwidth=[0.005, 0.015, 0.05])
         assert np.all(r.entropy >= 0) and np.all(r.entropy <= np.log(400) + 1e-12)
         assert np.all(r.diversity >= 0) and np.all(r.diversity <= np.log(400) + 1e-12)
         # larger bandwidth: more overlap, less entropy
@@ -148,12 +148,13 @@ def test_thread_count_and_tile_do_not_change_results():
         (lambda: entropy(np.zeros((0, 3))), "at least 1 row"),
         (lambda: entropy(np.zeros(5)), "shape"),
         (lambda: entropy(np.array([[np.nan, 0.0]])), "NaN"),
-        (lambda: entropy(np.zeros((3, 2)), h=0.0), "'h' parameter"),
-        (lambda: entropy(np.zeros((3, 2)), h=-1.0), "'h' parameter"),
-        (lambda: entropy(np.zeros((3, 2)), h=[]), "'h' parameter"),
-        (lambda: entropy(np.zeros((3, 2)), h=1e-160), "'h' parameter"),
-        (lambda: differential_entropy(np.zeros((3, 2)), np.zeros((3, 2)), h=[0.01, 1e-200]),
-         "'h' parameter"),
+        (lambda: entropy(np.zeros((3, 2)), bandwidth=0.0), "'bandwidth' parameter"),
+        (lambda: entropy(np.zeros((3, 2)), bandwidth=-1.0), "'bandwidth' parameter"),
+        (lambda: entropy(np.zeros((3, 2)), bandwidth=[]), "'bandwidth' parameter"),
+        (lambda: entropy(np.zeros((3, 2)), bandwidth=1e-160), "'bandwidth' parameter"),
+        (lambda: differential_entropy(np.zeros((3, 2)), np.zeros((3, 2)),
+                                              bandwidth=[0.01, 1e-200]),
+         "'bandwidth' parameter"),
         (lambda: entropy(np.zeros((3, 2)), tile_size=0), "'tile_size' parameter"),
         (lambda: differential_entropy(np.zeros((3, 2)), np.zeros((3, 4))), "same descriptor settings"),
         (lambda: overlap(np.zeros((0, 2)), np.zeros((3, 2))), "empty"),

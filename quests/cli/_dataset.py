@@ -257,7 +257,7 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
                                               species=settings["species"], n_jobs=n_jobs,
                                               verbose=not quiet)
     curve = measure(X, counts if by == "structures" else None, sizes, n_sizes=n_sizes,
-                    n_seeds=n_seeds, h=bandwidth, method=kde_method, seed=seed, n_jobs=n_jobs,
+                    n_seeds=n_seeds, bandwidth=bandwidth, method=kde_method, seed=seed, n_jobs=n_jobs,
                     verbose=not quiet)
     header = (by, "environments", "H mean (nats)", "H std")
     lines = [(str(n), f"{int(np.mean(e))}", f"{m:.4f}", f"{s:.4f}")
@@ -358,7 +358,7 @@ def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth,
         names = [Path(str(spec).split("@")[0]).stem for spec in generations]
         if len(set(names)) < len(names):
             names = [str(spec) for spec in generations]
-    report = evaluate(groups, names, h=bandwidth, threshold=threshold, min_novelty=min_novelty,
+    report = evaluate(groups, names, bandwidth=bandwidth, threshold=threshold, min_novelty=min_novelty,
                       method=kde_method, k=k, cutoff=cutoff, species=_parse_species(species),
                       n_jobs=n_jobs, verbose=not quiet)
     header = ("generation", "structures", "new env", "H (nats)", "D (nats)", "novelty",

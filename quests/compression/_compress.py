@@ -15,13 +15,12 @@ from quests._validation import (
     SCALAR_BANDWIDTH,
     Interval,
     Options,
-    check_descriptors,
     check_grouped_descriptors,
     validate_params,
 )
 from quests.compression import _greedy
-from quests.kde import _exact, dataset_entropy
-from quests.kde._estimators import _diversity_from_sums, _entropy_from_sums
+from quests.descriptor import structure_offsets
+from quests.kde import KernelSums, dataset_entropy, diversity_from_sums, entropy_from_sums
 
 __all__ = [
     "METHODS",
@@ -39,7 +38,7 @@ METHODS = COMPRESSION_METHODS
 
 _SELECT = {
     "method": Options(*METHODS),
-    "h": SCALAR_BANDWIDTH,
+    "bandwidth": SCALAR_BANDWIDTH,
     "threshold": Interval(numbers.Real),
     "seed": Interval(numbers.Integral, 0, None),
     "n_jobs": N_JOBS,
@@ -107,8 +106,9 @@ def resolve_size(size, n_structures):
 
 
 @validate_params(_SELECT)
-def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAULT_BANDWIDTH,
-                      threshold=0.0, seed=0, n_jobs=None, verbose=False):
+def select_structures(X, counts, size, method="msc", *, reference=None,
+                      bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, seed=0, n_jobs=None,
+                      verbose=False):
     """Choose ``size`` structures of a dataset, in selection order.
 
     Parameters
@@ -136,8 +136,8 @@ def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAUL
         - ``random``: a seeded random choice.
     reference : array-like of shape (n_reference, n_features) or None
         Descriptors already kept (``msc_conditional`` only).
-    h : float, default=0.015
-        Bandwidth, 1/Å.
+    bandwidth : float, default=0.015
+        h, 1/Å.
     threshold : float, default=0.0
         dH (nats) above which an environment counts as novel (msc methods).
     seed : int, default=0
@@ -162,30 +162,33 @@ def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAUL
     X, counts = check_grouped_descriptors(X, counts)
     n_structures = counts.shape[0]
     size = resolve_size(size, n_structures)
-    if method == "msc_conditional":
-        if reference is None:
-            raise InvalidInputError("msc_conditional needs a reference (the data already kept)")
-        reference = check_descriptors(reference, "reference")
-        if reference.shape[1] != X.shape[1]:
-            raise InvalidInputError(
-                f"reference has {reference.shape[1]} features but the dataset has {X.shape[1]}: "
-                "both must be computed with the same descriptor settings (k, species)")
-    elif reference is not None:
+    _check_reference(method, reference)
+    return _select(KernelSums(X, bandwidth, reference, n_jobs=n_jobs), counts, size, method,
+                   threshold, seed, verbose)
+
+
+def _check_reference(method, reference):
+    if method == "msc_conditional" and reference is None:
+        raise InvalidInputError("msc_conditional needs a reference (the data already kept)")
+    if method != "msc_conditional" and reference is not None:
         raise InvalidInputError(f"a reference is used only by msc_conditional, not by {method}")
-    Xc, ref, scale_h, _ = _exact._prepare(X, reference, h)
+
+
+def _select(sums, counts, size, method, threshold, seed, verbose):
+    """``select_structures`` over a validated ``KernelSums`` (its reference, if any, is the
+    data already kept)."""
+    Xc, n_structures = sums.X_, counts.shape[0]
     steps = size if method in ("msc", "msc_conditional", "fps") else 0
     with progress_bar(steps, f"{method} selection", verbose, unit="structure") as bar:
         if method in ("msc", "msc_conditional"):
-            entropies = _greedy.structure_entropies(Xc, counts, scale_h, n_jobs)
             order, scores, max_dh = _greedy.information_order(
-                Xc, counts, size, scale_h, entropies, reference=ref, threshold=threshold,
-                n_jobs=n_jobs, on_step=bar.update)
+                sums, counts, size, _greedy.structure_entropies(sums, counts),
+                threshold=threshold, on_step=bar.update)
             return Selection(order, scores, method, n_structures, max_dh)
         # the other methods by name: each gives (order, scores)
         orders = {
             "fps": lambda: _greedy.farthest_point_order(
-                Xc, counts, size, _greedy.structure_entropies(Xc, counts, scale_h, n_jobs),
-                bar.update),
+                Xc, counts, size, _greedy.structure_entropies(sums, counts), bar.update),
             "mean_fps": lambda: _greedy.mean_farthest_point_order(Xc, counts, size, seed),
             "k_means": lambda: _greedy.k_means_order(Xc, counts, size, seed),
             "random": lambda: _greedy.random_order(n_structures, size, seed),
@@ -194,10 +197,10 @@ def select_structures(X, counts, size, method="msc", *, reference=None, h=DEFAUL
     return Selection(order, scores, method, n_structures)
 
 
-@validate_params({"h": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
+@validate_params({"bandwidth": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
                   "n_jobs": N_JOBS})
-def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_jobs=None,
-                    verbose=False):
+def selection_curve(X, counts, order, bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, *,
+                    n_jobs=None, verbose=False):
     """Exact H, D and overlap of the kept set after each structure of ``order``.
 
     Computed incrementally: adding a structure of m environments to a kept
@@ -209,7 +212,7 @@ def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_j
     X, counts : as in ``select_structures``
     order : array-like of shape (n_steps,) int
         Structure indices, in the order they are kept (distinct).
-    h, threshold : as in ``select_structures``
+    bandwidth, threshold : as in ``select_structures``
 
     Returns
     -------
@@ -235,35 +238,35 @@ def selection_curve(X, counts, order, h=DEFAULT_BANDWIDTH, threshold=0.0, *, n_j
     if order.min() < 0 or order.max() >= n_structures or np.unique(order).size != order.size:
         raise InvalidInputError(
             f"order must hold distinct structure indices in [0, {counts.shape[0]})")
-    Xc, _, scale_h, _ = _exact._prepare(X, None, h)
-    offsets = _greedy.structure_offsets(counts)
+    return _curve(KernelSums(X, bandwidth, n_jobs=n_jobs), counts, order, threshold, verbose)
+
+
+def _curve(sums, counts, order, threshold, verbose):
+    """``selection_curve`` over a validated ``KernelSums``."""
+    Xc = sums.X_
+    offsets = structure_offsets(counts)
     n_kept_total = int(counts[order].sum())
-    kept = np.empty((n_kept_total, X.shape[1]))
+    kept = np.empty((n_kept_total, Xc.shape[1]))
     p_kept = np.empty(n_kept_total)
-    all_log = np.full(X.shape[0], -np.inf)
+    all_log = np.full(Xc.shape[0], -np.inf)
     n_steps = order.shape[0]
     curve = {name: np.empty(n_steps) for name in ("entropy", "diversity", "overlap")}
     curve["n_structures"] = np.arange(1, n_steps + 1)
     curve["n_environments"] = np.cumsum(counts[order])
-    tile = _exact.DEFAULT_TILE_SIZE
-
-    def cross(A, B):
-        return _exact._cross_log_sums(A, B, scale_h, tile, n_jobs, False)[:, 0]
-
     m = 0
     with progress_bar(n_steps, "selection curve", verbose, unit="structure") as bar:
         for t, s in enumerate(order):
             S = Xc[offsets[s]:offsets[s + 1]]
-            p_new = _exact._self_sums(S, scale_h, tile, n_jobs, False)[:, 0]
+            p_new = sums.self_sums(S)
             if m > 0:
-                p_new += np.exp(cross(S, kept[:m]))
-                p_kept[:m] += np.exp(cross(kept[:m], S))
+                p_new += np.exp(sums.log_sums(S, kept[:m]))
+                p_kept[:m] += np.exp(sums.log_sums(kept[:m], S))
             kept[m:m + S.shape[0]] = S
             p_kept[m:m + S.shape[0]] = p_new
             m += S.shape[0]
-            np.logaddexp(all_log, cross(Xc, S), out=all_log)
-            curve["entropy"][t] = _entropy_from_sums(p_kept[:m])
-            curve["diversity"][t] = _diversity_from_sums(p_kept[:m])
+            np.logaddexp(all_log, sums.log_sums(Xc, S), out=all_log)
+            curve["entropy"][t] = entropy_from_sums(p_kept[:m])
+            curve["diversity"][t] = diversity_from_sums(p_kept[:m])
             curve["overlap"][t] = np.mean(-all_log <= threshold)
             bar.update()
     return curve
@@ -339,8 +342,7 @@ def describe_structures(structures, reference=None, *, k=DEFAULT_K, cutoff=DEFAU
     return X, counts, (ref[0] if ref else None), species
 
 
-_COMPRESS = {**{name: c for name, c in _SELECT.items() if name != "h"},
-             "k": NEIGHBORS, "cutoff": CUTOFF, "bandwidth": _SELECT["h"]}
+_COMPRESS = {**_SELECT, "k": NEIGHBORS, "cutoff": CUTOFF}
 
 
 @validate_params(_COMPRESS)
@@ -381,9 +383,12 @@ def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
     X, counts, reference, species = describe_structures(
         structures, reference, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs,
         verbose=verbose)
-    selection = select_structures(X, counts, size, method, reference=reference, h=bandwidth,
-                                  threshold=threshold, seed=seed, n_jobs=n_jobs, verbose=verbose)
-    offsets = _greedy.structure_offsets(counts)
+    _check_reference(method, reference)
+    # validated once here: the selection and its curve share one KernelSums
+    sums = KernelSums(X, bandwidth, reference, n_jobs=n_jobs)
+    selection = _select(sums, counts, resolve_size(size, counts.shape[0]), method, threshold,
+                        seed, verbose)
+    offsets = structure_offsets(counts)
     kept = np.concatenate([X[offsets[s]:offsets[s + 1]] for s in selection.indices])
     before = {"n_structures": int(counts.shape[0]),
               **dataset_entropy(X, bandwidth, seed=seed, n_jobs=n_jobs).summary()}
@@ -392,8 +397,7 @@ def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
     before["overlap"] = 1.0
     curve_values = None
     if curve:
-        curve_values = selection_curve(X, counts, selection.indices, bandwidth, threshold,
-                                       n_jobs=n_jobs, verbose=verbose)
+        curve_values = _curve(sums, counts, selection.indices, threshold, verbose)
         after["overlap"] = float(curve_values["overlap"][-1])
     else:
         from quests.kde import overlap

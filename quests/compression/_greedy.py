@@ -15,8 +15,8 @@ exponential, never a rescan of the selected set.
 
 import numpy as np
 
-from quests.kde import _exact
-from quests.kde._estimators import _entropy_from_sums
+from quests.descriptor import structure_offsets
+from quests.kde import entropy_from_sums
 
 #: compact the remaining-environment arrays once this fraction of rows is dead
 _COMPACT_FRACTION = 0.25
@@ -24,25 +24,15 @@ _COMPACT_FRACTION = 0.25
 _DISTANCE_BLOCK = 65536
 
 
-def structure_offsets(counts):
-    """Start row of each structure, shape (n_structures + 1,), last entry = total rows."""
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return offsets
-
-
-def structure_entropies(Xc, counts, scale_h, n_jobs=None):
+def structure_entropies(sums, counts):
     """H of each structure's own environments, shape (n_structures,), nats.
 
+    ``sums``: a ``quests.kde.KernelSums`` over the dataset (scalar bandwidth).
     Exact: -mean_i ln(p_i / n) with p_i summed over the structure's rows.
     """
     offsets = structure_offsets(counts)
-    entropies = np.empty(len(counts))
-    for s in range(len(counts)):
-        rows = Xc[offsets[s]:offsets[s + 1]]
-        sums = _exact._self_sums(rows, scale_h, _exact.DEFAULT_TILE_SIZE, n_jobs, False)[:, 0]
-        entropies[s] = _entropy_from_sums(sums)
-    return entropies
+    return np.array([entropy_from_sums(sums.self_sums(sums.X_[offsets[s]:offsets[s + 1]]))
+                     for s in range(len(counts))])
 
 
 class _RemainingSums:
@@ -53,11 +43,11 @@ class _RemainingSums:
     never copies the whole dataset.
     """
 
-    def __init__(self, Xc, counts, scale_h, n_jobs, initial=None):
+    def __init__(self, sums, counts, initial=None):
+        Xc = sums.X_
+        self.sums = sums
         self.X = Xc
         self.n_structures = len(counts)
-        self.scale_h = scale_h
-        self.n_jobs = n_jobs
         self.rows = np.arange(Xc.shape[0])  # rows of X in the working arrays
         self.owner = np.repeat(np.arange(len(counts)), counts)  # structure of each working row
         self.X_alive = Xc
@@ -67,8 +57,7 @@ class _RemainingSums:
 
     def add(self, Y):
         """Add the kernel terms of the rows Y (just selected) to every remaining row."""
-        logs = _exact._cross_log_sums(self.X_alive, Y, self.scale_h, _exact.DEFAULT_TILE_SIZE,
-                                      self.n_jobs, False)[:, 0]
+        logs = self.sums.log_sums(self.X_alive, Y)
         np.logaddexp(self.log_sums, logs, out=self.log_sums)
 
     def remove(self, structure):
@@ -99,8 +88,7 @@ class _RemainingSums:
         return out
 
 
-def information_order(Xc, counts, size, scale_h, entropies, *, reference=None,
-                      threshold=0.0, n_jobs=None, on_step=None):
+def information_order(sums, counts, size, entropies, *, threshold=0.0, on_step=None):
     """Greedy information-maximising order (msc; msc_conditional with a reference).
 
     At each step every remaining structure is scored by the dH of its most
@@ -120,11 +108,9 @@ def information_order(Xc, counts, size, scale_h, entropies, *, reference=None,
     max_dh : ndarray of shape (size,)
         The dH term of each pick (inf for the first unconditional pick).
     """
-    initial = None
-    if reference is not None:
-        initial = _exact._cross_log_sums(Xc, reference, scale_h, _exact.DEFAULT_TILE_SIZE,
-                                         n_jobs, False)[:, 0]
-    state = _RemainingSums(Xc, counts, scale_h, n_jobs, initial)
+    Xc, reference = sums.X_, sums.reference_
+    initial = None if reference is None else sums.log_sums(Xc, reference)
+    state = _RemainingSums(sums, counts, initial)
     offsets = structure_offsets(counts)
     order, scores, max_dh = [], [], []
     for step in range(size):

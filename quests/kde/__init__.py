@@ -4,7 +4,8 @@ Gaussian kernel K(x, y) = exp(-|x - y|^2 / (2 h^2)) without normalisation;
 bandwidth h in 1/Å (default 0.015). A scalar h gives results without a
 bandwidth axis; a 1-D h of length n_h adds a trailing axis of length n_h.
 
-Exact sums are tiled BLAS + numba (``kernel_sum``); approximate ones sample
+Exact sums are tiled BLAS + numba (``kernel_sum``; ``KernelSums`` for algorithms
+that grow a set step by step, such as compression); approximate ones sample
 the outer mean (H, D) or truncate to the candidates of a ``NeighborIndex``
 (dH), and report their own error. ``method='auto'`` picks between them.
 """
@@ -18,10 +19,18 @@ from quests.kde._estimators import (
     dataset_entropy,
     differential_entropy,
     diversity,
+    diversity_from_sums,
     entropy,
+    entropy_from_sums,
     overlap,
 )
-from quests.kde._exact import DEFAULT_BANDWIDTH, DEFAULT_TILE_SIZE, kernel_sum, log_kernel_sum
+from quests.kde._exact import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_TILE_SIZE,
+    KernelSums,
+    kernel_sum,
+    log_kernel_sum,
+)
 from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex, read_index, write_index
 
 __all__ = [
@@ -34,11 +43,14 @@ __all__ = [
     "DEFAULT_TILE_SIZE",
     "DEFAULT_TOLERANCE",
     "DatasetEntropy",
+    "KernelSums",
     "NeighborIndex",
     "dataset_entropy",
     "differential_entropy",
     "diversity",
+    "diversity_from_sums",
     "entropy",
+    "entropy_from_sums",
     "kernel_sum",
     "log_kernel_sum",
     "overlap",

@@ -66,13 +66,13 @@ def truncated_log_sums(sq_distances, n_samples, scale_h):
     return log_sums, bounds
 
 
-def sampled_statistics(X, scale_h, tolerance, seed, tile_size, n_jobs, verbose):
-    """Estimate H and D of X by sampling the outer mean; see the module docstring.
-
-    ``X`` is centred (``_exact._prepare``). Returns (entropy, entropy_error,
+def sampled_statistics(sums, tolerance, seed, verbose):
+    """Estimate H and D of ``sums.X_`` (a ``KernelSums``) by sampling the outer mean; see
+    the module docstring. Returns (entropy, entropy_error,
     diversity, diversity_error, n_sampled), each of the first four an array
     of shape (n_h,).
     """
+    X = sums.X_
     n = X.shape[0]
     order = np.random.default_rng(seed).permutation(n)
     logs = []
@@ -80,8 +80,8 @@ def sampled_statistics(X, scale_h, tolerance, seed, tile_size, n_jobs, verbose):
     with progress_bar(n, "sampled entropy", verbose, unit="env") as bar:
         while n_sampled < n:
             take = order[n_sampled:n_sampled + SAMPLE_BATCH]
-            batch = _exact._cross_log_sums(np.ascontiguousarray(X[take]), X, scale_h,
-                                           tile_size, n_jobs, False)
+            batch = _exact._cross_log_sums(np.ascontiguousarray(X[take]), X, sums.scale_,
+                                           sums.tile_size, sums.n_jobs, False)
             logs.append(np.clip(batch, 0.0, np.log(n)))  # 1 <= p_i <= N
             n_sampled += take.size
             bar.update(take.size)

@@ -26,7 +26,7 @@ from quests._validation import (
 )
 from quests import _engine
 from quests.kde import _approx, _exact
-from quests.kde._exact import DEFAULT_TILE_SIZE, kernel_sum, log_kernel_sum
+from quests.kde._exact import DEFAULT_TILE_SIZE, KernelSums, log_kernel_sum
 from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "dataset_entropy",
     "entropy",
     "diversity",
+    "diversity_from_sums",
+    "entropy_from_sums",
     "differential_entropy",
     "overlap",
 ]
@@ -51,7 +53,7 @@ DEFAULT_TOLERANCE = 0.01
 
 METHODS = KDE_METHODS
 
-_COMMON = {"h": Bandwidth(), "tile_size": TILE_SIZE, "n_jobs": N_JOBS}
+_COMMON = {"bandwidth": Bandwidth(), "tile_size": TILE_SIZE, "n_jobs": N_JOBS}
 _SAMPLED = {
     **_COMMON,
     "method": Options(*METHODS),
@@ -110,20 +112,16 @@ def _resolve_dataset_method(method, n):
     return method
 
 
-def _as_output(values, scalar):
-    values = np.asarray(values, dtype=np.float64)
-    return float(values[0]) if scalar else values
-
-
 @validate_params(_SAMPLED)
-def dataset_entropy(X, h=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERANCE,
+def dataset_entropy(X, bandwidth=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERANCE,
                     seed=0, tile_size=DEFAULT_TILE_SIZE, n_jobs=None, verbose=False):
     """Entropy and diversity of X, exact or sampled.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-    h : float or array-like of shape (n_h,), default=0.015
+    bandwidth : float or array-like of shape (n_h,), default=0.015
+        h, 1/Å.
     method : {'auto', 'exact', 'approx'}, default='auto'
         'exact' sums every pair (cost N^2); 'approx' estimates H and D from
         the exact sums of a random sample of environments, drawing until
@@ -145,32 +143,43 @@ def dataset_entropy(X, h=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_
 
     >>> import numpy as np
     >>> X = np.repeat([[0.0, 0.0], [1.0, 1.0]], 50, axis=0)
-    >>> r = dataset_entropy(X, h=0.015)
+    >>> r = dataset_entropy(X, bandwidth=0.015)
     >>> round(r.entropy, 12), round(r.diversity, 12), r.n_environments
     (0.693147180560, 0.693147180560, 100)
     """
     X = X if _exact.lazy_store(X) else check_descriptors(X, "X")
     n = X.shape[0]
-    bandwidth = h if np.ndim(h) == 0 else np.asarray(h, dtype=float)
+    sums = KernelSums(X, bandwidth, tile_size=tile_size, n_jobs=n_jobs)
+    bandwidth = bandwidth if np.ndim(bandwidth) == 0 else np.asarray(bandwidth, dtype=float)
     if _resolve_dataset_method(method, n) == "exact":
-        sums = kernel_sum(X, h, tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
+        p = sums.self_sums(sums.X_, verbose)
         return DatasetEntropy(
-            n_environments=n, bandwidth=bandwidth, entropy=_entropy_from_sums(sums),
-            diversity=_diversity_from_sums(sums), max_entropy=float(np.log(n)),
+            n_environments=n, bandwidth=bandwidth, entropy=entropy_from_sums(p),
+            diversity=diversity_from_sums(p), max_entropy=float(np.log(n)),
             method="exact", n_sampled=n,
         )
-    Xc, _, scale_h, scalar = _exact._prepare(X, None, h)
     h_value, h_error, d_value, d_error, n_sampled = _approx.sampled_statistics(
-        Xc, scale_h, tolerance, seed, tile_size, n_jobs, verbose)
+        sums, tolerance, seed, verbose)
     return DatasetEntropy(
-        n_environments=n, bandwidth=bandwidth, entropy=_as_output(h_value, scalar),
-        diversity=_as_output(d_value, scalar), max_entropy=float(np.log(n)), method="approx",
-        entropy_error=_as_output(h_error, scalar), diversity_error=_as_output(d_error, scalar),
+        n_environments=n, bandwidth=bandwidth, entropy=sums.shaped(h_value),
+        diversity=sums.shaped(d_value), max_entropy=float(np.log(n)), method="approx",
+        entropy_error=sums.shaped(h_error), diversity_error=sums.shaped(d_error),
         n_sampled=int(n_sampled),
     )
 
 
-def _entropy_from_sums(sums):
+def entropy_from_sums(sums):
+    """H = -(1/N) sum_i ln(p_i / N) from the self sums p_i of N environments, nats.
+
+    ``sums``: shape (N,) or (N, n_h), as ``KernelSums.self_sums`` gives them.
+    Returns a float, or an array of shape (n_h,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(entropy_from_sums(np.array([1.0, 1.0])), 6)  # two distinct environments
+    0.693147
+    """
     # 1 <= p_i <= N holds exactly; clipping keeps rounding from stepping out,
     # and -mean(ln(p/N)) is exactly 0 when every p_i = N (identical points)
     n = sums.shape[0]
@@ -179,7 +188,15 @@ def _entropy_from_sums(sums):
     return float(value) if value.ndim == 0 else value
 
 
-def _diversity_from_sums(sums):
+def diversity_from_sums(sums):
+    """D = ln sum_i 1/p_i from the self sums p_i, nats; shapes as ``entropy_from_sums``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(diversity_from_sums(np.array([2.0, 2.0])), 6)  # one environment, twice
+    0.0
+    """
     # ln sum_i 1/p_i = ln sum_i (p_min / p_i) - ln p_min: exactly 0 when every p_i = N
     p = np.clip(sums, 1.0, sums.shape[0])
     p_min = p.min(axis=0)
@@ -188,7 +205,7 @@ def _diversity_from_sums(sums):
 
 
 @validate_params(_SAMPLED)
-def entropy(X, h=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERANCE, seed=0,
+def entropy(X, bandwidth=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERANCE, seed=0,
             tile_size=DEFAULT_TILE_SIZE, n_jobs=None, verbose=False):
     """Dataset entropy H(X) = -(1/N) sum_i ln(p_i / N), nats.
 
@@ -203,12 +220,12 @@ def entropy(X, h=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERANC
     >>> entropy(np.zeros((10, 3)))
     0.0
     """
-    return dataset_entropy(X, h, method=method, tolerance=tolerance, seed=seed,
+    return dataset_entropy(X, bandwidth, method=method, tolerance=tolerance, seed=seed,
                            tile_size=tile_size, n_jobs=n_jobs, verbose=verbose).entropy
 
 
 @validate_params(_SAMPLED)
-def diversity(X, h=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERANCE, seed=0,
+def diversity(X, bandwidth=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERANCE, seed=0,
               tile_size=DEFAULT_TILE_SIZE, n_jobs=None, verbose=False):
     """Diversity D(X) = ln sum_i 1/p_i, nats: the log of the effective number of distinct
     environments. Shapes and ``method`` as in ``entropy``.
@@ -219,7 +236,7 @@ def diversity(X, h=DEFAULT_BANDWIDTH, *, method="auto", tolerance=DEFAULT_TOLERA
     >>> round(diversity(np.eye(4)), 12)  # four far-apart points
     1.386294361120
     """
-    return dataset_entropy(X, h, method=method, tolerance=tolerance, seed=seed,
+    return dataset_entropy(X, bandwidth, method=method, tolerance=tolerance, seed=seed,
                            tile_size=tile_size, n_jobs=n_jobs, verbose=verbose).diversity
 
 
@@ -233,7 +250,7 @@ def _resolve_query_method(method, n_queries, reference, n_neighbors):
 
 
 @validate_params(_TRUNCATED)
-def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
+def differential_entropy(Y, X, bandwidth=DEFAULT_BANDWIDTH, *, method="auto",
                          n_neighbors=DEFAULT_KDE_NEIGHBORS, backend=DEFAULT_BACKEND,
                          return_bound=False, tile_size=DEFAULT_TILE_SIZE, n_jobs=None,
                          verbose=False):
@@ -248,7 +265,8 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
     X : array-like of shape (n_samples, n_features), or a fitted NeighborIndex
         The reference; an index is reused across calls (build it once for
         a trajectory).
-    h : float or array-like of shape (n_h,), default=0.015
+    bandwidth : float or array-like of shape (n_h,), default=0.015
+        h, 1/Å.
     method : {'auto', 'exact', 'approx'}, default='auto'
         'approx' sums over the ``n_neighbors`` candidates of a nearest-
         neighbour index only: an upper bound on the exact dH, equal to it when
@@ -276,7 +294,7 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
     A point at distance d from a one-point set has dH = d^2 / (2 h^2):
 
     >>> import numpy as np
-    >>> differential_entropy([[0.3, 0.4]], [[0.0, 0.0]], h=0.05).round(9).tolist()
+    >>> differential_entropy([[0.3, 0.4]], [[0.0, 0.0]], bandwidth=0.05).round(9).tolist()
     [50.0]
     """
     is_index = isinstance(X, NeighborIndex)
@@ -292,10 +310,10 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
         )
     if _resolve_query_method(method, Y.shape[0], X if is_index else reference,
                              n_neighbors) == "exact":
-        dh = -log_kernel_sum(Y, reference, h, tile_size=tile_size, n_jobs=n_jobs,
+        dh = -log_kernel_sum(Y, reference, bandwidth, tile_size=tile_size, n_jobs=n_jobs,
                              verbose=verbose)
         return (dh, np.zeros_like(dh)) if return_bound else dh
-    h_arr, scalar = as_bandwidths(h)
+    h_arr, scalar = as_bandwidths(bandwidth)
     if not is_index and _exact.lazy_store(reference):
         # one index per block of the store, built and searched on the workers; the m
         # nearest of all the blocks' candidates
@@ -312,7 +330,7 @@ def differential_entropy(Y, X, h=DEFAULT_BANDWIDTH, *, method="auto",
 
 
 @validate_params({**_TRUNCATED, "threshold": Interval(numbers.Real)})
-def overlap(Y, X, h=DEFAULT_BANDWIDTH, threshold=0.0, *, method="auto",
+def overlap(Y, X, bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, *, method="auto",
             n_neighbors=DEFAULT_KDE_NEIGHBORS, backend=DEFAULT_BACKEND,
             tile_size=DEFAULT_TILE_SIZE, n_jobs=None, verbose=False):
     """Overlap(Y | X): fraction of rows of Y with dH(y | X) <= ``threshold``.
@@ -325,11 +343,12 @@ def overlap(Y, X, h=DEFAULT_BANDWIDTH, threshold=0.0, *, method="auto",
     Examples
     --------
     >>> import numpy as np
-    >>> overlap([[0.0], [0.001], [5.0]], [[0.0], [0.001]], h=0.015)
+    >>> overlap([[0.0], [0.001], [5.0]], [[0.0], [0.001]], bandwidth=0.015)
     0.6666666666666666
     """
-    dh = differential_entropy(Y, X, h, method=method, n_neighbors=n_neighbors, backend=backend,
-                              tile_size=tile_size, n_jobs=n_jobs, verbose=verbose)
+    dh = differential_entropy(Y, X, bandwidth, method=method, n_neighbors=n_neighbors,
+                              backend=backend, tile_size=tile_size, n_jobs=n_jobs,
+                              verbose=verbose)
     if dh.shape[0] == 0:
         raise InvalidInputError("Y is empty: the overlap of no environments is undefined")
     value = (dh <= threshold).mean(axis=0)

@@ -25,13 +25,13 @@ from quests._validation import (
     validate_params,
 )
 
-__all__ = ["DEFAULT_BANDWIDTH", "DEFAULT_TILE_SIZE", "kernel_sum", "log_kernel_sum"]
+__all__ = ["DEFAULT_BANDWIDTH", "DEFAULT_TILE_SIZE", "KernelSums", "kernel_sum", "log_kernel_sum"]
 
 #: rows per tile: a tile's Gram block is tile_size^2 float64 (8 MiB at 1024)
 DEFAULT_TILE_SIZE = 1024
 
 _COMMON = {
-    "h": Bandwidth(),
+    "bandwidth": Bandwidth(),
     "tile_size": TILE_SIZE,
     "n_jobs": N_JOBS,
 }
@@ -162,33 +162,95 @@ def lazy_store(X):
     return _engine.current() is not None and isinstance(X, DescriptorStore)
 
 
-def _prepare(X, Y, h):
-    lazy = lazy_store(X)  # a store stays on disk, centred block by block by the workers
-    if lazy and X.shape[0] == 0:
-        raise InvalidInputError("X holds no descriptors")
-    if not lazy:
-        X = check_descriptors(X, "X")
-    if Y is not None:
-        Y = check_descriptors(Y, "Y", min_rows=0)
-        if Y.shape[1] != X.shape[1]:
-            raise InvalidInputError(
-                f"Y has {Y.shape[1]} features but X has {X.shape[1]}: both must be computed "
-                "with the same descriptor settings (k, species)"
-            )
-    h_arr, scalar = as_bandwidths(h)
-    scale_h = 1.0 / (2.0 * h_arr * h_arr)
-    # Distances are translation invariant; centring shrinks the norms in
-    # |x|^2 + |y|^2 - 2 x.y and with them the cancellation error (duplicates
-    # then give exactly zero distance).
-    centre = _engine.current().column_mean(X) if lazy else X.mean(axis=0)
-    X = X.centred(centre) if lazy else X - centre
-    if Y is not None:
-        Y = Y - centre
-    return X, Y, scale_h, scalar
+class KernelSums:
+    """Exact Gaussian kernel sums over one descriptor space, for algorithms that grow a set.
+
+    Validates X (and ``reference``) and the bandwidth once, and centres them
+    on X's column mean (distances are translation invariant; centring shrinks
+    |x|^2 + |y|^2 - 2 x.y and with it the cancellation error, so duplicates
+    give exactly zero distance). The methods then take rows of the centred
+    arrays ``X_`` and ``reference_`` and check nothing again, so a greedy loop
+    (compression, learning curves) pays for validation once.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Descriptors, 1/Å (or a ``quests.io.DescriptorStore`` inside a dask engine).
+    bandwidth : float or array-like of shape (n_h,), default=0.015
+        1/Å. A scalar gives sums without a bandwidth axis.
+    reference : array-like of shape (n_reference, n_features) or None
+        More descriptors of the same space (the kept data, or queries).
+    tile_size : int, default=1024
+    n_jobs : int or None, default=None
+
+    Attributes
+    ----------
+    X_ : ndarray of shape (n_samples, n_features)
+        X minus its column mean.
+    reference_ : ndarray of shape (n_reference, n_features) or None
+        ``reference`` minus the same mean.
+    scale_ : ndarray of shape (n_h,)
+        1 / (2 h^2) per bandwidth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sums = KernelSums(np.array([[0.0], [0.0], [1.0]]), 0.1)
+    >>> sums.self_sums(sums.X_).tolist()
+    [2.0, 2.0, 1.0]
+    >>> round(float(sums.log_sums(sums.X_[:1], sums.X_[2:])[0]), 6)
+    -50.0
+    """
+
+    def __init__(self, X, bandwidth=DEFAULT_BANDWIDTH, reference=None, *,
+                 tile_size=DEFAULT_TILE_SIZE, n_jobs=None):
+        lazy = lazy_store(X)  # a store stays on disk, centred block by block by the workers
+        if lazy and X.shape[0] == 0:
+            raise InvalidInputError("X holds no descriptors")
+        if not lazy:
+            X = check_descriptors(X, "X")
+        if reference is not None:
+            reference = check_descriptors(reference, "reference", min_rows=0)
+            if reference.shape[1] != X.shape[1]:
+                raise InvalidInputError(
+                    f"reference has {reference.shape[1]} features but X has {X.shape[1]}: both "
+                    "must be computed with the same descriptor settings (k, species)")
+        h, self._scalar = as_bandwidths(bandwidth)
+        self.scale_ = 1.0 / (2.0 * h * h)
+        centre = _engine.current().column_mean(X) if lazy else X.mean(axis=0)
+        self.X_ = X.centred(centre) if lazy else X - centre
+        self.reference_ = None if reference is None else reference - centre
+        self.tile_size = tile_size
+        self.n_jobs = n_jobs
+
+    def shaped(self, values):
+        """``values`` of shape (..., n_h) without the bandwidth axis when h is a scalar (a
+        float for shape (n_h,))."""
+        values = _shape_result(np.asarray(values, dtype=np.float64), self._scalar)
+        return float(values) if values.ndim == 0 else values
+
+    def self_sums(self, rows, verbose=False):
+        """p_i = sum_j K(r_i, r_j) over ``rows`` (self term included, so each >= 1).
+
+        ``rows``: array of shape (n, n_features) in the centred space. Returns (n,)
+        or (n, n_h).
+        """
+        return self.shaped(_self_sums(rows, self.scale_, self.tile_size, self.n_jobs, verbose))
+
+    def log_sums(self, Y, X, verbose=False):
+        """ln sum_j K(y, x_j) for each row y of ``Y`` over the rows of ``X`` (both centred),
+        finite for any distance (a streaming log-sum-exp); -inf where X has no rows.
+
+        Returns (n_y,) or (n_y, n_h).
+        """
+        if X.shape[0] == 0:
+            return self.shaped(np.full((Y.shape[0], self.scale_.shape[0]), -np.inf))
+        return self.shaped(_cross_log_sums(Y, X, self.scale_, self.tile_size, self.n_jobs,
+                                           verbose))
 
 
 @validate_params(_COMMON)
-def kernel_sum(X, h=DEFAULT_BANDWIDTH, Y=None, *, tile_size=DEFAULT_TILE_SIZE, n_jobs=None,
+def kernel_sum(X, bandwidth=DEFAULT_BANDWIDTH, Y=None, *, tile_size=DEFAULT_TILE_SIZE, n_jobs=None,
                verbose=False):
     """Gaussian kernel sums sum_j exp(-|y - x_j|^2 / (2 h^2)) over the rows of X.
 
@@ -196,8 +258,8 @@ def kernel_sum(X, h=DEFAULT_BANDWIDTH, Y=None, *, tile_size=DEFAULT_TILE_SIZE, n
     ----------
     X : array-like of shape (n_samples, n_features)
         Reference descriptors (1/Å).
-    h : float or array-like of shape (n_h,), default=0.015
-        Bandwidth(s), 1/Å.
+    bandwidth : float or array-like of shape (n_h,), default=0.015
+        h, 1/Å.
     Y : array-like of shape (n_queries, n_features) or None, default=None
         Query points; None sums each row of X over X (self term included, so
         every sum is >= 1), visiting each pair of tiles once.
@@ -214,24 +276,21 @@ def kernel_sum(X, h=DEFAULT_BANDWIDTH, Y=None, *, tile_size=DEFAULT_TILE_SIZE, n
     Examples
     --------
     >>> import numpy as np
-    >>> kernel_sum(np.zeros((3, 2)), h=0.1).tolist()
+    >>> kernel_sum(np.zeros((3, 2)), bandwidth=0.1).tolist()
     [3.0, 3.0, 3.0]
     """
-    X, Y, scale_h, scalar = _prepare(X, Y, h)
+    sums = KernelSums(X, bandwidth, Y, tile_size=tile_size, n_jobs=n_jobs)
     if Y is None:
-        sums = _self_sums(X, scale_h, tile_size, n_jobs, verbose)
-    else:
-        sums = np.exp(_cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose))
-    return _shape_result(sums, scalar)
+        return sums.self_sums(sums.X_, verbose)
+    return np.exp(sums.log_sums(sums.reference_, sums.X_, verbose))
 
 
 @validate_params(_COMMON)
-def log_kernel_sum(Y, X, h=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_jobs=None,
+def log_kernel_sum(Y, X, bandwidth=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_SIZE, n_jobs=None,
                    verbose=False):
     """ln sum_j exp(-|y - x_j|^2 / (2 h^2)) for each row y of Y, finite for any distance.
 
     Computed as a streaming log-sum-exp. Shapes as in ``kernel_sum``.
     """
-    X, Y, scale_h, scalar = _prepare(X, Y, h)
-    logs = _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose)
-    return _shape_result(logs, scalar)
+    sums = KernelSums(X, bandwidth, Y, tile_size=tile_size, n_jobs=n_jobs)
+    return sums.log_sums(sums.reference_, sums.X_, verbose)

@@ -131,13 +131,13 @@ class PhaseClassifier:
         return compute_descriptors(structures, self.k, self.cutoff, species=self.species_,
                                    n_jobs=self.n_jobs)
 
-    def differential_entropies(self, X, h):
+    def differential_entropies(self, X, bandwidth):
         """dH of each row of X against each phase, shape (n, n_phases), nats."""
         from quests.kde import differential_entropy
 
         self._check_fitted()
         X = check_descriptors(X, "X", min_rows=0)
-        return np.stack([differential_entropy(X, ref, h, n_jobs=self.n_jobs)
+        return np.stack([differential_entropy(X, ref, bandwidth, n_jobs=self.n_jobs)
                          for ref in self.descriptors_.values()], axis=1) \
             if X.shape[0] else np.zeros((0, len(self.phases_)))
 
@@ -161,21 +161,22 @@ class PhaseClassifier:
         """(i, j) index pairs of atoms within the first shell of each other."""
         return first_shell_pairs(structure, self.shell)
 
-    def classify_descriptors(self, X, h=None, structure=None, shell_pairs=None):
+    def classify_descriptors(self, X, bandwidth=None, structure=None, shell_pairs=None):
         """Labels (n,) int (-1 unknown) and dH (n, n_phases) of descriptor rows.
 
-        ``h`` defaults to the fixed bandwidth; ``structure`` (the rows' one
-        structure) is needed for neighbour averaging and for h(V);
+        ``bandwidth`` defaults to the classifier's fixed one; ``structure`` (the
+        rows' one structure) is needed for neighbour averaging and for h(V);
         ``shell_pairs`` are its ``first_shell`` pairs if already at hand.
         """
-        if h is None:
+        if bandwidth is None:
             if self.rule_.from_volume:
                 if structure is None:
-                    raise InvalidInputError("bandwidth='volume' needs the structure (or h)")
-                h = self.rule_(structure, "structure")[0]
+                    raise InvalidInputError("bandwidth='volume' needs the structure (or a "
+                                            "bandwidth)")
+                bandwidth = self.rule_(structure, "structure")[0]
             else:
-                h = float(self.bandwidth)
-        dh = self.differential_entropies(X, h)
+                bandwidth = float(self.bandwidth)
+        dh = self.differential_entropies(X, bandwidth)
         neighbors = None
         if self.average_neighbors and structure is not None:
             neighbors = self.first_shell(structure) if shell_pairs is None else shell_pairs
