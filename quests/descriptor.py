@@ -53,6 +53,13 @@ def structure_species(structures):
     return sorted(int(z) for z in np.unique(np.concatenate([f.numbers for f in frames])))
 
 
+def _describe_chunk(frames, first, k, cutoff, species, dtype):
+    """Descriptors of one chunk of frames, the first of which is frame ``first`` of the
+    whole input (so errors name the right frame), in one thread: an engine's task."""
+    with numbered_from(first):
+        return compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=1)
+
+
 def structure_offsets(counts):
     """Start row of each structure in grouped descriptors (one structure's rows after
     another, ``counts`` rows each), shape (n_structures + 1,); the last entry is the total.
@@ -195,10 +202,10 @@ def compute_descriptors(
     n_atoms = sum(f.positions.shape[0] for f in frames)
     species_list = _species_list(species, frames)
     width = 2 * k - 1
-    if _engine.current() is not None and len(frames) > 1:
+    if _engine.active() and len(frames) > 1:
         # chunks of frames across a dask cluster; species resolved above, for all chunks
-        engine = _engine.current()
-        return engine.describe(frames, k, float(cutoff), species_list, out_dtype.name, verbose)
+        return _engine.run("describe", frames, k, float(cutoff), species_list, out_dtype.name,
+                           verbose, local=_describe_chunk)
     _check_memory(n_atoms, k, 1 + len(species_list), out_dtype.itemsize, resolve_jobs(n_jobs))
     out = np.zeros((n_atoms, width * (1 + len(species_list))), dtype=out_dtype)
     if n_atoms == 0:
@@ -338,10 +345,10 @@ def store_descriptors(structures, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, s
     meta = {"k": k, "cutoff": cutoff, "species": species_list or None, **(metadata or {})}
     store = io.begin_descriptor_store(path, overwrite)
     try:
-        if _engine.current() is not None:
-            rows = _engine.current().store_blocks(store, frames, chunks, k, float(cutoff),
-                                                  species_list, np.dtype(dtype).name,
-                                                  sources, verbose)
+        if _engine.active():
+            rows = _engine.run("store_blocks", store, frames, chunks, k, float(cutoff),
+                               species_list, np.dtype(dtype).name, sources, verbose,
+                               local=store_block)
         else:
             with progress_bar(len(chunks), "descriptor store", verbose, unit="block") as bar:
                 rows = []

@@ -35,6 +35,7 @@ Example (``tests/test_distributed.py`` runs the same on a LocalCluster)::
 import contextlib
 import functools
 import os
+import uuid
 
 import numpy as np
 
@@ -122,22 +123,10 @@ def dask_engine(scheduler="local", *, n_workers=None, block_rows=DEFAULT_BLOCK_R
 
 
 # -- tasks (run on the workers, where no engine is set) ------------------------------
-def _diagonal_task(block, scale_h, tile_size):
-    from quests.kde._exact import _self_sums_here
-
-    return _self_sums_here(block, scale_h, tile_size, 1, False)
-
-
-def _pair_task(block_a, block_b, scale_h, tile_size):
-    from quests.kde._exact import _pair_sums
-
-    return _pair_sums(block_a, block_b, scale_h, tile_size)
-
-
-def _cross_task(queries, block, scale_h, tile_size):
-    from quests.kde._exact import _cross_log_sums_here
-
-    return _cross_log_sums_here(queries, block, scale_h, tile_size, 1, False)
+def _task(function, *args):
+    """``function(*args)`` on a worker, in this process only (see ``quests._engine.here``)."""
+    with _engine.here():
+        return function(*args)
 
 
 def _identity(data):
@@ -172,27 +161,9 @@ def _partition_index_task(store, number, backend):
     return NeighborIndex(backend, n_jobs=1).fit(store.block(number))
 
 
-def _partition_query_task(index, queries, n_neighbors, offset):
-    found, d2 = index._query_here(queries, min(n_neighbors, index.n_samples_))
+def _partition_query_task(query, index, queries, n_neighbors, offset):
+    found, d2 = query(index, queries, min(n_neighbors, index.n_samples_))
     return np.where(found >= 0, found + offset, -1), d2
-
-
-def _query_task(index, queries, n_neighbors):
-    return index._query_here(queries, n_neighbors)
-
-
-def _describe_task(frames, first, k, cutoff, species, dtype):
-    from quests.descriptor import compute_descriptors, numbered_from
-
-    with _engine.here(), numbered_from(first):
-        return compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=1)
-
-
-def _store_block_task(*args):
-    from quests.descriptor import store_block
-
-    with _engine.here():
-        return store_block(*args)
 
 
 def _translated(method):
@@ -225,6 +196,12 @@ class DaskEngine:
         self._array = None
         self._kept.clear()
 
+    def _submit(self, function, *args):
+        """A task that runs ``function(*args)`` on a worker, keyed by the function's name so
+        that the dashboard and task stream say what ran."""
+        return self.client.submit(_task, function, *args, pure=False,
+                                  key=f"{function.__name__}-{uuid.uuid4().hex}")
+
     def _held(self, data):
         """A future of ``data`` that the cluster can always make again: the data rides in
         the task itself, so if the worker holding the result is lost the scheduler reruns
@@ -245,9 +222,10 @@ class DaskEngine:
                  for _, _, future in self._blocks(store.centred(None))]
         return sum(self._results(tasks, "column sums", False)) / store.shape[0]
 
-    def store_rows(self, store, numbers, wanted):
+    def store_rows(self, store, numbers, wanted, local=None):
         """Rows ``wanted[i]`` (within block ``numbers[i]``) of a ``DescriptorStore``, taken
-        from the blocks the workers hold (read once): a list of arrays."""
+        from the blocks the workers hold (read once): a list of arrays. (``local``, the
+        reading of the store in one process, is not needed: the blocks are held.)"""
         blocks = self._blocks(store)
         tasks = [self.client.submit(_rows_task, blocks[int(b)][2], w, pure=False)
                  for b, w in zip(numbers, wanted)]
@@ -310,16 +288,18 @@ class DaskEngine:
                 yield result
 
     @_translated
-    def self_sums(self, X, scale_h, tile_size, verbose=False):
-        """sum_j K(x_i, x_j) over X, shape (N, n_h): one task per pair of blocks."""
+    def self_sums(self, X, scale_h, tile_size, n_jobs, verbose, *, local, pair):
+        """sum_j K(x_i, x_j) over X, shape (N, n_h): one task per pair of blocks, each
+        running ``local`` (the sums of one block over itself) or ``pair`` (of two blocks
+        over each other) in one thread. ``n_jobs`` is the local path's; a worker runs one
+        thread."""
         blocks = self._blocks(X)
         tasks, places = [], []
         for i, (a0, a1, fa) in enumerate(blocks):
-            tasks.append(self.client.submit(_diagonal_task, fa, scale_h, tile_size, pure=False))
+            tasks.append(self._submit(local, fa, scale_h, tile_size, 1, False))
             places.append((i, None))
             for j in range(i + 1, len(blocks)):
-                tasks.append(self.client.submit(_pair_task, fa, blocks[j][2], scale_h,
-                                                tile_size, pure=False))
+                tasks.append(self._submit(pair, fa, blocks[j][2], scale_h, tile_size))
                 places.append((i, j))
         sums = np.zeros((X.shape[0], scale_h.shape[0]))
         for (i, j), result in zip(places, self._results(tasks, "kernel sums", verbose)):
@@ -333,13 +313,14 @@ class DaskEngine:
         return sums
 
     @_translated
-    def cross_log_sums(self, Y, X, scale_h, tile_size, verbose=False):
+    def cross_log_sums(self, Y, X, scale_h, tile_size, n_jobs, verbose, *, local):
         """ln sum_j K(y, x_j) for each row of Y, shape (n_y, n_h): one task per (Y block,
-        X block); the client combines the X blocks by log-sum-exp."""
+        X block), each running ``local`` in one thread; the client combines the X blocks
+        by log-sum-exp."""
         reference = self._blocks(X)
         queries = self._row_blocks(Y)
         query_futures = [self._held(q) for q in queries]
-        tasks = [self.client.submit(_cross_task, fq, fx, scale_h, tile_size, pure=False)
+        tasks = [self._submit(local, fq, fx, scale_h, tile_size, 1, False)
                  for fq in query_futures for _, _, fx in reference]
         results = self._results(tasks, "kernel sums", verbose)
         out = []
@@ -351,28 +332,29 @@ class DaskEngine:
         return np.concatenate(out)
 
     @_translated
-    def query(self, index, Y, n_neighbors, verbose=False):
+    def query(self, index, Y, n_neighbors, *, local, verbose=False):
         """``NeighborIndex.query`` of Y's row blocks across the workers: (found, sq_distances),
         each (n_queries, n_neighbors), the same as in one process (a search depends only
-        on the index and the query row)."""
+        on the index and the query row). Each task runs ``local(index, block, m)``."""
         # refitting an index replaces its descriptors_: a new key
         key = ("index", id(index), id(index.descriptors_))
         if key not in self._kept:
             self._kept[key] = ((index, index.descriptors_), self._held(index))
         remote = self._kept[key][1]
         queries = self._row_blocks(Y)
-        tasks = [self.client.submit(_query_task, remote, q, n_neighbors, pure=False)
+        tasks = [self._submit(local, remote, q, n_neighbors)
                  for q in queries]
         parts = list(self._results(tasks, "neighbour search", verbose))
         return (np.concatenate([found for found, _ in parts]),
                 np.concatenate([d2 for _, d2 in parts]))
 
     @_translated
-    def partitioned_query(self, store, Y, n_neighbors, backend, verbose=False):
+    def partitioned_query(self, store, Y, n_neighbors, backend, *, local, verbose=False):
         """Candidates of Y's rows among a ``DescriptorStore`` too large for one index: one
         ``NeighborIndex`` per store block, built once on a worker and kept there; each
         task searches one (query block, store block) pair. Returns (found, sq_distances),
-        (n_queries, m), the m nearest of all the blocks' candidates, ascending."""
+        (n_queries, m), the m nearest of all the blocks' candidates, ascending. Each task
+        searches with ``local(index, block, m)``."""
         if Y.shape[0] == 0:
             m = int(min(n_neighbors, store.shape[0]))
             return np.empty((0, m), dtype=np.int64), np.empty((0, m))
@@ -386,7 +368,8 @@ class DaskEngine:
         m = int(min(n_neighbors, store.shape[0]))
         queries = self._row_blocks(Y)
         remote = [self._held(q) for q in queries]
-        tasks = [self.client.submit(_partition_query_task, index, q, m, offset, pure=False)
+        tasks = [self.client.submit(_partition_query_task, local, index, q, m, offset,
+                                    pure=False)
                  for q in remote for offset, index in partitions]
         results = self._results(tasks, "neighbour search", verbose)
         found_parts, d2_parts = [], []
@@ -400,23 +383,24 @@ class DaskEngine:
         return np.concatenate(found_parts), np.concatenate(d2_parts)
 
     @_translated
-    def describe(self, frames, k, cutoff, species, dtype, verbose=False):
-        """Descriptors of ``frames`` (rows in order), chunks of whole frames across workers."""
+    def describe(self, frames, k, cutoff, species, dtype, verbose=False, *, local):
+        """Descriptors of ``frames`` (rows in order), chunks of whole frames across workers;
+        each task runs ``local(chunk, first, k, cutoff, species, dtype)``."""
         from quests.descriptor import frame_chunks
 
         chunks = frame_chunks([f.positions.shape[0] for f in frames], self.block_rows)
-        tasks = [self.client.submit(_describe_task, frames[a:b], a, k, cutoff, species, dtype,
-                                    pure=False) for a, b in chunks]
+        tasks = [self._submit(local, frames[a:b], a, k, cutoff, species, dtype)
+                 for a, b in chunks]
         return np.concatenate(list(self._results(tasks, "descriptors", verbose)))
 
     @_translated
     def store_blocks(self, store, frames, chunks, k, cutoff, species, dtype, sources,
-                     verbose=False):
+                     verbose=False, *, local):
         """Each chunk of frames computed and written as one block of ``store`` by a worker;
         returns the rows of each block. Only frames travel to the workers, and only row
         counts come back."""
-        tasks = [self.client.submit(_store_block_task, str(store), block, frames[a:b], a, k,
-                                    cutoff, species, dtype, sources[a:b], 1, pure=False)
+        tasks = [self._submit(local, str(store), block, frames[a:b], a, k, cutoff, species,
+                              dtype, sources[a:b], 1)
                  for block, (a, b) in enumerate(chunks)]
         try:
             return list(self._results(tasks, "descriptor store", verbose))

@@ -887,6 +887,11 @@ def read_descriptor_store(path):
     return store.load(), store.metadata, store.column("structure_index")
 
 
+def _store_rows(store, numbers, wanted):
+    """Rows ``wanted[i]`` of block ``numbers[i]`` of a ``DescriptorStore``: a list of arrays."""
+    return [store.block(int(b))[w] for b, w in zip(numbers, wanted)]
+
+
 class DescriptorStore:
     """A complete descriptor store, read block by block: nothing is loaded until asked.
 
@@ -960,10 +965,8 @@ class DescriptorStore:
         wanted = [rows[blocks == b] - self.offsets[b] for b in numbers]
         from quests import _engine
 
-        if _engine.current() is not None:  # the workers read the blocks, only the rows travel
-            parts = _engine.current().store_rows(self, numbers, wanted)
-        else:
-            parts = [self.block(int(b))[w] for b, w in zip(numbers, wanted)]
+        # on a cluster the workers read the blocks; only the rows travel
+        parts = _engine.run("store_rows", self, numbers, wanted, local=_store_rows)
         out = np.empty((rows.size, self.shape[1]))
         for number, part in zip(numbers, parts):
             out[np.flatnonzero(blocks == number)] = part

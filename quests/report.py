@@ -159,7 +159,7 @@ def _warm_up(describe=True):
     own, not the compile's. Datasets given as descriptors need no descriptor kernel."""
     from quests import _engine
 
-    if _engine.current() is not None:
+    if _engine.active():
         return  # the workers compile for themselves
     if describe:
         cell = (np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0]]), np.eye(3) * 4.0,

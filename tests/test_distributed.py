@@ -88,7 +88,7 @@ def test_kernel_sums_on_the_cluster_equal_one_process(client):
                   differential_entropy(Y, X, hs, method="exact"),
                   overlap(Y, X, 0.015, threshold=cut, method="exact"),
                   dataset_entropy(X, 0.015, method="approx", tolerance=0.05, seed=3))
-    assert {"_diagonal_task", "_pair_task", "_cross_task"} <= _task_names(stream)
+    assert {"_self_sums_here", "_pair_sums", "_cross_log_sums_here"} <= _task_names(stream)
     np.testing.assert_allclose(remote[0], local[0], rtol=1e-12, atol=0)
     for ours, theirs in ((remote[1], local[1]), (remote[4], local[4])):
         assert ours.entropy == pytest.approx(theirs.entropy, abs=1e-12)
@@ -113,7 +113,7 @@ def test_approximate_dh_on_the_cluster_equals_one_process(client, backend):
             distributed.get_task_stream(client) as stream:
         remote = differential_entropy(Y, index, 0.015, method="approx", n_neighbors=16,
                                       return_bound=True)
-    assert "_query_task" in _task_names(stream)
+    assert "_query_here" in _task_names(stream)
     np.testing.assert_array_equal(remote[0], local[0])
     np.testing.assert_array_equal(remote[1], local[1])
 
@@ -126,7 +126,7 @@ def test_descriptors_on_the_cluster_and_stores(client, tmp_path):
         remote = compute_descriptors(frames, species="all")
         path = store_descriptors(frames, tmp_path / "d.zarr", species="all", rows_per_block=100,
                                  sources=np.arange(24) // 12, metadata={"note": "test"})
-    assert {"_describe_task", "_store_block_task"} <= _task_names(stream)
+    assert {"_describe_chunk", "store_block"} <= _task_names(stream)
     np.testing.assert_array_equal(remote, local)
     # a structure that fails on a worker is named by its number in the whole input
     bad = _frames(8)
@@ -286,7 +286,7 @@ def test_cli_scheduler_address_and_zarr_store(client, tmp_path, monkeypatch):
                     ["uncertainty", str(hot), "-r", str(path), "-o", str(tmp_path / "u.json")]):
         with distributed.get_task_stream(client) as stream:
             with_dask = runner.invoke(cli, [*command, "-q", "--overwrite"])
-        assert "_describe_task" in _task_names(stream)  # the cluster did the work
+        assert "_describe_chunk" in _task_names(stream)  # the cluster did the work
         monkeypatch.delenv("QUESTS_SCHEDULER")
         without = runner.invoke(cli, [*command, "-q", "--overwrite"])
         monkeypatch.setenv("QUESTS_SCHEDULER", client.scheduler.address)

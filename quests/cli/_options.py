@@ -262,7 +262,7 @@ def _lazy(path, idx, counts):
     inside a dask engine, for the whole store, when no per-structure counts are asked."""
     from quests import _engine
 
-    return (_engine.current() is not None and Path(path).suffix.lower() == ".zarr"
+    return (_engine.active() and Path(path).suffix.lower() == ".zarr"
             and idx == ":" and counts is None)
 
 

@@ -27,7 +27,7 @@ from quests._validation import (
 from quests import _engine
 from quests.kde import _approx, _exact
 from quests.kde._exact import DEFAULT_TILE_SIZE, KernelSums, log_kernel_sum
-from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex
+from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex, _query_here
 
 __all__ = [
     "AUTO_EXACT_ENVIRONMENTS",
@@ -317,7 +317,8 @@ def differential_entropy(Y, X, bandwidth=DEFAULT_BANDWIDTH, *, method="auto",
     if not is_index and _exact.lazy_store(reference):
         # one index per block of the store, built and searched on the workers; the m
         # nearest of all the blocks' candidates
-        _, sq_distances = _engine.current().partitioned_query(reference, Y, n_neighbors, backend)
+        _, sq_distances = _engine.engine_call("partitioned_query", reference, Y, n_neighbors,
+                                              backend, local=_query_here)
         n_samples = reference.shape[0]
     else:
         index = X if is_index else NeighborIndex(backend, n_jobs=n_jobs).fit(reference)

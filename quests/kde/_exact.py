@@ -67,9 +67,8 @@ def _self_sums(X, scale_h, tile_size, n_jobs, verbose):
     Visits each pair of tiles once, adding it to its rows and its columns; on
     a dask cluster when ``quests.distributed.dask_engine`` is active.
     """
-    if _engine.current() is not None:
-        return _engine.current().self_sums(X, scale_h, tile_size, verbose)
-    return _self_sums_here(X, scale_h, tile_size, n_jobs, verbose)
+    return _engine.run("self_sums", X, scale_h, tile_size, n_jobs, verbose,
+                       local=_self_sums_here, pair=_pair_sums)
 
 
 def _tile_sums(A, B, sq_a, sq_b, pairs, scale_h, tile_size, rows, cols, symmetric, on_tile):
@@ -119,9 +118,8 @@ def _cross_log_sums(Y, X, scale_h, tile_size, n_jobs, verbose):
     cluster when ``quests.distributed.dask_engine`` is active."""
     if Y.shape[0] == 0:
         return np.zeros((0, scale_h.shape[0]))
-    if _engine.current() is not None and X.shape[0]:
-        return _engine.current().cross_log_sums(Y, X, scale_h, tile_size, verbose)
-    return _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose)
+    return _engine.run("cross_log_sums", Y, X, scale_h, tile_size, n_jobs, verbose,
+                       local=_cross_log_sums_here, when=X.shape[0] > 0)
 
 
 def _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose):
@@ -159,7 +157,7 @@ def lazy_store(X):
     any other X (a store outside an engine included) is checked and loaded as usual."""
     from quests.io import DescriptorStore
 
-    return _engine.current() is not None and isinstance(X, DescriptorStore)
+    return _engine.active() and isinstance(X, DescriptorStore)
 
 
 class KernelSums:
@@ -217,7 +215,7 @@ class KernelSums:
                     "must be computed with the same descriptor settings (k, species)")
         h, self._scalar = as_bandwidths(bandwidth)
         self.scale_ = 1.0 / (2.0 * h * h)
-        centre = _engine.current().column_mean(X) if lazy else X.mean(axis=0)
+        centre = _engine.engine_call("column_mean", X) if lazy else X.mean(axis=0)
         self.X_ = X.centred(centre) if lazy else X - centre
         self.reference_ = None if reference is None else reference - centre
         self.tile_size = tile_size

@@ -293,22 +293,9 @@ class NeighborIndex:
                 "settings (k, species)"
             )
         m = int(min(n_neighbors, self.n_samples_))
-        if _engine.current() is not None and Y.shape[0] > QUERY_CHUNK:
-            # the index goes to every worker once; each task searches one block of queries
-            return _engine.current().query(self, Y, m)
-        return self._query_here(Y, m)
-
-    def _query_here(self, Y, m):
-        """``query`` in this process, m <= n_samples_ candidates per row of Y."""
-        found = np.empty((Y.shape[0], m), dtype=np.int64)
-        d2 = np.empty((Y.shape[0], m), dtype=np.float64)
-        for start in range(0, Y.shape[0], QUERY_CHUNK):
-            stop = min(start + QUERY_CHUNK, Y.shape[0])
-            rows = np.ascontiguousarray(Y[start:stop], dtype=np.float32)
-            found[start:stop] = self._engine.search(rows, m, self.search_width, self.n_jobs)
-        _measure(Y, self.descriptors_, found, d2, self.n_jobs)
-        order = np.argsort(d2, axis=1, kind="stable")
-        return np.take_along_axis(found, order, 1), np.take_along_axis(d2, order, 1)
+        # on a cluster the index goes to every worker once; each task searches one block
+        return _engine.run("query", self, Y, m, local=_query_here,
+                           when=Y.shape[0] > QUERY_CHUNK)
 
     def save(self, path, overwrite=False):
         """Write the index and its reference descriptors to ``path`` (atomically)."""
@@ -359,6 +346,19 @@ def _sha256(array):
     import hashlib
 
     return hashlib.sha256(np.ascontiguousarray(array).view(np.uint8)).hexdigest()
+
+
+def _query_here(index, Y, m):
+    """``NeighborIndex.query`` in this process, m <= n_samples_ candidates per row of Y."""
+    found = np.empty((Y.shape[0], m), dtype=np.int64)
+    d2 = np.empty((Y.shape[0], m), dtype=np.float64)
+    for start in range(0, Y.shape[0], QUERY_CHUNK):
+        stop = min(start + QUERY_CHUNK, Y.shape[0])
+        rows = np.ascontiguousarray(Y[start:stop], dtype=np.float32)
+        found[start:stop] = index._engine.search(rows, m, index.search_width, index.n_jobs)
+    _measure(Y, index.descriptors_, found, d2, index.n_jobs)
+    order = np.argsort(d2, axis=1, kind="stable")
+    return np.take_along_axis(found, order, 1), np.take_along_axis(d2, order, 1)
 
 
 def write_index(path, index, overwrite=False):
