@@ -35,3 +35,6 @@ COMPRESSION_METHODS = ("random", "fps", "mean_fps", "k_means", "msc", "msc_condi
 #: s of the Debye temperature s * 231.04 K * v^(1/6) * (B0/M)^(1/2) (quests.zenn's
 #: debye_temperature): Moruzzi, Janak and Schwarz's 0.617
 DEFAULT_DEBYE_SCALING = 0.617
+#: the most points a temperature or volume grid of quests.zenn may hold (5:1e9:1 is a
+#: typo, not a grid)
+MAX_GRID_POINTS = 100_000

@@ -466,7 +466,7 @@ def test_cli_zenn_fit_on_a_folder_of_configurations(tmp_path):
     assert result.exit_code == 2 and "config_9" in result.output
     for bad, message in ((["-g", "config_0"], "NAME=G"),
                          (["--temperatures", "50:100:50"], "at least 3 temperatures"),
-                         (["--volumes", "0"], "--volumes must lie between 3"),
+                         (["--volumes", "0"], "'--volumes': 0 is not in the range 3<=x<=100000"),
                          (["-K", "0"], "n_configurations")):
         result = runner.invoke(cli, ["zenn", "fit", str(FE3PT), *bad, "-o",
                                      str(tmp_path / "e.pt")])

@@ -6,8 +6,9 @@ import click
 import numpy as np
 
 from quests._defaults import COMPRESSION_METHODS, KDE_METHODS
+from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import DESCRIPTOR_SUFFIXES, _align, _check_top, _combined, _given, \
+from quests.cli._options import DESCRIPTOR_SUFFIXES, _check_top, _combined, _given, \
     _load, _outputs_checked, _parse_species, bandwidth_option, common_options, \
     descriptor_options, scheduler_option
 from quests.cli._uncertainty import _THRESHOLD
@@ -108,7 +109,7 @@ def _before_after(result):
         lines.append((label, str(part["n_structures"]), str(part["n_environments"]),
                       f"{part['entropy']:.4f}{err}", f"{part['diversity']:.4f}",
                       f"{part['overlap']:.4f}"))
-    return _align(header, lines)
+    return align_table(header, lines)
 
 
 @cli.command()
@@ -201,7 +202,7 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
     rows = [(str(rank), f"{sources[i][0]}:{sources[i][1]}",
              f"{sel.max_differential_entropy[rank]:.3f}", f"{sel.scores[rank]:.3f}")
             for rank, i in enumerate(sel.indices[:top])]
-    click.echo(_align(("rank", "candidate", "max dH", "score"), rows))
+    click.echo(align_table(("rank", "candidate", "max dH", "score"), rows))
     _write_selection(outputs, result, structures, sources,
                      {"inputs": {"candidates": list(candidates), "reference": list(reference)}},
                      overwrite, quiet)
@@ -262,7 +263,7 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
     header = (by, "environments", "H mean (nats)", "H std")
     lines = [(str(n), f"{int(np.mean(e))}", f"{m:.4f}", f"{s:.4f}")
              for n, e, m, s in zip(curve.sizes, curve.n_environments, curve.mean, curve.std)]
-    click.echo(_align(header, lines))
+    click.echo(align_table(header, lines))
     if curve.fit is not None:
         fit = curve.fit
         click.echo(f"\nfit H(n) = a - b exp(-c (ln n)^2): a = {fit.a:.4f} ± {fit.a_error:.4f}, "
@@ -371,7 +372,7 @@ def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth,
               f"{r['entropy']:.4f}", f"{r['diversity']:.4f}", fmt_value(r["novelty"], ".2%"),
               fmt_value(r["entropy_gain"], "+.4f"), fmt_value(r["diversity_gain"], "+.4f"),
               "added nothing" if r["added_nothing"] else "") for r in report.rows]
-    click.echo(_align(header, lines))
+    click.echo(align_table(header, lines))
     idle = report.idle_generations
     click.echo(f"\n{len(idle)} generation(s) added nothing" + (f": {', '.join(idle)}" if idle
                                                                else ""))

@@ -6,8 +6,9 @@ import click
 import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _align, _check_output, _given, _load, _parse_species, \
+from quests.cli._options import _check_output, _given, _load, _parse_species, \
     bandwidth_option, common_options, descriptor_options, scheduler_option
 
 
@@ -24,7 +25,7 @@ def _format_table(report):
             lines.append((row.name, str(row.n_structures or "-"), str(row.n_environments),
                           f"{h:g}", f"{H:.4f}", f"{row.max_entropy:.4f}", f"{D:.4f}",
                           f"{row.seconds:.2f}"))
-    return _align(header, lines)
+    return align_table(header, lines)
 
 
 def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, output,

@@ -48,29 +48,32 @@ _FRAMES_HELP = ("Frames to read from each file (e.g. 0:100, -1, ::10); FILE@SLIC
                 "it per file.")
 
 
-def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAMES_HELP):
+def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAMES_HELP,
+                       only=("k", "cutoff", "species", "index", "format")):
     """-k/--neighbors, -c/--cutoff, --species, --index (frame selection), --format.
 
     ``frames_option`` renames the frame selection where ``--index`` means
     something else (the reference index of ``quests uncertainty``);
-    ``frames_help`` says which files it selects from.
+    ``frames_help`` says which files it selects from; ``only`` picks some of them.
     """
     if func is None:
         return lambda f: descriptor_options(f, frames_option=frames_option,
-                                            frames_help=frames_help)
-    options = [
-        click.option("-k", "--neighbors", "k", type=int, default=DEFAULT_K, show_default=True,
-                     help="Nearest neighbours per environment."),
-        click.option("-c", "--cutoff", type=float, default=DEFAULT_CUTOFF, show_default=True,
-                     help="Cutoff radius, Å."),
-        click.option("--species", default=None, metavar="all|Z,Z,...",
-                     help="Multicomponent descriptor: 'all' species present, or atomic numbers."),
-        click.option(frames_option, "index", default=None, metavar="SLICE",
-                     help=frames_help),
-        click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
+                                            frames_help=frames_help, only=only)
+    options = {
+        "k": click.option("-k", "--neighbors", "k", type=int, default=DEFAULT_K,
+                          show_default=True, help="Nearest neighbours per environment."),
+        "cutoff": click.option("-c", "--cutoff", type=float, default=DEFAULT_CUTOFF,
+                               show_default=True, help="Cutoff radius, Å."),
+        "species": click.option("--species", default=None, metavar="all|Z,Z,...",
+                                help="Multicomponent descriptor: 'all' species present, or "
+                                     "atomic numbers."),
+        "index": click.option(frames_option, "index", default=None, metavar="SLICE",
+                              help=frames_help),
+        "format": click.option("--format", "fmt", default=None,
+                               help="ase.io format (guessed if omitted)."),
+    }
+    for name in reversed(only):
+        func = options[name](func)
     return func
 
 
@@ -182,13 +185,6 @@ def _frame_label(label, spec):
 
     prefix = f"{split_index(spec)[0]} "
     return label[len(prefix):] if label.startswith(prefix) else label
-
-
-def _align(header, lines):
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(header[c]), *(len(line[c]) for line in lines)) for c in range(len(header))]
-    fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
-    return "\n".join([fmt.format(*header)] + [fmt.format(*line) for line in lines])
 
 
 def _dataset_names(specs):

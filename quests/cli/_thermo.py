@@ -6,8 +6,9 @@ from pathlib import Path
 import click
 import numpy as np
 
+from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _PLOT_SUFFIXES, _align, _check_output, _frame_label, \
+from quests.cli._options import _PLOT_SUFFIXES, _check_output, _frame_label, \
     _outputs_checked, _parse_species, _report_written, bandwidth_option, common_options, \
     descriptor_options
 
@@ -142,7 +143,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
                   f"{e.jump:+.3f}",
                   f"{e.score:+.1f}") for e in res.events]
         click.echo(f"\nevents (|jump| >= {event_threshold:g} standard errors, window "
-                   f"{event_window}):\n" + _align(("#", "frame", "signal", "jump", "score"),
+                   f"{event_window}):\n" + align_table(("#", "frame", "signal", "jump", "score"),
                                                   table))
     else:
         click.echo(f"no events (no jump of H or dH of {event_threshold:g} standard errors)")
@@ -232,7 +233,7 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
     step = max(1, len(res.rows) // 20)
     table = [(_frame_label(r["frame"], trajectory), *(f"{r[n]:.3f}" for n in shown))
              for r in res.rows[::step]]
-    click.echo(_align(("frame", *shown), table))
+    click.echo(align_table(("frame", *shown), table))
     payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
                "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
                               "threshold": threshold, "average_neighbors": average},
@@ -350,32 +351,17 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     _report_written(outputs + [plot_path], quiet)
 
 
-def _attach_logs(phases, thermo_specs):
-    """Thermo columns of --thermo NAME=LOG files into the frames of phase NAME.
-
-    The logs of a phase pair with its --phase files in the order given: the
-    i-th log holds the thermo output of the run that dumped the i-th file.
-    """
+def _named_logs(thermo_specs):
+    """--thermo NAME=LOG options as dict name -> [LOG, ...] in the order given."""
     from quests._errors import InvalidInputError
-    from quests.io import read_lammps_thermo
-    from quests.thermo import attach_thermo
 
     logs = {}
     for spec in thermo_specs:
         name, sep, path = (part.strip() for part in spec.partition("="))
         if not sep or not name or not path:
             raise InvalidInputError(f"--thermo takes NAME=LOG; got {spec!r}")
-        if name not in phases:
-            raise InvalidInputError(f"--thermo {spec}: no --phase named {name!r}")
         logs.setdefault(name, []).append(path)
-    for name, paths in logs.items():
-        files = phases[name]
-        if len(paths) != len(files):
-            raise InvalidInputError(f"phase {name!r} has {len(files)} --phase file(s) but "
-                                    f"{len(paths)} --thermo log(s): give one log per file")
-        for (dump, frames), log in zip(files, paths):
-            attach_thermo(frames, read_lammps_thermo(log), log,
-                          [f"{dump} frame {i}" for i in range(len(frames))])
+    return logs
 
 
 @cli.command("phase-boundary")
@@ -396,11 +382,7 @@ def _attach_logs(phases, thermo_specs):
 @click.option("--phase-key", default=None,
               help="Frame info key naming each frame's phase: then --phase NAME=FILE takes "
                    "only the frames of FILE whose key equals NAME.")
-@click.option("-k", "--neighbors", "k", type=int, default=32, show_default=True,
-              help="Nearest neighbours per environment.")
-@click.option("-c", "--cutoff", type=float, default=5.0, show_default=True,
-              help="Cutoff radius, Å.")
-@click.option("--format", "fmt", default=None, help="ase.io format (guessed if omitted).")
+@descriptor_options(only=("k", "cutoff", "format"))
 @bandwidth_option(volume="default")
 @_PLOT
 @click.option("--line", "line_path", default=None, metavar="FILE.csv|FILE.json",
@@ -426,110 +408,43 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     --temperature-key v_target, a variable holding the thermostat target
     printed with thermo_style).
     """
-    from quests._errors import InvalidInputError
     from quests.io import save_figure, write_json, write_table
-    from quests.thermo import phase_boundary as boundary_of
-    from quests.thermo import phase_boundary_line, phase_states
+    from quests.thermo import attach_thermo_logs, phase_boundary_report
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
     _check_output(line_path, {".json", ".csv"}, overwrite)
     _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
     files = _parse_phases(phase_specs, fmt, not quiet, phase_key, by_file=True)
-    if len(files) != 2:
-        raise InvalidInputError(f"phase-boundary needs exactly two phase names; got "
-                                f"{list(files)}")
-    _attach_logs(files, thermo_specs)
-    phases = {name: [a for _, frames in parts for a in frames] for name, parts in files.items()}
-    if line_path is not None or diagram_path is not None:
-        from quests.thermo import check_line_pressures, state_pressure
-
-        check_line_pressures({
-            name: {state_pressure(a, pressure_key, pressure, f"{name} frame {i}")
-                   for i, a in enumerate(frames)}
-            for name, frames in phases.items()})
-    from quests.descriptor import structure_species
-
-    species = [structure_species(frames) for frames in phases.values()]
-    if species[0] != species[1]:
-        raise InvalidInputError(f"the phases hold different species ({species[0]} vs "
-                                f"{species[1]}): compare phases of one composition")
-    states = [phase_states(frames, name, temperature_key=temperature_key,
-                           pressure_key=pressure_key, pressure=pressure, energy_key=energy_key,
-                           bandwidth=_bandwidth(bandwidth), k=k, cutoff=cutoff, n_jobs=n_jobs)
-              for name, frames in phases.items()]
-    boundaries = boundary_of(*states)
-    names = list(phases)
-    n_pressures = len({s.pressure for s in states[0]} | {s.pressure for s in states[1]})
-    line = None
-    if n_pressures > 1:
-        try:
-            line = phase_boundary_line(*states)
-        except InvalidInputError as error:
-            if line_path is not None or diagram_path is not None:
-                raise
-            click.echo(f"note: no boundary line T(P): {error}", err=True)
-    for b in boundaries:
-        table = [(f"{t:.1f}", f"{du * 1e3:+.2f}", f"{dv:+.4f}", f"{dh:+.4f}",
-                  f"{dg * 1e3:+.2f} +- {e * 1e3:.2f}", f"{t0:.0f}")
-                 for t, du, dv, dh, dg, e, t0 in zip(b.temperatures, b.dU, b.dV, b.dH, b.dG,
-                                                     b.dG_error, b.temperature_estimates)]
-        click.echo(f"P = {b.pressure:g} GPa, d = {names[1]} - {names[0]} per atom:")
-        click.echo(_align(("T (K)", "dU (meV)", "dV (Å^3)", "dH (nats)", "dG (meV)",
-                           "(dU+PdV)/kB dH (K)"), table))
-        note = " (extrapolated beyond the sampled temperatures)" if b.extrapolated else ""
-        click.echo(f"coexistence temperature: {b.coexistence_temperature:.1f} +- "
-                   f"{b.coexistence_temperature_error:.1f} K{note}\n")
-    if line is not None:
-        _echo_line(line)
+    attach_thermo_logs(files, _named_logs(thermo_specs))
+    report = phase_boundary_report(
+        {name: [a for _, frames in parts for a in frames] for name, parts in files.items()},
+        temperature_key=temperature_key, pressure_key=pressure_key, pressure=pressure,
+        energy_key=energy_key, bandwidth=_bandwidth(bandwidth), k=k, cutoff=cutoff,
+        line=True if line_path is not None or diagram_path is not None else None,
+        n_jobs=n_jobs)
+    if report.line_error is not None:
+        click.echo(f"note: no boundary line T(P): {report.line_error}", err=True)
+    click.echo(report.summary())
     parameters = {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
                   "temperature_key": temperature_key, "pressure_key": pressure_key,
                   "energy_key": energy_key}
-    if output is not None:
-        if Path(output).suffix.lower() == ".json":
-            write_json(output, {"inputs": {"phases": list(phase_specs)},
-                                "parameters": parameters,
-                                "boundaries": [b.to_dict() for b in boundaries],
-                                "line": None if line is None else line.to_dict()}, overwrite)
-        else:
-            write_table(output, [{"pressure_GPa": b.pressure, "T_K": t, "dU_eV": du,
-                                  "dV_A3": dv, "dH_nats": dh, "dG_eV": dg, "dG_error_eV": e}
-                                 for b in boundaries for t, du, dv, dh, dg, e in
-                                 zip(b.temperatures, b.dU, b.dV, b.dH, b.dG, b.dG_error)],
-                        overwrite=overwrite)
+    if output is not None and Path(output).suffix.lower() == ".json":
+        write_json(output, {"inputs": {"phases": list(phase_specs)}, "parameters": parameters,
+                            **report.to_dict()}, overwrite)
+    elif output is not None:
+        write_table(output, report.rows(), overwrite=overwrite)
     if plot_path is not None:
         from quests.plotting import plot_phase_boundary
 
-        save_figure(plot_phase_boundary(boundaries), plot_path, overwrite)
+        save_figure(plot_phase_boundary(report.boundaries), plot_path, overwrite)
     if line_path is not None:
-        rows = [{"pressure_GPa": p, "T_K": t, "T_error_K": e, "dS_kB": ds,
-                 "extrapolated": bool(x)} for p, t, e, ds, x in
-                zip(line.pressures, line.temperatures, line.temperature_errors,
-                    line.entropy_jump, line.extrapolated)]
-        write_table(line_path, rows, metadata={"inputs": {"phases": list(phase_specs)},
-                                               "parameters": parameters,
-                                               "phases": list(line.phases)},
+        write_table(line_path, report.line_rows(),
+                    metadata={"inputs": {"phases": list(phase_specs)},
+                              "parameters": parameters, "phases": list(report.line.phases)},
                     overwrite=overwrite)
     if diagram_path is not None:
         from quests.plotting import plot_boundary_line
 
-        save_figure(plot_boundary_line(line), diagram_path, overwrite)
+        save_figure(plot_boundary_line(report.line), diagram_path, overwrite)
     _report_written([output, plot_path, line_path, diagram_path], quiet)
-
-
-def _echo_line(line):
-    """The boundary line at the sampled pressures and the ends of the line."""
-    sampled = sorted({s.pressure for s in line.states})
-    show = sorted(set(sampled) | {float(line.pressures[0]), float(line.pressures[-1])})
-    rows = []
-    for p in show:
-        i = int(np.argmin(np.abs(line.pressures - p)))
-        if abs(line.pressures[i] - p) > 1e-9:
-            continue
-        t, e = line.temperatures[i], line.temperature_errors[i]
-        rows.append((f"{p:g}", "no crossing" if np.isnan(t) else f"{t:.1f} +- {e:.1f}",
-                     "" if np.isnan(t) else f"{line.entropy_jump[i]:+.4f}",
-                     "yes" if line.extrapolated[i] else ""))
-    a, b = line.phases
-    click.echo(f"boundary line from (T, P) surfaces of U, V, H ({b} - {a}):")
-    click.echo(_align(("P (GPa)", "T (K)", "dS (kB/atom)", "extrapolated"), rows))

@@ -10,8 +10,9 @@ import numpy as np
 
 from quests._defaults import BACKEND_NAMES, DEFAULT_KDE_NEIGHBORS, KDE_METHODS
 from quests._errors import InvalidInputError, QuestsWarning
+from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _align, _check_output, _check_top, _combined, _frame_label, \
+from quests.cli._options import _check_output, _check_top, _combined, _frame_label, \
     _given, _load, _outputs_checked, _parse_species, _report_written, bandwidth_option, \
     common_options, descriptor_options, scheduler_option
 
@@ -149,7 +150,7 @@ def _summary(result, method, top, trajectory):
                   f"{rows[i]['max_dH']:.3f}", f"{rows[i]['mean_dH']:.3f}",
                   f"{rows[i]['novel_fraction']:.2%}")
                  for i in order]
-        lines += ["", f"most novel frames (top {len(order)}):", _align(header, table)]
+        lines += ["", f"most novel frames (top {len(order)}):", align_table(header, table)]
     return "\n".join(lines)
 
 

@@ -16,7 +16,9 @@
   atom between two phases and the coexistence temperature where dG = 0 at
   each pressure; ``phase_boundary_line``: U, V, H of each phase fitted as
   smooth surfaces over (T, P) (``fit_state_surface``) and the line T(P)
-  where dG = 0, with its error band.
+  where dG = 0, with its error band; ``phase_boundary_report``: all of it from the
+  frames of two phases (what ``quests phase-boundary`` prints), with LAMMPS logs
+  joined by ``attach_thermo_logs``.
 
 Every analysis over frames follows ``quests.analysis.FrameAnalysis``:
 ``.run(frames)`` returns itself with the results in ``.results``.
@@ -56,6 +58,7 @@ from quests.thermo._nucleation import (
     onset_frame,
     solid_clusters,
 )
+from quests.thermo._report import PhaseBoundaryReport, attach_thermo_logs, phase_boundary_report
 from quests.thermo._phases import UNKNOWN, PhaseAnalysis, PhaseClassifier, first_shell_pairs
 from quests.thermo._trajectory import BandwidthRule, TrajectoryEntropy, merge_events
 
@@ -68,5 +71,6 @@ __all__ = [
     "first_shell_pairs", "fit_cnt", "fit_state_surface", "frame_value", "jump_scores",
     "merge_events", "onset_frame", "phase_boundary", "phase_boundary_line", "phase_state",
     "phase_states", "potential_energy", "signal_noise", "solid_clusters", "volume_bandwidth",
-    "volume_per_atom", "gibbs_difference", "state_pressure",
+    "volume_per_atom", "gibbs_difference", "state_pressure", "PhaseBoundaryReport",
+    "attach_thermo_logs", "phase_boundary_report",
 ]

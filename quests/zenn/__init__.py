@@ -10,6 +10,10 @@ Network-free path, numpy only:
   multiplicities g_k; ``isobaric_properties`` gives V(T), thermal expansion,
   G and Cp at a pressure; ``spinodal``, ``critical_point`` and
   ``phase_diagram`` (coexistence line, spinodal pressures, critical point).
+- from files to a report (``quests/zenn/_report.py``): ``zentropy_report`` (what
+  ``quests zentropy`` prints and writes), ``zentropy_training_data`` (the F(V, T)
+  rows a ZENN learns from a folder of configurations), ``zenn_report`` (the same
+  properties from a trained model), ``temperature_grid``, ``distribution_grid``.
 
 Every name is imported from ``quests.zenn`` itself.
 
@@ -31,6 +35,16 @@ from quests.zenn._qha import (
     read_configurations,
     read_energy_volume,
 )
+from quests.zenn._report import (
+    EXPANSION_TOLERANCE,
+    MAX_GRID_POINTS,
+    ZentropyReport,
+    distribution_grid,
+    temperature_grid,
+    zenn_report,
+    zentropy_report,
+    zentropy_training_data,
+)
 from quests.zenn._zentropy import (
     IsobaricProperties,
     PhaseDiagram,
@@ -43,7 +57,10 @@ from quests.zenn._zentropy import (
     zentropy_from_dft,
 )
 
-__all__ = ["ZENN", "BM4", "EnergyVolume", "IsobaricProperties", "PhaseDiagram", "Zentropy",
+__all__ = ["ZENN", "BM4", "EXPANSION_TOLERANCE", "MAX_GRID_POINTS", "EnergyVolume",
+           "IsobaricProperties", "PhaseDiagram", "Zentropy", "ZentropyReport",
+           "distribution_grid", "temperature_grid", "zenn_report", "zentropy_report",
+           "zentropy_training_data",
            "critical_point", "phase_diagram",
            "debye_free_energy", "debye_function", "debye_temperature", "fit_bm4",
            "helmholtz_energy", "isobaric_properties", "read_configurations",

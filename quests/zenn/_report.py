@@ -1,0 +1,288 @@
+"""What ``quests zentropy`` and ``quests zenn`` compute from files, as Python functions.
+
+``zentropy_report`` reads configurations (``read_energy_volume``), sums them
+by zentropy and takes the equilibrium at one pressure; ``zentropy_training_data``
+turns a folder of configurations into the (x, T, F) rows a ZENN learns from;
+``zenn_report`` takes the same properties from a trained model; ``temperature_grid``
+and ``distribution_grid`` check the grids both are given. Each returns data
+(and, for the reports, a ``summary()`` in words) and never prints.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from quests._defaults import DEFAULT_DEBYE_SCALING, MAX_GRID_POINTS
+from quests._errors import InvalidInputError, QuestsWarning
+from quests._text import align_table
+from quests.zenn._qha import read_configurations, read_energy_volume
+from quests.zenn._zentropy import isobaric_properties, phase_diagram, zentropy_from_dft
+
+__all__ = ["EXPANSION_TOLERANCE", "MAX_GRID_POINTS", "ZentropyReport", "temperature_grid",
+           "distribution_grid", "zentropy_report", "zentropy_training_data", "zenn_report"]
+
+#: 1/K; smaller differences of thermal expansion are finite-difference noise, not physics
+EXPANSION_TOLERANCE = 5e-7
+
+
+def temperature_grid(start, stop, step, name="temperatures"):
+    """START, START + STEP, ... <= STOP, K: STOP included when it falls on the grid.
+
+    The grid needs finite values, 0 < START < STOP, STEP > 0, at least three
+    points (derivatives in T) and at most ``MAX_GRID_POINTS``.
+
+    Examples
+    --------
+    >>> temperature_grid(100, 300, 100).tolist()
+    [100.0, 200.0, 300.0]
+    """
+    text = f"{start:g}:{stop:g}:{step:g}"
+    if not all(np.isfinite([start, stop, step])):
+        raise InvalidInputError(f"{name}: START, STOP and STEP must be finite; got {text!r}")
+    if not (step > 0 and stop > start and start > 0):
+        raise InvalidInputError(f"{name}: need 0 < START < STOP and STEP > 0 (K); got {text!r}")
+    count = int(np.floor((stop - start) / step * (1 + 1e-12))) + 1
+    if count < 3:
+        raise InvalidInputError(f"{name} {text} holds {count} temperature(s); at least 3 "
+                                "temperatures are needed (derivatives in T)")
+    if count > MAX_GRID_POINTS:
+        raise InvalidInputError(f"{name} {text} holds {count} temperatures; at most "
+                                f"{MAX_GRID_POINTS} are allowed")
+    return float(start) + float(step) * np.arange(count)
+
+
+def _check_conditions(pressure, n_volumes):
+    if not np.isfinite(pressure):
+        raise InvalidInputError(f"the pressure must be a finite number of GPa; got {pressure}")
+    if n_volumes is not None and not 3 <= n_volumes <= MAX_GRID_POINTS:
+        raise InvalidInputError(f"the volume grid must hold between 3 and {MAX_GRID_POINTS} "
+                                f"points; got {n_volumes}")
+
+
+def _spans(t, mask):
+    """'a-b K, c-d K' for the runs of True in ``mask`` ('none' if there is none)."""
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(int), 0]))
+    runs = [f"{t[start]:g}-{t[stop - 1]:g} K" for start, stop in zip(edges[::2], edges[1::2])]
+    return ", ".join(runs) or "none"
+
+
+@dataclass(frozen=True)
+class ZentropyReport:
+    """Equilibrium properties at one pressure from a zentropy sum or a ZENN.
+
+    Attributes
+    ----------
+    properties : IsobaricProperties
+    diagram : PhaseDiagram
+    names : list of str, one per configuration (the columns p_NAME of ``rows``)
+    configurations : list of EnergyVolume (empty for a ZENN)
+    multiplicities : list of float
+    eos : list of BM4, one per configuration (empty for a ZENN)
+    alone : IsobaricProperties or None
+        The first configuration by itself (None if it has no equilibrium in range).
+    label : str, 'zentropy' or 'ZENN'
+    """
+
+    properties: object
+    diagram: object
+    names: list
+    configurations: list = field(default_factory=list)
+    multiplicities: list = field(default_factory=list)
+    eos: list = field(default_factory=list)
+    alone: object = None
+    label: str = "zentropy"
+
+    def rows(self):
+        """One dict per temperature: T_K, V_A3, alpha_V_per_K, alpha_L_per_K, B_GPa, G_eV,
+        S_eV_per_K, Cp_eV_per_K, p_NAME per configuration and ``equilibrium`` (False
+        where the minimum of G lies on the edge of the volume range; those values are NaN).
+        """
+        iso = self.properties
+        probabilities = (iso.probabilities if iso.probabilities is not None
+                         else np.full((len(self.names), iso.temperatures.size), np.nan))
+        return [{"T_K": tk, "V_A3": v, "alpha_V_per_K": a, "alpha_L_per_K": a / 3, "B_GPa": b,
+                 "G_eV": gg, "S_eV_per_K": s, "Cp_eV_per_K": cp,
+                 **{f"p_{n}": p for n, p in zip(self.names, probabilities[:, i])},
+                 "equilibrium": not edge}
+                for i, (tk, edge, v, a, b, gg, s, cp) in enumerate(zip(
+                    iso.temperatures, iso.on_edge, iso.volume, iso.volumetric_expansion,
+                    iso.bulk_modulus, iso.gibbs_energy, iso.entropy, iso.heat_capacity))]
+
+    def critical_point(self):
+        """{'T_K', 'V_A3', 'P_GPa'} where the spinodal closes, or None."""
+        critical = self.diagram.critical_point
+        return (None if critical is None else
+                {"T_K": critical[0], "V_A3": critical[1], "P_GPa": critical[2]})
+
+    def coexistence(self):
+        """Rows of the coexistence line where two volumes coexist (GPa, Å^3)."""
+        d = self.diagram
+        return [{"T_K": tk, "P_coexistence_GPa": p, "V_low_A3": va, "V_high_A3": vb,
+                 "P_spinodal_low_GPa": sa, "P_spinodal_high_GPa": sb}
+                for tk, p, (va, vb), (sa, sb) in zip(
+                    d.temperatures, d.coexistence_pressure, d.coexistence_volumes,
+                    d.spinodal_pressures)
+                if np.isfinite(p)]
+
+    def negative_expansion(self):
+        """(n_T,) bool: thermal expansion below -``EXPANSION_TOLERANCE``."""
+        return self.properties.volumetric_expansion < -EXPANSION_TOLERANCE
+
+    def eos_table(self):
+        """The configurations with g and their BM4 fit, as aligned text."""
+        table = [(d.label, f"{m:g}", f"{e.volume0:.3f}", f"{e.energy0:.4f}",
+                  f"{e.bulk_modulus0:.1f}", f"{e.bulk_modulus_derivative0:.2f}",
+                  f"{e.rms * 1e3:.2f}")
+                 for d, m, e in zip(self.configurations, self.multiplicities, self.eos)]
+        return align_table(("configuration", "g", "V0 (Å^3)", "E0 (eV)", "B0 (GPa)", "B'",
+                            "rms (meV)"), table)
+
+    def summary(self):
+        """What ``quests zentropy`` (or ``zenn predict``) prints."""
+        iso = self.properties
+        t = iso.temperatures
+        ok = np.flatnonzero(~iso.on_edge)
+        span = (f"V from {iso.volume[ok[0]]:.4g} to {iso.volume[ok[-1]]:.4g} Å^3 over "
+                f"{t[ok[0]]:g}-{t[ok[-1]]:g} K")
+        if self.configurations:
+            lines = [self.eos_table(), "", f"at P = {iso.pressure:g} GPa: {span}"]
+            if self.alone is not None:
+                below = (iso.volumetric_expansion
+                         < self.alone.volumetric_expansion - EXPANSION_TOLERANCE)
+                lines.append(f"expansion below {self.names[0]} alone: {_spans(t, below)}")
+            lines.append(f"negative expansion: {_spans(t, self.negative_expansion())}")
+        else:
+            lines = [f"at P = {iso.pressure:g} GPa: {span}; negative expansion: "
+                     f"{_spans(t, self.negative_expansion())}"]
+        critical = self.diagram.critical_point
+        lines.append("critical point (spinodal closes): " + (
+            f"T = {critical[0]:.1f} K, V = {critical[1]:.2f} Å^3, P = {critical[2]:.2f} GPa"
+            if critical else "none in range"))
+        rows = self.coexistence()
+        if rows:
+            lines.append(f"coexistence of two volumes: P = {rows[0]['P_coexistence_GPa']:.2f} "
+                         f"GPa at {rows[0]['T_K']:g} K to {rows[-1]['P_coexistence_GPa']:.2f} "
+                         f"GPa at {rows[-1]['T_K']:g} K")
+        return "\n".join(lines)
+
+    def to_dict(self):
+        """EOS fits (for a zentropy sum), critical point, coexistence line and rows."""
+        out = {}
+        if self.configurations:
+            out["eos"] = [{"configuration": d.label, "multiplicity": m, "V0": e.volume0,
+                           "E0": e.energy0, "B0_GPa": e.bulk_modulus0,
+                           "B_prime": e.bulk_modulus_derivative0, "rms_eV": e.rms}
+                          for d, m, e in zip(self.configurations, self.multiplicities,
+                                             self.eos)]
+        return {**out, "critical_point": self.critical_point(),
+                "coexistence": self.coexistence(), "rows": self.rows()}
+
+
+def zentropy_report(configurations, multiplicities, temperatures, pressure=0.0, *,
+                    n_volumes=400, scaling=DEFAULT_DEBYE_SCALING, x=2.0 / 3.0, n_atoms=None,
+                    mass=None):
+    """Read configurations, sum them by zentropy and take the equilibrium at ``pressure``.
+
+    Parameters
+    ----------
+    configurations : list of paths (or ``EnergyVolume``)
+        Each a folder of per-volume VASP runs, an extxyz or a CSV of E(V)
+        (``read_energy_volume``; ``n_atoms`` and ``mass`` for a CSV).
+    multiplicities : list of float, g_k
+    temperatures : array of shape (n_T,), K (``temperature_grid``)
+    pressure : float, GPa
+    n_volumes : int, volumes over the range every configuration covers
+    scaling, x : the Debye-Grüneisen model's parameters (``zentropy_from_dft``)
+
+    Returns
+    -------
+    ZentropyReport
+    """
+    _check_conditions(pressure, n_volumes)
+    data = [c if hasattr(c, "energies") else read_energy_volume(c, n_atoms=n_atoms, mass=mass)
+            for c in configurations]
+    g = [float(m) for m in multiplicities]
+    t = np.asarray(temperatures, dtype=float)
+    z, free_energies, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes,
+                                              scaling=scaling, x=x)
+    iso = isobaric_properties(t, z.volumes, z.free_energy, pressure, z.probabilities)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuestsWarning)  # the sum's rows are what count
+            alone = isobaric_properties(t, z.volumes, free_energies[0], pressure)
+    except InvalidInputError:
+        alone = None  # the first configuration alone has no equilibrium in range
+    return ZentropyReport(iso, phase_diagram(t, z.volumes, z.free_energy),
+                          [d.label for d in data], data, g, eos, alone)
+
+
+def zentropy_training_data(folder, multiplicities=None, temperatures=None, n_volumes=80, *,
+                           scaling=DEFAULT_DEBYE_SCALING, x=2.0 / 3.0, n_atoms=None,
+                           mass=None):
+    """The rows (x = V, T, F) of the zentropy F(V, T) of a folder of configurations.
+
+    Parameters
+    ----------
+    folder : path, read by ``read_configurations``
+    multiplicities : dict name -> g, optional (default 1 each)
+    temperatures : array (n_T,), K; default 10, 20, ..., 1200
+    n_volumes : int, over the range every configuration covers
+
+    Returns
+    -------
+    x, t, f : ndarrays of shape (n_T * n_V,), Å^3, K, eV
+    report : ZentropyReport at P = 0 (its ``eos_table`` lists the configurations)
+    """
+    data = read_configurations(folder, n_atoms=n_atoms, mass=mass)
+    names = [d.label for d in data]
+    given = dict(multiplicities or {})
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise InvalidInputError(f"the multiplicities name {', '.join(unknown)}, which {folder} "
+                                f"does not hold (it holds {', '.join(names)})")
+    g = [float(given.get(name, 1.0)) for name in names]
+    t = temperature_grid(10, 1200, 10) if temperatures is None else np.asarray(temperatures)
+    _check_conditions(0.0, n_volumes)
+    z, _, eos = zentropy_from_dft(data, g, t, n_volumes=n_volumes, scaling=scaling, x=x)
+    report = ZentropyReport(None, None, names, data, g, eos)
+    return (np.tile(z.volumes, t.size), np.repeat(t, z.volumes.size), z.free_energy.ravel(),
+            report, z)
+
+
+def distribution_grid(x, t, p):
+    """Boltzmann probabilities P(x | T) given as rows (x, T, P), on their full grid.
+
+    Returns (xs (n_x,), ts (n_T,), P (n_T, n_x)); refuses rows that do not fill
+    the grid exactly once.
+    """
+    xs, ts = np.unique(x), np.unique(t)
+    if xs.size * ts.size != np.size(x):
+        raise InvalidInputError(f"P is needed on a full grid of x and T ({xs.size} x "
+                                f"{ts.size} values, {np.size(x)} rows)")
+    grid = np.full((ts.size, xs.size), np.nan)
+    grid[np.searchsorted(ts, t), np.searchsorted(xs, x)] = p
+    if np.isnan(grid).any():
+        raise InvalidInputError("some (x, T) pairs repeat, others are missing")
+    return xs, ts, grid
+
+
+def zenn_report(model, pressure=0.0, temperatures=None, n_volumes=400):
+    """V(T), thermal expansion, B, G, Cp and p_k(T) at ``pressure`` from a trained ZENN.
+
+    x is taken as the volume (Å^3, one feature) and F in eV: the properties
+    come from the model's F on a (T, V) grid over its training range (default
+    temperatures: that range in 100 steps), by the same functions as
+    ``zentropy_report``.
+    """
+    _check_conditions(pressure, n_volumes)
+    spec = model.spec_
+    if spec["n_features"] != 1:
+        raise InvalidInputError("predict needs a model of one input feature (the volume)")
+    t = (np.linspace(spec["t_min"], spec["t_max"], 101) if temperatures is None
+         else np.asarray(temperatures, dtype=float))
+    v = np.linspace(spec["x_min"][0], spec["x_max"][0], n_volumes)
+    grid, p = model.free_energy_grid(t, v)
+    iso = isobaric_properties(t, v, grid, pressure, p)
+    return ZentropyReport(iso, phase_diagram(t, v, grid),
+                          [str(k) for k in range(spec["n_configurations"])], label="ZENN")
