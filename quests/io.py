@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from quests import __version__, _interrupt
-from quests._defaults import descriptor_length
+from quests._defaults import DEFAULT_CUTOFF, DEFAULT_K, descriptor_length
 from quests._errors import InvalidInputError, InvalidStructureError, OutputError, QuestsError
 
 __all__ = [
@@ -45,7 +45,13 @@ __all__ = [
     "write_descriptors",
     "read_descriptors",
     "save_figure",
+    "DESCRIPTOR_SUFFIXES",
+    "Datasets",
+    "read_datasets",
 ]
+
+#: descriptor files (``quests descriptors``): arrays in one .npz, or a chunked .zarr store
+DESCRIPTOR_SUFFIXES = (".npz", ".zarr")
 
 # an integer, or a slice start:stop[:step] with optional (signed) parts
 _INDEX = re.compile(r"^(-?\d+|(-?\d+)?:(-?\d+)?(:(-?\d+)?)?)$")
@@ -714,6 +720,128 @@ def read_lammps_thermo(path):
         raise ReadError(f"{path} holds no LAMMPS thermo output (no 'Step ...' header "
                         "followed by numbers)")
     return rows
+
+
+def _dataset_names(specs):
+    """Unique short names: the file stem, the full spec where stems clash, then #2, #3..."""
+    names = [Path(split_index(s)[0]).stem for s in specs]
+    names = [str(s) if names.count(n) > 1 else n for s, n in zip(specs, names)]
+    unique = []
+    for name in names:
+        candidate, copy = name, 1
+        while candidate in unique:
+            copy += 1
+            candidate = f"{name}#{copy}"
+        unique.append(candidate)
+    return unique
+
+
+class Datasets(dict):
+    """Datasets by name, each a list of ``ase.Atoms`` or descriptors (an array, or a
+    ``DescriptorStore`` left on disk for a dask engine), all in one descriptor space.
+
+    Attributes
+    ----------
+    settings : dict
+        ``k``, ``cutoff`` and ``species`` that describe every dataset: those
+        given, else those the descriptor files hold, else the defaults.
+    counts : dict name -> ndarray (n_structures,)
+        Rows of each selected structure, per descriptor file (not for a store left
+        on disk).
+    """
+
+    def __init__(self, data, settings, counts, numbers):
+        super().__init__(data)
+        self.settings, self.counts, self._numbers = settings, counts, numbers
+
+    def numbers(self, name):
+        """Atomic number of each row of a descriptor dataset, (n_rows,); None where the
+        file does not record them (a store on disk is read for them only now)."""
+        found = self._numbers.get(name)
+        return found.column("numbers") if isinstance(found, DescriptorStore) else found
+
+    def combined(self, what="the files"):
+        """All datasets as one descriptor array (or one store), or one list of structures;
+        a mix of structures and descriptors is refused (it names ``what``)."""
+        parts = list(self.values())
+        stored = [isinstance(p, (np.ndarray, DescriptorStore)) for p in parts]
+        if all(stored):
+            # one store stays on disk; several parts are joined in memory
+            return parts[0] if len(parts) == 1 else np.vstack(parts)
+        if any(stored):
+            raise InvalidInputError(f"{what} must be all structure files or all descriptor "
+                                    "(.npz) files")
+        return [s for p in parts for s in p]
+
+    def row_numbers(self):
+        """Atomic numbers of every descriptor row of all datasets, joined; None unless
+        every dataset is a descriptor file that records them."""
+        parts = [self.numbers(name) if name in self._numbers else None for name in self]
+        if not parts or any(p is None for p in parts):
+            return None
+        return np.concatenate(parts)
+
+
+def read_datasets(specs, index=None, format=None, *, k=None, cutoff=None, species=None,
+                  lazy=True, verbose=False):
+    """Structure files and descriptor files (``.npz``, ``.zarr``) read into one descriptor
+    space.
+
+    ``k``, ``cutoff`` and ``species`` are what the caller asks for (None: not
+    asked). A descriptor file must agree with those asked for and lends its own
+    to those not asked for, so structure files read alongside it are described
+    the same way (``Datasets.settings``). ``index`` selects frames of every file
+    (a FILE@SLICE overrides it), rows of a descriptor file by their frame. With
+    ``lazy`` a whole ``.zarr`` store inside a dask engine stays on disk (the
+    workers read it block by block).
+
+    Returns
+    -------
+    Datasets (dict name -> structures or descriptors), names unique short file names
+
+    Examples
+    --------
+    >>> from quests.data import demo_files
+    >>> data = read_datasets([demo_files()["cu_crystal"], demo_files()["cu_melt"]])
+    >>> list(data), len(data["cu_crystal"]), data.settings["k"]
+    (['cu_crystal', 'cu_melt'], 1, 32)
+    """
+    from quests import _engine
+
+    settings = {"k": k, "cutoff": cutoff, "species": species}
+    given = {key for key, value in settings.items() if value is not None}
+    data, counts, numbers = {}, {}, {}
+    for name, spec in zip(_dataset_names(specs), specs):
+        path, idx = split_index(spec, index)
+        if Path(path).suffix.lower() not in DESCRIPTOR_SUFFIXES:
+            data[name] = read_structures(spec, index=index, format=format, verbose=verbose)
+            continue
+        if lazy and _engine.active() and Path(path).suffix.lower() == ".zarr" and idx == ":":
+            x = DescriptorStore(path)  # read block by block by the dask workers
+            meta, frame_of_row, row_numbers = x.metadata, None, x  # numbers read if asked
+        else:
+            x, meta, frame_of_row, row_numbers = read_descriptors(path, return_numbers=True)
+        for key in ("k", "cutoff", "species"):
+            stored = meta.get(key)
+            if key in given and stored != settings[key]:
+                raise InvalidInputError(
+                    f"{path} holds descriptors with {key}={stored}, not {settings[key]}")
+            settings[key] = stored
+            given.add(key)
+        if idx != ":":
+            frames = np.arange(int(frame_of_row.max()) + 1)[as_slice(idx)]
+            selected = np.isin(frame_of_row, frames)
+            x, frame_of_row = x[selected], frame_of_row[selected]
+            if x.shape[0] == 0:
+                raise InvalidInputError(f"{path}: index {idx} selects no frame")
+            row_numbers = None if row_numbers is None else row_numbers[selected]
+        numbers[name] = row_numbers
+        if frame_of_row is not None:
+            counts[name] = np.unique(frame_of_row, return_counts=True)[1]
+        data[name] = x
+    settings["k"] = DEFAULT_K if settings["k"] is None else settings["k"]
+    settings["cutoff"] = DEFAULT_CUTOFF if settings["cutoff"] is None else settings["cutoff"]
+    return Datasets(data, settings, counts, numbers)
 
 
 def save_figure(figure, path, overwrite=False):

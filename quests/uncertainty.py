@@ -38,6 +38,10 @@ __all__ = [
     "calibrate",
     "atom_errors",
     "unseen_species",
+    "Comparison",
+    "compare_datasets",
+    "frame_summary",
+    "reference_estimator",
 ]
 
 #: method="auto" sums over the whole reference up to this many environments
@@ -373,7 +377,202 @@ def unseen_species_message(numbers):
             "dH = inf")
 
 
-def _frame_row(label, dh, bound, threshold):
+def _reference_files(specs):
+    """Reference files as an index records them: spec (with its @SLICE), resolved path,
+    size and modification time."""
+    import os
+    from pathlib import Path
+
+    from quests.io import split_index
+
+    prints = []
+    for spec in specs:
+        path = split_index(spec)[0]
+        stat = os.stat(path) if os.path.exists(path) else None
+        prints.append({"spec": str(spec), "path": str(Path(path).resolve()),
+                       "size": stat.st_size if stat else None,
+                       "mtime_ns": stat.st_mtime_ns if stat else None})
+    return prints
+
+
+def reference_estimator(reference, index_path=None, *, format=None, k=None, cutoff=None,
+                        species=None, bandwidth=DEFAULT_BANDWIDTH, method="auto",
+                        n_neighbors=DEFAULT_KDE_NEIGHBORS, backend=DEFAULT_BACKEND,
+                        threshold=0.0, n_jobs=None, verbose=False):
+    """An ``UncertaintyEstimator`` fitted on reference files, through an index cache.
+
+    With ``index_path`` the fitted estimator is read from that file if it
+    exists, else fitted on ``reference`` and written there. The cache records
+    everything that changes the index: the descriptor settings (checked by
+    ``UncertaintyEstimator.load``), each reference spec with its @SLICE, the
+    files' size and modification time, and ``format``. A cache that disagrees
+    with the request is refused, never reused.
+
+    Parameters
+    ----------
+    reference : list of FILE[@SLICE]
+        Structure files or descriptor files (``quests.io.read_datasets``).
+    index_path : path or None
+    k, cutoff, species : descriptor settings; None takes them from the index or
+        the descriptor files (else the defaults)
+    bandwidth, method, n_neighbors, backend, threshold, n_jobs, verbose : as in
+        ``UncertaintyEstimator``
+
+    Returns
+    -------
+    estimator : UncertaintyEstimator
+    wrote_index : bool, True if this call wrote ``index_path``
+    """
+    from pathlib import Path
+
+    from quests._errors import OutputError
+    from quests.io import read_datasets
+
+    reference = list(reference or [])
+    query = {"bandwidth": bandwidth, "threshold": threshold, "n_neighbors": n_neighbors,
+             "n_jobs": n_jobs}
+    if index_path is not None and Path(index_path).exists():
+        fixed = {key: value for key, value in (("k", k), ("cutoff", cutoff))
+                 if value is not None}
+        if method != "auto":
+            fixed["method"] = method
+        estimator = UncertaintyEstimator.load(index_path, **fixed, **query, species=species)
+        stored = estimator.index_.metadata_.get("reference_files")
+        if reference and stored is not None and [s["spec"] for s in stored] != reference:
+            raise InvalidInputError(f"index {index_path} was built from "
+                                    f"{[s['spec'] for s in stored]}, not {reference}: remove "
+                                    "it to rebuild")
+        if reference and stored is not None and stored != _reference_files(reference):
+            raise InvalidInputError(f"index {index_path} is older than its reference files "
+                                    "(they changed since): remove it to rebuild")
+        stored_format = estimator.index_.metadata_.get("reference_format", format)
+        if reference and stored_format != format:
+            raise InvalidInputError(f"index {index_path} was built reading --format "
+                                    f"{stored_format}, not {format}: remove it to rebuild")
+        return estimator, False
+    if not reference:
+        raise InvalidInputError("give the training data with --reference FILE (or an existing "
+                                "--index FILE)")
+    # a reference file is sliced by its own FILE@SLICE only (recorded in the cache)
+    data = read_datasets(reference, None, format, k=k, cutoff=cutoff, species=species,
+                         verbose=verbose)
+    settings = data.settings
+    estimator = UncertaintyEstimator(
+        data.combined("--reference files"), k=settings["k"], cutoff=settings["cutoff"],
+        species=settings["species"], method=method, backend=backend, verbose=verbose,
+        **query).fit(numbers=data.row_numbers())
+    if index_path is None:
+        return estimator, False
+    try:
+        estimator.save(index_path, metadata={"reference_files": _reference_files(reference),
+                                             "reference_format": format})
+    except OutputError:
+        if not Path(index_path).exists():
+            raise
+        # absent when this call began: another run built the same cache meanwhile; keep
+        # its file, use our own index
+        warnings.warn(f"index {index_path} was written by another run while this one "
+                      "built the same; that file is kept", QuestsWarning)
+        return estimator, False
+    return estimator, True
+
+
+@dataclass
+class Comparison:
+    """A test set and a reference described in one descriptor space.
+
+    Made by ``compare_datasets``. ``unseen`` marks the test atoms of species
+    the reference lacks (all False where a file does not record its atoms'
+    species): their dH is +inf, and they are never covered.
+
+    Attributes
+    ----------
+    test : ndarray (n_test, n_features)
+    reference : ndarray (n_reference, n_features)
+    structures : list of ase.Atoms or None, the test structures (None for a
+        descriptor file)
+    settings : dict, k, cutoff and species of the descriptors
+    unseen : ndarray (n_test,) bool
+    """
+
+    test: np.ndarray
+    reference: np.ndarray
+    structures: object
+    settings: dict
+    unseen: np.ndarray
+
+    def differential_entropy(self, bandwidth=DEFAULT_BANDWIDTH, **kwargs):
+        """dH of every test environment against the reference, and its bound (as
+        ``quests.kde.differential_entropy(..., return_bound=True)``; ``kwargs`` go
+        there); +inf (bound 0) for atoms of unseen species."""
+        from quests.kde import differential_entropy
+
+        values, bound = differential_entropy(self.test, self.reference, bandwidth,
+                                             return_bound=True, **kwargs)
+        values[self.unseen], bound[self.unseen] = np.inf, 0.0
+        return values, bound
+
+    def overlap(self, bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, **kwargs):
+        """Fraction of the test environments with dH <= ``threshold`` (as
+        ``quests.kde.overlap``); atoms of unseen species count as not covered. A float,
+        or an array per bandwidth."""
+        from quests.kde import overlap
+
+        if self.unseen.all():
+            return 0.0 if np.ndim(bandwidth) == 0 else np.zeros(np.size(bandwidth))
+        return overlap(self.test[~self.unseen], self.reference, bandwidth, threshold,
+                       **kwargs) * (~self.unseen).mean()
+
+
+def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff=None,
+                     species=None, n_jobs=None, verbose=False):
+    """Descriptors of the files TEST and REF with one set of settings: a ``Comparison``.
+
+    Either may be a structure file or a descriptor file (``quests.io.read_datasets``,
+    whose settings the other then takes); ``species='all'`` covers the species of
+    both. An atom of TEST of a species REF lacks is marked ``unseen`` (a
+    ``QuestsWarning`` names them); a file that does not record its atoms'
+    species is said, since such atoms then go unrecognised.
+    """
+    from quests.descriptor import compute_descriptors, structure_species
+    from quests.io import read_datasets
+
+    data = read_datasets([test, reference], index, format, k=k, cutoff=cutoff,
+                         species=species, verbose=verbose)
+    settings = dict(data.settings)
+    (test_name, test_data), (ref_name, ref_data) = data.items()
+    if settings["species"] == "all":
+        settings["species"] = structure_species(
+            [s for d in (test_data, ref_data) if not isinstance(d, np.ndarray) for s in d])
+    arrays = [d if isinstance(d, np.ndarray) else
+              compute_descriptors(d, settings["k"], settings["cutoff"],
+                                  species=settings["species"], n_jobs=n_jobs, verbose=verbose)
+              for d in (test_data, ref_data)]
+    atoms = [data.numbers(name) if isinstance(d, np.ndarray) else
+             np.concatenate([s.numbers for s in d])
+             for name, d in ((test_name, test_data), (ref_name, ref_data))]
+    for spec, numbers_of in ((reference, atoms[1]), (test, atoms[0])):
+        if numbers_of is None:
+            warnings.warn(f"{spec} does not record its atoms' species: atoms of a species "
+                          f"{reference} lacks cannot be recognised", QuestsWarning)
+    unseen = (np.zeros(arrays[0].shape[0], dtype=bool) if atoms[0] is None or atoms[1] is None
+              else unseen_species(atoms[0], np.unique(atoms[1]), warn=True))
+    return Comparison(arrays[0], arrays[1], None if isinstance(test_data, np.ndarray)
+                      else test_data, settings, unseen)
+
+
+def frame_summary(label, dh, bound, threshold=0.0):
+    """One frame's row of a trajectory table: frame (its label), n_atoms, max_dH, mean_dH,
+    novel_fraction (dH > threshold), max_bound and flagged (max dH > threshold).
+
+    ``dh`` and ``bound`` are the frame's per-atom dH and its bound, shape (n_atoms,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frame_summary("f0", np.array([-1.0, 2.0]), np.zeros(2))["novel_fraction"]
+    0.5
+    """
     return {
         "frame": label,
         "n_atoms": int(dh.shape[0]),
@@ -447,7 +646,7 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
 
     def _finish_frame(self, item, x, rows, state):
         dh, bound = state[0][rows], state[1][rows]
-        row = _frame_row(item.label, dh, bound, self.estimator.threshold)
+        row = frame_summary(item.label, dh, bound, self.estimator.threshold)
         self.results.rows.append(row)
         if self.keep_atoms:
             self.results.dh.append(dh.copy())
@@ -495,7 +694,7 @@ class UncertaintyMonitor:
 
     def __call__(self):
         dh = self.estimator.differential_entropy(self.atoms)
-        row = _frame_row(f"call {len(self.records)}", dh, np.zeros_like(dh), self.threshold)
+        row = frame_summary(f"call {len(self.records)}", dh, np.zeros_like(dh), self.threshold)
         self.records.append(row)
         if row["max_dH"] > self.threshold:
             if self.keep_flagged:

@@ -5,19 +5,17 @@ from pathlib import Path
 import click
 import numpy as np
 
-from quests._defaults import COMPRESSION_METHODS, KDE_METHODS
+from quests._defaults import COMPRESSION_METHODS
 from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import DESCRIPTOR_SUFFIXES, _check_top, _combined, _given, \
-    _load, _outputs_checked, _parse_species, bandwidth_option, common_options, \
-    descriptor_options, scheduler_option
-from quests.cli._uncertainty import _THRESHOLD
+from quests.cli._options import _asked, _check_top, _outputs_checked, _parse_species, \
+    bandwidth_option, common_options, descriptor_options, kde_method_option, scheduler_option, \
+    threshold_option
 
 _SEED = click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of every random choice.")
-_METHOD = click.option("--method", "kde_method", type=click.Choice(KDE_METHODS),
-                       default="auto", show_default=True,
-                       help="How entropies and dH are computed (auto: exact while fast).")
+_METHOD = kde_method_option("kde_method", "How entropies and dH are computed (auto: exact "
+                            "while fast).")
 _PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png",
                      help="Write a figure.")
 
@@ -36,7 +34,7 @@ def _parse_size(text):
 
 
 def _is_descriptor_file(spec):
-    from quests.io import split_index
+    from quests.io import DESCRIPTOR_SUFFIXES, split_index
 
     return Path(split_index(spec)[0]).suffix.lower() in DESCRIPTOR_SUFFIXES
 
@@ -123,7 +121,7 @@ def _before_after(result):
               help="Data already kept (msc_conditional); repeat for several files.")
 @descriptor_options
 @bandwidth_option()
-@_THRESHOLD
+@threshold_option
 @_SEED
 @click.option("--curve", is_flag=True,
               help="Also report H, D and overlap along the selection order.")
@@ -170,7 +168,7 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
               help="Structures to select (the next batch).")
 @descriptor_options
 @bandwidth_option()
-@_THRESHOLD
+@threshold_option
 @click.option("--top", type=int, default=10, show_default=True,
               help="Picks listed in the summary.")
 @common_options(output="next.xyz (the picks, in order), ranking.json or ranking.csv; "
@@ -237,6 +235,7 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
     """
     from quests._errors import InvalidInputError
     from quests.compression import describe_structures
+    from quests.io import read_datasets
     from quests.learning import learning_curve as measure
 
     _outputs_checked(output, {".json", ".csv"}, overwrite, plot_path)
@@ -247,12 +246,12 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
         except ValueError:
             raise InvalidInputError(f"--sizes {sizes_text!r}: give integers, e.g. 1,10,100") \
                 from None
-    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    stored_counts = {}
-    data = _combined(_load(files, index, fmt, settings, _given(ctx), not quiet, stored_counts),
-                     "FILE")
+    datasets = read_datasets(files, index, fmt, **_asked(ctx, k, cutoff, species), lazy=False,
+                             verbose=not quiet)
+    settings = datasets.settings
+    data = datasets.combined("FILE")
     if isinstance(data, np.ndarray):
-        X, counts = data, np.concatenate(list(stored_counts.values()))
+        X, counts = data, np.concatenate(list(datasets.counts.values()))
     else:
         X, counts, _, _ = describe_structures(data, k=settings["k"], cutoff=settings["cutoff"],
                                               species=settings["species"], n_jobs=n_jobs,
@@ -334,7 +333,7 @@ def _split_generations(structures, sources, key):
                    "(generation number per structure).")
 @descriptor_options
 @bandwidth_option()
-@_THRESHOLD
+@threshold_option
 @click.option("--min-novelty", type=float, default=0.0, show_default=True,
               help="A generation whose novel fraction is at most this added nothing.")
 @_METHOD

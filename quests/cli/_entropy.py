@@ -8,7 +8,7 @@ import numpy as np
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _check_output, _given, _load, _parse_species, \
+from quests.cli._options import _asked, _check_output, _parse_species, \
     bandwidth_option, common_options, descriptor_options, scheduler_option
 
 
@@ -29,18 +29,20 @@ def _format_table(report):
 
 
 def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, output,
-                overwrite, quiet, k_given=False, cutoff_given=False):
-    """Shared by ``entropy`` and ``demo``: load, compute, print, write."""
-    from quests.io import write_json
+                overwrite, quiet):
+    """Shared by ``entropy`` and ``demo``: load, compute, print, write. ``k`` and
+    ``cutoff`` None: as the descriptor files hold them, else the defaults."""
+    from quests.io import read_datasets, write_json
     from quests.report import entropy_report
 
     bandwidth = bandwidth[0] if len(bandwidth) == 1 else list(bandwidth)
-    entropy_report.check_params(k=k, cutoff=cutoff, bandwidth=bandwidth, n_jobs=n_jobs)
-    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    given = {key for key, flag in (("k", k_given), ("cutoff", cutoff_given),
-                                   ("species", species is not None)) if flag}
+    entropy_report.check_params(k=k if k is not None else DEFAULT_K,
+                                cutoff=cutoff if cutoff is not None else DEFAULT_CUTOFF,
+                                bandwidth=bandwidth, n_jobs=n_jobs)
     _check_output(output, {".json"}, overwrite)
-    datasets = _load(specs, index, fmt, settings, given, verbose=not quiet)
+    datasets = read_datasets(specs, index, fmt, k=k, cutoff=cutoff,
+                             species=_parse_species(species), verbose=not quiet)
+    settings = datasets.settings
     report = entropy_report(datasets, settings["k"], settings["cutoff"], bandwidth,
                             species=settings["species"], n_jobs=n_jobs, verbose=not quiet)
     click.echo(_format_table(report))
@@ -67,10 +69,10 @@ def entropy(ctx, files, k, cutoff, species, index, fmt, bandwidth, n_jobs, outpu
     selection (traj.xyz@0:100), or a descriptor file from `quests descriptors`.
     A table goes to stdout; -o result.json writes the same as JSON.
     """
-    given = _given(ctx)
-    run_entropy(files, k=k, cutoff=cutoff, bandwidth=bandwidth, species=species, index=index,
-                fmt=fmt, n_jobs=n_jobs, output=output, overwrite=overwrite, quiet=quiet,
-                k_given="k" in given, cutoff_given="cutoff" in given)
+    asked = _asked(ctx, k, cutoff, None)
+    run_entropy(files, k=asked["k"], cutoff=asked["cutoff"], bandwidth=bandwidth,
+                species=species, index=index, fmt=fmt, n_jobs=n_jobs, output=output,
+                overwrite=overwrite, quiet=quiet)
 
 
 @cli.command()
@@ -84,7 +86,7 @@ def demo(n_jobs, quiet):
                "MD at 300, 900 and 1200 K, and a melt")
     click.echo("equivalent to: quests entropy " + " ".join(Path(f).name for f in files))
     click.echo("")
-    run_entropy(files, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, bandwidth=[DEFAULT_BANDWIDTH],
+    run_entropy(files, k=None, cutoff=None, bandwidth=[DEFAULT_BANDWIDTH],
                 species=None, index=None, fmt=None, n_jobs=n_jobs, output=None,
                 overwrite=False, quiet=quiet)
 

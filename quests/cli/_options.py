@@ -8,16 +8,13 @@ import functools
 from pathlib import Path
 
 import click
-import numpy as np
 
-from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K, \
+    DEFAULT_KDE_NEIGHBORS, KDE_METHODS
 
 
 #: what a plot can be written as (matplotlib's savefig picks the format by suffix)
 _PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
-
-#: descriptor files (``quests descriptors``): arrays in one .npz, or a chunked .zarr store
-DESCRIPTOR_SUFFIXES = (".npz", ".zarr")
 
 
 def scheduler_option(command):
@@ -74,6 +71,36 @@ def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAME
     }
     for name in reversed(only):
         func = options[name](func)
+    return func
+
+
+def kde_method_option(name="method", help="exact: sum over every reference environment; "
+                      "approx: over the m nearest found by an index (an upper bound on dH); "
+                      "auto: exact while that is fast."):
+    """--method auto|exact|approx, passed to the command as ``name``."""
+    return click.option("--method", name, type=click.Choice(KDE_METHODS), default="auto",
+                        show_default=True, help=help)
+
+
+#: -t/--threshold: dH (nats) above which an environment is novel
+threshold_option = click.option("-t", "--threshold", type=float, default=0.0,
+                                show_default=True,
+                                help="dH above which an environment is novel, nats.")
+
+
+def query_options(func):
+    """--method, -m/--candidates, --backend, -t/--threshold: how dH is computed."""
+    options = [
+        kde_method_option(),
+        click.option("-m", "--candidates", "n_neighbors", type=int,
+                     default=DEFAULT_KDE_NEIGHBORS, show_default=True,
+                     help="m, neighbours per query (approx)."),
+        click.option("--backend", type=click.Choice(BACKEND_NAMES), default=BACKEND_NAMES[0],
+                     show_default=True, help="Nearest-neighbour index (approx)."),
+        threshold_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
     return func
 
 
@@ -178,6 +205,14 @@ def _given(ctx, names=("k", "cutoff")):
     return {name for name in names if ctx.get_parameter_source(name).name != "DEFAULT"}
 
 
+def _asked(ctx, k, cutoff, species):
+    """k, cutoff and species as the user asked for them: None where left at the default,
+    so that a descriptor file or an index may supply its own (``quests.io.read_datasets``)."""
+    given = _given(ctx)
+    return {"k": k if "k" in given else None, "cutoff": cutoff if "cutoff" in given else None,
+            "species": _parse_species(species)}
+
+
 def _frame_label(label, spec):
     """'frame 3' for 'PATH frame 3' of the file TRAJ[@SLICE] a table is about: the file is
     named once, in the summary line, not in every row."""
@@ -185,98 +220,6 @@ def _frame_label(label, spec):
 
     prefix = f"{split_index(spec)[0]} "
     return label[len(prefix):] if label.startswith(prefix) else label
-
-
-def _dataset_names(specs):
-    """Unique short names: the file stem, the full spec where stems clash, then #2, #3..."""
-    from quests.io import split_index
-
-    names = [Path(split_index(s)[0]).stem for s in specs]
-    names = [str(s) if names.count(n) > 1 else n for s, n in zip(specs, names)]
-    unique = []
-    for name in names:
-        candidate, copy = name, 1
-        while candidate in unique:
-            copy += 1
-            candidate = f"{name}#{copy}"
-        unique.append(candidate)
-    return unique
-
-
-def _load(specs, index, fmt, settings, given, verbose, counts=None, numbers=None):
-    """dict name -> structures, or stored descriptors for .npz files.
-
-    ``settings`` holds k, cutoff and species; descriptor files must agree
-    with the settings the user gave, and lend theirs to those not given (so
-    structure files in the same run are described the same way). A dict
-    ``counts`` receives, per descriptor file, the rows of each selected
-    structure; a dict ``numbers``, per descriptor file, the atomic number of
-    each selected row (None where the file does not record them).
-    """
-    from quests._errors import InvalidInputError
-    from quests.io import DescriptorStore, as_slice, read_descriptors, read_structures, \
-        split_index
-
-    datasets = {}
-    for name, spec in zip(_dataset_names(specs), specs):
-        path, idx = split_index(spec, index)
-        if Path(path).suffix.lower() not in DESCRIPTOR_SUFFIXES:
-            datasets[name] = read_structures(spec, index=index, format=fmt, verbose=verbose)
-            continue
-        if _lazy(path, idx, counts):
-            x = DescriptorStore(path)  # read block by block by the dask workers
-            meta, frame_of_row = x.metadata, None
-            row_numbers = x.column("numbers") if numbers is not None else None
-        else:
-            x, meta, frame_of_row, row_numbers = read_descriptors(path, return_numbers=True)
-        for key in ("k", "cutoff", "species"):
-            stored = meta.get(key)
-            if key in given and stored != settings[key]:
-                raise InvalidInputError(
-                    f"{path} holds descriptors with {key}={stored}, not {settings[key]}"
-                )
-            settings[key] = stored
-            given.add(key)
-        selected = np.ones(x.shape[0], dtype=bool)
-        if idx != ":":
-            frames = np.arange(int(frame_of_row.max()) + 1)[as_slice(idx)]
-            selected = np.isin(frame_of_row, frames)
-            x = x[selected]
-            if x.shape[0] == 0:
-                raise InvalidInputError(f"{path}: index {idx} selects no frame")
-            row_numbers = None if row_numbers is None else row_numbers[selected]
-        if numbers is not None:
-            numbers[name] = row_numbers
-        if counts is not None:
-            counts[name] = np.unique(frame_of_row[selected], return_counts=True)[1]
-        datasets[name] = x
-    return datasets
-
-
-def _lazy(path, idx, counts):
-    """Leave a .zarr store on disk (the dask workers read it) rather than load it: only
-    inside a dask engine, for the whole store, when no per-structure counts are asked."""
-    from quests import _engine
-
-    return (_engine.active() and Path(path).suffix.lower() == ".zarr"
-            and idx == ":" and counts is None)
-
-
-def _combined(datasets, option):
-    """All datasets as one descriptor array, or one list of structures (never a mix)."""
-    from quests._errors import InvalidInputError
-
-    from quests.io import DescriptorStore
-
-    parts = list(datasets.values())
-    stored = [isinstance(p, (np.ndarray, DescriptorStore)) for p in parts]
-    if all(stored):
-        # one store stays on disk; several parts are joined in memory
-        return parts[0] if len(parts) == 1 else np.vstack(parts)
-    if any(stored):
-        raise InvalidInputError(f"{option} files must be all structure files or all "
-                                "descriptor (.npz) files")
-    return [s for p in parts for s in p]
 
 
 def bandwidth_option(several=False, volume=None):

@@ -143,8 +143,8 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
                   f"{e.jump:+.3f}",
                   f"{e.score:+.1f}") for e in res.events]
         click.echo(f"\nevents (|jump| >= {event_threshold:g} standard errors, window "
-                   f"{event_window}):\n" + align_table(("#", "frame", "signal", "jump", "score"),
-                                                  table))
+                   f"{event_window}):\n"
+                   + align_table(("#", "frame", "signal", "jump", "score"), table))
     else:
         click.echo(f"no events (no jump of H or dH of {event_threshold:g} standard errors)")
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference)},

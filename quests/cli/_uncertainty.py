@@ -1,126 +1,18 @@
 """``quests uncertainty``, ``quests dh`` and ``quests overlap``."""
 
 import contextlib
-import os
 import warnings
 from pathlib import Path
 
 import click
 import numpy as np
 
-from quests._defaults import BACKEND_NAMES, DEFAULT_KDE_NEIGHBORS, KDE_METHODS
 from quests._errors import InvalidInputError, QuestsWarning
 from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _check_output, _check_top, _combined, _frame_label, \
-    _given, _load, _outputs_checked, _parse_species, _report_written, bandwidth_option, \
-    common_options, descriptor_options, scheduler_option
-
-_METHOD = click.option("--method", type=click.Choice(KDE_METHODS),
-                       default="auto", show_default=True,
-                       help="exact: sum over every reference environment; approx: over the "
-                            "m nearest found by an index (an upper bound on dH); auto: exact "
-                            "while that is fast.")
-_CANDIDATES = click.option("-m", "--candidates", "n_neighbors", type=int,
-                           default=DEFAULT_KDE_NEIGHBORS,
-                           show_default=True, help="m, neighbours per query (approx).")
-_BACKEND = click.option("--backend", type=click.Choice(BACKEND_NAMES), default=BACKEND_NAMES[0], show_default=True,
-                        help="Nearest-neighbour index (approx).")
-_THRESHOLD = click.option("-t", "--threshold", type=float, default=0.0, show_default=True,
-                          help="dH above which an environment is novel, nats.")
-
-
-def _query_options(func):
-    """--method, -m/--candidates, --backend, -t/--threshold."""
-    for option in reversed((_METHOD, _CANDIDATES, _BACKEND, _THRESHOLD)):
-        func = option(func)
-    return func
-
-
-def _fingerprint(specs):
-    """Reference files as recorded in an index: spec (with its @SLICE), resolved path, size
-    and modification time."""
-    from quests.io import split_index
-
-    prints = []
-    for spec in specs:
-        path = split_index(spec)[0]
-        stat = os.stat(path) if os.path.exists(path) else None
-        prints.append({"spec": str(spec), "path": str(Path(path).resolve()),
-                       "size": stat.st_size if stat else None,
-                       "mtime_ns": stat.st_mtime_ns if stat else None})
-    return prints
-
-
-def _estimator(reference, index_path, *, k, cutoff, species, given, bandwidth, method,
-               n_neighbors, backend, threshold, fmt, n_jobs, verbose):
-    """Load the estimator from ``--index`` or fit it on ``--reference`` (and cache it).
-
-    The cache records everything that changes the index: the descriptor settings (k,
-    cutoff, species; checked by ``UncertaintyEstimator.load``), each reference spec with
-    its @SLICE, the files' size and modification time, and --format. A cache that
-    disagrees with the command is refused, never reused.
-    """
-    from quests.uncertainty import UncertaintyEstimator
-
-    query = {"bandwidth": bandwidth, "threshold": threshold, "n_neighbors": n_neighbors,
-             "n_jobs": n_jobs}
-    if index_path is not None and Path(index_path).exists():
-        fixed = {key: value for key, value in (("k", k), ("cutoff", cutoff)) if key in given}
-        if method != "auto":
-            fixed["method"] = method
-        estimator = UncertaintyEstimator.load(index_path, **fixed, **query,
-                                              species=_parse_species(species))
-        stored = estimator.index_.metadata_.get("reference_files")
-        if reference and stored is not None and [s["spec"] for s in stored] != list(reference):
-            raise InvalidInputError(f"index {index_path} was built from {[s['spec'] for s in stored]}"
-                                    f", not {list(reference)}: remove it to rebuild")
-        if reference and stored is not None and stored != _fingerprint(reference):
-            raise InvalidInputError(f"index {index_path} is older than its reference files "
-                                    "(they changed since): remove it to rebuild")
-        stored_format = estimator.index_.metadata_.get("reference_format", fmt)
-        if reference and stored_format != fmt:
-            raise InvalidInputError(f"index {index_path} was built reading --format "
-                                    f"{stored_format}, not {fmt}: remove it to rebuild")
-        return estimator
-    if not reference:
-        raise InvalidInputError("give the training data with --reference FILE (or an existing "
-                                "--index FILE)")
-    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    numbers = {}
-    # --frames selects frames of the trajectory only; a reference file is sliced by its
-    # own FILE@SLICE (recorded in the cache)
-    data = _combined(_load(reference, None, fmt, settings, set(given), verbose,
-                           numbers=numbers), "--reference")
-    estimator = UncertaintyEstimator(
-        data, k=settings["k"], cutoff=settings["cutoff"], species=settings["species"],
-        method=method, backend=backend, verbose=verbose, **query).fit(
-            numbers=_row_numbers(numbers))
-    if index_path is not None:
-        from quests._errors import OutputError
-
-        try:
-            estimator.save(index_path, metadata={"reference_files": _fingerprint(reference),
-                                                 "reference_format": fmt})
-        except OutputError:
-            if not Path(index_path).exists():
-                raise
-            # absent when this run began: another run built the same cache meanwhile;
-            # keep its file, use our own index
-            warnings.warn(f"index {index_path} was written by another run while this one "
-                          "built the same; that file is kept", QuestsWarning)
-            return estimator
-        if verbose:
-            click.echo(f"wrote reference index {index_path}", err=True)
-    return estimator
-
-
-def _row_numbers(numbers):
-    """Atomic numbers of every row of descriptor files, joined; None unless all record them."""
-    parts = list(numbers.values())
-    if not parts or any(p is None for p in parts):
-        return None
-    return np.concatenate(parts)
+from quests.cli._options import _asked, _check_output, _check_top, _frame_label, \
+    _outputs_checked, _report_written, bandwidth_option, common_options, descriptor_options, \
+    query_options, scheduler_option
 
 
 def _xyz_writer(handle, only_flagged=False):
@@ -165,7 +57,7 @@ def _summary(result, method, top, trajectory):
                     frames_help="Frames of TRAJ to judge (e.g. 0:100, ::10); a reference file "
                                 "is sliced only by its own FILE@SLICE.")
 @bandwidth_option()
-@_query_options
+@query_options
 @click.option("--flagged", default=None, metavar="FILE.xyz",
               help="Write the frames whose max dH exceeds the threshold (extxyz).")
 @click.option("--errors", default=None, metavar="KEY[:REF]",
@@ -190,17 +82,19 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     """
     from quests.io import atomic_output, check_output_path, iter_structures, save_figure, \
         write_table
-    from quests.uncertainty import calibrate
+    from quests.uncertainty import calibrate, reference_estimator
 
     _check_top(top)
     outputs = _outputs_checked(output, {".xyz", ".json", ".csv"}, overwrite, plot_path)
     _check_output(flagged, {".xyz"}, overwrite)
     if index_path is not None and not Path(index_path).exists():
         check_output_path(index_path)
-    estimator = _estimator(reference, index_path, k=k, cutoff=cutoff, species=species,
-                           given=_given(ctx), bandwidth=bandwidth, method=method,
-                           n_neighbors=n_neighbors, backend=backend, threshold=threshold,
-                           fmt=fmt, n_jobs=n_jobs, verbose=not quiet)
+    estimator, wrote = reference_estimator(
+        reference, index_path, format=fmt, **_asked(ctx, k, cutoff, species),
+        bandwidth=bandwidth, method=method, n_neighbors=n_neighbors, backend=backend,
+        threshold=threshold, n_jobs=n_jobs, verbose=not quiet)
+    if wrote and not quiet:
+        click.echo(f"wrote reference index {index_path}", err=True)
     estimator.verbose = not quiet
     if estimator.reference_species_ is None:
         warnings.warn("the reference does not record its atoms' species (descriptors without "
@@ -266,60 +160,28 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     _report_written(outputs + [flagged, plot_path], quiet)
 
 
-def _pair(test, reference, k, cutoff, species, index, fmt, given, n_jobs, verbose):
-    """Descriptors of TEST and REF with one set of settings, the TEST structures, and the
-    mask of TEST atoms of a species REF lacks (all False where a file does not record
-    its atoms' species)."""
-    from quests.descriptor import compute_descriptors, structure_species
-    from quests.uncertainty import unseen_species
-
-    settings = {"k": k, "cutoff": cutoff, "species": _parse_species(species)}
-    numbers = {}
-    data = _load([test, reference], index, fmt, settings, set(given), verbose, numbers=numbers)
-    (test_name, test_data), (ref_name, ref_data) = data.items()
-    if settings["species"] == "all":
-        structures = [s for d in (test_data, ref_data) if not isinstance(d, np.ndarray)
-                      for s in d]
-        settings["species"] = structure_species(structures)
-    arrays = [d if isinstance(d, np.ndarray) else
-              compute_descriptors(d, settings["k"], settings["cutoff"],
-                                  species=settings["species"], n_jobs=n_jobs, verbose=verbose)
-              for d in (test_data, ref_data)]
-    atoms = [numbers.get(name) if isinstance(d, np.ndarray) else
-             np.concatenate([s.numbers for s in d])
-             for name, d in ((test_name, test_data), (ref_name, ref_data))]
-    for spec, numbers_of in ((reference, atoms[1]), (test, atoms[0])):
-        if numbers_of is None:
-            warnings.warn(f"{spec} does not record its atoms' species: atoms of a species "
-                          f"{reference} lacks cannot be recognised", QuestsWarning)
-    unseen = (np.zeros(arrays[0].shape[0], dtype=bool) if atoms[0] is None or atoms[1] is None
-              else unseen_species(atoms[0], np.unique(atoms[1]), warn=True))
-    return arrays[0], arrays[1], test_data, settings, unseen
-
-
 @cli.command()
 @click.argument("test", metavar="TEST[@SLICE]")
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options
 @bandwidth_option()
-@_query_options
+@query_options
 @common_options(output="Per-atom dH: .xyz (TEST with a dH array), .npz or .csv.")
 @click.pass_context
 def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, n_neighbors,
        backend, threshold, n_jobs, output, overwrite, quiet):
     """Per-atom differential entropy dH of the environments of TEST against REF."""
     from quests.io import atomic_output, atomic_write, write_table
-    from quests.kde import differential_entropy
-    from quests.uncertainty import _frame_row
+    from quests.uncertainty import compare_datasets, frame_summary
 
     _check_output(output, {".xyz", ".npz", ".csv"}, overwrite)
-    y, x, test_data, settings, unseen = _pair(test, reference, k, cutoff, species, index, fmt,
-                                              _given(ctx), n_jobs, not quiet)
-    values, bound = differential_entropy(y, x, bandwidth, method=method,
-                                         n_neighbors=n_neighbors, backend=backend,
-                                         return_bound=True, n_jobs=n_jobs, verbose=not quiet)
-    values[unseen], bound[unseen] = np.inf, 0.0
-    click.echo(f"{values.size} environments of {test} against {x.shape[0]} of {reference}: "
+    pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
+                            n_jobs=n_jobs, verbose=not quiet)
+    values, bound = pair.differential_entropy(bandwidth, method=method,
+                                              n_neighbors=n_neighbors, backend=backend,
+                                              n_jobs=n_jobs, verbose=not quiet)
+    click.echo(f"{values.size} environments of {test} against {pair.reference.shape[0]} of "
+               f"{reference}: "
                f"dH mean {values.mean():.3f}, max {values.max():.3f}, min {values.min():.3f}; "
                f"{(values > threshold).mean():.2%} novel (dH > {threshold:g})")
     if bound.max() > 0:
@@ -336,15 +198,15 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
                              for i, (v, b) in enumerate(zip(values, bound))],
                     overwrite=overwrite)
     else:
-        if isinstance(test_data, np.ndarray):
+        if pair.structures is None:
             raise InvalidInputError(".xyz output needs TEST as a structure file, not .npz")
         with atomic_output(output, overwrite) as handle:
             write = _xyz_writer(handle)
             start = 0
-            for atoms in test_data:
+            for atoms in pair.structures:
                 part = slice(start, start + len(atoms))
                 start += len(atoms)
-                write(_frame_row("", values[part], bound[part], threshold), atoms,
+                write(frame_summary("", values[part], bound[part], threshold), atoms,
                       values[part], bound[part])
     if not quiet:
         click.echo(f"wrote {output}", err=True)
@@ -356,7 +218,7 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options
 @bandwidth_option(several=True)
-@_query_options
+@query_options
 @common_options(output="Write the result as JSON (.json).")
 @click.pass_context
 def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method,
@@ -367,23 +229,22 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
     value is a lower bound (approximate dH is an upper bound).
     """
     from quests.io import write_json
-    from quests.kde import overlap as overlap_of
+    from quests.uncertainty import compare_datasets
 
     _check_output(output, {".json"}, overwrite)
-    y, x, _, settings, unseen = _pair(test, reference, k, cutoff, species, index, fmt,
-                                      _given(ctx), n_jobs, not quiet)
+    pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
+                            n_jobs=n_jobs, verbose=not quiet)
     hs = list(bandwidth) if len(bandwidth) > 1 else bandwidth[0]
-    # atoms of a species REF lacks are never covered (their dH is +inf)
-    values = (np.zeros(np.size(hs)) if unseen.all() else
-              np.atleast_1d(overlap_of(y[~unseen], x, hs, threshold, method=method,
-                                       n_neighbors=n_neighbors, backend=backend, n_jobs=n_jobs,
-                                       verbose=not quiet)) * (~unseen).mean())
+    values = np.atleast_1d(pair.overlap(hs, threshold, method=method, n_neighbors=n_neighbors,
+                                        backend=backend, n_jobs=n_jobs, verbose=not quiet))
     for h, value in zip(np.atleast_1d(hs), values):
         click.echo(f"overlap({test} | {reference}) at h = {h:g}: {value:.4f}")
     if output is not None:
         write_json(output, {"inputs": {"test": str(test), "reference": str(reference)},
-                            "parameters": {**settings, "threshold": threshold, "method": method},
+                            "parameters": {**pair.settings, "threshold": threshold,
+                                           "method": method},
                             "bandwidth": list(np.atleast_1d(hs)), "overlap": values,
-                            "n_test": y.shape[0], "n_reference": x.shape[0]}, overwrite)
+                            "n_test": pair.test.shape[0],
+                            "n_reference": pair.reference.shape[0]}, overwrite)
         if not quiet:
             click.echo(f"wrote {output}", err=True)
