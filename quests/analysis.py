@@ -17,12 +17,30 @@ import numpy as np
 from quests import _interrupt
 from quests._progress import progress_bar
 
-__all__ = ["Results", "FrameAnalysis", "BatchedFrameAnalysis", "BufferedFrame", "CHUNK_ATOMS"]
+__all__ = ["Results", "FrameAnalysis", "BatchedFrameAnalysis", "BufferedFrame", "CHUNK_ATOMS",
+           "frame_label"]
 
 #: atoms described (and queried) together when an analysis streams a trajectory
 CHUNK_ATOMS = 16_384
 
 logger = logging.getLogger("quests.analysis")
+
+
+def frame_label(label, source=None):
+    """'frame 3' for the label 'PATH frame 3' of a frame of the file ``source``
+    (TRAJ[@SLICE]): a summary names the file once, not in every row.
+
+    Examples
+    --------
+    >>> frame_label("md.xyz frame 3", "md.xyz@0:10")
+    'frame 3'
+    """
+    if source is None:
+        return label
+    from quests.io import split_index
+
+    prefix = f"{split_index(source)[0]} "
+    return label[len(prefix):] if label.startswith(prefix) else label
 
 
 class Results(dict):

@@ -12,7 +12,8 @@ import numpy as np
 __all__ = ["plot_frame_uncertainty", "plot_calibration", "uncertainty_figure",
            "plot_selection_curves", "plot_learning_curve", "plot_active_learning",
            "plot_trajectory_entropy", "plot_phase_fractions", "plot_nucleation",
-           "plot_phase_boundary", "plot_boundary_line", "plot_zentropy", "plot_phase_diagram"]
+           "plot_phase_boundary", "plot_boundary_line", "plot_zentropy", "plot_phase_diagram",
+           "frame_axis"]
 
 
 def _pyplot():
@@ -161,6 +162,15 @@ def plot_active_learning(report, axes=None):
         ax.set_xlabel("generation")
     axes[0].figure.tight_layout()
     return axes[0].figure
+
+
+def frame_axis(rows):
+    """``x`` and ``xlabel`` of the per-frame plots, as keywords: the frames' time where
+    every row of a trajectory table has one, else frame numbers."""
+    times = [r.get("time") for r in rows]
+    if rows and all(t is not None for t in times):
+        return {"x": np.array(times, dtype=float), "xlabel": "time"}
+    return {"x": None, "xlabel": "frame"}
 
 
 def plot_trajectory_entropy(results, axes=None, x=None, xlabel="frame"):

@@ -25,7 +25,8 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K, descr
 from quests._errors import InvalidInputError, InvalidStructureError, QuestsWarning
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
     Options, check_descriptors, check_estimator_params
-from quests.analysis import BatchedFrameAnalysis
+from quests._text import align_table
+from quests.analysis import BatchedFrameAnalysis, frame_label
 from quests.kde import BACKENDS, DEFAULT_BACKEND, DEFAULT_KDE_NEIGHBORS, NeighborIndex
 
 __all__ = [
@@ -620,6 +621,42 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         self.errors = errors
         self.keep_atoms = keep_atoms
         self.writers = list(writers)
+
+    def summary(self, source=None, top=10):
+        """What ``quests uncertainty`` prints: the novel fraction, the flagged frames and
+        the ``top`` most novel frames (named without the file ``source`` if given)."""
+        res = self.results
+        rows, n_atoms = res.rows, res.n_atoms
+        novel = sum(r["novel_fraction"] * r["n_atoms"] for r in rows) / max(n_atoms, 1)
+        lines = [f"{source or 'trajectory'}: {len(rows)} frames, {n_atoms} atoms, method "
+                 f"{self.estimator.method_}: {novel:.2%} of atoms novel, "
+                 f"{len(res.flagged)} frames flagged"]
+        order = sorted(range(len(rows)), key=lambda i: -rows[i]["max_dH"])[:top]
+        if order:
+            table = [(frame_label(rows[i]["frame"], source), str(rows[i]["n_atoms"]),
+                      f"{rows[i]['max_dH']:.3f}", f"{rows[i]['mean_dH']:.3f}",
+                      f"{rows[i]['novel_fraction']:.2%}") for i in order]
+            lines += ["", f"most novel frames (top {len(order)}):",
+                      align_table(("frame", "atoms", "max dH", "mean dH", "novel"), table)]
+        return "\n".join(lines)
+
+    def calibrate(self, **kwargs):
+        """``calibrate`` dH against the collected per-atom errors (``errors=``), over the
+        atoms of species the reference has (dH = inf has no place on the dH axis).
+
+        Returns (Calibration, dh, errors, n_left_out): the atoms used and how many
+        were left out.
+        """
+        if not self.errors:
+            raise InvalidInputError("the run collected no per-atom errors (errors=)")
+        dh, errors = np.concatenate(self.results.dh), np.concatenate(self.results.errors)
+        finite = np.isfinite(dh)
+        dh, errors, n_left_out = dh[finite], errors[finite], int((~finite).sum())
+        if dh.size < 3 and n_left_out:
+            raise InvalidInputError(
+                f"--errors: {n_left_out} of {n_left_out + dh.size} atoms are of species the "
+                "reference lacks (dH = inf); too few are left to calibrate")
+        return calibrate(dh, errors, **kwargs), dh, errors, n_left_out
 
     def _prepare(self):
         super()._prepare()

@@ -213,15 +213,6 @@ def _asked(ctx, k, cutoff, species):
             "species": _parse_species(species)}
 
 
-def _frame_label(label, spec):
-    """'frame 3' for 'PATH frame 3' of the file TRAJ[@SLICE] a table is about: the file is
-    named once, in the summary line, not in every row."""
-    from quests.io import split_index
-
-    prefix = f"{split_index(spec)[0]} "
-    return label[len(prefix):] if label.startswith(prefix) else label
-
-
 def bandwidth_option(several=False, volume=None):
     """-b/--bandwidth, 1/Å: one value; ``several`` to repeat it; ``volume='allowed'`` or
     ``'default'`` to accept the word 'volume' (h(V) at each frame's volume per atom),

@@ -6,9 +6,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _PLOT_SUFFIXES, _check_output, _frame_label, \
+from quests.cli._options import _PLOT_SUFFIXES, _check_output, \
     _outputs_checked, _parse_species, _report_written, bandwidth_option, common_options, \
     descriptor_options
 
@@ -59,14 +58,6 @@ def _parse_phases(specs, fmt, verbose, phase_key=None, by_file=False):
     if by_file:
         return phases
     return {name: [a for _, frames in files for a in frames] for name, files in phases.items()}
-
-
-def _time_axis(rows):
-    """(x values, label): time where every frame has one, else frame numbers."""
-    times = [r.get("time") for r in rows]
-    if rows and all(t is not None for t in times):
-        return np.array(times, dtype=float), "time"
-    return None, "frame"
 
 
 def _write_tables(outputs, rows, payload, overwrite):
@@ -134,19 +125,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
         analysis.run(iter_structures(trajectory, index, fmt))
         _no_frames(trajectory, analysis.results.rows)
     res = analysis.results
-    click.echo(f"{trajectory}: {len(res.rows)} frames, reference of {res.n_reference} "
-               "environments: "
-               f"H from {res.entropy.min():.3f} to {res.entropy.max():.3f} nats, "
-               f"mean dH from {res.mean_dh.min():.3f} to {res.mean_dh.max():.3f}")
-    if res.events:
-        table = [(str(e.frame), _frame_label(res.rows[e.frame]["frame"], trajectory), e.signal,
-                  f"{e.jump:+.3f}",
-                  f"{e.score:+.1f}") for e in res.events]
-        click.echo(f"\nevents (|jump| >= {event_threshold:g} standard errors, window "
-                   f"{event_window}):\n"
-                   + align_table(("#", "frame", "signal", "jump", "score"), table))
-    else:
-        click.echo(f"no events (no jump of H or dH of {event_threshold:g} standard errors)")
+    click.echo(analysis.summary(trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference)},
                "parameters": {"k": k, "cutoff": cutoff, "species": species,
                               "bandwidth": bandwidth, "reference_frames": reference_frames,
@@ -155,10 +134,9 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
                "events": [e.to_dict() for e in res.events]}
     _write_tables(outputs, res.rows, payload, overwrite)
     if plot_path is not None:
-        from quests.plotting import plot_trajectory_entropy
+        from quests.plotting import frame_axis, plot_trajectory_entropy
 
-        x, xlabel = _time_axis(res.rows)
-        save_figure(plot_trajectory_entropy(res, x=x, xlabel=xlabel), plot_path, overwrite)
+        save_figure(plot_trajectory_entropy(res, **frame_axis(res.rows)), plot_path, overwrite)
     _report_written(outputs + [plot_path], quiet)
 
 
@@ -190,15 +168,6 @@ def _phase_options(func):
     return func
 
 
-def _fraction_summary(res, trajectory):
-    names = list(res.phases) + ["unknown"]
-    rows = res.rows
-    mean = res.fractions.mean(axis=0)
-    head = ", ".join(f"{n} {m:.1%}" for n, m in zip(names, mean) if n != "unknown" or m > 0)
-    return (f"{trajectory}: {len(rows)} frames, {sum(r['n_atoms'] for r in rows)} atoms; "
-            f"mean fractions: {head}")
-
-
 @cli.command()
 @click.argument("trajectory", metavar="TRAJ[@SLICE]")
 @_phase_options
@@ -227,23 +196,16 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
                                 writers=writers, verbose=not quiet)
         _no_frames(trajectory, result.results.rows)
     res = result.results
-    click.echo(_fraction_summary(res, trajectory))
-    names = list(res.phases) + ["unknown"]
-    shown = [n for n, c in zip(names, res.fractions.T) if n != "unknown" or c.any()]
-    step = max(1, len(res.rows) // 20)
-    table = [(_frame_label(r["frame"], trajectory), *(f"{r[n]:.3f}" for n in shown))
-             for r in res.rows[::step]]
-    click.echo(align_table(("frame", *shown), table))
+    click.echo(result.summary(trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
                "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
                               "threshold": threshold, "average_neighbors": average},
                "phases": res.phases}
     _write_tables(outputs, res.rows, payload, overwrite)
     if plot_path is not None:
-        from quests.plotting import plot_phase_fractions
+        from quests.plotting import frame_axis, plot_phase_fractions
 
-        x, xlabel = _time_axis(res.rows)
-        save_figure(plot_phase_fractions(res, x=x, xlabel=xlabel), plot_path, overwrite)
+        save_figure(plot_phase_fractions(res, **frame_axis(res.rows)), plot_path, overwrite)
     _report_written(outputs + [plot_path], quiet)
 
 
@@ -310,24 +272,8 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
                     stack.enter_context(atomic_output(path, overwrite)), classifier))
         analysis.run(iter_structures(trajectory, index, fmt))
         _no_frames(trajectory, analysis.results.rows)
-    res = analysis.results
-    n_atoms = res.rows[0]["n_atoms"]
-    onset = ("none" if res.onset is None else
-             f"frame {res.onset} ({_frame_label(res.rows[res.onset]['frame'], trajectory)})")
-    click.echo(f"{trajectory}: {len(res.rows)} frames: largest {analysis.solid_} cluster "
-               f"from {res.n_max[0]} to {res.n_max[-1]} atoms (max {res.n_max.max()} of {n_atoms}); onset "
-               f"(n_max >= {onset_size} from then on): {onset}")
-    fit = res.cnt
-    if fit is not None:
-        units = "eV" if fit.temperature is not None else "kT"
-        at = f" at T = {fit.temperature:.1f} K" if fit.temperature is not None else ""
-        click.echo(f"CNT fit{at} over {fit.sizes.size} cluster sizes: dmu = {fit.dmu:.4g} +- "
-                   f"{fit.dmu_error:.2g} {units}, sigma = {fit.sigma:.4g} +- "
-                   f"{fit.sigma_error:.2g} {units}, n* = {fit.n_critical:.1f} +- "
-                   f"{fit.n_critical_error:.1f}, barrier = {fit.barrier:.4g} +- "
-                   f"{fit.barrier_error:.2g} {units} (chi2/dof {fit.chi2_dof:.2f})")
-    else:
-        click.echo(f"no CNT fit: {res.cnt_error}")
+    res, fit = analysis.results, analysis.results.cnt
+    click.echo(analysis.summary(trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
                "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
                               "threshold": threshold, "average_neighbors": average,
@@ -344,10 +290,9 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
         elif suffix == ".csv":
             write_table(path, res.rows, overwrite=overwrite)
     if plot_path is not None:
-        from quests.plotting import plot_nucleation
+        from quests.plotting import frame_axis, plot_nucleation
 
-        x, xlabel = _time_axis(res.rows)
-        save_figure(plot_nucleation(res, x=x, xlabel=xlabel), plot_path, overwrite)
+        save_figure(plot_nucleation(res, **frame_axis(res.rows)), plot_path, overwrite)
     _report_written(outputs + [plot_path], quiet)
 
 

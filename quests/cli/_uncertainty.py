@@ -8,9 +8,8 @@ import click
 import numpy as np
 
 from quests._errors import InvalidInputError, QuestsWarning
-from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _asked, _check_output, _check_top, _frame_label, \
+from quests.cli._options import _asked, _check_output, _check_top, \
     _outputs_checked, _report_written, bandwidth_option, common_options, descriptor_options, \
     query_options, scheduler_option
 
@@ -27,23 +26,6 @@ def _xyz_writer(handle, only_flagged=False):
                     arrays=arrays)
 
     return write
-
-
-def _summary(result, method, top, trajectory):
-    rows = result.results.rows
-    n_atoms = result.results.n_atoms
-    novel = sum(r["novel_fraction"] * r["n_atoms"] for r in rows) / max(n_atoms, 1)
-    lines = [f"{trajectory}: {len(rows)} frames, {n_atoms} atoms, method {method}: "
-             f"{novel:.2%} of atoms novel, {len(result.results.flagged)} frames flagged"]
-    order = sorted(range(len(rows)), key=lambda i: -rows[i]["max_dH"])[:top]
-    if order:
-        header = ("frame", "atoms", "max dH", "mean dH", "novel")
-        table = [(_frame_label(rows[i]["frame"], trajectory), str(rows[i]["n_atoms"]),
-                  f"{rows[i]['max_dH']:.3f}", f"{rows[i]['mean_dH']:.3f}",
-                  f"{rows[i]['novel_fraction']:.2%}")
-                 for i in order]
-        lines += ["", f"most novel frames (top {len(order)}):", align_table(header, table)]
-    return "\n".join(lines)
 
 
 @cli.command()
@@ -82,7 +64,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     """
     from quests.io import atomic_output, check_output_path, iter_structures, save_figure, \
         write_table
-    from quests.uncertainty import calibrate, reference_estimator
+    from quests.uncertainty import reference_estimator
 
     _check_top(top)
     outputs = _outputs_checked(output, {".xyz", ".json", ".csv"}, overwrite, plot_path)
@@ -115,20 +97,9 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
 
             raise ReadError(f"{trajectory}: no frames selected")
         # calibrated before any output is committed or printed: a refusal leaves nothing
-        calibration = dh = errs = None
-        n_left_out = 0
-        if errors is not None:
-            dh = np.concatenate(result.results.dh)
-            errs = np.concatenate(result.results.errors)
-            # atoms of unseen species (dH = inf) have no place on the calibration's dH axis
-            finite = np.isfinite(dh)
-            dh, errs, n_left_out = dh[finite], errs[finite], int((~finite).sum())
-            if dh.size < 3 and n_left_out:
-                raise InvalidInputError(
-                    f"--errors: {n_left_out} of {n_left_out + dh.size} atoms are of species "
-                    "the reference lacks (dH = inf); too few are left to calibrate")
-            calibration = calibrate(dh, errs)
-    click.echo(_summary(result, estimator.method_, top, trajectory))
+        calibration, dh, errs, n_left_out = (result.calibrate() if errors is not None
+                                             else (None, None, None, 0))
+    click.echo(result.summary(trajectory, top))
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
                           "index": index_path},
                "parameters": {"k": estimator.k, "cutoff": estimator.cutoff,

@@ -8,6 +8,7 @@ import numpy as np
 from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV
 from quests._validation import Interval, check_estimator_params
+from quests.analysis import frame_label
 from quests.thermo._fit import weighted_linear_fit
 from quests.thermo._phases import PhaseAnalysis, first_shell_pairs
 
@@ -274,6 +275,28 @@ class NucleationAnalysis(PhaseAnalysis):
         self.temperature = temperature
         self.min_count = min_count
         self.cluster_writers = list(writers)
+
+    def summary(self, source=None):
+        """What ``quests nucleation`` prints: n_max(t), the onset and the CNT fit (frames
+        named without the file ``source``, TRAJ[@SLICE], if given)."""
+        res = self.results
+        onset = ("none" if res.onset is None else
+                 f"frame {res.onset} ({frame_label(res.rows[res.onset]['frame'], source)})")
+        lines = [f"{source or 'trajectory'}: {len(res.rows)} frames: largest {self.solid_} "
+                 f"cluster from {res.n_max[0]} to {res.n_max[-1]} atoms (max {res.n_max.max()} "
+                 f"of {res.rows[0]['n_atoms']}); onset (n_max >= {self.onset_size} from then "
+                 f"on): {onset}"]
+        fit = res.cnt
+        if fit is None:
+            return "\n".join(lines + [f"no CNT fit: {res.cnt_error}"])
+        units = "eV" if fit.temperature is not None else "kT"
+        at = f" at T = {fit.temperature:.1f} K" if fit.temperature is not None else ""
+        return "\n".join(lines + [
+            f"CNT fit{at} over {fit.sizes.size} cluster sizes: dmu = {fit.dmu:.4g} +- "
+            f"{fit.dmu_error:.2g} {units}, sigma = {fit.sigma:.4g} +- {fit.sigma_error:.2g} "
+            f"{units}, n* = {fit.n_critical:.1f} +- {fit.n_critical_error:.1f}, barrier = "
+            f"{fit.barrier:.4g} +- {fit.barrier_error:.2g} {units} (chi2/dof "
+            f"{fit.chi2_dof:.2f})"])
 
     def _prepare(self):
         # checked when the run starts, before any frame is read

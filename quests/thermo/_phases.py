@@ -8,7 +8,8 @@ from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, check_descriptors, \
     check_estimator_params
-from quests.analysis import BatchedFrameAnalysis
+from quests._text import align_table
+from quests.analysis import BatchedFrameAnalysis, frame_label
 from quests.thermo._frames import TEMPERATURE_KEYS, TIME_KEYS, frame_value
 from quests.thermo._trajectory import BandwidthRule
 
@@ -251,6 +252,20 @@ class PhaseAnalysis(BatchedFrameAnalysis):
         self.classifier = classifier
         self.keep_atoms = keep_atoms
         self.writers = list(writers)
+
+    def summary(self, source=None):
+        """What ``quests phases`` prints: mean phase fractions, then the fractions of
+        about 20 frames (named without the file ``source``, TRAJ[@SLICE], if given)."""
+        res = self.results
+        names = list(res.phases) + ["unknown"]
+        mean = res.fractions.mean(axis=0)
+        head = ", ".join(f"{n} {m:.1%}" for n, m in zip(names, mean) if n != "unknown" or m > 0)
+        shown = [n for n, c in zip(names, res.fractions.T) if n != "unknown" or c.any()]
+        table = [(frame_label(r["frame"], source), *(f"{r[n]:.3f}" for n in shown))
+                 for r in res.rows[::max(1, len(res.rows) // 20)]]
+        return (f"{source or 'trajectory'}: {len(res.rows)} frames, "
+                f"{sum(r['n_atoms'] for r in res.rows)} atoms; mean fractions: {head}\n"
+                + align_table(("frame", *shown), table))
 
     def _prepare(self):
         super()._prepare()

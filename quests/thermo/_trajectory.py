@@ -7,7 +7,8 @@ import numpy as np
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Interval, check_estimator_params
-from quests.analysis import BatchedFrameAnalysis
+from quests._text import align_table
+from quests.analysis import BatchedFrameAnalysis, frame_label
 from quests.thermo._events import Event, detect_events, jump_scores
 from quests.thermo._frames import TEMPERATURE_KEYS, TIME_KEYS, frame_value, \
     volume_bandwidth, volume_per_atom
@@ -259,6 +260,23 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
             self.results.dh.append(dh)
         for writer in self.writers:
             writer(row, item.structure, dh)
+
+    def summary(self, source=None):
+        """What ``quests trajectory`` prints: the ranges of H and mean dH, and the events
+        (frames named without the file ``source``, TRAJ[@SLICE], if given)."""
+        res = self.results
+        lines = [f"{source or 'trajectory'}: {len(res.rows)} frames, reference of "
+                 f"{res.n_reference} environments: H from {res.entropy.min():.3f} to "
+                 f"{res.entropy.max():.3f} nats, mean dH from {res.mean_dh.min():.3f} to "
+                 f"{res.mean_dh.max():.3f}"]
+        if not res.events:
+            return "\n".join(lines + [f"no events (no jump of H or dH of "
+                                      f"{self.event_threshold:g} standard errors)"])
+        table = [(str(e.frame), frame_label(res.rows[e.frame]["frame"], source), e.signal,
+                  f"{e.jump:+.3f}", f"{e.score:+.1f}") for e in res.events]
+        return "\n".join(lines + ["", f"events (|jump| >= {self.event_threshold:g} standard "
+                                      f"errors, window {self.event_window}):",
+                                  align_table(("#", "frame", "signal", "jump", "score"), table)])
 
     def _conclude(self):
         done = super()._conclude()
