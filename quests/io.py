@@ -48,6 +48,8 @@ __all__ = [
     "DESCRIPTOR_SUFFIXES",
     "Datasets",
     "read_datasets",
+    "read_structure_files",
+    "write_structures",
 ]
 
 #: descriptor files (``quests descriptors``): arrays in one .npz, or a chunked .zarr store
@@ -250,6 +252,25 @@ def read_structures(spec, index=None, format=None, verbose=False):
             raise ReadError(f"{path} contains no structures")
         raise ReadError(f"{path}: index {idx} selects no frame")
     return structures
+
+
+def read_structure_files(specs, index=None, format=None, verbose=False):
+    """All structures of several files (FILE[@SLICE]), and where each came from.
+
+    Descriptor files are refused: the caller needs the structures themselves.
+
+    Returns (structures: list of ase.Atoms, sources: list of (spec, position in it)).
+    """
+    structures, sources = [], []
+    for spec in specs:
+        if Path(split_index(spec)[0]).suffix.lower() in DESCRIPTOR_SUFFIXES:
+            raise InvalidInputError(
+                f"{spec} is a descriptor file; this command needs the structures themselves "
+                "(give the structure file it was computed from)")
+        frames = read_structures(spec, index=index, format=format, verbose=verbose)
+        structures += frames
+        sources += [(str(spec), i) for i in range(len(frames))]
+    return structures, sources
 
 
 def check_output_path(path, overwrite=False):
@@ -486,6 +507,14 @@ def write_frame(handle, atoms, info=None, arrays=None):
             values = values.astype(np.float64)
         atoms.arrays[name] = values
     ase.io.write(handle, atoms, format="extxyz")
+
+
+def write_structures(path, structures, info=None, overwrite=False):
+    """Structures as extxyz (atomically), each with its own info, arrays and results, plus
+    ``info[i]`` (a dict, optional) added to frame i."""
+    with atomic_output(path, overwrite) as handle:
+        for i, atoms in enumerate(structures):
+            write_frame(handle, atoms, info=None if info is None else info[i])
 
 
 def write_json(path, payload, overwrite=False):

@@ -17,6 +17,7 @@ import numpy as np
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._progress import progress_bar
+from quests._text import align_table
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
     Options, check_descriptors, check_grouped_descriptors, validate_params
 
@@ -29,6 +30,7 @@ __all__ = [
     "learning_curve_sizes",
     "learning_curve",
     "active_learning",
+    "split_generations",
 ]
 
 
@@ -183,6 +185,30 @@ class LearningCurve:
     gap_error: object = None
     parameters: dict = field(default_factory=dict)
 
+    def rows(self):
+        """One dict per size: the size (keyed by ``unit``), mean environments, H mean, std."""
+        return [{self.unit: int(n), "n_environments": float(np.mean(e)), "H_mean": m,
+                 "H_std": s}
+                for n, e, m, s in zip(self.sizes, self.n_environments, self.mean, self.std)]
+
+    def summary(self):
+        """What ``quests learning-curve`` prints: the table, the fit and the gap."""
+        table = [(str(n), f"{int(np.mean(e))}", f"{m:.4f}", f"{s:.4f}")
+                 for n, e, m, s in zip(self.sizes, self.n_environments, self.mean, self.std)]
+        lines = [align_table((self.unit, "environments", "H mean (nats)", "H std"), table), ""]
+        fit = self.fit
+        if fit is None:
+            return "\n".join(lines + ["fewer than 4 sizes: no fit"])
+        lines += [f"fit H(n) = a - b exp(-c (ln n)^2): a = {fit.a:.4f} ± {fit.a_error:.4f}, "
+                  f"b = {fit.b:.4f} ± {fit.b_error:.4f}, c = {fit.c:.5f} ± {fit.c_error:.5f} "
+                  f"(rms residual {fit.rms_residual:.4f})",
+                  f"H(N) = {self.full_entropy:.4f} nats; information gap a - H(N) = "
+                  f"{self.gap:.4f} ± {self.gap_error:.4f} nats"]
+        if fit.b <= fit.b_error:
+            lines.append("the curve is flat within its errors (b ~ 0, c undetermined): even "
+                         "the smallest subsets hold all the entropy the data show")
+        return "\n".join(lines)
+
     def to_dict(self):
         """The result as a plain dict (``quests.io.write_json`` makes it strict JSON)."""
         out = {name: getattr(self, name) for name in
@@ -265,7 +291,8 @@ def learning_curve(X, counts=None, sizes=None, *, n_sizes=8, n_seeds=5,
                     continue
                 chosen = np.sort(rng.choice(n_total, size=size, replace=False))
                 rows = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in chosen])
-                result = dataset_entropy(X[rows], bandwidth, method=method, seed=seed, n_jobs=n_jobs)
+                result = dataset_entropy(X[rows], bandwidth, method=method, seed=seed,
+                                         n_jobs=n_jobs)
                 entropies[i, j], n_env[i, j] = result.entropy, rows.shape[0]
                 bar.update()
     mean = entropies.mean(axis=1)
@@ -317,6 +344,51 @@ class ActiveLearning:
     def to_dict(self):
         return {"parameters": self.parameters, "generations": self.rows,
                 "idle_generations": self.idle_generations}
+
+    def summary(self):
+        """What ``quests active-learning`` prints: one line per generation, then which
+        added nothing."""
+        def shown(value, spec):
+            return "-" if value is None else format(value, spec)
+
+        table = [(r["generation"], str(r["n_structures"]), str(r["n_new_environments"]),
+                  f"{r['entropy']:.4f}", f"{r['diversity']:.4f}", shown(r["novelty"], ".2%"),
+                  shown(r["entropy_gain"], "+.4f"), shown(r["diversity_gain"], "+.4f"),
+                  "added nothing" if r["added_nothing"] else "") for r in self.rows]
+        idle = self.idle_generations
+        return (align_table(("generation", "structures", "new env", "H (nats)", "D (nats)",
+                             "novelty", "dH gain", "dD gain", ""), table)
+                + f"\n\n{len(idle)} generation(s) added nothing"
+                + (f": {', '.join(idle)}" if idle else ""))
+
+
+def split_generations(structures, key, labels=None):
+    """Structures grouped by the generation in ``atoms.info[key]``, for ``active_learning``.
+
+    Numeric keys are sorted, others kept in order of first appearance.
+    ``labels`` name each structure in the error a missing key raises.
+
+    Returns (groups: list of lists of ase.Atoms, names: list of str).
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> frames = [Atoms("H", info={"gen": g}) for g in (1, 0, 1)]
+    >>> groups, names = split_generations(frames, "gen")
+    >>> [len(g) for g in groups], names
+    ([1, 2], ['0', '1'])
+    """
+    values = []
+    for i, atoms in enumerate(structures):
+        if key not in atoms.info:
+            where = labels[i] if labels is not None else f"structure {i}"
+            raise InvalidInputError(f"{where} has no info key {key!r} (generation)")
+        values.append(atoms.info[key])
+    unique = list(dict.fromkeys(values))
+    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in unique):
+        unique = sorted(unique)
+    groups = [[s for s, value in zip(structures, values) if value == u] for u in unique]
+    return groups, [str(u) for u in unique]
 
 
 @validate_params({"bandwidth": SCALAR_BANDWIDTH, "threshold": Interval(numbers.Real),
@@ -381,7 +453,8 @@ def active_learning(generations, names=None, *, bandwidth=DEFAULT_BANDWIDTH, thr
     with progress_bar(len(generations), "generations", verbose, unit="generation") as bar:
         for g, (name, x) in enumerate(zip(names, descriptors)):
             accumulated = x if before is None else np.concatenate([before, x])
-            summary = dataset_entropy(accumulated, bandwidth, method=method, seed=seed, n_jobs=n_jobs)
+            summary = dataset_entropy(accumulated, bandwidth, method=method, seed=seed,
+                                      n_jobs=n_jobs)
             row = {"generation": name, "n_structures": n_structures[g],
                    "n_new_environments": int(x.shape[0]), **summary.summary(),
                    "novelty": None, "mean_novel_dh": None, "entropy_gain": None,

@@ -9,8 +9,8 @@ from quests._defaults import COMPRESSION_METHODS
 from quests._text import align_table
 from quests.cli import cli
 from quests.cli._options import _asked, _check_top, _outputs_checked, _parse_species, \
-    bandwidth_option, common_options, descriptor_options, kde_method_option, scheduler_option, \
-    threshold_option
+    _report_written, bandwidth_option, common_options, descriptor_options, kde_method_option, \
+    scheduler_option, threshold_option
 
 _SEED = click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of every random choice.")
@@ -33,81 +33,21 @@ def _parse_size(text):
             f"size {text!r} is neither a count (50) nor a fraction (0.1 or 10%)") from None
 
 
-def _is_descriptor_file(spec):
-    from quests.io import DESCRIPTOR_SUFFIXES, split_index
-
-    return Path(split_index(spec)[0]).suffix.lower() in DESCRIPTOR_SUFFIXES
-
-
-def _read_files(specs, index, fmt, verbose):
-    """All structures of the files, and (file, position) of each."""
-    from quests._errors import InvalidInputError
-    from quests.io import read_structures
-
-    structures, sources = [], []
-    for spec in specs:
-        if _is_descriptor_file(spec):
-            raise InvalidInputError(
-                f"{spec} is a descriptor file; this command needs the structures themselves "
-                "(give the structure file it was computed from)")
-        frames = read_structures(spec, index=index, format=fmt, verbose=verbose)
-        structures += frames
-        sources += [(str(spec), i) for i in range(len(frames))]
-    return structures, sources
-
-
-def _write_structures(path, structures, overwrite, info):
-    """Write structures as extxyz with their own info/arrays/results, plus ``info`` per frame."""
-    from quests.io import atomic_output, write_frame
-
-    with atomic_output(path, overwrite) as handle:
-        for atoms, extra in zip(structures, info):
-            write_frame(handle, atoms, info=extra)
-
-
-def _selection_rows(result, sources):
-    sel = result.selection
-    dh = sel.max_differential_entropy
-    rows = []
-    for rank, index in enumerate(sel.indices):
-        row = {"rank": rank, "index": int(index), "file": sources[index][0],
-               "position": sources[index][1], "score": sel.scores[rank]}
-        if dh is not None:
-            row["max_dH"] = dh[rank]
-        if result.curve is not None:
-            row.update({f"kept_{name}": result.curve[name][rank]
-                        for name in ("n_environments", "entropy", "diversity", "overlap")})
-        rows.append(row)
-    return rows
-
-
 def _write_selection(outputs, result, structures, sources, payload, overwrite, quiet):
-    from quests.io import write_json, write_table
+    from quests.io import write_json, write_structures, write_table
 
-    rows = _selection_rows(result, sources)
+    rows = result.rows(sources)
     for path in outputs:
         suffix = Path(path).suffix.lower()
         if suffix == ".xyz":
-            _write_structures(path, [structures[i] for i in result.indices], overwrite,
-                              [{"quests_index": row["index"], "quests_rank": row["rank"]}
-                               for row in rows])
+            write_structures(path, [structures[i] for i in result.indices],
+                             [{"quests_index": row["index"], "quests_rank": row["rank"]}
+                              for row in rows], overwrite)
         elif suffix == ".json":
             write_json(path, {**payload, **result.to_dict(), "selected": rows}, overwrite)
         else:
             write_table(path, rows, overwrite=overwrite)
-        if not quiet:
-            click.echo(f"wrote {path}", err=True)
-
-
-def _before_after(result):
-    header = ("", "structures", "environments", "H (nats)", "D (nats)", "overlap")
-    lines = []
-    for label, part in (("full set", result.before), ("kept", result.after)):
-        err = f" ± {part['entropy_error']:.3f}" if part["method"] == "approx" else ""
-        lines.append((label, str(part["n_structures"]), str(part["n_environments"]),
-                      f"{part['entropy']:.4f}{err}", f"{part['diversity']:.4f}",
-                      f"{part['overlap']:.4f}"))
-    return align_table(header, lines)
+    _report_written(outputs, quiet)
 
 
 @cli.command()
@@ -138,19 +78,19 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
     indices, scores and metrics (and the curve with --curve or --plot).
     """
     from quests.compression import compress as compress_structures
+    from quests.io import read_structure_files
 
     outputs = list(output)
     _outputs_checked(outputs, {".xyz", ".json", ".csv"}, overwrite, plot_path)
     size = _parse_size(size_text)
-    structures, sources = _read_files(files, index, fmt, not quiet)
-    ref = _read_files(reference, index, fmt, not quiet)[0] if reference else None
+    structures, sources = read_structure_files(files, index, fmt, not quiet)
+    ref = read_structure_files(reference, index, fmt, not quiet)[0] if reference else None
     result = compress_structures(structures, size, method, reference=ref, k=k, cutoff=cutoff,
                                  species=_parse_species(species), bandwidth=bandwidth,
                                  threshold=threshold, seed=seed,
                                  curve=curve or plot_path is not None, n_jobs=n_jobs,
                                  verbose=not quiet)
-    click.echo(f"{method}: kept {result.selection.size} of {len(structures)} structures\n")
-    click.echo(_before_after(result))
+    click.echo(result.summary())
     payload = {"inputs": {"files": list(files), "reference": list(reference)}}
     _write_selection(outputs, result, structures, sources, payload, overwrite, quiet)
     if plot_path is not None:
@@ -182,12 +122,13 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
     so far, plus its own entropy; candidates with nothing novel come last.
     """
     from quests.compression import compress as compress_structures
+    from quests.io import read_structure_files
 
     _check_top(top)
     outputs = list(output)
     _outputs_checked(outputs, {".xyz", ".json", ".csv"}, overwrite, None)
-    structures, sources = _read_files(candidates, index, fmt, not quiet)
-    train = _read_files(reference, index, fmt, not quiet)[0]
+    structures, sources = read_structure_files(candidates, index, fmt, not quiet)
+    train = read_structure_files(reference, index, fmt, not quiet)[0]
     result = compress_structures(structures, size, "msc_conditional", reference=train, k=k,
                                  cutoff=cutoff, species=_parse_species(species),
                                  bandwidth=bandwidth, threshold=threshold, n_jobs=n_jobs,
@@ -257,73 +198,35 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
                                               species=settings["species"], n_jobs=n_jobs,
                                               verbose=not quiet)
     curve = measure(X, counts if by == "structures" else None, sizes, n_sizes=n_sizes,
-                    n_seeds=n_seeds, bandwidth=bandwidth, method=kde_method, seed=seed, n_jobs=n_jobs,
-                    verbose=not quiet)
-    header = (by, "environments", "H mean (nats)", "H std")
-    lines = [(str(n), f"{int(np.mean(e))}", f"{m:.4f}", f"{s:.4f}")
-             for n, e, m, s in zip(curve.sizes, curve.n_environments, curve.mean, curve.std)]
-    click.echo(align_table(header, lines))
-    if curve.fit is not None:
-        fit = curve.fit
-        click.echo(f"\nfit H(n) = a - b exp(-c (ln n)^2): a = {fit.a:.4f} ± {fit.a_error:.4f}, "
-                   f"b = {fit.b:.4f} ± {fit.b_error:.4f}, c = {fit.c:.5f} ± {fit.c_error:.5f} "
-                   f"(rms residual {fit.rms_residual:.4f})")
-        click.echo(f"H(N) = {curve.full_entropy:.4f} nats; information gap a - H(N) = "
-                   f"{curve.gap:.4f} ± {curve.gap_error:.4f} nats")
-        if fit.b <= fit.b_error:
-            click.echo("the curve is flat within its errors (b ~ 0, c undetermined): even "
-                       "the smallest subsets hold all the entropy the data show")
-    else:
-        click.echo("\nfewer than 4 sizes: no fit")
-    payload = {"inputs": {"files": list(files)},
-               "descriptor": settings}
-    _write_result(output, curve.to_dict(), payload, [
-        {by: int(n), "n_environments": float(np.mean(e)), "H_mean": m, "H_std": s}
-        for n, e, m, s in zip(curve.sizes, curve.n_environments, curve.mean, curve.std)],
-        overwrite, quiet)
+                    n_seeds=n_seeds, bandwidth=bandwidth, method=kde_method, seed=seed,
+                    n_jobs=n_jobs, verbose=not quiet)
+    click.echo(curve.summary())
+    _write_result(output, {"inputs": {"files": list(files)}, "descriptor": settings,
+                           **curve.to_dict()}, curve.rows(), overwrite, quiet)
     if plot_path is not None:
         from quests.plotting import plot_learning_curve
 
         _save_plot(plot_learning_curve(curve), plot_path, overwrite, quiet)
 
 
-def _write_result(output, document, payload, rows, overwrite, quiet):
+def _write_result(output, document, rows, overwrite, quiet):
     """JSON: the whole result; CSV: its table."""
     from quests.io import write_json, write_table
 
     if output is None:
         return
     if output.lower().endswith(".json"):
-        write_json(output, {**payload, **document}, overwrite)
+        write_json(output, document, overwrite)
     else:
         write_table(output, rows, overwrite=overwrite)
-    if not quiet:
-        click.echo(f"wrote {output}", err=True)
+    _report_written([output], quiet)
 
 
 def _save_plot(figure, path, overwrite, quiet):
     from quests.io import save_figure
 
     save_figure(figure, path, overwrite)
-    if not quiet:
-        click.echo(f"wrote {path}", err=True)
-
-
-def _split_generations(structures, sources, key):
-    """Group structures by ``atoms.info[key]``: numeric keys sorted, others by first appearance."""
-    from quests._errors import InvalidInputError
-
-    labels = []
-    for atoms, (spec, position) in zip(structures, sources):
-        if key not in atoms.info:
-            raise InvalidInputError(
-                f"structure {position} of {spec} has no info key {key!r} (generation)")
-        labels.append(atoms.info[key])
-    unique = list(dict.fromkeys(labels))
-    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in unique):
-        unique = sorted(unique)
-    groups = [[s for s, label in zip(structures, labels) if label == value] for value in unique]
-    return groups, [str(v) for v in unique]
+    _report_written([path], quiet)
 
 
 @cli.command(name="active-learning")
@@ -347,35 +250,26 @@ def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth,
     its environments with dH > threshold against all earlier generations),
     the gains in H and D, and whether it added nothing.
     """
+    from quests.io import read_structure_files
     from quests.learning import active_learning as evaluate
+    from quests.learning import split_generations
 
     _outputs_checked(output, {".json", ".csv"}, overwrite, plot_path)
     if key is not None:
-        structures, sources = _read_files(generations, index, fmt, not quiet)
-        groups, names = _split_generations(structures, sources, key)
+        structures, sources = read_structure_files(generations, index, fmt, not quiet)
+        groups, names = split_generations(structures, key, [f"structure {position} of {spec}"
+                                                            for spec, position in sources])
     else:
-        groups = [_read_files([spec], index, fmt, not quiet)[0] for spec in generations]
+        groups = [read_structure_files([spec], index, fmt, not quiet)[0]
+                  for spec in generations]
         names = [Path(str(spec).split("@")[0]).stem for spec in generations]
         if len(set(names)) < len(names):
             names = [str(spec) for spec in generations]
-    report = evaluate(groups, names, bandwidth=bandwidth, threshold=threshold, min_novelty=min_novelty,
-                      method=kde_method, k=k, cutoff=cutoff, species=_parse_species(species),
-                      n_jobs=n_jobs, verbose=not quiet)
-    header = ("generation", "structures", "new env", "H (nats)", "D (nats)", "novelty",
-              "dH gain", "dD gain", "")
-
-    def fmt_value(value, spec):
-        return "-" if value is None else format(value, spec)
-
-    lines = [(r["generation"], str(r["n_structures"]), str(r["n_new_environments"]),
-              f"{r['entropy']:.4f}", f"{r['diversity']:.4f}", fmt_value(r["novelty"], ".2%"),
-              fmt_value(r["entropy_gain"], "+.4f"), fmt_value(r["diversity_gain"], "+.4f"),
-              "added nothing" if r["added_nothing"] else "") for r in report.rows]
-    click.echo(align_table(header, lines))
-    idle = report.idle_generations
-    click.echo(f"\n{len(idle)} generation(s) added nothing" + (f": {', '.join(idle)}" if idle
-                                                               else ""))
-    _write_result(output, report.to_dict(), {"inputs": list(generations), "key": key},
+    report = evaluate(groups, names, bandwidth=bandwidth, threshold=threshold,
+                      min_novelty=min_novelty, method=kde_method, k=k, cutoff=cutoff,
+                      species=_parse_species(species), n_jobs=n_jobs, verbose=not quiet)
+    click.echo(report.summary())
+    _write_result(output, {"inputs": list(generations), "key": key, **report.to_dict()},
                   report.rows, overwrite, quiet)
     if plot_path is not None:
         from quests.plotting import plot_active_learning

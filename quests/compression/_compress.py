@@ -8,6 +8,7 @@ import numpy as np
 from quests._defaults import COMPRESSION_METHODS, DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests._errors import InvalidInputError
 from quests._progress import progress_bar
+from quests._text import align_table
 from quests._validation import (
     CUTOFF,
     N_JOBS,
@@ -298,6 +299,39 @@ class Compression:
     @property
     def indices(self):
         return self.selection.indices
+
+    def rows(self, sources=None):
+        """One dict per kept structure in selection order: rank, index, score, max_dH
+        (msc methods) and the curve's kept_* values (with a curve); with ``sources``
+        (one (file, position) per input structure) also file and position."""
+        sel = self.selection
+        rows = []
+        for rank, index in enumerate(sel.indices):
+            row = {"rank": rank, "index": int(index)}
+            if sources is not None:
+                row.update(file=sources[index][0], position=sources[index][1])
+            row["score"] = sel.scores[rank]
+            if sel.max_differential_entropy is not None:
+                row["max_dH"] = sel.max_differential_entropy[rank]
+            if self.curve is not None:
+                row.update({f"kept_{name}": self.curve[name][rank]
+                            for name in ("n_environments", "entropy", "diversity", "overlap")})
+            rows.append(row)
+        return rows
+
+    def summary(self):
+        """What ``quests compress`` prints: H, D and overlap of the full set and the kept
+        part."""
+        lines = []
+        for label, part in (("full set", self.before), ("kept", self.after)):
+            err = f" ± {part['entropy_error']:.3f}" if part["method"] == "approx" else ""
+            lines.append((label, str(part["n_structures"]), str(part["n_environments"]),
+                          f"{part['entropy']:.4f}{err}", f"{part['diversity']:.4f}",
+                          f"{part['overlap']:.4f}"))
+        return (f"{self.selection.method}: kept {self.selection.size} of "
+                f"{self.before['n_structures']} structures\n\n"
+                + align_table(("", "structures", "environments", "H (nats)", "D (nats)",
+                               "overlap"), lines))
 
     def to_dict(self):
         """The result as a plain dict (``quests.io.write_json`` makes it strict JSON)."""
