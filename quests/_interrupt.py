@@ -9,7 +9,11 @@ where it matters: before an output is committed (``quests.io``) and between
 frames of a trajectory analysis (``quests.analysis``).
 """
 
-__all__ = ["Terminated", "request", "check", "clear"]
+import contextlib
+import signal
+import threading
+
+__all__ = ["Terminated", "request", "check", "clear", "stop_on_signals"]
 
 _requested = None
 
@@ -39,3 +43,28 @@ def check():
 def clear():
     global _requested
     _requested = None
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Within the block SIGTERM unwinds the work as SIGINT does (so every temporary output
+    is removed on the way), and both are recorded as well as raised (``request``), so that
+    C code which clears the exception cannot make the work go on and commit its outputs.
+    Outside the main thread (where no handler can be set) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        request(terminate=signum == signal.SIGTERM)
+
+    clear()
+    previous = {signum: signal.signal(signum, handler)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        clear()
+        for signum, before in previous.items():
+            # None: installed from C and not restorable from Python; the default is closest
+            signal.signal(signum, signal.SIG_DFL if before is None else before)

@@ -319,19 +319,25 @@ def store_block(store, block, frames, first, k, cutoff, species, dtype, sources,
 def store_descriptors(structures, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, species=None,
                       dtype="float64", sources=None, metadata=None, rows_per_block=65536,
                       overwrite=False, n_jobs=None, verbose=False):
-    """Descriptors of every atom written to a chunked on-disk store (``.zarr`` folder).
+    """Descriptors of every atom written to a descriptor file: a chunked on-disk store
+    (``.zarr`` folder), or arrays in one ``.npz``.
 
-    The store is built block by block (whole frames, about ``rows_per_block``
-    atoms each) in a temporary folder beside ``path``, then marked complete and
-    renamed: an interrupted run never leaves something ``read_descriptors``
-    takes for a store. Inside ``quests.distributed.dask_engine`` the blocks are
-    computed and written by the workers (``path`` must be on a filesystem they
-    share). ``sources`` (n_structures,) says which input file each structure
-    came from; ``metadata`` (dict) is kept with the k, cutoff and species.
+    Either holds ``descriptors`` (n_atoms, n_features), per row ``structure_index``,
+    ``atom_index``, ``numbers`` and ``source`` (which input file), and the settings
+    as metadata. A ``.npz`` is computed in memory and written atomically. The store is
+    built block by block (whole frames, about ``rows_per_block`` atoms each) in a
+    temporary folder beside ``path``, then marked complete and renamed: an
+    interrupted run never leaves something ``read_descriptors`` takes for a store.
+    Inside ``quests.distributed.dask_engine`` the blocks are computed and written by
+    the workers (``path`` must be on a filesystem they share). ``sources``
+    (n_structures,) says which input file each structure came from; ``metadata``
+    (dict) is kept with the k, cutoff and species.
 
-    Returns the ``Path`` of the store. Read it with ``quests.io.read_descriptors``
+    Returns the ``Path`` of the file. Read it with ``quests.io.read_descriptors``
     (or ``quests entropy STORE.zarr``).
     """
+    from pathlib import Path
+
     from quests import io
 
     frames = as_frames(structures)
@@ -341,8 +347,18 @@ def store_descriptors(structures, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, s
     sources = np.zeros(len(frames), dtype=np.int64) if sources is None else np.asarray(sources)
     if sources.shape != (len(frames),):
         raise InvalidInputError("sources must give one file number per structure")
-    chunks = frame_chunks([f.positions.shape[0] for f in frames], rows_per_block)
     meta = {"k": k, "cutoff": cutoff, "species": species_list or None, **(metadata or {})}
+    if Path(path).suffix.lower() == ".npz":
+        x = compute_descriptors(frames, k, cutoff, species=species_list, dtype=dtype,
+                                n_jobs=n_jobs, verbose=verbose)
+        sizes = np.array([len(f.numbers) for f in frames])
+        io.write_descriptors(path, x, meta, overwrite,
+                             structure_index=np.repeat(np.arange(len(frames)), sizes),
+                             atom_index=np.concatenate([np.arange(n) for n in sizes]),
+                             numbers=np.concatenate([f.numbers for f in frames]),
+                             source=np.repeat(sources, sizes))
+        return Path(path)
+    chunks = frame_chunks([f.positions.shape[0] for f in frames], rows_per_block)
     store = io.begin_descriptor_store(path, overwrite)
     try:
         if _engine.active():

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from quests._errors import InvalidInputError
+from quests._text import align_table
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Bandwidth, validate_params
 from quests.descriptor import DEFAULT_CUTOFF, DEFAULT_K, compute_descriptors, structure_species
 from quests.kde import DEFAULT_BANDWIDTH, dataset_entropy
@@ -40,6 +41,21 @@ class EntropyReport:
 
     def to_dict(self):
         return {"parameters": self.parameters, "datasets": [asdict(r) for r in self.rows]}
+
+    def summary(self):
+        """What ``quests entropy`` prints: one line per dataset and bandwidth."""
+        hs = self.parameters["bandwidth"]
+        hs = hs if isinstance(hs, list) else [hs]
+        lines = []
+        for row in self.rows:
+            entropies = row.entropy if isinstance(row.entropy, list) else [row.entropy]
+            diversities = row.diversity if isinstance(row.diversity, list) else [row.diversity]
+            for h, H, D in zip(hs, entropies, diversities):
+                lines.append((row.name, str(row.n_structures or "-"), str(row.n_environments),
+                              f"{h:g}", f"{H:.4f}", f"{row.max_entropy:.4f}", f"{D:.4f}",
+                              f"{row.seconds:.2f}"))
+        return align_table(("dataset", "structures", "environments", "h", "H (nats)", "ln N",
+                            "D (nats)", "time (s)"), lines)
 
 
 def _as_list(value):

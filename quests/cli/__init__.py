@@ -5,11 +5,8 @@ the result. Heavy modules (numba kernels, ase) are imported inside the
 commands so ``quests --help`` stays instant.
 """
 
-import contextlib
 import os
-import signal
 import sys
-import threading
 import warnings
 
 import click
@@ -32,7 +29,7 @@ class QuestsGroup(click.Group):
     """
 
     def invoke(self, ctx):
-        with _terminate_as_interrupt(), warnings.catch_warnings(record=True) as caught:
+        with _interrupt.stop_on_signals(), warnings.catch_warnings(record=True) as caught:
             # every warning meant for users, each printed once; deprecations of the
             # libraries underneath stay silent, as Python's default filters keep them
             for category in (UserWarning, RuntimeWarning):
@@ -90,30 +87,6 @@ class QuestsGroup(click.Group):
                 raise
             click.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
             ctx.exit(1)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """While a command runs, SIGTERM unwinds it as SIGINT does (no litter, one line), and
-    both are recorded as well as raised (``quests._interrupt``), so that C code which
-    clears the exception cannot make the run go on and commit its outputs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set in the main thread
-        return
-
-    def handler(signum, frame):
-        _interrupt.request(terminate=signum == signal.SIGTERM)
-
-    _interrupt.clear()
-    previous = {signum: signal.signal(signum, handler)
-                for signum in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        _interrupt.clear()
-        for signum, before in previous.items():
-            # None: installed from C and not restorable from Python; the default is closest
-            signal.signal(signum, signal.SIG_DFL if before is None else before)
 
 
 def _print_warnings(caught):

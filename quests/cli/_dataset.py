@@ -8,7 +8,7 @@ import numpy as np
 from quests._defaults import COMPRESSION_METHODS
 from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _asked, _check_top, _outputs_checked, _parse_species, \
+from quests.cli._options import _asked, _check_top, _outputs_checked, _parse_species, _plot, \
     _report_written, bandwidth_option, common_options, descriptor_options, kde_method_option, \
     scheduler_option, threshold_option
 
@@ -93,11 +93,9 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
     click.echo(result.summary())
     payload = {"inputs": {"files": list(files), "reference": list(reference)}}
     _write_selection(outputs, result, structures, sources, payload, overwrite, quiet)
-    if plot_path is not None:
-        from quests.plotting import plot_selection_curves
-
-        _save_plot(plot_selection_curves({method: result.curve}, result.before["entropy"]),
-                   plot_path, overwrite, quiet)
+    _plot(plot_path, lambda p: p.plot_selection_curves({method: result.curve},
+                                                       result.before["entropy"]), overwrite)
+    _report_written([plot_path], quiet)
 
 
 @cli.command()
@@ -203,10 +201,8 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
     click.echo(curve.summary())
     _write_result(output, {"inputs": {"files": list(files)}, "descriptor": settings,
                            **curve.to_dict()}, curve.rows(), overwrite, quiet)
-    if plot_path is not None:
-        from quests.plotting import plot_learning_curve
-
-        _save_plot(plot_learning_curve(curve), plot_path, overwrite, quiet)
+    _plot(plot_path, lambda p: p.plot_learning_curve(curve), overwrite)
+    _report_written([plot_path], quiet)
 
 
 def _write_result(output, document, rows, overwrite, quiet):
@@ -220,13 +216,6 @@ def _write_result(output, document, rows, overwrite, quiet):
     else:
         write_table(output, rows, overwrite=overwrite)
     _report_written([output], quiet)
-
-
-def _save_plot(figure, path, overwrite, quiet):
-    from quests.io import save_figure
-
-    save_figure(figure, path, overwrite)
-    _report_written([path], quiet)
 
 
 @cli.command(name="active-learning")
@@ -271,7 +260,5 @@ def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth,
     click.echo(report.summary())
     _write_result(output, {"inputs": list(generations), "key": key, **report.to_dict()},
                   report.rows, overwrite, quiet)
-    if plot_path is not None:
-        from quests.plotting import plot_active_learning
-
-        _save_plot(plot_active_learning(report), plot_path, overwrite, quiet)
+    _plot(plot_path, lambda p: p.plot_active_learning(report), overwrite)
+    _report_written([plot_path], quiet)

@@ -6,26 +6,9 @@ import click
 import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
-from quests._text import align_table
 from quests.cli import cli
 from quests.cli._options import _asked, _check_output, _parse_species, \
     bandwidth_option, common_options, descriptor_options, scheduler_option
-
-
-def _format_table(report):
-    header = ("dataset", "structures", "environments", "h", "H (nats)", "ln N", "D (nats)",
-              "time (s)")
-    lines = []
-    for row in report.rows:
-        hs = report.parameters["bandwidth"]
-        hs = hs if isinstance(hs, list) else [hs]
-        entropies = row.entropy if isinstance(row.entropy, list) else [row.entropy]
-        diversities = row.diversity if isinstance(row.diversity, list) else [row.diversity]
-        for h, H, D in zip(hs, entropies, diversities):
-            lines.append((row.name, str(row.n_structures or "-"), str(row.n_environments),
-                          f"{h:g}", f"{H:.4f}", f"{row.max_entropy:.4f}", f"{D:.4f}",
-                          f"{row.seconds:.2f}"))
-    return align_table(header, lines)
 
 
 def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, output,
@@ -45,7 +28,7 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
     settings = datasets.settings
     report = entropy_report(datasets, settings["k"], settings["cutoff"], bandwidth,
                             species=settings["species"], n_jobs=n_jobs, verbose=not quiet)
-    click.echo(_format_table(report))
+    click.echo(report.summary())
     if output is not None:
         write_json(output, {**report.to_dict(), "inputs": [str(s) for s in specs],
                             "index": index}, overwrite)
@@ -109,43 +92,24 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, ov
     (by the workers with --scheduler) and marked complete only at the end;
     `quests entropy OUTPUT.zarr` reads it instead of recomputing.
     """
-    from quests.descriptor import compute_descriptors, store_descriptors, structure_species
-    from quests.io import check_store_path, read_structures, write_descriptors
+    from quests.descriptor import compute_descriptors, descriptor_length, store_descriptors, \
+        structure_species
+    from quests.io import check_store_path, read_structure_files
 
     compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
-    is_store = Path(output).suffix.lower() == ".zarr"
-    if is_store:
+    if Path(output).suffix.lower() == ".zarr":
         check_store_path(output, overwrite)
     else:
         _check_output(output, {".npz"}, overwrite)
-    species = _parse_species(species)
-    per_file = [read_structures(spec, index=index, format=fmt, verbose=not quiet)
-                for spec in files]
+    per_file = [read_structure_files([spec], index, fmt, not quiet)[0] for spec in files]
     structures = [s for group in per_file for s in group]
-    if species == "all":
-        species = structure_species(structures)
-    if is_store:
-        sources = np.repeat(np.arange(len(files)), [len(g) for g in per_file])
-        store_descriptors(structures, output, k, cutoff, species=species, dtype=dtype,
-                          sources=sources, overwrite=overwrite, n_jobs=n_jobs,
-                          verbose=not quiet,
-                          metadata={"inputs": [str(f) for f in files], "index": index})
-        n_rows = sum(len(s) for s in structures)
-        click.echo(f"{n_rows} environments from {len(structures)} structures -> {output}")
-        return
-    x = compute_descriptors(structures, k, cutoff, species=species, dtype=dtype, n_jobs=n_jobs,
-                            verbose=not quiet)
-    sizes = np.array([len(s) for s in structures])
-    source = np.repeat(np.repeat(np.arange(len(files)), [len(g) for g in per_file]), sizes)
-    write_descriptors(
-        output, x,
-        {"k": k, "cutoff": cutoff, "species": species, "inputs": [str(f) for f in files],
-         "index": index},
-        overwrite,
-        structure_index=np.repeat(np.arange(len(structures)), sizes),
-        atom_index=np.concatenate([np.arange(n) for n in sizes]),
-        numbers=np.concatenate([s.numbers for s in structures]),
-        source=source,
-    )
-    click.echo(f"{x.shape[0]} environments x {x.shape[1]} features from {len(structures)} "
-               f"structures -> {output}")
+    species = _parse_species(species)
+    store_descriptors(structures, output, k, cutoff, species=species, dtype=dtype,
+                      sources=np.repeat(np.arange(len(files)), [len(g) for g in per_file]),
+                      overwrite=overwrite, n_jobs=n_jobs, verbose=not quiet,
+                      metadata={"inputs": [str(f) for f in files], "index": index})
+    n_rows = sum(len(s) for s in structures)
+    n_species = len(structure_species(structures) if species == "all" else species or [])
+    width = ("" if Path(output).suffix.lower() == ".zarr" else
+             f" x {descriptor_length(k, n_species)} features")
+    click.echo(f"{n_rows} environments{width} from {len(structures)} structures -> {output}")

@@ -192,6 +192,16 @@ def _outputs_checked(outputs, allowed, overwrite, plot_path=None):
     return outputs
 
 
+def _plot(path, make, overwrite):
+    """Save ``make(quests.plotting)`` to ``path`` when a path is given: matplotlib is
+    imported only then."""
+    if path is not None:
+        from quests import plotting
+        from quests.io import save_figure
+
+        save_figure(make(plotting), path, overwrite)
+
+
 def _report_written(paths, quiet):
     """'wrote PATH' on stderr for every output given (None entries skipped)."""
     if not quiet:

@@ -8,7 +8,7 @@ import numpy as np
 
 from quests.cli import cli
 from quests.cli._options import _PLOT_SUFFIXES, _check_output, \
-    _outputs_checked, _parse_species, _report_written, bandwidth_option, common_options, \
+    _outputs_checked, _parse_species, _plot, _report_written, bandwidth_option, common_options, \
     descriptor_options
 
 
@@ -101,8 +101,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
     standard errors): melting, crystallisation, a collapse. Frames are
     streamed, so long trajectories run in bounded memory.
     """
-    from quests.io import atomic_output, iter_structures, read_structures, save_figure, \
-        write_frame
+    from quests.io import atomic_output, iter_structures, read_structures, write_frame
     from quests.thermo import TrajectoryEntropy
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
@@ -133,10 +132,8 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
                               "event_threshold": event_threshold},
                "events": [e.to_dict() for e in res.events]}
     _write_tables(outputs, res.rows, payload, overwrite)
-    if plot_path is not None:
-        from quests.plotting import frame_axis, plot_trajectory_entropy
-
-        save_figure(plot_trajectory_entropy(res, **frame_axis(res.rows)), plot_path, overwrite)
+    _plot(plot_path, lambda p: p.plot_trajectory_entropy(res, **p.frame_axis(res.rows)),
+          overwrite)
     _report_written(outputs + [plot_path], quiet)
 
 
@@ -183,7 +180,7 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
     equal size), or 'unknown' when it is novel to all (-t). Prints the
     per-frame phase fractions; -o labels.xyz writes per-atom labels for OVITO.
     """
-    from quests.io import atomic_output, iter_structures, save_figure
+    from quests.io import atomic_output, iter_structures
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
     classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
@@ -202,10 +199,8 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
                               "threshold": threshold, "average_neighbors": average},
                "phases": res.phases}
     _write_tables(outputs, res.rows, payload, overwrite)
-    if plot_path is not None:
-        from quests.plotting import frame_axis, plot_phase_fractions
-
-        save_figure(plot_phase_fractions(res, **frame_axis(res.rows)), plot_path, overwrite)
+    _plot(plot_path, lambda p: p.plot_phase_fractions(res, **p.frame_axis(res.rows)),
+          overwrite)
     _report_written(outputs + [plot_path], quiet)
 
 
@@ -254,7 +249,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     by -kT ln P(n) = -n dmu + sigma n^(2/3) + c (classical nucleation theory),
     giving dmu, sigma, the critical size n* and the barrier.
     """
-    from quests.io import atomic_output, iter_structures, save_figure, write_json, \
+    from quests.io import atomic_output, iter_structures, write_json, \
         write_table
     from quests.thermo import NucleationAnalysis
 
@@ -289,10 +284,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
             write_json(path, payload, overwrite)
         elif suffix == ".csv":
             write_table(path, res.rows, overwrite=overwrite)
-    if plot_path is not None:
-        from quests.plotting import frame_axis, plot_nucleation
-
-        save_figure(plot_nucleation(res, **frame_axis(res.rows)), plot_path, overwrite)
+    _plot(plot_path, lambda p: p.plot_nucleation(res, **p.frame_axis(res.rows)), overwrite)
     _report_written(outputs + [plot_path], quiet)
 
 
@@ -353,7 +345,7 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     --temperature-key v_target, a variable holding the thermostat target
     printed with thermo_style).
     """
-    from quests.io import save_figure, write_json, write_table
+    from quests.io import write_json, write_table
     from quests.thermo import attach_thermo_logs, phase_boundary_report
 
     _check_output(output, {".json", ".csv"}, overwrite)
@@ -379,17 +371,11 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
                             **report.to_dict()}, overwrite)
     elif output is not None:
         write_table(output, report.rows(), overwrite=overwrite)
-    if plot_path is not None:
-        from quests.plotting import plot_phase_boundary
-
-        save_figure(plot_phase_boundary(report.boundaries), plot_path, overwrite)
+    _plot(plot_path, lambda p: p.plot_phase_boundary(report.boundaries), overwrite)
     if line_path is not None:
         write_table(line_path, report.line_rows(),
                     metadata={"inputs": {"phases": list(phase_specs)},
                               "parameters": parameters, "phases": list(report.line.phases)},
                     overwrite=overwrite)
-    if diagram_path is not None:
-        from quests.plotting import plot_boundary_line
-
-        save_figure(plot_boundary_line(report.line), diagram_path, overwrite)
+    _plot(diagram_path, lambda p: p.plot_boundary_line(report.line), overwrite)
     _report_written([output, plot_path, line_path, diagram_path], quiet)

@@ -9,7 +9,7 @@ import numpy as np
 
 from quests._errors import InvalidInputError, QuestsWarning
 from quests.cli import cli
-from quests.cli._options import _asked, _check_output, _check_top, \
+from quests.cli._options import _asked, _check_output, _check_top, _plot, \
     _outputs_checked, _report_written, bandwidth_option, common_options, descriptor_options, \
     query_options, scheduler_option
 
@@ -62,7 +62,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     novel frames; -o out.xyz writes the trajectory back with a per-atom dH
     array (colour by it in OVITO), --flagged the frames to recompute with DFT.
     """
-    from quests.io import atomic_output, check_output_path, iter_structures, save_figure, \
+    from quests.io import atomic_output, check_output_path, iter_structures, \
         write_table
     from quests.uncertainty import reference_estimator
 
@@ -123,11 +123,8 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     for path in outputs:
         if not path.lower().endswith(".xyz"):
             write_table(path, result.results.rows, payload, overwrite)
-    if plot_path is not None:
-        from quests.plotting import uncertainty_figure
-
-        save_figure(uncertainty_figure(result.results.rows, threshold, calibration, dh, errs),
-                    plot_path, overwrite)
+    _plot(plot_path, lambda p: p.uncertainty_figure(result.results.rows, threshold,
+                                                    calibration, dh, errs), overwrite)
     _report_written(outputs + [flagged, plot_path], quiet)
 
 

@@ -9,7 +9,8 @@ from quests._defaults import DEFAULT_DEBYE_SCALING, MAX_GRID_POINTS
 from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
-from quests.cli._options import _PLOT_SUFFIXES, _check_output, _report_written, common_options
+from quests.cli._options import _PLOT_SUFFIXES, _check_output, _plot, _report_written, \
+    common_options
 
 
 #: --volumes: grid points of volume
@@ -61,7 +62,7 @@ def _qha_options(command):
 def _write_report(report, output, inputs, parameters, plot_path, diagram_path, overwrite,
                   quiet, reference=None):
     """Print the report; write its rows (.csv) or everything (.json), and the plots."""
-    from quests.io import save_figure, write_json, write_table
+    from quests.io import write_json, write_table
 
     click.echo(report.summary())
     if output is not None:
@@ -70,18 +71,12 @@ def _write_report(report, output, inputs, parameters, plot_path, diagram_path, o
         else:
             write_json(output, {"inputs": inputs, "parameters": parameters,
                                 **report.to_dict()}, overwrite)
-    if diagram_path is not None:
-        from quests.plotting import plot_phase_diagram
-
-        label = None if report.label == "zentropy" else report.label
-        save_figure(plot_phase_diagram(report.diagram, label=label), diagram_path, overwrite)
-    if plot_path is not None:
-        from quests.plotting import plot_zentropy
-
-        names = (report.names if report.configurations else
-                 [f"configuration {k}" for k in report.names])
-        save_figure(plot_zentropy(report.properties, names, reference=reference,
-                                  label=report.label), plot_path, overwrite)
+    label = None if report.label == "zentropy" else report.label
+    _plot(diagram_path, lambda p: p.plot_phase_diagram(report.diagram, label=label), overwrite)
+    names = report.names if report.configurations else [f"configuration {k}"
+                                                        for k in report.names]
+    _plot(plot_path, lambda p: p.plot_zentropy(report.properties, names, reference=reference,
+                                               label=report.label), overwrite)
     _report_written([output, plot_path, diagram_path], quiet)
 
 
