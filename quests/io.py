@@ -25,6 +25,7 @@ from quests._errors import InvalidInputError, InvalidStructureError, OutputError
 __all__ = [
     "read_lammps_thermo",
     "split_index",
+    "split_named",
     "check_readable",
     "read_columns",
     "ReadError",
@@ -88,6 +89,20 @@ def split_index(spec, index=None):
     if not _INDEX.match(str(index)):
         raise InvalidInputError(f"index must be an integer or a slice like 0:100:2; got {index!r}")
     return spec, str(index)
+
+
+def split_named(spec, what="expected NAME=VALUE"):
+    """'NAME=VALUE' as (name, value), both stripped; ``what`` begins the error message.
+
+    Examples
+    --------
+    >>> split_named("solid = ref.xyz")
+    ('solid', 'ref.xyz')
+    """
+    name, sep, value = (part.strip() for part in str(spec).partition("="))
+    if not sep or not name or not value:
+        raise InvalidInputError(f"{what}; got {spec!r}")
+    return name, value
 
 
 def as_slice(text):

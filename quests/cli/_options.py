@@ -192,6 +192,25 @@ def _outputs_checked(outputs, allowed, overwrite, plot_path=None):
     return outputs
 
 
+def _xyz_writers(stack, outputs, overwrite, make_writer):
+    """One writer per .xyz output, ``make_writer(handle)`` over its atomic output entered on
+    ``stack`` (every streamed output is committed when the stack closes, or none is)."""
+    from quests.io import atomic_output
+
+    return [make_writer(stack.enter_context(atomic_output(path, overwrite)))
+            for path in outputs if path and path.lower().endswith(".xyz")]
+
+
+def _run(analysis, trajectory, index, fmt):
+    """``analysis`` run over the frames of TRAJ[@SLICE]; refused if none is selected."""
+    from quests.io import ReadError, iter_structures
+
+    analysis.run(iter_structures(trajectory, index, fmt))
+    if not analysis.results.rows:
+        raise ReadError(f"{trajectory}: no frames selected")
+    return analysis
+
+
 def _plot(path, make, overwrite):
     """Save ``make(quests.plotting)`` to ``path`` when a path is given: matplotlib is
     imported only then."""

@@ -7,9 +7,9 @@ import click
 import numpy as np
 
 from quests.cli import cli
-from quests.cli._options import _PLOT_SUFFIXES, _check_output, \
-    _outputs_checked, _parse_species, _plot, _report_written, bandwidth_option, common_options, \
-    descriptor_options
+from quests.cli._options import _PLOT_SUFFIXES, _check_output, _outputs_checked, \
+    _parse_species, _plot, _report_written, _run, _xyz_writers, bandwidth_option, \
+    common_options, descriptor_options
 
 
 def _bandwidth(text):
@@ -33,46 +33,12 @@ _PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
 _PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Plot.")
 
 
-def _parse_phases(specs, fmt, verbose, phase_key=None, by_file=False):
-    """dict name -> list of structures from NAME=FILE options.
-
-    With ``phase_key``, only the frames whose ``info[phase_key]`` equals the
-    name are taken from each file (one file may then hold several phases).
-    With ``by_file``, each name maps to a list of (file, structures) instead.
-    """
-    from quests._errors import InvalidInputError
-    from quests.io import read_structures
-
-    phases = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        name, path = name.strip(), path.strip()
-        if not sep or not name or not path:
-            raise InvalidInputError(f"--phase takes NAME=FILE; got {spec!r}")
-        frames = read_structures(path, index=None, format=fmt, verbose=verbose)
-        if phase_key is not None:
-            frames = [a for a in frames if str(a.info.get(phase_key)) == name]
-            if not frames:
-                raise InvalidInputError(f"{path} holds no frame with {phase_key}={name!r}")
-        phases.setdefault(name, []).append((path, frames))
-    if by_file:
-        return phases
-    return {name: [a for _, frames in files for a in frames] for name, files in phases.items()}
-
-
 def _write_tables(outputs, rows, payload, overwrite):
     from quests.io import write_table
 
     for path in outputs:
         if Path(path).suffix.lower() in (".json", ".csv"):
             write_table(path, rows, payload, overwrite)
-
-
-def _no_frames(trajectory, rows):
-    if not rows:
-        from quests.io import ReadError
-
-        raise ReadError(f"{trajectory}: no frames selected")
 
 
 @cli.command()
@@ -101,7 +67,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
     standard errors): melting, crystallisation, a collapse. Frames are
     streamed, so long trajectories run in bounded memory.
     """
-    from quests.io import atomic_output, iter_structures, read_structures, write_frame
+    from quests.io import read_structures, write_frame
     from quests.thermo import TrajectoryEntropy
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
@@ -112,17 +78,11 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
         cutoff=cutoff, species=_parse_species(species), event_window=event_window,
         event_threshold=event_threshold, n_jobs=n_jobs, verbose=not quiet)
     with contextlib.ExitStack() as stack:
-        for path in outputs:
-            if path.lower().endswith(".xyz"):
-                handle = stack.enter_context(atomic_output(path, overwrite))
-                analysis.writers.append(
-                    lambda row, atoms, dh, handle=handle: write_frame(
-                        handle, atoms, info={"quests_H": row["entropy"],
-                                             "quests_dH_mean": row["mean_dH"],
-                                             "quests_bandwidth": row["bandwidth"]},
-                        arrays={"dH": dh}))
-        analysis.run(iter_structures(trajectory, index, fmt))
-        _no_frames(trajectory, analysis.results.rows)
+        analysis.writers += _xyz_writers(stack, outputs, overwrite, lambda handle: (
+            lambda row, atoms, dh: write_frame(
+                handle, atoms, info={"quests_H": row["entropy"], "quests_dH_mean": row["mean_dH"],
+                                     "quests_bandwidth": row["bandwidth"]}, arrays={"dH": dh})))
+        _run(analysis, trajectory, index, fmt)
     res = analysis.results
     click.echo(analysis.summary(trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference)},
@@ -139,10 +99,11 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
 
 def _classifier(phase_specs, *, bandwidth, threshold, average, k, cutoff, species, n_jobs,
                 verbose):
-    from quests.thermo import PhaseClassifier
+    from quests.thermo import PhaseClassifier, read_phases
 
     # --format and --frames are TRAJ's: reference files keep their own (guessed) format
-    phases = _parse_phases(phase_specs, None, verbose)
+    phases = {name: [a for _, frames in files for a in frames]
+              for name, files in read_phases(phase_specs, verbose=verbose).items()}
     return PhaseClassifier(phases, bandwidth=_bandwidth(bandwidth), threshold=threshold,
                            average_neighbors=average, k=k, cutoff=cutoff,
                            species=_parse_species(species), n_jobs=n_jobs,
@@ -180,18 +141,17 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
     equal size), or 'unknown' when it is novel to all (-t). Prints the
     per-frame phase fractions; -o labels.xyz writes per-atom labels for OVITO.
     """
-    from quests.io import atomic_output, iter_structures
+    from quests.thermo import PhaseAnalysis
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
     classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
                              average=average, k=k, cutoff=cutoff, species=species,
                              n_jobs=n_jobs, verbose=not quiet)
     with contextlib.ExitStack() as stack:
-        writers = [_label_writer(stack.enter_context(atomic_output(p, overwrite)), classifier)
-                   for p in outputs if p.lower().endswith(".xyz")]
-        result = classifier.run(iter_structures(trajectory, index, fmt), keep_atoms=False,
-                                writers=writers, verbose=not quiet)
-        _no_frames(trajectory, result.results.rows)
+        writers = _xyz_writers(stack, outputs, overwrite,
+                               lambda handle: _label_writer(handle, classifier))
+        result = _run(PhaseAnalysis(classifier, keep_atoms=False, writers=writers,
+                                    verbose=not quiet), trajectory, index, fmt)
     res = result.results
     click.echo(result.summary(trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
@@ -249,8 +209,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     by -kT ln P(n) = -n dmu + sigma n^(2/3) + c (classical nucleation theory),
     giving dmu, sigma, the critical size n* and the barrier.
     """
-    from quests.io import atomic_output, iter_structures, write_json, \
-        write_table
+    from quests.io import write_json, write_table
     from quests.thermo import NucleationAnalysis
 
     outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
@@ -261,12 +220,9 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
                                   temperature=temperature, min_count=min_count,
                                   verbose=not quiet)
     with contextlib.ExitStack() as stack:
-        for path in outputs:
-            if path.lower().endswith(".xyz"):
-                analysis.cluster_writers.append(_label_writer(
-                    stack.enter_context(atomic_output(path, overwrite)), classifier))
-        analysis.run(iter_structures(trajectory, index, fmt))
-        _no_frames(trajectory, analysis.results.rows)
+        analysis.cluster_writers += _xyz_writers(stack, outputs, overwrite,
+                                                 lambda handle: _label_writer(handle, classifier))
+        _run(analysis, trajectory, index, fmt)
     res, fit = analysis.results, analysis.results.cnt
     click.echo(analysis.summary(trajectory))
     payload = {"inputs": {"trajectory": str(trajectory), "phases": list(phase_specs)},
@@ -286,19 +242,6 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
             write_table(path, res.rows, overwrite=overwrite)
     _plot(plot_path, lambda p: p.plot_nucleation(res, **p.frame_axis(res.rows)), overwrite)
     _report_written(outputs + [plot_path], quiet)
-
-
-def _named_logs(thermo_specs):
-    """--thermo NAME=LOG options as dict name -> [LOG, ...] in the order given."""
-    from quests._errors import InvalidInputError
-
-    logs = {}
-    for spec in thermo_specs:
-        name, sep, path = (part.strip() for part in spec.partition("="))
-        if not sep or not name or not path:
-            raise InvalidInputError(f"--thermo takes NAME=LOG; got {spec!r}")
-        logs.setdefault(name, []).append(path)
-    return logs
 
 
 @cli.command("phase-boundary")
@@ -346,14 +289,18 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     printed with thermo_style).
     """
     from quests.io import write_json, write_table
-    from quests.thermo import attach_thermo_logs, phase_boundary_report
+    from quests.io import split_named
+    from quests.thermo import attach_thermo_logs, phase_boundary_report, read_phases
 
     _check_output(output, {".json", ".csv"}, overwrite)
     _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
     _check_output(line_path, {".json", ".csv"}, overwrite)
     _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
-    files = _parse_phases(phase_specs, fmt, not quiet, phase_key, by_file=True)
-    attach_thermo_logs(files, _named_logs(thermo_specs))
+    files = read_phases(phase_specs, fmt, phase_key, not quiet)
+    logs = {}
+    for name, log in (split_named(s, "--thermo takes NAME=LOG") for s in thermo_specs):
+        logs.setdefault(name, []).append(log)
+    attach_thermo_logs(files, logs)
     report = phase_boundary_report(
         {name: [a for _, frames in parts for a in frames] for name, parts in files.items()},
         temperature_key=temperature_key, pressure_key=pressure_key, pressure=pressure,

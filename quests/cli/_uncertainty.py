@@ -9,8 +9,8 @@ import numpy as np
 
 from quests._errors import InvalidInputError, QuestsWarning
 from quests.cli import cli
-from quests.cli._options import _asked, _check_output, _check_top, _plot, \
-    _outputs_checked, _report_written, bandwidth_option, common_options, descriptor_options, \
+from quests.cli._options import _asked, _check_output, _check_top, _outputs_checked, _plot, \
+    _report_written, _run, _xyz_writers, bandwidth_option, common_options, descriptor_options, \
     query_options, scheduler_option
 
 
@@ -62,9 +62,8 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     novel frames; -o out.xyz writes the trajectory back with a per-atom dH
     array (colour by it in OVITO), --flagged the frames to recompute with DFT.
     """
-    from quests.io import atomic_output, check_output_path, iter_structures, \
-        write_table
-    from quests.uncertainty import reference_estimator
+    from quests.io import check_output_path, write_table
+    from quests.uncertainty import TrajectoryUncertainty, reference_estimator
 
     _check_top(top)
     outputs = _outputs_checked(output, {".xyz", ".json", ".csv"}, overwrite, plot_path)
@@ -84,18 +83,12 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
                       "recognised", QuestsWarning)
     # every streamed output is committed at the end, or none is
     with contextlib.ExitStack() as stack:
-        writers = [_xyz_writer(stack.enter_context(atomic_output(p, overwrite)))
-                   for p in outputs if p.lower().endswith(".xyz")]
-        if flagged is not None:
-            writers.append(_xyz_writer(stack.enter_context(atomic_output(flagged, overwrite)),
-                                       only_flagged=True))
-        frames = iter_structures(trajectory, index, fmt)
-        result = estimator.run(frames, errors=errors, keep_atoms=errors is not None,
-                               writers=writers, verbose=not quiet)
-        if not result.results.rows:
-            from quests.io import ReadError
-
-            raise ReadError(f"{trajectory}: no frames selected")
+        writers = (_xyz_writers(stack, outputs, overwrite, _xyz_writer)
+                   + _xyz_writers(stack, [flagged], overwrite,
+                                  lambda handle: _xyz_writer(handle, only_flagged=True)))
+        result = _run(TrajectoryUncertainty(estimator, errors=errors,
+                                            keep_atoms=errors is not None, writers=writers,
+                                            verbose=not quiet), trajectory, index, fmt)
         # calibrated before any output is committed or printed: a refusal leaves nothing
         calibration, dh, errs, n_left_out = (result.calibrate() if errors is not None
                                              else (None, None, None, 0))

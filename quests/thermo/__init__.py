@@ -58,7 +58,8 @@ from quests.thermo._nucleation import (
     onset_frame,
     solid_clusters,
 )
-from quests.thermo._report import PhaseBoundaryReport, attach_thermo_logs, phase_boundary_report
+from quests.thermo._report import PhaseBoundaryReport, attach_thermo_logs, \
+    phase_boundary_report, read_phases
 from quests.thermo._phases import UNKNOWN, PhaseAnalysis, PhaseClassifier, first_shell_pairs
 from quests.thermo._trajectory import BandwidthRule, TrajectoryEntropy, merge_events
 
@@ -72,5 +73,5 @@ __all__ = [
     "merge_events", "onset_frame", "phase_boundary", "phase_boundary_line", "phase_state",
     "phase_states", "potential_energy", "signal_noise", "solid_clusters", "volume_bandwidth",
     "volume_per_atom", "gibbs_difference", "state_pressure", "PhaseBoundaryReport",
-    "attach_thermo_logs", "phase_boundary_report",
+    "attach_thermo_logs", "phase_boundary_report", "read_phases",
 ]

@@ -17,7 +17,30 @@ from quests.thermo._boundary import check_line_pressures, phase_boundary, \
     phase_boundary_line, phase_states, state_pressure
 from quests.thermo._frames import attach_thermo
 
-__all__ = ["PhaseBoundaryReport", "attach_thermo_logs", "phase_boundary_report"]
+__all__ = ["PhaseBoundaryReport", "attach_thermo_logs", "phase_boundary_report", "read_phases"]
+
+
+def read_phases(specs, format=None, phase_key=None, verbose=False):
+    """Frames of reference phases from NAME=FILE[@SLICE] specs, per file.
+
+    A name given twice pools its files. With ``phase_key`` only the frames whose
+    ``info[phase_key]`` equals the name are taken (one file may then hold
+    several phases).
+
+    Returns dict name -> list of (file, list of ase.Atoms).
+    """
+    from quests.io import read_structures, split_named
+
+    phases = {}
+    for spec in specs:
+        name, path = split_named(spec, "--phase takes NAME=FILE")
+        frames = read_structures(path, index=None, format=format, verbose=verbose)
+        if phase_key is not None:
+            frames = [a for a in frames if str(a.info.get(phase_key)) == name]
+            if not frames:
+                raise InvalidInputError(f"{path} holds no frame with {phase_key}={name!r}")
+        phases.setdefault(name, []).append((path, frames))
+    return phases
 
 
 def attach_thermo_logs(files, logs):
