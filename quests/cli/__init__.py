@@ -98,12 +98,6 @@ def _print_warnings(caught):
             click.echo(f"warning: {text}", err=True)
 
 
-#: parameters that name files a command writes (option names for messages)
-OUTPUT_PARAMETERS = {"output": "-o/--output", "plot_path": "--plot", "flagged": "--flagged",
-                     "line_path": "--line", "diagram_path": "--phase-diagram",
-                     "index_path": "--index"}
-
-
 def _input_candidates(value):
     """Paths a parameter value may name: FILE, NAME=FILE, FILE=G, FILE@SLICE (and tuples).
 
@@ -121,9 +115,6 @@ def _input_candidates(value):
             candidates.append(text.rpartition("@")[0])
     return candidates
 
-
-#: parameters that name figures (they need matplotlib)
-PLOT_PARAMETERS = ("plot_path", "diagram_path")
 
 #: commands that run no numba kernel (the compile notice would be wrong there)
 KERNEL_FREE_COMMANDS = {"zentropy", "fit", "predict"}
@@ -143,21 +134,28 @@ def _compile_notice(ctx):
 
 
 class QuestsCommand(click.Command):
-    """Checks, before any work, that no output names an input or another output; says
-    when the kernels will be compiled."""
+    """Checks, before any work, that every output differs from the inputs and the other
+    outputs and has a suffix the command writes, and that matplotlib is there for a
+    figure; says when the kernels will be compiled."""
 
     def invoke(self, ctx):
+        from quests.cli._options import PLOT_SUFFIXES, OutputOption, check_output
         from quests.io import check_distinct_paths
 
-        outputs, inputs = [], []
-        for name, value in ctx.params.items():
-            if name in OUTPUT_PARAMETERS:
+        written, inputs = [], []
+        for param in self.params:
+            value = ctx.params.get(param.name)
+            if isinstance(param, OutputOption):
                 values = value if isinstance(value, (tuple, list)) else [value]
-                outputs += [(OUTPUT_PARAMETERS[name], v) for v in values if v]
+                written += [(param, v) for v in values if v]
             else:
                 inputs += _input_candidates(value)
-        check_distinct_paths(outputs, inputs)
-        plots = [OUTPUT_PARAMETERS[name] for name in PLOT_PARAMETERS if ctx.params.get(name)]
+        check_distinct_paths([("/".join(param.opts), v) for param, v in written], inputs)
+        for param, path in written:
+            if param.suffixes:
+                check_output(path, param.suffixes, ctx.params.get("overwrite", False))
+        plots = list(dict.fromkeys("/".join(param.opts) for param, _ in written
+                                   if param.suffixes == PLOT_SUFFIXES))
         if plots:
             from quests._optional import require
 

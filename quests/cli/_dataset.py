@@ -8,7 +8,7 @@ import numpy as np
 from quests._defaults import COMPRESSION_METHODS
 from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _asked, _check_top, _outputs_checked, _parse_species, _plot, \
+from quests.cli._options import _asked, _check_top, _parse_species, _plot, plot_option, \
     _report_written, bandwidth_option, common_options, descriptor_options, kde_method_option, \
     scheduler_option, threshold_option
 
@@ -16,8 +16,7 @@ _SEED = click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of every random choice.")
 _METHOD = kde_method_option("kde_method", "How entropies and dH are computed (auto: exact "
                             "while fast).")
-_PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png",
-                     help="Write a figure.")
+_PLOT = plot_option()
 
 
 def _parse_size(text):
@@ -67,7 +66,8 @@ def _write_selection(outputs, result, structures, sources, payload, overwrite, q
               help="Also report H, D and overlap along the selection order.")
 @_PLOT
 @common_options(output="kept.xyz (the kept structures), report.json or selection.csv; "
-                       "repeat for several.", output_multiple=True)
+                       "repeat for several.", output_multiple=True,
+                suffixes={".xyz", ".json", ".csv"})
 def compress(files, size_text, method, reference, k, cutoff, species, index, fmt, bandwidth,
              threshold, seed, curve, plot_path, n_jobs, output, overwrite, quiet):
     """Keep SIZE structures of FILES that carry the most information.
@@ -81,7 +81,6 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
     from quests.io import read_structure_files
 
     outputs = list(output)
-    _outputs_checked(outputs, {".xyz", ".json", ".csv"}, overwrite, plot_path)
     size = _parse_size(size_text)
     structures, sources = read_structure_files(files, index, fmt, not quiet)
     ref = read_structure_files(reference, index, fmt, not quiet)[0] if reference else None
@@ -110,7 +109,8 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
 @click.option("--top", type=int, default=10, show_default=True,
               help="Picks listed in the summary.")
 @common_options(output="next.xyz (the picks, in order), ranking.json or ranking.csv; "
-                       "repeat for several.", output_multiple=True)
+                       "repeat for several.", output_multiple=True,
+                suffixes={".xyz", ".json", ".csv"})
 def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidth, threshold,
            top, n_jobs, output, overwrite, quiet):
     """Rank CANDIDATES by the information they add to the training set: the next DFT batch.
@@ -124,7 +124,6 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
 
     _check_top(top)
     outputs = list(output)
-    _outputs_checked(outputs, {".xyz", ".json", ".csv"}, overwrite, None)
     structures, sources = read_structure_files(candidates, index, fmt, not quiet)
     train = read_structure_files(reference, index, fmt, not quiet)[0]
     result = compress_structures(structures, size, "msc_conditional", reference=train, k=k,
@@ -159,7 +158,7 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
 @_METHOD
 @_SEED
 @_PLOT
-@common_options(output="curve.json or curve.csv.")
+@common_options(output="curve.json or curve.csv.", suffixes={".json", ".csv"})
 @click.pass_context
 def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_text, n_sizes,
                    n_seeds, by, kde_method, seed, plot_path, n_jobs, output, overwrite, quiet):
@@ -177,7 +176,6 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
     from quests.io import read_datasets
     from quests.learning import learning_curve as measure
 
-    _outputs_checked(output, {".json", ".csv"}, overwrite, plot_path)
     sizes = None
     if sizes_text:
         try:
@@ -230,7 +228,7 @@ def _write_result(output, document, rows, overwrite, quiet):
               help="A generation whose novel fraction is at most this added nothing.")
 @_METHOD
 @_PLOT
-@common_options(output="generations.json or generations.csv.")
+@common_options(output="generations.json or generations.csv.", suffixes={".json", ".csv"})
 def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth, threshold,
                     min_novelty, kde_method, plot_path, n_jobs, output, overwrite, quiet):
     """What each active-learning generation added to the training set.
@@ -243,7 +241,6 @@ def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth,
     from quests.learning import active_learning as evaluate
     from quests.learning import split_generations
 
-    _outputs_checked(output, {".json", ".csv"}, overwrite, plot_path)
     if key is not None:
         structures, sources = read_structure_files(generations, index, fmt, not quiet)
         groups, names = split_generations(structures, key, [f"structure {position} of {spec}"

@@ -7,7 +7,7 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests.cli import cli
-from quests.cli._options import _asked, _check_output, _parse_species, \
+from quests.cli._options import _asked, check_output, _parse_species, \
     bandwidth_option, common_options, descriptor_options, scheduler_option
 
 
@@ -22,7 +22,6 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
     entropy_report.check_params(k=k if k is not None else DEFAULT_K,
                                 cutoff=cutoff if cutoff is not None else DEFAULT_CUTOFF,
                                 bandwidth=bandwidth, n_jobs=n_jobs)
-    _check_output(output, {".json"}, overwrite)
     datasets = read_datasets(specs, index, fmt, k=k, cutoff=cutoff,
                              species=_parse_species(species), verbose=not quiet)
     settings = datasets.settings
@@ -42,7 +41,7 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @descriptor_options
 @bandwidth_option(several=True)
-@common_options(output="Write the results as JSON (.json).")
+@common_options(output="Write the results as JSON (.json).", suffixes={".json"})
 @click.pass_context
 def entropy(ctx, files, k, cutoff, species, index, fmt, bandwidth, n_jobs, output, overwrite,
             quiet):
@@ -100,7 +99,7 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, ov
     if Path(output).suffix.lower() == ".zarr":
         check_store_path(output, overwrite)
     else:
-        _check_output(output, {".npz"}, overwrite)
+        check_output(output, {".npz"}, overwrite)
     per_file = [read_structure_files([spec], index, fmt, not quiet)[0] for spec in files]
     structures = [s for group in per_file for s in group]
     species = _parse_species(species)

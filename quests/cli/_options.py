@@ -14,7 +14,27 @@ from quests._defaults import BACKEND_NAMES, DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, D
 
 
 #: what a plot can be written as (matplotlib's savefig picks the format by suffix)
-_PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
+PLOT_SUFFIXES = {".png", ".pdf", ".svg"}
+
+
+class OutputOption(click.Option):
+    """An option naming a file the command writes. Before the command runs, every output
+    is checked to differ from the inputs and the other outputs, and, where ``suffixes`` is
+    given, to be writable with one of them (``quests.cli.QuestsCommand``)."""
+
+    def __init__(self, *args, suffixes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.suffixes = set(suffixes)
+
+
+def output_option(*flags, suffixes=(), **kwargs):
+    """A ``click.option`` naming an output file (``OutputOption``)."""
+    return click.option(*flags, cls=OutputOption, default=None, suffixes=suffixes, **kwargs)
+
+
+def plot_option(help="Write a figure.", flag="--plot", name="plot_path"):
+    """--plot FILE.png (or another figure option): a figure, checked before any work."""
+    return output_option(flag, name, suffixes=PLOT_SUFFIXES, metavar="FILE.png", help=help)
 
 
 def scheduler_option(command):
@@ -118,8 +138,9 @@ def _one_output(ctx, param, value):
     return value[0] if value else None
 
 
-def common_options(output=None, output_required=False, output_multiple=False):
-    """-j/--jobs and -q/--quiet; with ``output`` (its help text) also -o and --overwrite."""
+def common_options(output=None, output_required=False, output_multiple=False, suffixes=()):
+    """-j/--jobs and -q/--quiet; with ``output`` (its help text) also -o and --overwrite,
+    -o taking the ``suffixes`` given (checked before any work)."""
     options = [
         click.option("-j", "--jobs", "n_jobs", type=int, default=None, callback=_check_jobs,
                      help="Threads (default: all cores; -1 all, -2 all but one, ...)."),
@@ -129,7 +150,8 @@ def common_options(output=None, output_required=False, output_multiple=False):
         options[1:1] = [
             # always collected as a list: click keeps only the last of a repeated
             # single-valued option, and a second -o must not vanish without a word
-            click.option("-o", "--output", required=output_required, multiple=True,
+            click.option("-o", "--output", cls=OutputOption, suffixes=suffixes,
+                         required=output_required, multiple=True,
                          callback=None if output_multiple else _one_output, help=output),
             click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         ]
@@ -169,27 +191,14 @@ def _parse_species(text):
     return species
 
 
-def _check_output(output, allowed, overwrite=False):
-    """Fail before any work if ``output`` has a suffix not in ``allowed`` or cannot be written."""
+def check_output(path, allowed, overwrite=False):
+    """Fail before any work if ``path`` has a suffix not in ``allowed`` or cannot be written."""
     from quests._errors import OutputError
     from quests.io import check_output_path
 
-    if output is None:
-        return
-    check_output_path(output, overwrite)
-    if Path(output).suffix.lower() not in allowed:
-        raise OutputError(
-            f"output {output}: unsupported suffix (use {', '.join(sorted(allowed))})"
-        )
-
-
-def _outputs_checked(outputs, allowed, overwrite, plot_path=None):
-    """Each output (a path, a list of them or None) checked before any work; the list."""
-    outputs = [] if outputs is None else [outputs] if isinstance(outputs, str) else list(outputs)
-    for path in outputs:
-        _check_output(path, allowed, overwrite)
-    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    return outputs
+    check_output_path(path, overwrite)
+    if Path(path).suffix.lower() not in allowed:
+        raise OutputError(f"output {path}: unsupported suffix (use {', '.join(sorted(allowed))})")
 
 
 def _xyz_writers(stack, outputs, overwrite, make_writer):

@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from quests.cli import cli
-from quests.cli._options import _PLOT_SUFFIXES, _check_output, _outputs_checked, \
+from quests.cli._options import output_option, plot_option, \
     _parse_species, _plot, _report_written, _run, _xyz_writers, bandwidth_option, \
     common_options, descriptor_options
 
@@ -30,7 +30,8 @@ _PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
                       metavar="NAME=FILE[@SLICE]",
                       help="Reference phase (repeat: at least two names; a name given twice "
                            "pools its files).")
-_PLOT = click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Plot.")
+_PLOT = plot_option("Plot.")
+_XJC = {".json", ".csv", ".xyz"}
 
 
 def _write_tables(outputs, rows, payload, overwrite):
@@ -56,7 +57,7 @@ def _write_tables(outputs, rows, payload, overwrite):
               help="Minimum jump of H or dH, in standard errors, for an event.")
 @_PLOT
 @common_options(output="Per-frame table (.json with events, .csv) or per-atom dH (.xyz); "
-                       "repeat for several.", output_multiple=True)
+                       "repeat for several.", output_multiple=True, suffixes=_XJC)
 def trajectory(trajectory, reference, reference_frames, k, cutoff, species, index, fmt,
                bandwidth, event_window, event_threshold, plot_path, n_jobs, output, overwrite,
                quiet):
@@ -70,7 +71,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
     from quests.io import read_structures, write_frame
     from quests.thermo import TrajectoryEntropy
 
-    outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
+    outputs = list(output)
     ref = [s for spec in reference
            for s in read_structures(spec, format=fmt, verbose=not quiet)] or None
     analysis = TrajectoryEntropy(
@@ -131,7 +132,8 @@ def _phase_options(func):
 @_phase_options
 @_PLOT
 @common_options(output="Per-atom labels (.xyz: arrays phase and dH_NAME) or per-frame "
-                       "fractions (.json, .csv); repeat for several.", output_multiple=True)
+                       "fractions (.json, .csv); repeat for several.", output_multiple=True,
+                suffixes=_XJC)
 def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, threshold,
            average, plot_path, n_jobs, output, overwrite, quiet):
     """Label every atom of TRAJ by the reference phase that explains it best.
@@ -143,7 +145,7 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
     """
     from quests.thermo import PhaseAnalysis
 
-    outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
+    outputs = list(output)
     classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
                              average=average, k=k, cutoff=cutoff, species=species,
                              n_jobs=n_jobs, verbose=not quiet)
@@ -197,7 +199,7 @@ def _label_writer(handle, classifier, clusters=False):
 @_PLOT
 @common_options(output="Result (.json: n_max(t), onset, P(n), CNT fit), per-frame table "
                        "(.csv) or per-atom labels and clusters (.xyz); repeat for several.",
-                output_multiple=True)
+                output_multiple=True, suffixes=_XJC)
 def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, threshold,
                average, solid, onset_size, temperature, min_count, plot_path, n_jobs, output,
                overwrite, quiet):
@@ -212,7 +214,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     from quests.io import write_json, write_table
     from quests.thermo import NucleationAnalysis
 
-    outputs = _outputs_checked(output, {".json", ".csv", ".xyz"}, overwrite, plot_path)
+    outputs = list(output)
     classifier = _classifier(phase_specs, bandwidth=bandwidth, threshold=threshold,
                              average=average, k=k, cutoff=cutoff, species=species,
                              n_jobs=n_jobs, verbose=not quiet)
@@ -265,11 +267,11 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
 @descriptor_options(only=("k", "cutoff", "format"))
 @bandwidth_option(volume="default")
 @_PLOT
-@click.option("--line", "line_path", default=None, metavar="FILE.csv|FILE.json",
-              help="The boundary line T(P) with its error (needs two or more pressures).")
-@click.option("--phase-diagram", "diagram_path", default=None, metavar="FILE.png",
-              help="P-T diagram: the line, its error band and the state points.")
-@common_options(output="Result (.json) or table of dG(T) (.csv).")
+@output_option("--line", "line_path", suffixes={".json", ".csv"}, metavar="FILE.csv|FILE.json",
+               help="The boundary line T(P) with its error (needs two or more pressures).")
+@plot_option("P-T diagram: the line, its error band and the state points.",
+             "--phase-diagram", "diagram_path")
+@common_options(output="Result (.json) or table of dG(T) (.csv).", suffixes={".json", ".csv"})
 def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_key, thermo_specs,
                    phase_key, k, cutoff, fmt, bandwidth, plot_path, line_path, diagram_path,
                    n_jobs, output, overwrite, quiet):
@@ -292,10 +294,6 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     from quests.io import split_named
     from quests.thermo import attach_thermo_logs, phase_boundary_report, read_phases
 
-    _check_output(output, {".json", ".csv"}, overwrite)
-    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    _check_output(line_path, {".json", ".csv"}, overwrite)
-    _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
     files = read_phases(phase_specs, fmt, phase_key, not quiet)
     logs = {}
     for name, log in (split_named(s, "--thermo takes NAME=LOG") for s in thermo_specs):

@@ -9,9 +9,9 @@ import numpy as np
 
 from quests._errors import InvalidInputError, QuestsWarning
 from quests.cli import cli
-from quests.cli._options import _asked, _check_output, _check_top, _outputs_checked, _plot, \
-    _report_written, _run, _xyz_writers, bandwidth_option, common_options, descriptor_options, \
-    query_options, scheduler_option
+from quests.cli._options import _asked, _check_top, _plot, _report_written, _run, \
+    _xyz_writers, bandwidth_option, common_options, descriptor_options, output_option, \
+    plot_option, query_options, scheduler_option
 
 
 def _xyz_writer(handle, only_flagged=False):
@@ -33,24 +33,24 @@ def _xyz_writer(handle, only_flagged=False):
 @click.argument("trajectory", metavar="TRAJ[@SLICE]")
 @click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
               help="Training data (repeat for several files; .npz descriptor files too).")
-@click.option("--index", "index_path", default=None, metavar="FILE",
-              help="Reference index cache: read if it exists, else built and written here.")
+@output_option("--index", "index_path", metavar="FILE",
+               help="Reference index cache: read if it exists, else built and written here.")
 @descriptor_options(frames_option="--frames",
                     frames_help="Frames of TRAJ to judge (e.g. 0:100, ::10); a reference file "
                                 "is sliced only by its own FILE@SLICE.")
 @bandwidth_option()
 @query_options
-@click.option("--flagged", default=None, metavar="FILE.xyz",
-              help="Write the frames whose max dH exceeds the threshold (extxyz).")
+@output_option("--flagged", suffixes={".xyz"}, metavar="FILE.xyz",
+               help="Write the frames whose max dH exceeds the threshold (extxyz).")
 @click.option("--errors", default=None, metavar="KEY[:REF]",
               help="Per-atom model error to calibrate dH against: an array such as "
                    "force_error, or forces:ref_forces for |F - F_ref|.")
-@click.option("--plot", "plot_path", default=None, metavar="FILE.png",
-              help="Plot dH per frame (and the calibration with --errors).")
+@plot_option("Plot dH per frame (and the calibration with --errors).")
 @click.option("--top", type=int, default=10, show_default=True,
               help="Most novel frames listed in the summary.")
 @common_options(output="Per-atom dH as extxyz (.xyz) or the per-frame table (.json, .csv); "
-                       "repeat for several.", output_multiple=True)
+                       "repeat for several.", output_multiple=True,
+                suffixes={".xyz", ".json", ".csv"})
 @click.pass_context
 def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, index, fmt,
                 bandwidth, method, n_neighbors, backend, threshold, flagged, errors, plot_path,
@@ -66,8 +66,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     from quests.uncertainty import TrajectoryUncertainty, reference_estimator
 
     _check_top(top)
-    outputs = _outputs_checked(output, {".xyz", ".json", ".csv"}, overwrite, plot_path)
-    _check_output(flagged, {".xyz"}, overwrite)
+    outputs = list(output)
     if index_path is not None and not Path(index_path).exists():
         check_output_path(index_path)
     estimator, wrote = reference_estimator(
@@ -127,7 +126,8 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
 @descriptor_options
 @bandwidth_option()
 @query_options
-@common_options(output="Per-atom dH: .xyz (TEST with a dH array), .npz or .csv.")
+@common_options(output="Per-atom dH: .xyz (TEST with a dH array), .npz or .csv.",
+                suffixes={".xyz", ".npz", ".csv"})
 @click.pass_context
 def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, n_neighbors,
        backend, threshold, n_jobs, output, overwrite, quiet):
@@ -135,7 +135,6 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
     from quests.io import atomic_output, atomic_write, write_table
     from quests.uncertainty import compare_datasets, frame_summary
 
-    _check_output(output, {".xyz", ".npz", ".csv"}, overwrite)
     pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
                             n_jobs=n_jobs, verbose=not quiet)
     values, bound = pair.differential_entropy(bandwidth, method=method,
@@ -180,7 +179,7 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
 @descriptor_options
 @bandwidth_option(several=True)
 @query_options
-@common_options(output="Write the result as JSON (.json).")
+@common_options(output="Write the result as JSON (.json).", suffixes={".json"})
 @click.pass_context
 def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method,
             n_neighbors, backend, threshold, n_jobs, output, overwrite, quiet):
@@ -192,7 +191,6 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
     from quests.io import write_json
     from quests.uncertainty import compare_datasets
 
-    _check_output(output, {".json"}, overwrite)
     pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
                             n_jobs=n_jobs, verbose=not quiet)
     hs = list(bandwidth) if len(bandwidth) > 1 else bandwidth[0]

@@ -9,8 +9,7 @@ from quests._defaults import DEFAULT_DEBYE_SCALING, MAX_GRID_POINTS
 from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
-from quests.cli._options import _PLOT_SUFFIXES, _check_output, _plot, _report_written, \
-    common_options
+from quests.cli._options import _plot, _report_written, common_options, plot_option
 
 
 #: --volumes: grid points of volume
@@ -80,9 +79,8 @@ def _write_report(report, output, inputs, parameters, plot_path, diagram_path, o
     _report_written([output, plot_path, diagram_path], quiet)
 
 
-_PHASE_DIAGRAM_OPTION = click.option(
-    "--phase-diagram", "diagram_path", default=None, metavar="FILE.png",
-    help="P-T diagram: coexistence line, spinodals and critical point.")
+_PHASE_DIAGRAM_OPTION = plot_option("P-T diagram: coexistence line, spinodals and critical "
+                                    "point.", "--phase-diagram", "diagram_path")
 
 
 @cli.command("zentropy")
@@ -93,11 +91,11 @@ _PHASE_DIAGRAM_OPTION = click.option(
 @click.option("--volumes", "n_volumes", type=_VOLUMES, default=400, show_default=True,
               help="Volume grid points over the range every configuration covers.")
 @_qha_options
-@click.option("--plot", "plot_path", default=None, metavar="FILE.png",
-              help="V(T), thermal expansion and p_k(T) at the pressure.")
+@plot_option("V(T), thermal expansion and p_k(T) at the pressure.")
 @_PHASE_DIAGRAM_OPTION
 @common_options(output="Properties at the pressure per temperature (.json with the EOS "
-                       "fits, the critical point and the coexistence line, or .csv).")
+                       "fits, the critical point and the coexistence line, or .csv).",
+                suffixes={".json", ".csv"})
 def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, gruneisen_x,
                      n_atoms, mass, plot_path, diagram_path, n_jobs, output, overwrite, quiet):
     """Combine configurations by zentropy: F(V, T), V(T), thermal expansion at a pressure.
@@ -110,9 +108,6 @@ def zentropy_command(configs, temperatures, pressure, n_volumes, debye_scaling, 
     """
     from quests.zenn import zentropy_report
 
-    _check_output(output, {".json", ".csv"}, overwrite)
-    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
     parsed = [_config(c) for c in configs]
     report = zentropy_report([path for path, _ in parsed], [g for _, g in parsed],
                              _range(temperatures, "--temperatures"), pressure,
@@ -181,7 +176,7 @@ def _folder_free_energy(folder, multiplicity, temperatures, n_volumes, debye_sca
               help="With a folder: volumes of the training F over the range every "
                    "configuration covers [default: 80].")
 @_qha_options
-@common_options(output="The trained model (.pt).", output_required=True)
+@common_options(output="The trained model (.pt).", output_required=True, suffixes={".pt"})
 def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, kb, learn_kb,
              distributions, epochs, lbfgs, derivative_weight, convexity, seed, multiplicity,
              temperatures, n_volumes, debye_scaling, gruneisen_x, n_atoms, mass, n_jobs, output,
@@ -199,7 +194,6 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
     from quests.io import read_columns
     from quests.zenn import ZENN, distribution_grid
 
-    _check_output(output, {".pt"}, overwrite)
     folder = Path(data).is_dir()
     if not folder and (multiplicity or temperatures is not None or n_volumes is not None):
         raise InvalidInputError("-g/--multiplicity, --temperatures and --volumes build the "
@@ -250,11 +244,10 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
               help="Temperature grid, K (default: the training range in 100 steps).")
 @click.option("--volumes", "n_volumes", type=_VOLUMES, default=400, show_default=True,
               help="Volume grid points over the training range.")
-@click.option("--plot", "plot_path", default=None, metavar="FILE.png",
-              help="V(T), thermal expansion and p_k(T).")
+@plot_option("V(T), thermal expansion and p_k(T).")
 @_PHASE_DIAGRAM_OPTION
 @common_options(output="Properties per temperature (.csv, or .json with the critical point "
-                       "and the coexistence line).")
+                       "and the coexistence line).", suffixes={".json", ".csv"})
 def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagram_path, n_jobs,
                  output, overwrite, quiet):
     """V(T), thermal expansion, B, G, Cp and p_k(T) at a pressure from a trained ZENN.
@@ -265,9 +258,6 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagr
     """
     from quests.zenn import ZENN, zenn_report
 
-    _check_output(output, {".json", ".csv"}, overwrite)
-    _check_output(plot_path, _PLOT_SUFFIXES, overwrite)
-    _check_output(diagram_path, _PLOT_SUFFIXES, overwrite)
     model = ZENN.load(model_path)
     t = None if temperatures is None else _range(temperatures, "--temperatures")
     report = zenn_report(model, pressure, t, n_volumes)
