@@ -396,6 +396,13 @@ def _reference_files(specs):
     return prints
 
 
+def _say_unknown_species(estimator):
+    if estimator.reference_species_ is None:
+        warnings.warn("the reference does not record its atoms' species (descriptors without "
+                      "numbers, or an older index): atoms of a species it lacks cannot be "
+                      "recognised", QuestsWarning)
+
+
 def reference_estimator(reference, index_path=None, *, format=None, k=None, cutoff=None,
                         species=None, bandwidth=DEFAULT_BANDWIDTH, method="auto",
                         n_neighbors=DEFAULT_KDE_NEIGHBORS, backend=DEFAULT_BACKEND,
@@ -450,6 +457,7 @@ def reference_estimator(reference, index_path=None, *, format=None, k=None, cuto
         if reference and stored_format != format:
             raise InvalidInputError(f"index {index_path} was built reading --format "
                                     f"{stored_format}, not {format}: remove it to rebuild")
+        _say_unknown_species(estimator)
         return estimator, False
     if not reference:
         raise InvalidInputError("give the training data with --reference FILE (or an existing "
@@ -462,6 +470,7 @@ def reference_estimator(reference, index_path=None, *, format=None, k=None, cuto
         data.combined("--reference files"), k=settings["k"], cutoff=settings["cutoff"],
         species=settings["species"], method=method, backend=backend, verbose=verbose,
         **query).fit(numbers=data.row_numbers())
+    _say_unknown_species(estimator)
     if index_path is None:
         return estimator, False
     try:
@@ -640,6 +649,23 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
                       align_table(("frame", "atoms", "max dH", "mean dH", "novel"), table)]
         return "\n".join(lines)
 
+    def to_dict(self, calibration=None):
+        """Settings, reference species, unseen species (and ``calibration``) as a plain dict;
+        the per-frame table is ``results.rows``."""
+        estimator = self.estimator
+        out = {"parameters": {"k": estimator.k, "cutoff": estimator.cutoff,
+                              "species": estimator.species_, "bandwidth": estimator.bandwidth,
+                              "method": estimator.method_, "n_neighbors": estimator.n_neighbors,
+                              "threshold": estimator.threshold},
+               "reference_species": estimator.reference_species_,
+               "unseen_species": {str(z): c for z, c in self.results.unseen_species.items()}}
+        if self.results.unseen_species:
+            out["note"] = ("atoms of a species the reference lacks have dH = +inf (null in "
+                           "JSON, inf in CSV and extxyz); they count as novel")
+        if calibration is not None:
+            out["calibration"] = calibration.to_dict()
+        return out
+
     def calibrate(self, **kwargs):
         """``calibrate`` dH against the collected per-atom errors (``errors=``), over the
         atoms of species the reference has (dH = inf has no place on the dH axis).
@@ -816,6 +842,13 @@ class Calibration:
         """Error at ``quantile`` predicted from dH by the fitted line."""
         a, b = self.fits[quantile]
         return 10.0 ** (a + b * np.asarray(dh, dtype=np.float64))
+
+    def summary(self, errors="errors"):
+        """The rank correlation and the fitted lines, in words (``errors`` names them)."""
+        fits = ", ".join(f"q{q:g}: log10 err = {a:.3f} + {b:.4f} dH"
+                         for q, (a, b) in self.fits.items())
+        return (f"calibration against {errors!r}: Spearman {self.spearman:.3f} over "
+                f"{self.n_atoms + self.n_excluded} atoms\n{fits}")
 
     def to_dict(self):
         return {

@@ -1,13 +1,12 @@
 """``quests uncertainty``, ``quests dh`` and ``quests overlap``."""
 
 import contextlib
-import warnings
 from pathlib import Path
 
 import click
 import numpy as np
 
-from quests._errors import InvalidInputError, QuestsWarning
+from quests._errors import InvalidInputError
 from quests.cli import cli
 from quests.cli._options import _asked, _check_top, _plot, _report_written, _run, \
     _xyz_writers, bandwidth_option, common_options, descriptor_options, output_option, \
@@ -76,10 +75,6 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     if wrote and not quiet:
         click.echo(f"wrote reference index {index_path}", err=True)
     estimator.verbose = not quiet
-    if estimator.reference_species_ is None:
-        warnings.warn("the reference does not record its atoms' species (descriptors without "
-                      "numbers, or an older index): atoms of a species it lacks cannot be "
-                      "recognised", QuestsWarning)
     # every streamed output is committed at the end, or none is
     with contextlib.ExitStack() as stack:
         writers = (_xyz_writers(stack, outputs, overwrite, _xyz_writer)
@@ -92,26 +87,13 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
         calibration, dh, errs, n_left_out = (result.calibrate() if errors is not None
                                              else (None, None, None, 0))
     click.echo(result.summary(trajectory, top))
-    payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
-                          "index": index_path},
-               "parameters": {"k": estimator.k, "cutoff": estimator.cutoff,
-                              "species": estimator.species_, "bandwidth": bandwidth,
-                              "method": estimator.method_, "n_neighbors": n_neighbors,
-                              "threshold": threshold},
-               "reference_species": estimator.reference_species_,
-               "unseen_species": {str(z): c for z, c in result.results.unseen_species.items()}}
-    if result.results.unseen_species:
-        payload["note"] = ("atoms of a species the reference lacks have dH = +inf (null in "
-                           "JSON, inf in CSV and extxyz); they count as novel")
+    if n_left_out:
+        click.echo(f"{n_left_out} atoms of species the reference lacks are left out of the "
+                   "calibration")
     if calibration is not None:
-        if n_left_out:
-            click.echo(f"{n_left_out} atoms of species the reference lacks are left out of "
-                       "the calibration")
-        payload["calibration"] = calibration.to_dict()
-        fits = ", ".join(f"q{q:g}: log10 err = {a:.3f} + {b:.4f} dH"
-                         for q, (a, b) in calibration.fits.items())
-        click.echo(f"\ncalibration against {errors!r}: Spearman {calibration.spearman:.3f} "
-                   f"over {dh.size} atoms\n{fits}")
+        click.echo("\n" + calibration.summary(errors))
+    payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
+                          "index": index_path}, **result.to_dict(calibration)}
     for path in outputs:
         if not path.lower().endswith(".xyz"):
             write_table(path, result.results.rows, payload, overwrite)
