@@ -6,9 +6,8 @@ import click
 import numpy as np
 
 from quests._defaults import COMPRESSION_METHODS
-from quests._text import align_table
 from quests.cli import cli
-from quests.cli._options import _asked, _check_top, _parse_species, _plot, plot_option, \
+from quests.cli._options import _asked, _parse_species, _plot, _write_result, plot_option, \
     _report_written, bandwidth_option, common_options, descriptor_options, kde_method_option, \
     scheduler_option, threshold_option
 
@@ -33,19 +32,15 @@ def _parse_size(text):
 
 
 def _write_selection(outputs, result, structures, sources, payload, overwrite, quiet):
-    from quests.io import write_json, write_structures, write_table
+    from quests.io import write_structures
 
     rows = result.rows(sources)
     for path in outputs:
-        suffix = Path(path).suffix.lower()
-        if suffix == ".xyz":
+        if path.lower().endswith(".xyz"):
             write_structures(path, [structures[i] for i in result.indices],
                              [{"quests_index": row["index"], "quests_rank": row["rank"]}
                               for row in rows], overwrite)
-        elif suffix == ".json":
-            write_json(path, {**payload, **result.to_dict(), "selected": rows}, overwrite)
-        else:
-            write_table(path, rows, overwrite=overwrite)
+    _write_result(outputs, {**payload, **result.to_dict(), "selected": rows}, rows, overwrite)
     _report_written(outputs, quiet)
 
 
@@ -106,7 +101,7 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
 @descriptor_options
 @bandwidth_option()
 @threshold_option
-@click.option("--top", type=int, default=10, show_default=True,
+@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="Picks listed in the summary.")
 @common_options(output="next.xyz (the picks, in order), ranking.json or ranking.csv; "
                        "repeat for several.", output_multiple=True,
@@ -122,7 +117,6 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
     from quests.compression import compress as compress_structures
     from quests.io import read_structure_files
 
-    _check_top(top)
     outputs = list(output)
     structures, sources = read_structure_files(candidates, index, fmt, not quiet)
     train = read_structure_files(reference, index, fmt, not quiet)[0]
@@ -130,15 +124,7 @@ def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidt
                                  cutoff=cutoff, species=_parse_species(species),
                                  bandwidth=bandwidth, threshold=threshold, n_jobs=n_jobs,
                                  verbose=not quiet)
-    sel = result.selection
-    novel = int((sel.max_differential_entropy > threshold).sum())
-    click.echo(f"selected {sel.size} of {len(structures)} candidates against {len(train)} "
-               f"training structures; {novel} of them hold a novel environment "
-               f"(dH > {threshold:g})\n")
-    rows = [(str(rank), f"{sources[i][0]}:{sources[i][1]}",
-             f"{sel.max_differential_entropy[rank]:.3f}", f"{sel.scores[rank]:.3f}")
-            for rank, i in enumerate(sel.indices[:top])]
-    click.echo(align_table(("rank", "candidate", "max dH", "score"), rows))
+    click.echo(result.ranking(top, sources, len(train)))
     _write_selection(outputs, result, structures, sources,
                      {"inputs": {"candidates": list(candidates), "reference": list(reference)}},
                      overwrite, quiet)
@@ -198,22 +184,9 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
                     n_jobs=n_jobs, verbose=not quiet)
     click.echo(curve.summary())
     _write_result(output, {"inputs": {"files": list(files)}, "descriptor": settings,
-                           **curve.to_dict()}, curve.rows(), overwrite, quiet)
+                           **curve.to_dict()}, curve.rows(), overwrite)
     _plot(plot_path, lambda p: p.plot_learning_curve(curve), overwrite)
-    _report_written([plot_path], quiet)
-
-
-def _write_result(output, document, rows, overwrite, quiet):
-    """JSON: the whole result; CSV: its table."""
-    from quests.io import write_json, write_table
-
-    if output is None:
-        return
-    if output.lower().endswith(".json"):
-        write_json(output, document, overwrite)
-    else:
-        write_table(output, rows, overwrite=overwrite)
-    _report_written([output], quiet)
+    _report_written([output, plot_path], quiet)
 
 
 @cli.command(name="active-learning")
@@ -256,6 +229,6 @@ def active_learning(generations, key, k, cutoff, species, index, fmt, bandwidth,
                       species=_parse_species(species), n_jobs=n_jobs, verbose=not quiet)
     click.echo(report.summary())
     _write_result(output, {"inputs": list(generations), "key": key, **report.to_dict()},
-                  report.rows, overwrite, quiet)
+                  report.rows, overwrite)
     _plot(plot_path, lambda p: p.plot_active_learning(report), overwrite)
-    _report_written([plot_path], quiet)
+    _report_written([output, plot_path], quiet)

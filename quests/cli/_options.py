@@ -164,14 +164,6 @@ def common_options(output=None, output_required=False, output_multiple=False, su
     return decorate
 
 
-def _check_top(top):
-    """--top N: how many rows a summary lists; a negative N is a mistake, not 'all but'."""
-    from quests._errors import InvalidInputError
-
-    if top < 0:
-        raise InvalidInputError(f"--top must be 0 or more; got {top}")
-
-
 def _parse_species(text):
     from quests._errors import InvalidInputError
 
@@ -218,6 +210,18 @@ def _run(analysis, trajectory, index, fmt):
     if not analysis.results.rows:
         raise ReadError(f"{trajectory}: no frames selected")
     return analysis
+
+
+def _write_result(outputs, document, rows, overwrite):
+    """Each .json output: ``document``; each .csv: the table ``rows`` (other suffixes are
+    the caller's)."""
+    from quests.io import write_json, write_table
+
+    for path in [outputs] if isinstance(outputs, str) else outputs or []:
+        if path.lower().endswith(".json"):
+            write_json(path, document, overwrite)
+        elif path.lower().endswith(".csv"):
+            write_table(path, rows, overwrite=overwrite)
 
 
 def _plot(path, make, overwrite):

@@ -1,14 +1,13 @@
 """``quests trajectory``, ``quests phases``, ``quests nucleation``, ``quests phase-boundary``."""
 
 import contextlib
-from pathlib import Path
 
 import click
 import numpy as np
 
 from quests.cli import cli
 from quests.cli._options import output_option, plot_option, \
-    _parse_species, _plot, _report_written, _run, _xyz_writers, bandwidth_option, \
+    _parse_species, _plot, _report_written, _run, _write_result, _xyz_writers, bandwidth_option, \
     common_options, descriptor_options
 
 
@@ -32,14 +31,6 @@ _PHASE = click.option("--phase", "phase_specs", multiple=True, required=True,
                            "pools its files).")
 _PLOT = plot_option("Plot.")
 _XJC = {".json", ".csv", ".xyz"}
-
-
-def _write_tables(outputs, rows, payload, overwrite):
-    from quests.io import write_table
-
-    for path in outputs:
-        if Path(path).suffix.lower() in (".json", ".csv"):
-            write_table(path, rows, payload, overwrite)
 
 
 @cli.command()
@@ -92,7 +83,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
                               "event_window": event_window,
                               "event_threshold": event_threshold},
                "events": [e.to_dict() for e in res.events]}
-    _write_tables(outputs, res.rows, payload, overwrite)
+    _write_result(outputs, {**payload, "rows": res.rows}, res.rows, overwrite)
     _plot(plot_path, lambda p: p.plot_trajectory_entropy(res, **p.frame_axis(res.rows)),
           overwrite)
     _report_written(outputs + [plot_path], quiet)
@@ -160,7 +151,7 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
                "parameters": {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
                               "threshold": threshold, "average_neighbors": average},
                "phases": res.phases}
-    _write_tables(outputs, res.rows, payload, overwrite)
+    _write_result(outputs, {**payload, "rows": res.rows}, res.rows, overwrite)
     _plot(plot_path, lambda p: p.plot_phase_fractions(res, **p.frame_axis(res.rows)),
           overwrite)
     _report_written(outputs + [plot_path], quiet)
@@ -211,7 +202,6 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
     by -kT ln P(n) = -n dmu + sigma n^(2/3) + c (classical nucleation theory),
     giving dmu, sigma, the critical size n* and the barrier.
     """
-    from quests.io import write_json, write_table
     from quests.thermo import NucleationAnalysis
 
     outputs = list(output)
@@ -236,12 +226,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
                "distribution": res.distribution,
                "cnt": fit.to_dict() if fit is not None else None, "cnt_error": res.cnt_error,
                "rows": res.rows}
-    for path in outputs:
-        suffix = Path(path).suffix.lower()
-        if suffix == ".json":
-            write_json(path, payload, overwrite)
-        elif suffix == ".csv":
-            write_table(path, res.rows, overwrite=overwrite)
+    _write_result(outputs, payload, res.rows, overwrite)
     _plot(plot_path, lambda p: p.plot_nucleation(res, **p.frame_axis(res.rows)), overwrite)
     _report_written(outputs + [plot_path], quiet)
 
@@ -290,8 +275,7 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     --temperature-key v_target, a variable holding the thermostat target
     printed with thermo_style).
     """
-    from quests.io import write_json, write_table
-    from quests.io import split_named
+    from quests.io import split_named, write_table
     from quests.thermo import attach_thermo_logs, phase_boundary_report, read_phases
 
     files = read_phases(phase_specs, fmt, phase_key, not quiet)
@@ -311,11 +295,8 @@ def phase_boundary(phase_specs, temperature_key, pressure_key, pressure, energy_
     parameters = {"k": k, "cutoff": cutoff, "bandwidth": bandwidth,
                   "temperature_key": temperature_key, "pressure_key": pressure_key,
                   "energy_key": energy_key}
-    if output is not None and Path(output).suffix.lower() == ".json":
-        write_json(output, {"inputs": {"phases": list(phase_specs)}, "parameters": parameters,
-                            **report.to_dict()}, overwrite)
-    elif output is not None:
-        write_table(output, report.rows(), overwrite=overwrite)
+    _write_result(output, {"inputs": {"phases": list(phase_specs)}, "parameters": parameters,
+                           **report.to_dict()}, report.rows(), overwrite)
     _plot(plot_path, lambda p: p.plot_phase_boundary(report.boundaries), overwrite)
     if line_path is not None:
         write_table(line_path, report.line_rows(),

@@ -8,7 +8,7 @@ import numpy as np
 
 from quests._errors import InvalidInputError
 from quests.cli import cli
-from quests.cli._options import _asked, _check_top, _plot, _report_written, _run, \
+from quests.cli._options import _asked, _plot, _report_written, _run, _write_result, \
     _xyz_writers, bandwidth_option, common_options, descriptor_options, output_option, \
     plot_option, query_options, scheduler_option
 
@@ -45,7 +45,7 @@ def _xyz_writer(handle, only_flagged=False):
               help="Per-atom model error to calibrate dH against: an array such as "
                    "force_error, or forces:ref_forces for |F - F_ref|.")
 @plot_option("Plot dH per frame (and the calibration with --errors).")
-@click.option("--top", type=int, default=10, show_default=True,
+@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="Most novel frames listed in the summary.")
 @common_options(output="Per-atom dH as extxyz (.xyz) or the per-frame table (.json, .csv); "
                        "repeat for several.", output_multiple=True,
@@ -61,10 +61,9 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     novel frames; -o out.xyz writes the trajectory back with a per-atom dH
     array (colour by it in OVITO), --flagged the frames to recompute with DFT.
     """
-    from quests.io import check_output_path, write_table
+    from quests.io import check_output_path
     from quests.uncertainty import TrajectoryUncertainty, reference_estimator
 
-    _check_top(top)
     outputs = list(output)
     if index_path is not None and not Path(index_path).exists():
         check_output_path(index_path)
@@ -94,9 +93,8 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
         click.echo("\n" + calibration.summary(errors))
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
                           "index": index_path}, **result.to_dict(calibration)}
-    for path in outputs:
-        if not path.lower().endswith(".xyz"):
-            write_table(path, result.results.rows, payload, overwrite)
+    _write_result(outputs, {**payload, "rows": result.results.rows}, result.results.rows,
+                  overwrite)
     _plot(plot_path, lambda p: p.uncertainty_figure(result.results.rows, threshold,
                                                     calibration, dh, errs), overwrite)
     _report_written(outputs + [flagged, plot_path], quiet)

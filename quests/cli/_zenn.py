@@ -9,7 +9,8 @@ from quests._defaults import DEFAULT_DEBYE_SCALING, MAX_GRID_POINTS
 from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
-from quests.cli._options import _plot, _report_written, common_options, plot_option
+from quests.cli._options import _plot, _report_written, _write_result, common_options, \
+    plot_option
 
 
 #: --volumes: grid points of volume
@@ -61,15 +62,9 @@ def _qha_options(command):
 def _write_report(report, output, inputs, parameters, plot_path, diagram_path, overwrite,
                   quiet, reference=None):
     """Print the report; write its rows (.csv) or everything (.json), and the plots."""
-    from quests.io import write_json, write_table
-
     click.echo(report.summary())
-    if output is not None:
-        if Path(output).suffix.lower() == ".csv":
-            write_table(output, report.rows(), overwrite=overwrite)
-        else:
-            write_json(output, {"inputs": inputs, "parameters": parameters,
-                                **report.to_dict()}, overwrite)
+    _write_result(output, {"inputs": inputs, "parameters": parameters, **report.to_dict()},
+                  report.rows(), overwrite)
     label = None if report.label == "zentropy" else report.label
     _plot(diagram_path, lambda p: p.plot_phase_diagram(report.diagram, label=label), overwrite)
     names = report.names if report.configurations else [f"configuration {k}"
@@ -191,8 +186,7 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
     Debye-Grüneisen per configuration), without being told the
     configurations.
     """
-    from quests.io import read_columns
-    from quests.zenn import ZENN, distribution_grid
+    from quests.zenn import ZENN, read_training_data
 
     folder = Path(data).is_dir()
     if not folder and (multiplicity or temperatures is not None or n_volumes is not None):
@@ -214,23 +208,18 @@ def zenn_fit(data, n_configurations, multiplicities, hidden, no_entropy, gamma, 
     model = ZENN(n_configurations, multiplicities=g,
                  hidden=widths, entropy=not no_entropy, gamma=gamma, kb=kb, learn_kb=learn_kb,
                  seed=seed)
+    if not folder:
+        x, t, f = read_training_data(data, distributions)
     if distributions:
-        cols = read_columns(data, ("x", "T", "P"))
-        try:
-            xs, ts, grid = distribution_grid(cols["x"], cols["T"], cols["P"])
-        except InvalidInputError as error:
-            raise InvalidInputError(f"{data}: --distributions: {error}") from None
-        model.fit_distributions(xs, ts, grid, epochs=epochs, lbfgs_steps=lbfgs,
-                                convexity=convexity, verbose=not quiet)
-        n_rows, quality = cols["x"].size, ""
+        model.fit_distributions(x, t, f, epochs=epochs, lbfgs_steps=lbfgs, convexity=convexity,
+                                verbose=not quiet)
+        quality = ""
     else:
-        if not folder:
-            cols = read_columns(data, ("x", "T", "F"))
-            x, t, f = cols["x"], cols["T"], cols["F"]
         model.fit(x, t, f, epochs=epochs, lbfgs_steps=lbfgs, derivative_weight=derivative_weight,
                   convexity=convexity, verbose=not quiet)
         rmse = np.sqrt(np.mean((model.predict(x, t)["F"] - f) ** 2))
-        n_rows, quality = f.size, f", F rmse {rmse:.3g} (units of F)"
+        quality = f", F rmse {rmse:.3g} (units of F)"
+    n_rows = f.size
     model.save(output, overwrite)
     click.echo(f"trained on {n_rows} rows ({epochs} Adam epochs, {lbfgs} L-BFGS iterations): "
                f"final loss {model.history_[-1]:.3e}{quality}")

@@ -333,6 +333,20 @@ class Compression:
                 + align_table(("", "structures", "environments", "H (nats)", "D (nats)",
                                "overlap"), lines))
 
+    def ranking(self, top=10, sources=None, n_reference=None):
+        """What ``quests select`` prints: how many picks hold a novel environment, and the
+        first ``top`` picks with their max dH and score (msc methods). ``sources`` name
+        the candidates (file, position); ``n_reference`` counts the training structures."""
+        sel, threshold = self.selection, self.parameters["threshold"]
+        novel = int((sel.max_differential_entropy > threshold).sum())
+        against = "" if n_reference is None else f" against {n_reference} training structures"
+        rows = [(str(rank), f"{sources[i][0]}:{sources[i][1]}" if sources else str(i),
+                 f"{sel.max_differential_entropy[rank]:.3f}", f"{sel.scores[rank]:.3f}")
+                for rank, i in enumerate(sel.indices[:top])]
+        return (f"selected {sel.size} of {sel.n_structures} candidates{against}; {novel} of "
+                f"them hold a novel environment (dH > {threshold:g})\n\n"
+                + align_table(("rank", "candidate", "max dH", "score"), rows))
+
     def to_dict(self):
         """The result as a plain dict (``quests.io.write_json`` makes it strict JSON)."""
         sel = self.selection

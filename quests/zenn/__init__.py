@@ -40,6 +40,7 @@ from quests.zenn._report import (
     MAX_GRID_POINTS,
     ZentropyReport,
     distribution_grid,
+    read_training_data,
     temperature_grid,
     zenn_report,
     zentropy_report,
@@ -59,8 +60,8 @@ from quests.zenn._zentropy import (
 
 __all__ = ["ZENN", "BM4", "EXPANSION_TOLERANCE", "MAX_GRID_POINTS", "EnergyVolume",
            "IsobaricProperties", "PhaseDiagram", "Zentropy", "ZentropyReport",
-           "distribution_grid", "temperature_grid", "zenn_report", "zentropy_report",
-           "zentropy_training_data",
+           "distribution_grid", "read_training_data", "temperature_grid", "zenn_report",
+           "zentropy_report", "zentropy_training_data",
            "critical_point", "phase_diagram",
            "debye_free_energy", "debye_function", "debye_temperature", "fit_bm4",
            "helmholtz_energy", "isobaric_properties", "read_configurations",

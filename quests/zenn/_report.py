@@ -20,7 +20,8 @@ from quests.zenn._qha import read_configurations, read_energy_volume
 from quests.zenn._zentropy import isobaric_properties, phase_diagram, zentropy_from_dft
 
 __all__ = ["EXPANSION_TOLERANCE", "MAX_GRID_POINTS", "ZentropyReport", "temperature_grid",
-           "distribution_grid", "zentropy_report", "zentropy_training_data", "zenn_report"]
+           "distribution_grid", "zentropy_report", "zentropy_training_data", "zenn_report",
+           "read_training_data"]
 
 #: 1/K; smaller differences of thermal expansion are finite-difference noise, not physics
 EXPANSION_TOLERANCE = 5e-7
@@ -265,6 +266,26 @@ def distribution_grid(x, t, p):
     if np.isnan(grid).any():
         raise InvalidInputError("some (x, T) pairs repeat, others are missing")
     return xs, ts, grid
+
+
+def read_training_data(path, distributions=False):
+    """What a ZENN learns from, read from a CSV (with a header) or JSON of lists.
+
+    Columns x, T and F (free energies, rows in any order) or, with
+    ``distributions``, x, T and P (Boltzmann probabilities on a full x-by-T grid).
+
+    Returns (x, t, f) of shape (n,) each, or (xs (n_x,), ts (n_T,), P (n_T, n_x)).
+    """
+    from quests.io import read_columns
+
+    if not distributions:
+        cols = read_columns(path, ("x", "T", "F"))
+        return cols["x"], cols["T"], cols["F"]
+    cols = read_columns(path, ("x", "T", "P"))
+    try:
+        return distribution_grid(cols["x"], cols["T"], cols["P"])
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{path}: --distributions: {error}") from None
 
 
 def zenn_report(model, pressure=0.0, temperatures=None, n_volumes=400):
