@@ -42,6 +42,7 @@ __all__ = [
     "Comparison",
     "compare_datasets",
     "frame_summary",
+    "frame_fields",
     "reference_estimator",
 ]
 
@@ -569,6 +570,16 @@ def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff
               else unseen_species(atoms[0], np.unique(atoms[1]), warn=True))
     return Comparison(arrays[0], arrays[1], None if isinstance(test_data, np.ndarray)
                       else test_data, settings, unseen)
+
+
+def frame_fields(row, dh, bound):
+    """What an extxyz frame of a judged trajectory carries: ``info`` (dH_max, dH_mean,
+    novel_fraction from its ``frame_summary`` row) and per-atom ``arrays`` (dH, and
+    dH_bound where dH is approximate). Returns (info, arrays) for ``quests.io.write_frame``.
+    """
+    return ({"dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
+             "novel_fraction": row["novel_fraction"]},
+            {"dH": dh, **({"dH_bound": bound} if row["max_bound"] > 0 else {})})
 
 
 def frame_summary(label, dh, bound, threshold=0.0):

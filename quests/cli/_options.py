@@ -193,12 +193,17 @@ def check_output(path, allowed, overwrite=False):
         raise OutputError(f"output {path}: unsupported suffix (use {', '.join(sorted(allowed))})")
 
 
-def _xyz_writers(stack, outputs, overwrite, make_writer):
-    """One writer per .xyz output, ``make_writer(handle)`` over its atomic output entered on
-    ``stack`` (every streamed output is committed when the stack closes, or none is)."""
-    from quests.io import atomic_output
+def _xyz_writers(stack, outputs, overwrite, fields, keep=None):
+    """One writer per .xyz output: ``writer(row, atoms, *per_atom)`` writes the frame with
+    ``fields(row, *per_atom)`` = (info, arrays), for frames whose row ``keep`` accepts, to
+    an atomic output entered on ``stack`` (committed when the stack closes, or none is)."""
+    from quests.io import atomic_output, write_frame
 
-    return [make_writer(stack.enter_context(atomic_output(path, overwrite)))
+    def writer(handle):
+        return lambda row, atoms, *per_atom: (keep is None or keep(row)) and write_frame(
+            handle, atoms, *fields(row, *per_atom))
+
+    return [writer(stack.enter_context(atomic_output(path, overwrite)))
             for path in outputs if path and path.lower().endswith(".xyz")]
 
 

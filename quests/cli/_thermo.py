@@ -3,7 +3,6 @@
 import contextlib
 
 import click
-import numpy as np
 
 from quests.cli import cli
 from quests.cli._options import output_option, plot_option, \
@@ -59,7 +58,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
     standard errors): melting, crystallisation, a collapse. Frames are
     streamed, so long trajectories run in bounded memory.
     """
-    from quests.io import read_structures, write_frame
+    from quests.io import read_structures
     from quests.thermo import TrajectoryEntropy
 
     outputs = list(output)
@@ -70,10 +69,7 @@ def trajectory(trajectory, reference, reference_frames, k, cutoff, species, inde
         cutoff=cutoff, species=_parse_species(species), event_window=event_window,
         event_threshold=event_threshold, n_jobs=n_jobs, verbose=not quiet)
     with contextlib.ExitStack() as stack:
-        analysis.writers += _xyz_writers(stack, outputs, overwrite, lambda handle: (
-            lambda row, atoms, dh: write_frame(
-                handle, atoms, info={"quests_H": row["entropy"], "quests_dH_mean": row["mean_dH"],
-                                     "quests_bandwidth": row["bandwidth"]}, arrays={"dH": dh})))
+        analysis.writers += _xyz_writers(stack, outputs, overwrite, analysis.frame_fields)
         _run(analysis, trajectory, index, fmt)
     res = analysis.results
     click.echo(analysis.summary(trajectory))
@@ -141,8 +137,7 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
                              average=average, k=k, cutoff=cutoff, species=species,
                              n_jobs=n_jobs, verbose=not quiet)
     with contextlib.ExitStack() as stack:
-        writers = _xyz_writers(stack, outputs, overwrite,
-                               lambda handle: _label_writer(handle, classifier))
+        writers = _xyz_writers(stack, outputs, overwrite, classifier.frame_fields)
         result = _run(PhaseAnalysis(classifier, keep_atoms=False, writers=writers,
                                     verbose=not quiet), trajectory, index, fmt)
     res = result.results
@@ -155,25 +150,6 @@ def phases(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidth, t
     _plot(plot_path, lambda p: p.plot_phase_fractions(res, **p.frame_axis(res.rows)),
           overwrite)
     _report_written(outputs + [plot_path], quiet)
-
-
-def _label_writer(handle, classifier, clusters=False):
-    from quests.io import write_frame
-
-    names = np.array(list(classifier.phases_) + ["unknown"])
-
-    def write(row, atoms, labels, dh, cluster=None):
-        arrays = {"phase": names[labels], "phase_id": labels}
-        for p, name in enumerate(classifier.phases_):
-            arrays[f"dH_{name}"] = dh[:, p]
-        if cluster is not None:
-            arrays["cluster"] = cluster
-        info = {f"fraction_{n}": row[n] for n in names}
-        if "n_max" in row:
-            info["n_max"] = row["n_max"]
-        write_frame(handle, atoms, info=info, arrays=arrays)
-
-    return write
 
 
 @cli.command()
@@ -213,7 +189,7 @@ def nucleation(trajectory, phase_specs, k, cutoff, species, index, fmt, bandwidt
                                   verbose=not quiet)
     with contextlib.ExitStack() as stack:
         analysis.cluster_writers += _xyz_writers(stack, outputs, overwrite,
-                                                 lambda handle: _label_writer(handle, classifier))
+                                                 classifier.frame_fields)
         _run(analysis, trajectory, index, fmt)
     res, fit = analysis.results, analysis.results.cnt
     click.echo(analysis.summary(trajectory))

@@ -13,20 +13,6 @@ from quests.cli._options import _asked, _plot, _report_written, _run, _write_res
     plot_option, query_options, scheduler_option
 
 
-def _xyz_writer(handle, only_flagged=False):
-    from quests.io import write_frame
-
-    def write(row, atoms, dh, bound):
-        if only_flagged and not row["flagged"]:
-            return
-        arrays = {"dH": dh, **({"dH_bound": bound} if row["max_bound"] > 0 else {})}
-        write_frame(handle, atoms, info={"dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
-                                         "novel_fraction": row["novel_fraction"]},
-                    arrays=arrays)
-
-    return write
-
-
 @cli.command()
 @scheduler_option
 @click.argument("trajectory", metavar="TRAJ[@SLICE]")
@@ -62,7 +48,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     array (colour by it in OVITO), --flagged the frames to recompute with DFT.
     """
     from quests.io import check_output_path
-    from quests.uncertainty import TrajectoryUncertainty, reference_estimator
+    from quests.uncertainty import TrajectoryUncertainty, frame_fields, reference_estimator
 
     outputs = list(output)
     if index_path is not None and not Path(index_path).exists():
@@ -76,9 +62,9 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     estimator.verbose = not quiet
     # every streamed output is committed at the end, or none is
     with contextlib.ExitStack() as stack:
-        writers = (_xyz_writers(stack, outputs, overwrite, _xyz_writer)
-                   + _xyz_writers(stack, [flagged], overwrite,
-                                  lambda handle: _xyz_writer(handle, only_flagged=True)))
+        writers = (_xyz_writers(stack, outputs, overwrite, frame_fields)
+                   + _xyz_writers(stack, [flagged], overwrite, frame_fields,
+                                  keep=lambda row: row["flagged"]))
         result = _run(TrajectoryUncertainty(estimator, errors=errors,
                                             keep_atoms=errors is not None, writers=writers,
                                             verbose=not quiet), trajectory, index, fmt)
@@ -112,8 +98,8 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
 def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, n_neighbors,
        backend, threshold, n_jobs, output, overwrite, quiet):
     """Per-atom differential entropy dH of the environments of TEST against REF."""
-    from quests.io import atomic_output, atomic_write, write_table
-    from quests.uncertainty import compare_datasets, frame_summary
+    from quests.io import atomic_output, atomic_write, write_frame, write_table
+    from quests.uncertainty import compare_datasets, frame_fields, frame_summary
 
     pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
                             n_jobs=n_jobs, verbose=not quiet)
@@ -141,15 +127,12 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
         if pair.structures is None:
             raise InvalidInputError(".xyz output needs TEST as a structure file, not .npz")
         with atomic_output(output, overwrite) as handle:
-            write = _xyz_writer(handle)
-            start = 0
-            for atoms in pair.structures:
-                part = slice(start, start + len(atoms))
-                start += len(atoms)
-                write(frame_summary("", values[part], bound[part], threshold), atoms,
-                      values[part], bound[part])
-    if not quiet:
-        click.echo(f"wrote {output}", err=True)
+            stops = np.cumsum([len(atoms) for atoms in pair.structures])
+            for atoms, part in zip(pair.structures, np.split(np.arange(values.size), stops)):
+                write_frame(handle, atoms, *frame_fields(
+                    frame_summary("", values[part], bound[part], threshold), values[part],
+                    bound[part]))
+    _report_written([output], quiet)
 
 
 @cli.command()

@@ -158,6 +158,20 @@ class PhaseClassifier:
             labels[dh.min(axis=1) > self.threshold] = UNKNOWN
         return labels
 
+    def frame_fields(self, row, labels, dh, cluster=None):
+        """What an extxyz frame of labelled atoms carries (for OVITO): ``info``, the phase
+        fractions (and n_max), and per-atom ``arrays`` phase, phase_id, dH_NAME per phase
+        (and cluster). Returns (info, arrays) for ``quests.io.write_frame``."""
+        names = np.array(list(self.phases_) + ["unknown"])
+        arrays = {"phase": names[labels], "phase_id": labels,
+                  **{f"dH_{name}": dh[:, p] for p, name in enumerate(self.phases_)}}
+        if cluster is not None:
+            arrays["cluster"] = cluster
+        info = {f"fraction_{n}": row[n] for n in names}
+        if "n_max" in row:
+            info["n_max"] = row["n_max"]
+        return info, arrays
+
     def first_shell(self, structure):
         """(i, j) index pairs of atoms within the first shell of each other."""
         return first_shell_pairs(structure, self.shell)

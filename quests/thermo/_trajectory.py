@@ -261,6 +261,13 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
         for writer in self.writers:
             writer(row, item.structure, dh)
 
+    @staticmethod
+    def frame_fields(row, dh):
+        """What an extxyz frame carries: ``info`` quests_H, quests_dH_mean,
+        quests_bandwidth, and the per-atom ``arrays`` dH. Returns (info, arrays)."""
+        return ({"quests_H": row["entropy"], "quests_dH_mean": row["mean_dH"],
+                 "quests_bandwidth": row["bandwidth"]}, {"dH": dh})
+
     def summary(self, source=None):
         """What ``quests trajectory`` prints: the ranges of H and mean dH, and the events
         (frames named without the file ``source``, TRAJ[@SLICE], if given)."""
