@@ -43,7 +43,7 @@ from quests import _engine
 from quests._errors import QuestsError
 
 __all__ = ["SCHEDULER_ENV", "DEFAULT_BLOCK_ROWS", "SchedulerError", "resolve_scheduler",
-           "dask_engine", "DaskEngine"]
+           "dask_engine", "scheduled", "DaskEngine"]
 
 #: environment variable read when no --scheduler is given
 SCHEDULER_ENV = "QUESTS_SCHEDULER"
@@ -59,6 +59,13 @@ def resolve_scheduler(option=None):
     """The scheduler to use: ``option``, else ``$QUESTS_SCHEDULER``, else None (no dask)."""
     value = option or os.environ.get(SCHEDULER_ENV) or None
     return None if value is None else str(value)
+
+
+def scheduled(option=None):
+    """``dask_engine`` on the scheduler ``resolve_scheduler(option)`` names, or a context
+    that does nothing where none is named (then nothing of dask is imported)."""
+    address = resolve_scheduler(option)
+    return contextlib.nullcontext() if address is None else dask_engine(address)
 
 
 def _connect(scheduler, n_workers):

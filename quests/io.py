@@ -26,6 +26,7 @@ __all__ = [
     "read_lammps_thermo",
     "split_index",
     "split_named",
+    "spec_paths",
     "check_readable",
     "read_columns",
     "ReadError",
@@ -103,6 +104,29 @@ def split_named(spec, what="expected NAME=VALUE"):
     if not sep or not name or not value:
         raise InvalidInputError(f"{what}; got {spec!r}")
     return name, value
+
+
+def spec_paths(value):
+    """Paths a spec may name: FILE, NAME=FILE, FILE=G, FILE@SLICE (and lists of them).
+
+    Candidates, not checks: a caller keeps those that exist (``check_distinct_paths``).
+
+    Examples
+    --------
+    >>> spec_paths("solid=md.xyz@0:10")
+    ['solid=md.xyz@0:10', 'solid', 'md.xyz@0:10', 'solid=md.xyz', 'md.xyz']
+    """
+    if isinstance(value, (tuple, list)):
+        return [p for v in value for p in spec_paths(v)]
+    if not isinstance(value, str) or not value:
+        return []
+    candidates = [value]
+    if "=" in value:
+        candidates += value.split("=", 1)
+    for text in list(candidates):
+        if "@" in text:
+            candidates.append(text.rpartition("@")[0])
+    return candidates
 
 
 def as_slice(text):

@@ -98,24 +98,6 @@ def _print_warnings(caught):
             click.echo(f"warning: {text}", err=True)
 
 
-def _input_candidates(value):
-    """Paths a parameter value may name: FILE, NAME=FILE, FILE=G, FILE@SLICE (and tuples).
-
-    Only the candidates that exist count as inputs (``check_distinct_paths``).
-    """
-    if isinstance(value, (tuple, list)):
-        return [p for v in value for p in _input_candidates(v)]
-    if not isinstance(value, str) or not value:
-        return []
-    candidates = [value]
-    if "=" in value:
-        candidates += value.split("=", 1)
-    for text in list(candidates):
-        if "@" in text:
-            candidates.append(text.rpartition("@")[0])
-    return candidates
-
-
 #: commands that run no numba kernel (the compile notice would be wrong there)
 KERNEL_FREE_COMMANDS = {"zentropy", "fit", "predict"}
 
@@ -140,7 +122,7 @@ class QuestsCommand(click.Command):
 
     def invoke(self, ctx):
         from quests.cli._options import PLOT_SUFFIXES, OutputOption, check_output
-        from quests.io import check_distinct_paths
+        from quests.io import check_distinct_paths, spec_paths
 
         written, inputs = [], []
         for param in self.params:
@@ -149,7 +131,7 @@ class QuestsCommand(click.Command):
                 values = value if isinstance(value, (tuple, list)) else [value]
                 written += [(param, v) for v in values if v]
             else:
-                inputs += _input_candidates(value)
+                inputs += spec_paths(value)
         check_distinct_paths([("/".join(param.opts), v) for param, v in written], inputs)
         for param, path in written:
             if param.suffixes:

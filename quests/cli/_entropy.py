@@ -7,15 +7,15 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
 from quests.cli import cli
-from quests.cli._options import _asked, check_output, _parse_species, \
-    bandwidth_option, common_options, descriptor_options, scheduler_option
+from quests.cli._options import _asked, _parse_species, _report_written, _write_result, \
+    bandwidth_option, check_output, common_options, descriptor_options, scheduler_option
 
 
 def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, output,
                 overwrite, quiet):
     """Shared by ``entropy`` and ``demo``: load, compute, print, write. ``k`` and
     ``cutoff`` None: as the descriptor files hold them, else the defaults."""
-    from quests.io import read_datasets, write_json
+    from quests.io import read_datasets
     from quests.report import entropy_report
 
     bandwidth = bandwidth[0] if len(bandwidth) == 1 else list(bandwidth)
@@ -28,12 +28,9 @@ def run_entropy(specs, *, k, cutoff, bandwidth, species, index, fmt, n_jobs, out
     report = entropy_report(datasets, settings["k"], settings["cutoff"], bandwidth,
                             species=settings["species"], n_jobs=n_jobs, verbose=not quiet)
     click.echo(report.summary())
-    if output is not None:
-        write_json(output, {**report.to_dict(), "inputs": [str(s) for s in specs],
-                            "index": index}, overwrite)
-        if not quiet:
-            click.echo(f"wrote {output}", err=True)
-    return report
+    _write_result(output, {**report.to_dict(), "inputs": [str(s) for s in specs],
+                           "index": index}, None, overwrite)
+    _report_written([output], quiet)
 
 
 @cli.command()

@@ -37,6 +37,16 @@ def plot_option(help="Write a figure.", flag="--plot", name="plot_path"):
     return output_option(flag, name, suffixes=PLOT_SUFFIXES, metavar="FILE.png", help=help)
 
 
+def stacked(*options):
+    """One decorator applying click ``options`` in the order given (as --help lists them)."""
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def scheduler_option(command):
     """--scheduler ADDRESS|local: the command runs inside ``quests.distributed.dask_engine``.
 
@@ -44,14 +54,9 @@ def scheduler_option(command):
     """
     @functools.wraps(command)
     def wrapper(*args, scheduler=None, **kwargs):
-        from quests.distributed import resolve_scheduler
+        from quests.distributed import scheduled
 
-        address = resolve_scheduler(scheduler)
-        if address is None:
-            return command(*args, **kwargs)
-        from quests.distributed import dask_engine
-
-        with dask_engine(address):
+        with scheduled(scheduler):
             return command(*args, **kwargs)
 
     return click.option(
@@ -89,9 +94,7 @@ def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAME
         "format": click.option("--format", "fmt", default=None,
                                help="ase.io format (guessed if omitted)."),
     }
-    for name in reversed(only):
-        func = options[name](func)
-    return func
+    return stacked(*(options[name] for name in only))(func)
 
 
 def kde_method_option(name="method", help="exact: sum over every reference environment; "
@@ -108,20 +111,14 @@ threshold_option = click.option("-t", "--threshold", type=float, default=0.0,
                                 help="dH above which an environment is novel, nats.")
 
 
-def query_options(func):
-    """--method, -m/--candidates, --backend, -t/--threshold: how dH is computed."""
-    options = [
-        kde_method_option(),
-        click.option("-m", "--candidates", "n_neighbors", type=int,
-                     default=DEFAULT_KDE_NEIGHBORS, show_default=True,
-                     help="m, neighbours per query (approx)."),
-        click.option("--backend", type=click.Choice(BACKEND_NAMES), default=BACKEND_NAMES[0],
-                     show_default=True, help="Nearest-neighbour index (approx)."),
-        threshold_option,
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+#: --method, -m/--candidates, --backend, -t/--threshold: how dH is computed
+query_options = stacked(
+    kde_method_option(),
+    click.option("-m", "--candidates", "n_neighbors", type=int, default=DEFAULT_KDE_NEIGHBORS,
+                 show_default=True, help="m, neighbours per query (approx)."),
+    click.option("--backend", type=click.Choice(BACKEND_NAMES), default=BACKEND_NAMES[0],
+                 show_default=True, help="Nearest-neighbour index (approx)."),
+    threshold_option)
 
 
 def _check_jobs(ctx, param, value):
@@ -155,13 +152,7 @@ def common_options(output=None, output_required=False, output_multiple=False, su
                          callback=None if output_multiple else _one_output, help=output),
             click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
         ]
-
-    def decorate(func):
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
+    return stacked(*options)
 
 
 def _parse_species(text):
@@ -247,16 +238,13 @@ def _report_written(paths, quiet):
                 click.echo(f"wrote {path}", err=True)
 
 
-def _given(ctx, names=("k", "cutoff")):
-    """The parameters among ``names`` that the user set on the command line."""
-    return {name for name in names if ctx.get_parameter_source(name).name != "DEFAULT"}
-
-
 def _asked(ctx, k, cutoff, species):
     """k, cutoff and species as the user asked for them: None where left at the default,
     so that a descriptor file or an index may supply its own (``quests.io.read_datasets``)."""
-    given = _given(ctx)
-    return {"k": k if "k" in given else None, "cutoff": cutoff if "cutoff" in given else None,
+    def given(name, value):
+        return None if ctx.get_parameter_source(name).name == "DEFAULT" else value
+
+    return {"k": given("k", k), "cutoff": given("cutoff", cutoff),
             "species": _parse_species(species)}
 
 

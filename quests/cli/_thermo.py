@@ -7,7 +7,7 @@ import click
 from quests.cli import cli
 from quests.cli._options import output_option, plot_option, \
     _parse_species, _plot, _report_written, _run, _write_result, _xyz_writers, bandwidth_option, \
-    common_options, descriptor_options
+    common_options, descriptor_options, stacked
 
 
 def _bandwidth(text):
@@ -98,20 +98,15 @@ def _classifier(phase_specs, *, bandwidth, threshold, average, k, cutoff, specie
                            verbose=verbose).fit()
 
 
-def _phase_options(func):
-    options = [
-        _PHASE,
-        descriptor_options(frames_option="--frames"),
-        _BANDWIDTH,
-        click.option("-t", "--threshold", type=float, default=None,
-                     help="dH (nats) above which an environment is novel to a phase; atoms "
-                          "novel to every phase are 'unknown' (default: never)."),
-        click.option("--average/--no-average", default=True, show_default=True,
-                     help="Average each atom's phase densities over its first shell."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+_phase_options = stacked(
+    _PHASE,
+    descriptor_options(frames_option="--frames"),
+    _BANDWIDTH,
+    click.option("-t", "--threshold", type=float, default=None,
+                 help="dH (nats) above which an environment is novel to a phase; atoms novel to "
+                      "every phase are 'unknown' (default: never)."),
+    click.option("--average/--no-average", default=True, show_default=True,
+                 help="Average each atom's phase densities over its first shell."))
 
 
 @cli.command()

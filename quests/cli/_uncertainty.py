@@ -151,7 +151,6 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
     1 means REF covers every environment of TEST. With --method approx the
     value is a lower bound (approximate dH is an upper bound).
     """
-    from quests.io import write_json
     from quests.uncertainty import compare_datasets
 
     pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
@@ -161,12 +160,10 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
                                         backend=backend, n_jobs=n_jobs, verbose=not quiet))
     for h, value in zip(np.atleast_1d(hs), values):
         click.echo(f"overlap({test} | {reference}) at h = {h:g}: {value:.4f}")
-    if output is not None:
-        write_json(output, {"inputs": {"test": str(test), "reference": str(reference)},
-                            "parameters": {**pair.settings, "threshold": threshold,
-                                           "method": method},
-                            "bandwidth": list(np.atleast_1d(hs)), "overlap": values,
-                            "n_test": pair.test.shape[0],
-                            "n_reference": pair.reference.shape[0]}, overwrite)
-        if not quiet:
-            click.echo(f"wrote {output}", err=True)
+    _write_result(output, {"inputs": {"test": str(test), "reference": str(reference)},
+                           "parameters": {**pair.settings, "threshold": threshold,
+                                          "method": method},
+                           "bandwidth": list(np.atleast_1d(hs)), "overlap": values,
+                           "n_test": pair.test.shape[0],
+                           "n_reference": pair.reference.shape[0]}, None, overwrite)
+    _report_written([output], quiet)

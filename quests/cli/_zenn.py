@@ -10,7 +10,7 @@ from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
 from quests.cli._options import _plot, _report_written, _write_result, common_options, \
-    plot_option
+    plot_option, stacked
 
 
 #: --volumes: grid points of volume
@@ -40,23 +40,17 @@ def _config(spec):
                                 "a number") from None
 
 
-def _qha_options(command):
-    """The Debye-Grüneisen model's parameters, and the cell of E(V) given as CSV."""
-    for option in (
-            click.option("--mass", type=float, default=None,
-                         help="Mean atomic mass (amu) of configurations given as CSV."),
-            click.option("--n-atoms", type=int, default=None,
-                         help="Atoms per cell of configurations given as CSV (volume, "
-                              "energy per cell)."),
-            click.option("--gruneisen-x", type=float, default=2.0 / 3.0, show_default=True,
-                         help="x in the Grüneisen parameter (1 + B')/2 - x."),
-            click.option("--debye-scaling", type=float, default=DEFAULT_DEBYE_SCALING,
-                         show_default=True,
-                         help="s in the Debye temperature s * 231.04 K * v^(1/6) * "
-                              "(B0/M)^(1/2) (v Å^3 per atom, B0 GPa, M amu); 0.617 is "
-                              "Moruzzi-Janak-Schwarz.")):
-        command = option(command)
-    return command
+#: the Debye-Grüneisen model's parameters, and the cell of E(V) given as CSV
+_qha_options = stacked(
+    click.option("--debye-scaling", type=float, default=DEFAULT_DEBYE_SCALING, show_default=True,
+                 help="s in the Debye temperature s * 231.04 K * v^(1/6) * (B0/M)^(1/2) (v Å^3 "
+                      "per atom, B0 GPa, M amu); 0.617 is Moruzzi-Janak-Schwarz."),
+    click.option("--gruneisen-x", type=float, default=2.0 / 3.0, show_default=True,
+                 help="x in the Grüneisen parameter (1 + B')/2 - x."),
+    click.option("--n-atoms", type=int, default=None,
+                 help="Atoms per cell of configurations given as CSV (volume, energy per cell)."),
+    click.option("--mass", type=float, default=None,
+                 help="Mean atomic mass (amu) of configurations given as CSV."))
 
 
 def _write_report(report, output, inputs, parameters, plot_path, diagram_path, overwrite,
