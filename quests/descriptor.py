@@ -33,6 +33,7 @@ __all__ = [
     "compute_descriptors",
     "describe_groups",
     "descriptor_length",
+    "resolve_species",
     "structure_offsets",
     "structure_species",
 ]
@@ -115,8 +116,7 @@ def describe_groups(groups, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, species=None,
             raise InvalidInputError(f"{name} holds no structures")
         frames.append(items)
     structures = [f for items in frames if items for f in items]
-    if species == "all":
-        species = structure_species(structures)
+    species = resolve_species(species, structures) if species == "all" else species
     x_all = compute_descriptors(structures, k, cutoff, species=species, n_jobs=n_jobs,
                                 verbose=verbose) if structures else None
     descriptors, counts, start = [], [], 0
@@ -258,18 +258,32 @@ def _check_memory(n_atoms, k, n_blocks, itemsize, workers):
             "a k above the atoms within the cutoff only adds zeros)")
 
 
-def _species_list(species, frames):
-    """The atomic numbers of the multicomponent blocks: [] for the single-component
-    descriptor, those present in ``frames`` for "all"."""
+def resolve_species(species, structures=()):
+    """The ``species=`` option made concrete: None (the single-component descriptor),
+    the atomic numbers present in ``structures`` for "all" (sorted), or the given
+    atomic numbers as ints, in their order.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> resolve_species("all", [Atoms("CuAuCu")]), resolve_species([79, 29]), resolve_species(None)
+    ([29, 79], [79, 29], None)
+    """
     if species is None:
-        return []
+        return None
     if isinstance(species, str):
         if species != "all":
             raise InvalidInputError(
                 f"species must be None, 'all' or a list of atomic numbers; got {species!r}"
             )
-        return structure_species(frames)
+        return structure_species(structures)
     return [int(z) for z in species]
+
+
+def _species_list(species, frames):
+    """The atomic numbers of the multicomponent blocks: [] for the single-component
+    descriptor."""
+    return resolve_species(species, frames) or []
 
 
 def frame_chunks(sizes, rows):

@@ -12,7 +12,7 @@ import numpy as np
 from quests._errors import InvalidInputError
 from quests._text import align_table
 from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, Bandwidth, validate_params
-from quests.descriptor import DEFAULT_CUTOFF, DEFAULT_K, compute_descriptors, structure_species
+from quests.descriptor import DEFAULT_CUTOFF, DEFAULT_K, compute_descriptors, resolve_species
 from quests.kde import DEFAULT_BANDWIDTH, dataset_entropy
 from quests.structures import as_frames
 
@@ -132,7 +132,7 @@ def entropy_report(
                 for name, value in datasets.items()}
     if isinstance(species, str) and species == "all":
         frames = [f for v in datasets.values() if not isinstance(v, stored) for f in v]
-        species = structure_species(frames) if frames else None
+        species = resolve_species(species, frames) if frames else None
     _warm_up(describe=any(not isinstance(v, stored) for v in datasets.values()))
     rows, blocks = [], []
     for name, value in datasets.items():

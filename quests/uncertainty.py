@@ -27,7 +27,8 @@ from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Inte
     Options, check_descriptors, check_estimator_params
 from quests._text import align_table
 from quests.analysis import BatchedFrameAnalysis, frame_label
-from quests.kde import BACKENDS, DEFAULT_BACKEND, DEFAULT_KDE_NEIGHBORS, NeighborIndex
+from quests.kde import AUTO_EXACT_REFERENCE, BACKENDS, DEFAULT_BACKEND, \
+    DEFAULT_KDE_NEIGHBORS, NeighborIndex, auto_method
 
 __all__ = [
     "AUTO_EXACT_REFERENCE",
@@ -45,11 +46,6 @@ __all__ = [
     "frame_fields",
     "reference_estimator",
 ]
-
-#: method="auto" sums over the whole reference up to this many environments
-#: (a query atom then costs 20,000 kernel terms, 52 us on 2 cores: case
-#: exact_query of scripts/benchmark_approx.py) and uses the index above it
-AUTO_EXACT_REFERENCE = 20_000
 
 
 class ExtrapolationError(RuntimeError):
@@ -162,12 +158,13 @@ class UncertaintyEstimator:
             descriptors = check_descriptors(reference, "reference descriptors")
             self.reference_species_ = _present_species(numbers, descriptors.shape[0])
             return self._set_reference(descriptors, None)
-        from quests.descriptor import compute_descriptors, structure_species
+        from quests.descriptor import compute_descriptors, resolve_species, structure_species
         from quests.structures import as_frames
 
         frames = as_frames(reference, "reference structure")
         self.reference_species_ = structure_species(frames)
-        self.species_ = (self.reference_species_ if self.species == "all"
+        # "all": the reference's species; a list is kept sorted, as an index records it
+        self.species_ = (resolve_species("all", frames) if self.species == "all"
                          else self._species_list(None))
         descriptors = compute_descriptors(frames, self.k, self.cutoff, species=self.species_,
                                           n_jobs=self.n_jobs, verbose=self.verbose)
@@ -209,7 +206,7 @@ class UncertaintyEstimator:
                 f"and species={self.species_} give {expected}: use the same descriptor settings"
             )
         if self.method == "auto":
-            self.method_ = "exact" if self.n_reference_ <= AUTO_EXACT_REFERENCE else "approx"
+            self.method_ = auto_method(self.n_reference_)  # queries stream in
         else:
             self.method_ = self.method
         if self.n_neighbors >= self.n_reference_:
@@ -545,7 +542,7 @@ def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff
     ``QuestsWarning`` names them); a file that does not record its atoms'
     species is said, since such atoms then go unrecognised.
     """
-    from quests.descriptor import compute_descriptors, structure_species
+    from quests.descriptor import compute_descriptors, resolve_species
     from quests.io import read_datasets
 
     data = read_datasets([test, reference], index, format, k=k, cutoff=cutoff,
@@ -553,8 +550,8 @@ def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff
     settings = dict(data.settings)
     (test_name, test_data), (ref_name, ref_data) = data.items()
     if settings["species"] == "all":
-        settings["species"] = structure_species(
-            [s for d in (test_data, ref_data) if not isinstance(d, np.ndarray) for s in d])
+        settings["species"] = resolve_species(
+            "all", [s for d in (test_data, ref_data) if not isinstance(d, np.ndarray) for s in d])
     arrays = [d if isinstance(d, np.ndarray) else
               compute_descriptors(d, settings["k"], settings["cutoff"],
                                   species=settings["species"], n_jobs=n_jobs, verbose=verbose)

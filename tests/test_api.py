@@ -37,6 +37,7 @@ X = np.random.default_rng(0).normal(size=(20, 4)) * 0.02
 VALID_ARGS = {
     "compute_descriptors": (rattled_crystal(),),
     "nearest_neighbors": (rattled_crystal(),),
+    "neighbor_pairs": (rattled_crystal(),),
     "entropy_report": ({"a": rattled_crystal()},),
     "kernel_sum": (X,),
     "entropy": (X,),

@@ -132,3 +132,40 @@ def test_cell_list_bins_every_point_once_at_any_extent(extent):
     for b in range(start.size - 1):
         got[order[start[b]:start[b + 1]]] = b
     np.testing.assert_array_equal(got, expected)
+
+
+def _pairs_by_brute_force(positions, cell, pbc, radius):
+    """Plain-numpy twin of ``pairs_within``: every lattice shift that can reach the radius,
+    every atom pair, sorted by (i, j)."""
+    heights = np.abs(np.linalg.det(cell)) / np.linalg.norm(
+        np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    reach = [int(np.ceil(radius / h)) + 1 if p else 0 for h, p in zip(heights, pbc)]
+    shifts = np.array([(a, b, c) for a in range(-reach[0], reach[0] + 1)
+                       for b in range(-reach[1], reach[1] + 1)
+                       for c in range(-reach[2], reach[2] + 1)])
+    pairs = []
+    for s in shifts:
+        d = positions[None, :, :] + s @ cell - positions[:, None, :]
+        close = np.linalg.norm(d, axis=2) < radius
+        if not s.any():
+            np.fill_diagonal(close, False)
+        pairs += list(zip(*np.nonzero(close)))
+    pairs.sort()
+    return np.array([p[0] for p in pairs], dtype=np.int64), \
+        np.array([p[1] for p in pairs], dtype=np.int64)
+
+
+@pytest.mark.parametrize("pbc", [(True, True, True), (True, True, False), (False,) * 3])
+@pytest.mark.parametrize("radius", [1.5, 3.2, 6.5])
+def test_pairs_within_matches_brute_force(pbc, radius):
+    """Directed pairs over periodic images, each image of j once, never i with itself
+    unshifted; a skewed small cell so that images several cells away count."""
+    rng = np.random.default_rng(int(radius * 10))
+    cell = np.array([[3.1, 0.0, 0.0], [1.4, 2.9, 0.0], [0.7, 0.5, 3.3]])
+    positions = rng.random((7, 3)) @ cell
+    augmented = augment_cells(np.array([cell]), np.array([pbc]))[0][0]
+    i, j = nk.pairs_within(positions, augmented, np.array(pbc), radius)
+    order = np.lexsort((j, i))
+    expected = _pairs_by_brute_force(positions, cell, pbc, radius)
+    np.testing.assert_array_equal(i[order], expected[0])
+    np.testing.assert_array_equal(j[order], expected[1])

@@ -360,3 +360,45 @@ def neighbor_search(positions_ic, cell_cc, pbc_c, cutoff):
         origin_c, width_c, n_bins_c, bin_start_b, order_e,
     )
     return search, n_max
+
+
+@nb.njit(cache=True)
+def pairs_within(positions_ic, cell_cc, pbc_c, radius):
+    """Directed pairs (i, j) of atoms closer than ``radius`` over all periodic images.
+
+    A pair appears once per image of j within the radius (an atom's own images
+    count; its unshifted copy does not). Returns ``(i_p, j_p)`` in the order
+    found (``quests.neighbors.neighbor_pairs`` sorts them). ``cell_cc`` as in
+    ``periodic_images``.
+    """
+    search, _ = neighbor_search(positions_ic, cell_cc, pbc_c, radius)
+    home_ic, image_ec, image_atom_e, image_home_e, origin_c, width_c, n_bins_c, bin_start_b, \
+        order_e = search
+    r2_max = radius * radius
+    n = positions_ic.shape[0]
+    m = 0
+    for pass_ in range(2):
+        if pass_ == 1:
+            i_p = np.empty(m, np.int64)
+            j_p = np.empty(m, np.int64)
+            m = 0
+        for i in range(n):
+            p = home_ic[i]
+            bc = _bin_coords(p, origin_c, width_c, n_bins_c)
+            for c0 in range(max(bc[0] - 1, 0), min(bc[0] + 2, n_bins_c[0])):
+                for c1 in range(max(bc[1] - 1, 0), min(bc[1] + 2, n_bins_c[1])):
+                    for c2 in range(max(bc[2] - 1, 0), min(bc[2] + 2, n_bins_c[2])):
+                        b = (c0 * n_bins_c[1] + c1) * n_bins_c[2] + c2
+                        for t in range(bin_start_b[b], bin_start_b[b + 1]):
+                            e = order_e[t]
+                            if image_home_e[e] and image_atom_e[e] == i:
+                                continue
+                            dx = image_ec[e, 0] - p[0]
+                            dy = image_ec[e, 1] - p[1]
+                            dz = image_ec[e, 2] - p[2]
+                            if dx * dx + dy * dy + dz * dz < r2_max:
+                                if pass_ == 1:
+                                    i_p[m] = i
+                                    j_p[m] = image_atom_e[e]
+                                m += 1
+    return i_p, j_p

@@ -13,9 +13,11 @@ the outer mean (H, D) or truncate to the candidates of a ``NeighborIndex``
 from quests.kde._estimators import (
     AUTO_EXACT_ENVIRONMENTS,
     AUTO_EXACT_PAIRS,
+    AUTO_EXACT_REFERENCE,
     DEFAULT_KDE_NEIGHBORS,
     DEFAULT_TOLERANCE,
     DatasetEntropy,
+    auto_method,
     dataset_entropy,
     differential_entropy,
     diversity,
@@ -36,6 +38,7 @@ from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex, read_ind
 __all__ = [
     "AUTO_EXACT_ENVIRONMENTS",
     "AUTO_EXACT_PAIRS",
+    "AUTO_EXACT_REFERENCE",
     "BACKENDS",
     "DEFAULT_BACKEND",
     "DEFAULT_BANDWIDTH",
@@ -45,6 +48,7 @@ __all__ = [
     "DatasetEntropy",
     "KernelSums",
     "NeighborIndex",
+    "auto_method",
     "dataset_entropy",
     "differential_entropy",
     "diversity",

@@ -32,6 +32,8 @@ from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex, _query_h
 __all__ = [
     "AUTO_EXACT_ENVIRONMENTS",
     "AUTO_EXACT_PAIRS",
+    "AUTO_EXACT_REFERENCE",
+    "auto_method",
     "DEFAULT_KDE_NEIGHBORS",
     "DEFAULT_TOLERANCE",
     "DatasetEntropy",
@@ -48,6 +50,10 @@ __all__ = [
 AUTO_EXACT_ENVIRONMENTS = 100_000
 #: "auto" computes dH exactly while n_queries x n_reference stays below this (~6 s)
 AUTO_EXACT_PAIRS = 2_000_000_000
+#: "auto" sums dH of a stream of queries (a trajectory, a running simulation) over the whole
+#: reference up to this many environments (a query atom then costs 20,000 kernel terms,
+#: 52 us on 2 cores: case exact_query of scripts/benchmark_approx.py), over an index above
+AUTO_EXACT_REFERENCE = 20_000
 #: target standard error (nats) of sampled H and D
 DEFAULT_TOLERANCE = 0.01
 
@@ -106,10 +112,29 @@ class DatasetEntropy:
                  "method")}
 
 
+def auto_method(n_reference, n_queries=None, *, dataset=False):
+    """What ``method='auto'`` means: 'exact' while exact kernel sums are fast, else 'approx'.
+
+    The one home of the rule. ``dataset``: H and D of a dataset of ``n_reference``
+    environments, exact up to ``AUTO_EXACT_ENVIRONMENTS``. Otherwise dH of queries:
+    exact while ``n_queries`` x ``n_reference`` <= ``AUTO_EXACT_PAIRS``; for a stream
+    of unknown length (``n_queries`` None), while the reference holds at most
+    ``AUTO_EXACT_REFERENCE`` environments.
+
+    Examples
+    --------
+    >>> auto_method(50_000, dataset=True), auto_method(50_000), auto_method(50_000, 100)
+    ('exact', 'approx', 'exact')
+    """
+    if dataset:
+        return "exact" if n_reference <= AUTO_EXACT_ENVIRONMENTS else "approx"
+    if n_queries is None:
+        return "exact" if n_reference <= AUTO_EXACT_REFERENCE else "approx"
+    return "exact" if n_queries * n_reference <= AUTO_EXACT_PAIRS else "approx"
+
+
 def _resolve_dataset_method(method, n):
-    if method == "auto":
-        return "exact" if n <= AUTO_EXACT_ENVIRONMENTS else "approx"
-    return method
+    return auto_method(n, dataset=True) if method == "auto" else method
 
 
 @validate_params(_SAMPLED)
@@ -244,9 +269,7 @@ def _resolve_query_method(method, n_queries, reference, n_neighbors):
     n = reference.n_samples_ if isinstance(reference, NeighborIndex) else len(reference)
     if n_neighbors >= n:
         return "exact"  # the m candidates would be every point: the exact sum
-    if method == "auto":
-        return "exact" if n_queries * n <= AUTO_EXACT_PAIRS else "approx"
-    return method
+    return auto_method(n, n_queries) if method == "auto" else method
 
 
 @validate_params(_TRUNCATED)

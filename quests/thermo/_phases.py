@@ -212,18 +212,13 @@ class PhaseClassifier:
 def first_shell_pairs(structure, shell=1.207):
     """Directed pairs (i, j) with |r_ij| < shell x the median nearest-neighbour distance.
 
-    Periodic images are followed (ase's neighbour list, which returns the
-    pair indices that ``quests.neighbors`` does not), so shells wrap across
-    the cell. ``structure``: anything ``quests.structures.as_frame`` takes.
-    Returns two int arrays.
+    Periodic images are followed (``quests.neighbors.neighbor_pairs``), so shells
+    wrap across the cell. ``structure``: anything ``quests.structures.as_frame``
+    takes. Returns two int arrays, sorted by i, then j.
     """
-    from ase.neighborlist import neighbor_list
+    from quests.neighbors import neighbor_pairs
 
-    from quests.structures import as_atoms
-
-    d_nn = nearest_neighbor_distance(structure)
-    i, j = neighbor_list("ij", as_atoms(structure), shell * d_nn)
-    return i, j
+    return neighbor_pairs(structure, shell * nearest_neighbor_distance(structure))
 
 
 def nearest_neighbor_distance(structure):

@@ -81,7 +81,7 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
     those frames is measured against the others, its own environments left
     out and their kernel sum scaled to the whole window, so the window is not
     biased low). A reference of more than
-    ``quests.uncertainty.AUTO_EXACT_REFERENCE`` environments is searched
+    ``quests.kde.AUTO_EXACT_REFERENCE`` environments is searched
     through a nearest-neighbour index: dH is then the approximate upper bound
     of ``quests.kde.differential_entropy``. Events are
     frames where H(t) or dH(t) changes abruptly (``detect_events``: a jump
@@ -155,18 +155,18 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
         self.n_jobs = n_jobs
 
     def _describe(self, frames):
-        from quests.descriptor import compute_descriptors, structure_species
+        from quests.descriptor import compute_descriptors, resolve_species, structure_species
 
         if self.known_species_ is None and self.reference is None:
             # the reference window's species, whatever the batch size
             self.known_species_ = structure_species(frames[:self.reference_frames])
             if self.species_ == "all":
-                self.species_ = self.known_species_
+                self.species_ = resolve_species("all", frames[:self.reference_frames])
         return compute_descriptors(frames, self.k, self.cutoff, species=self.species_,
                                    n_jobs=self.n_jobs)
 
     def _prepare(self):
-        from quests.descriptor import structure_species
+        from quests.descriptor import resolve_species, structure_species
         from quests.structures import as_frames
 
         check_estimator_params(self)
@@ -191,18 +191,17 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
             frames = as_frames(self.reference, "reference structure")
             self.known_species_ = structure_species(frames)
             if self.species == "all":
-                self.species_ = self.known_species_
+                self.species_ = resolve_species("all", frames)
             x = self._describe(frames)
         self._set_reference(x)
 
     def _set_reference(self, x):
-        from quests.kde import NeighborIndex
-        from quests.uncertainty import AUTO_EXACT_REFERENCE
+        from quests.kde import NeighborIndex, auto_method
 
         self.results.n_reference = int(x.shape[0])
         self._reference_array = x
         # one index for the whole run where exact sums would be slow
-        self._reference_x = x if x.shape[0] <= AUTO_EXACT_REFERENCE else \
+        self._reference_x = x if auto_method(x.shape[0]) == "exact" else \
             NeighborIndex(n_jobs=self.n_jobs).fit(x)
 
     def _frame_extra(self, label, structure, frame):
