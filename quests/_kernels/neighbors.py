@@ -248,19 +248,12 @@ def _displacement_less(d_nc, a, b, tol):
 
 
 @nb.njit(cache=True)
-def k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, order_n, out_d_nc, out_r_n):
-    """The k nearest neighbours of atom i within ``cutoff`` (all images count).
-
-    Candidates within the cutoff are sorted by distance; among candidates tied
-    with the k-th one (within ``TIE_TOLERANCE``) the lexicographically smallest
-    displacement vectors are kept. Writes displacements (neighbour minus atom,
-    Å) and distances into ``out_d_nc[:count]``, ``out_r_n[:count]`` in order of
-    distance, and returns ``count`` (<= k), or -1 if an atom overlaps atom i.
-    ``search`` is the tuple made by ``neighbor_search``; ``cand_r2_n``,
-    ``cand_d_nc`` and ``order_n`` are scratch arrays of ``max_candidates`` rows.
-    """
-    home_ic, image_ec, image_atom_e, image_home_e, origin_c, width_c, n_bins_c, bin_start_b, order_e = search
-    cutoff2 = cutoff * cutoff
+def _gather(i, search, cutoff2, cand_r2_n, cand_d_nc, cand_e_n):
+    """Images within sqrt(``cutoff2``) of atom i, its own unshifted copy excepted: their
+    squared distances, displacements (image minus atom) and image numbers go to the first
+    rows of the scratch arrays; returns how many. ``search`` as made by ``neighbor_search``."""
+    home_ic, image_ec, image_atom_e, image_home_e, origin_c, width_c, n_bins_c, bin_start_b, \
+        order_e = search
     p = home_ic[i]
     bc = _bin_coords(p, origin_c, width_c, n_bins_c)
     n_cand = 0
@@ -281,7 +274,25 @@ def k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, order_n, out_d_nc, out
                         cand_d_nc[n_cand, 0] = dx
                         cand_d_nc[n_cand, 1] = dy
                         cand_d_nc[n_cand, 2] = dz
+                        cand_e_n[n_cand] = e
                         n_cand += 1
+    return n_cand
+
+
+@nb.njit(cache=True)
+def k_nearest(i, search, k, cutoff, cand_r2_n, cand_d_nc, order_n, out_d_nc, out_r_n):
+    """The k nearest neighbours of atom i within ``cutoff`` (all images count).
+
+    Candidates within the cutoff are sorted by distance; among candidates tied
+    with the k-th one (within ``TIE_TOLERANCE``) the lexicographically smallest
+    displacement vectors are kept. Writes displacements (neighbour minus atom,
+    Å) and distances into ``out_d_nc[:count]``, ``out_r_n[:count]`` in order of
+    distance, and returns ``count`` (<= k), or -1 if an atom overlaps atom i.
+    ``search`` is the tuple made by ``neighbor_search``; ``cand_r2_n``,
+    ``cand_d_nc`` and ``order_n`` are scratch arrays of ``max_candidates`` rows.
+    """
+    # order_n serves as the image scratch of _gather: the sort below overwrites it
+    n_cand = _gather(i, search, cutoff * cutoff, cand_r2_n, cand_d_nc, order_n)
     if n_cand == 0:
         return 0
     order = order_n[:n_cand]
@@ -371,34 +382,22 @@ def pairs_within(positions_ic, cell_cc, pbc_c, radius):
     found (``quests.neighbors.neighbor_pairs`` sorts them). ``cell_cc`` as in
     ``periodic_images``.
     """
-    search, _ = neighbor_search(positions_ic, cell_cc, pbc_c, radius)
-    home_ic, image_ec, image_atom_e, image_home_e, origin_c, width_c, n_bins_c, bin_start_b, \
-        order_e = search
-    r2_max = radius * radius
+    search, n_max = neighbor_search(positions_ic, cell_cc, pbc_c, radius)
+    image_atom_e = search[2]
+    cand_r2_n = np.empty(n_max)
+    cand_d_nc = np.empty((n_max, 3))
+    cand_e_n = np.empty(n_max, np.int64)
     n = positions_ic.shape[0]
+    counts = np.empty(n, np.int64)
+    for i in range(n):
+        counts[i] = _gather(i, search, radius * radius, cand_r2_n, cand_d_nc, cand_e_n)
+    i_p = np.empty(counts.sum(), np.int64)
+    j_p = np.empty(counts.sum(), np.int64)
     m = 0
-    for pass_ in range(2):
-        if pass_ == 1:
-            i_p = np.empty(m, np.int64)
-            j_p = np.empty(m, np.int64)
-            m = 0
-        for i in range(n):
-            p = home_ic[i]
-            bc = _bin_coords(p, origin_c, width_c, n_bins_c)
-            for c0 in range(max(bc[0] - 1, 0), min(bc[0] + 2, n_bins_c[0])):
-                for c1 in range(max(bc[1] - 1, 0), min(bc[1] + 2, n_bins_c[1])):
-                    for c2 in range(max(bc[2] - 1, 0), min(bc[2] + 2, n_bins_c[2])):
-                        b = (c0 * n_bins_c[1] + c1) * n_bins_c[2] + c2
-                        for t in range(bin_start_b[b], bin_start_b[b + 1]):
-                            e = order_e[t]
-                            if image_home_e[e] and image_atom_e[e] == i:
-                                continue
-                            dx = image_ec[e, 0] - p[0]
-                            dy = image_ec[e, 1] - p[1]
-                            dz = image_ec[e, 2] - p[2]
-                            if dx * dx + dy * dy + dz * dz < r2_max:
-                                if pass_ == 1:
-                                    i_p[m] = i
-                                    j_p[m] = image_atom_e[e]
-                                m += 1
+    for i in range(n):
+        found = _gather(i, search, radius * radius, cand_r2_n, cand_d_nc, cand_e_n)
+        for c in range(found):
+            i_p[m] = i
+            j_p[m] = image_atom_e[cand_e_n[c]]
+            m += 1
     return i_p, j_p
