@@ -62,7 +62,17 @@ _INDEX = re.compile(r"^(-?\d+|(-?\d+)?:(-?\d+)?(:(-?\d+)?)?)$")
 
 
 class ReadError(QuestsError, OSError):
-    """A file is missing, unreadable, empty or not in a format ase.io knows."""
+    """A file is missing, unreadable, empty or not in a format ase.io knows.
+
+    Examples
+    --------
+    >>> read_structures("missing.xyz@0:10")
+    Traceback (most recent call last):
+    ...
+    quests.io.ReadError: file not found: missing.xyz
+    >>> issubclass(ReadError, OSError)
+    True
+    """
 
 
 def split_index(spec, index=None):
@@ -75,6 +85,17 @@ def split_index(spec, index=None):
 
     Raises ``InvalidInputError`` for an index that is neither an integer
     nor a slice.
+
+    Examples
+    --------
+    >>> split_index("traj.xyz@-10:")
+    ('traj.xyz', '-10:')
+    >>> split_index("traj.xyz", index="::10")
+    ('traj.xyz', '::10')
+    >>> split_index("traj.xyz@last")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidInputError: traj.xyz@last: the frame selection after '@' must be ...
     """
     spec = str(spec)
     path, sep, tail = spec.rpartition("@")
@@ -130,7 +151,15 @@ def spec_paths(value):
 
 
 def as_slice(text):
-    """The slice that ``text`` selects; an integer i becomes the slice of one frame."""
+    """The slice that ``text`` selects; an integer i becomes the slice of one frame.
+
+    Examples
+    --------
+    >>> as_slice("0:100:2"), as_slice("-1")
+    (slice(0, 100, 2), slice(-1, None, None))
+    >>> list(range(10)[as_slice("3")]), list(range(10)[as_slice("-3:")])
+    ([3], [7, 8, 9])
+    """
     if ":" not in text:
         i = int(text)
         return slice(i, i + 1 if i != -1 else None)
@@ -172,6 +201,16 @@ def iter_structures(spec, index=None, format=None):
         Index applied if ``spec`` has none (``"0:100"``, ``"-1"``, ``"::10"``).
     format : str, optional
         ase.io format name; guessed from the file otherwise.
+
+    Examples
+    --------
+    >>> import os
+    >>> from quests.data import demo_files
+    >>> for label, atoms in iter_structures(demo_files()["cu_300K"], index="::8"):
+    ...     print(os.path.basename(label), len(atoms))
+    cu_300K.xyz frame 0 108
+    cu_300K.xyz frame 8 108
+    cu_300K.xyz frame 16 108
     """
     path, idx = split_index(spec, index)
     check_readable(path)
@@ -299,6 +338,16 @@ def read_structure_files(specs, index=None, format=None, verbose=False):
     Descriptor files are refused: the caller needs the structures themselves.
 
     Returns (structures: list of ase.Atoms, sources: list of (spec, position in it)).
+
+    Examples
+    --------
+    >>> from quests.data import demo_files
+    >>> files = [demo_files()["cu_crystal"], demo_files()["cu_melt"] + "@-2:"]
+    >>> structures, sources = read_structure_files(files)
+    >>> len(structures), [position for _, position in sources]
+    (3, [0, 0, 1])
+    >>> sources[-1][0].endswith("cu_melt.xyz@-2:")
+    True
     """
     structures, sources = [], []
     for spec in specs:
@@ -317,6 +366,22 @@ def check_output_path(path, overwrite=False):
 
     Raises ``OutputError`` if it exists and ``overwrite`` is False, if it is
     a directory, or if its folder is missing or not writable.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "entropy.json")
+    >>> check_output_path(path).name
+    'entropy.json'
+    >>> _ = Path(path).write_text("{}")
+    >>> check_output_path(path)
+    Traceback (most recent call last):
+    ...
+    quests._errors.OutputError: output ...entropy.json exists (use --overwrite to replace it)
+    >>> check_output_path(path, overwrite=True).name
+    'entropy.json'
+    >>> shutil.rmtree(folder)
     """
     p = Path(path)
     if p.is_dir():
@@ -371,7 +436,23 @@ def check_distinct_paths(outputs, inputs=()):
 
 
 class OutputAppearedError(OutputError):
-    """The output did not exist when the run began but does now (another run wrote it)."""
+    """The output did not exist when the run began but does now (another run wrote it).
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "out.txt")
+    >>> with atomic_output(path) as handle:
+    ...     _ = handle.write("this run")
+    ...     _ = Path(path).write_text("another run")  # written meanwhile
+    Traceback (most recent call last):
+    ...
+    quests.io.OutputAppearedError: output ...out.txt appeared while writing; not replaced
+    >>> Path(path).read_text(), os.listdir(folder)
+    ('another run', ['out.txt'])
+    >>> shutil.rmtree(folder)
+    """
 
 
 #: suffixes of the temporaries this package leaves beside an output while writing it
@@ -416,6 +497,23 @@ def clean_stale_temporaries(path):
     stay. An ``.old`` folder holds the previous store of a run killed while it
     swapped stores: if ``path`` is missing it is put back, not removed.
     Returns the removed paths.
+
+    Examples
+    --------
+    >>> import os, shutil, subprocess, sys, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "out.xyz")
+    >>> killed = ("import os, quests.io; out = quests.io.atomic_output(%r); out.__enter__(); "
+    ...           "os._exit(9)" % path)
+    >>> subprocess.run([sys.executable, "-c", killed]).returncode  # killed while writing
+    9
+    >>> [name.endswith(".tmp") for name in os.listdir(folder)]
+    [True]
+    >>> [p.name.endswith(".tmp") for p in clean_stale_temporaries(path)]
+    [True]
+    >>> os.listdir(folder)
+    []
+    >>> shutil.rmtree(folder)
     """
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
@@ -463,7 +561,25 @@ def _umask():
 def output_mode(path, directory=False):
     """Permission bits for an output: those of the file it replaces, else what a plain
     ``open`` would give (0666, or 0777 for a folder, less the umask). Temporary files are
-    created 0600; without this every output would stay so."""
+    created 0600; without this every output would stay so.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "table.csv")
+    >>> _ = Path(path).write_text("frame")
+    >>> os.chmod(path, 0o640)
+    >>> oct(output_mode(path))
+    '0o640'
+    >>> mask = os.umask(0o022); _ = os.umask(mask)
+    >>> output_mode(os.path.join(folder, "new.csv")) == 0o666 & ~mask
+    True
+    >>> _ = atomic_write(path, lambda f: f.write("frame,entropy"), overwrite=True)
+    >>> oct(os.stat(path).st_mode & 0o777)  # the replacement keeps the mode
+    '0o640'
+    >>> shutil.rmtree(folder)
+    """
     try:
         return os.stat(path).st_mode & 0o7777
     except OSError:
@@ -479,6 +595,28 @@ def atomic_output(path, overwrite=False, mode="w"):
     untouched. The file gets the mode of the one it replaces (else the
     umask's), and temporaries of ``path`` left by killed runs are removed
     first (``clean_stale_temporaries``).
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import ase.io
+    >>> from quests.data import rattled_crystal
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "frames.xyz")
+    >>> with atomic_output(path) as handle:
+    ...     for seed in range(3):
+    ...         write_frame(handle, rattled_crystal(seed=seed), info={"seed": seed})
+    >>> [int(atoms.info["seed"]) for atoms in ase.io.read(path, ":")]
+    [0, 1, 2]
+    >>> with atomic_output(path, overwrite=True) as handle:
+    ...     _ = handle.write("half a frame")
+    ...     raise RuntimeError("killed")
+    Traceback (most recent call last):
+    ...
+    RuntimeError: killed
+    >>> len(ase.io.read(path, ":")), os.listdir(folder)
+    (3, ['frames.xyz'])
+    >>> shutil.rmtree(folder)
     """
     p = check_output_path(path, overwrite)
     clean_stale_temporaries(p)
@@ -501,6 +639,22 @@ def atomic_write(path, write, overwrite=False, mode="w"):
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it.
 
     On any error the temporary file is removed and ``path`` is untouched.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "notes.txt")
+    >>> atomic_write(path, lambda f: f.write("k = 32")).name
+    'notes.txt'
+    >>> atomic_write(path, lambda f: f.write("k = 16"))
+    Traceback (most recent call last):
+    ...
+    quests._errors.OutputError: output ...notes.txt exists (use --overwrite to replace it)
+    >>> _ = atomic_write(path, lambda f: f.write("k = 16"), overwrite=True)
+    >>> Path(path).read_text()
+    'k = 16'
+    >>> shutil.rmtree(folder)
     """
     with atomic_output(path, overwrite, mode) as handle:
         write(handle)
@@ -508,7 +662,15 @@ def atomic_write(path, write, overwrite=False, mode="w"):
 
 
 def to_jsonable(value):
-    """Convert numpy scalars/arrays and dataclasses to JSON types; NaN/inf become None."""
+    """Convert numpy scalars/arrays and dataclasses to JSON types; NaN/inf become None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_jsonable({"entropy": np.float64(2.5), "counts": np.arange(3), "gap": np.inf,
+    ...              "converged": np.bool_(True)})
+    {'entropy': 2.5, 'counts': [0, 1, 2], 'gap': None, 'converged': True}
+    """
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -532,6 +694,20 @@ def write_frame(handle, atoms, info=None, arrays=None):
 
     The frame keeps its own info, arrays and calculator results (energies,
     forces); ``atoms`` itself is not modified.
+
+    Examples
+    --------
+    >>> from io import StringIO
+    >>> import ase.io
+    >>> import numpy as np
+    >>> from quests.data import rattled_crystal
+    >>> atoms = rattled_crystal()
+    >>> handle = StringIO()
+    >>> write_frame(handle, atoms, info={"entropy": 2.5},
+    ...             arrays={"dH": np.linspace(0.0, 1.0, len(atoms))})
+    >>> frame = ase.io.read(StringIO(handle.getvalue()), format="extxyz")
+    >>> float(frame.info["entropy"]), frame.arrays["dH"].shape, "dH" in atoms.arrays
+    (2.5, (32,), False)
     """
     import ase.io
 
@@ -550,14 +726,41 @@ def write_frame(handle, atoms, info=None, arrays=None):
 
 def write_structures(path, structures, info=None, overwrite=False):
     """Structures as extxyz (atomically), each with its own info, arrays and results, plus
-    ``info[i]`` (a dict, optional) added to frame i."""
+    ``info[i]`` (a dict, optional) added to frame i.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import ase.io
+    >>> from quests.data import rattled_crystal
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "selected.xyz")
+    >>> frames = [rattled_crystal(seed=seed) for seed in range(3)]
+    >>> write_structures(path, frames, info=[{"rank": rank} for rank in (2, 0, 1)])
+    >>> [(len(atoms), int(atoms.info["rank"])) for atoms in ase.io.read(path, ":")]
+    [(32, 2), (32, 0), (32, 1)]
+    >>> shutil.rmtree(folder)
+    """
     with atomic_output(path, overwrite) as handle:
         for i, atoms in enumerate(structures):
             write_frame(handle, atoms, info=None if info is None else info[i])
 
 
 def write_json(path, payload, overwrite=False):
-    """Write ``payload`` as strict JSON (no NaN/Infinity), with the package version."""
+    """Write ``payload`` as strict JSON (no NaN/Infinity), with the package version.
+
+    Examples
+    --------
+    >>> import json, os, shutil, tempfile
+    >>> import numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> path = write_json(os.path.join(folder, "entropy.json"),
+    ...                   {"entropy": np.float64(3.2), "gap": np.nan})
+    >>> document = json.loads(path.read_text())
+    >>> document["entropy"], document["gap"], "quests_version" in document
+    (3.2, None, True)
+    >>> shutil.rmtree(folder)
+    """
     document = {"quests_version": __version__, **to_jsonable(payload)}
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda f: f.write(text), overwrite)
@@ -569,6 +772,22 @@ def write_table(path, rows, metadata=None, overwrite=False):
     The format follows the suffix; JSON carries the package version and
     ``metadata`` beside the rows. Infinite values are ``inf``/``-inf`` in CSV
     and ``null`` in JSON (strict JSON has no infinity), NaN is empty/null.
+
+    Examples
+    --------
+    >>> import json, os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> rows = [{"frame": 0, "entropy": 3.25}, {"frame": 1, "entropy": float("inf")}]
+    >>> path = write_table(os.path.join(folder, "entropy.csv"), rows)
+    >>> print(path.read_text(), end="")
+    frame,entropy
+    0,3.25
+    1,inf
+    >>> path = write_table(os.path.join(folder, "entropy.json"), rows, metadata={"k": 32})
+    >>> document = json.loads(path.read_text())
+    >>> document["k"], document["rows"][1]
+    (32, {'frame': 1, 'entropy': None})
+    >>> shutil.rmtree(folder)
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
@@ -593,7 +812,24 @@ def _csv_cell(value, converted):
 
 
 def write_descriptors(path, descriptors, metadata, overwrite=False, **arrays):
-    """Save descriptors and their settings to ``.npz`` atomically."""
+    """Save descriptors and their settings to ``.npz`` atomically.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from quests.data import rattled_crystal
+    >>> from quests.descriptor import compute_descriptors
+    >>> atoms = rattled_crystal()
+    >>> x = compute_descriptors([atoms], k=4, cutoff=3.0)
+    >>> folder = tempfile.mkdtemp()
+    >>> path = write_descriptors(os.path.join(folder, "cu.npz"), x,
+    ...                          {"k": 4, "cutoff": 3.0, "species": None},
+    ...                          numbers=atoms.numbers)
+    >>> descriptors, metadata, structure_index = read_descriptors(path)
+    >>> descriptors.shape, metadata["k"], metadata["cutoff"]
+    ((32, 7), 4, 3.0)
+    >>> shutil.rmtree(folder)
+    """
     meta = json.dumps({"quests_version": __version__, **to_jsonable(metadata)}, allow_nan=False)
     return atomic_write(
         path,
@@ -616,6 +852,23 @@ def read_descriptors(path, return_numbers=False):
     those its k and species give, and each per-row array one value per
     row; anything else (and a truncated or damaged archive) is a
     ``ReadError`` naming the file.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import numpy as np
+    >>> from quests.data import rattled_crystal
+    >>> from quests.descriptor import store_descriptors
+    >>> folder = tempfile.mkdtemp()
+    >>> frames = [rattled_crystal(seed=0), rattled_crystal(seed=1)]
+    >>> path = store_descriptors(frames, os.path.join(folder, "cu.npz"), k=4, cutoff=3.0)
+    >>> x, metadata, structure_index = read_descriptors(path)
+    >>> x.shape, metadata["k"], metadata["cutoff"], np.bincount(structure_index).tolist()
+    ((64, 7), 4, 3.0, [32, 32])
+    >>> numbers = read_descriptors(path, return_numbers=True)[3]
+    >>> sorted(set(numbers.tolist()))
+    [29]
+    >>> shutil.rmtree(folder)
     """
     if Path(path).is_dir():
         x, metadata, frame_of_row = read_descriptor_store(path)
@@ -699,12 +952,14 @@ def read_columns(path, columns):
 
     Examples
     --------
-    >>> import tempfile, os
+    >>> import os, shutil, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> path = os.path.join(folder, "ev.csv")
-    >>> _ = open(path, "w").write("volume,energy\\n10,-3.1\\n11,-3.2\\n")
+    >>> with open(path, "w") as handle:
+    ...     _ = handle.write("volume,energy\\n10,-3.1\\n11,-3.2\\n")
     >>> read_columns(path, ("volume", "energy"))["energy"].tolist()
     [-3.1, -3.2]
+    >>> shutil.rmtree(folder)
     """
     check_readable(path)
     try:
@@ -816,6 +1071,31 @@ class Datasets(dict):
     counts : dict name -> ndarray (n_structures,)
         Rows of each selected structure, per descriptor file (not for a store left
         on disk).
+
+    Examples
+    --------
+    >>> from quests.data import demo_files
+    >>> files = [demo_files()["cu_300K"] + "@0:2", demo_files()["cu_melt"] + "@0:3"]
+    >>> data = read_datasets(files)
+    >>> {name: len(frames) for name, frames in data.items()}, data.settings["cutoff"]
+    ({'cu_300K': 2, 'cu_melt': 3}, 5.0)
+    >>> len(data.combined())
+    5
+
+    A descriptor file sets the descriptor space and records its rows:
+
+    >>> import os, shutil, tempfile
+    >>> from quests.data import rattled_crystal
+    >>> from quests.descriptor import store_descriptors
+    >>> folder = tempfile.mkdtemp()
+    >>> frames = [rattled_crystal(seed=0), rattled_crystal(seed=1)]
+    >>> path = store_descriptors(frames, os.path.join(folder, "cu.npz"), k=4, cutoff=3.0)
+    >>> data = read_datasets([path])
+    >>> data.settings["k"], data.counts["cu"].tolist(), data.combined().shape
+    (4, [32, 32], (64, 7))
+    >>> sorted(set(data.numbers("cu").tolist()))
+    [29]
+    >>> shutil.rmtree(folder)
     """
 
     def __init__(self, data, settings, counts, numbers):
@@ -913,7 +1193,21 @@ def read_datasets(specs, index=None, format=None, *, k=None, cutoff=None, specie
 
 
 def save_figure(figure, path, overwrite=False):
-    """Save a matplotlib figure atomically (format from the suffix) and close it."""
+    """Save a matplotlib figure atomically (format from the suffix) and close it.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([300, 900, 1200], [2.1, 3.4, 4.0])
+    >>> folder = tempfile.mkdtemp()
+    >>> path = save_figure(fig, os.path.join(folder, "entropy.png"))
+    >>> path.name, path.stat().st_size > 0, plt.fignum_exists(fig.number)
+    ('entropy.png', True, False)
+    >>> shutil.rmtree(folder)
+    """
     import matplotlib.pyplot as plt
 
     suffix = Path(path).suffix.lower().lstrip(".") or "png"
@@ -1104,6 +1398,25 @@ class DescriptorStore:
     metadata : dict, the descriptor settings (k, cutoff, species) and inputs
     offsets : ndarray (n_blocks + 1,), the first row of each block
     centre : ndarray (n_features,) or None, subtracted from every row read
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import numpy as np
+    >>> from quests.data import rattled_crystal
+    >>> from quests.descriptor import store_descriptors
+    >>> folder = tempfile.mkdtemp()
+    >>> frames = [rattled_crystal(seed=0), rattled_crystal(seed=1)]
+    >>> store = DescriptorStore(store_descriptors(frames, os.path.join(folder, "d.zarr"),
+    ...                                           k=4, cutoff=3.0))
+    >>> store.shape, store.n_blocks, store.metadata["k"]
+    ((64, 7), 1, 4)
+    >>> store[[0, 63]].shape, store.column("structure_index")[[0, 63]].tolist()
+    ((2, 7), [0, 1])
+    >>> x = np.asarray(store)
+    >>> bool(np.abs(store.centred(x.mean(axis=0)).load().mean(axis=0)).max() < 1e-12)
+    True
+    >>> shutil.rmtree(folder)
     """
 
     ndim = 2
