@@ -49,7 +49,21 @@ __all__ = [
 
 
 class ExtrapolationError(RuntimeError):
-    """Raised by an ``UncertaintyMonitor`` with ``action='raise'`` on a novel step."""
+    """Raised by an ``UncertaintyMonitor`` with ``action='raise'`` on a novel step.
+
+    Examples
+    --------
+    A monitor trained on a cold Cu crystal stops at a strongly distorted one:
+
+    >>> from quests.data import rattled_crystal
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(4)]
+    >>> estimator = UncertaintyEstimator(train).fit()
+    >>> hot = rattled_crystal("Cu", size=2, stdev=0.2, seed=5)
+    >>> UncertaintyMonitor(estimator, hot, action="raise")()
+    Traceback (most recent call last):
+    ...
+    quests.uncertainty.ExtrapolationError: call 0: max dH 118.853 > 0.0 (100.0% of atoms novel)
+    """
 
 
 def _settings(estimator):
@@ -428,6 +442,20 @@ def reference_estimator(reference, index_path=None, *, format=None, k=None, cuto
     -------
     estimator : UncertaintyEstimator
     wrote_index : bool, True if this call wrote ``index_path``
+
+    Examples
+    --------
+    Fitted on the embedded 300 K Cu MD, every atom of a Cu melt is novel:
+
+    >>> import ase.io
+    >>> from quests.data import demo_files
+    >>> files = demo_files()
+    >>> estimator, wrote_index = reference_estimator([files["cu_300K"]])
+    >>> estimator.n_reference_, estimator.method_, wrote_index
+    (2160, 'exact', False)
+    >>> melt = ase.io.read(files["cu_melt"], index=0)
+    >>> bool((estimator.differential_entropy(melt) > 0).all())
+    True
     """
     from pathlib import Path
 
@@ -501,6 +529,22 @@ class Comparison:
         descriptor file)
     settings : dict, k, cutoff and species of the descriptors
     unseen : ndarray (n_test,) bool
+
+    Examples
+    --------
+    How much of the 900 K Cu MD the 300 K run covers:
+
+    >>> import numpy as np
+    >>> from quests.data import demo_files
+    >>> files = demo_files()
+    >>> comparison = compare_datasets(files["cu_900K"], files["cu_300K"])
+    >>> comparison.test.shape, comparison.reference.shape
+    ((2160, 63), (2160, 63))
+    >>> round(float(comparison.overlap()), 3)  # fraction of 900 K atoms with dH <= 0
+    0.633
+    >>> dh, bound = comparison.differential_entropy()
+    >>> round(float(np.median(dh)), 2), float(bound.max())
+    (-1.14, 0.0)
     """
 
     test: np.ndarray
@@ -541,6 +585,18 @@ def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff
     both. An atom of TEST of a species REF lacks is marked ``unseen`` (a
     ``QuestsWarning`` names them); a file that does not record its atoms'
     species is said, since such atoms then go unrecognised.
+
+    Examples
+    --------
+    The embedded Cu melt against the 300 K crystal MD: no melt atom is covered.
+
+    >>> from quests.data import demo_files
+    >>> files = demo_files()
+    >>> comparison = compare_datasets(files["cu_melt"], files["cu_300K"])
+    >>> comparison.settings, int(comparison.unseen.sum())
+    ({'k': 32, 'cutoff': 5.0, 'species': None}, 0)
+    >>> float(comparison.overlap())
+    0.0
     """
     from quests.descriptor import compute_descriptors, resolve_species
     from quests.io import read_datasets
@@ -573,6 +629,17 @@ def frame_fields(row, dh, bound):
     """What an extxyz frame of a judged trajectory carries: ``info`` (dH_max, dH_mean,
     novel_fraction from its ``frame_summary`` row) and per-atom ``arrays`` (dH, and
     dH_bound where dH is approximate). Returns (info, arrays) for ``quests.io.write_frame``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dh, bound = np.array([-3.0, -1.0, 2.0, 6.0]), np.zeros(4)  # exact dH: no bound
+    >>> info, arrays = frame_fields(frame_summary("frame 0", dh, bound), dh, bound)
+    >>> info, sorted(arrays)
+    ({'dH_max': 6.0, 'dH_mean': 1.0, 'novel_fraction': 0.5}, ['dH'])
+    >>> bound = np.array([0.0, 0.1, 0.0, 0.2])  # approximate dH: its bound is kept
+    >>> sorted(frame_fields(frame_summary("frame 1", dh, bound), dh, bound)[1])
+    ['dH', 'dH_bound']
     """
     return ({"dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
              "novel_fraction": row["novel_fraction"]},
@@ -629,6 +696,20 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
     dh, errors : lists of per-frame arrays (if keep_atoms / errors)
     unseen_species : dict of int -> int, atoms of each species the reference
         lacks (their dH is +inf; one ``QuestsWarning`` says so at the end)
+
+    Examples
+    --------
+    Frames rattled ever more strongly leave a cold-crystal reference:
+
+    >>> from quests.data import rattled_crystal
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(4)]
+    >>> estimator = UncertaintyEstimator(train).fit()
+    >>> frames = [rattled_crystal("Cu", size=2, stdev=s, seed=9) for s in (0.02, 0.05, 0.1, 0.2)]
+    >>> analysis = TrajectoryUncertainty(estimator).run(frames)
+    >>> analysis.results.novel_fraction.tolist(), analysis.results.flagged.tolist()
+    ([0.0, 0.15625, 0.96875, 1.0], [1, 2, 3])
+    >>> analysis.results.rows[3]["frame"], analysis.results.n_atoms
+    ('frame 3', 128)
     """
 
     def __init__(self, estimator, *, errors=None, keep_atoms=True, writers=(), verbose=False):
@@ -750,6 +831,28 @@ class UncertaintyMonitor:
     ``records``; a step whose max dH exceeds the threshold is flagged: a
     copy of the atoms (with a per-atom ``dH`` array) goes to ``flagged``,
     and with ``action='raise'`` an ``ExtrapolationError`` stops the run.
+
+    Examples
+    --------
+    Two steps of EMT molecular dynamics of a Cu cell like the training data:
+
+    >>> from ase import units
+    >>> from ase.calculators.emt import EMT
+    >>> from ase.md.verlet import VelocityVerlet
+    >>> from quests.data import rattled_crystal
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(4)]
+    >>> estimator = UncertaintyEstimator(train).fit()
+    >>> atoms = rattled_crystal("Cu", size=2, stdev=0.02, seed=5)
+    >>> atoms.calc = EMT()
+    >>> dyn = VelocityVerlet(atoms, timestep=5 * units.fs)
+    >>> monitor = UncertaintyMonitor(estimator, atoms)
+    >>> dyn.attach(monitor, interval=1)
+    >>> dyn.run(2)
+    True
+    >>> [row["flagged"] for row in monitor.records], len(monitor.flagged)
+    ([False, False, False], 0)
+    >>> round(monitor.records[-1]["max_dH"], 1)  # nats, below the threshold 0
+    -4.4
     """
 
     def __init__(self, estimator, atoms, threshold=None, action="record", keep_flagged=True):
@@ -786,6 +889,20 @@ def atom_errors(atoms, key, label="structure"):
     calculator's results, e.g. an extxyz column ``force_error``): its norm
     over the last axis if it is a vector. ``"A:B"`` gives |A - B| per atom,
     e.g. ``"forces:ref_forces"`` (model against reference forces).
+
+    Examples
+    --------
+    A model that predicts zero forces, against EMT forces as the reference:
+
+    >>> import numpy as np
+    >>> from ase.calculators.emt import EMT
+    >>> from quests.data import rattled_crystal
+    >>> atoms = rattled_crystal("Cu", size=1, stdev=0.1)
+    >>> atoms.calc = EMT()
+    >>> atoms.arrays["model_forces"] = np.zeros((len(atoms), 3))
+    >>> _ = atoms.get_forces()  # the reference, in atoms.calc.results
+    >>> atom_errors(atoms, "model_forces:forces").round(3).tolist()  # eV/Å
+    [0.812, 0.828, 1.811, 1.346]
     """
     names = key.split(":")
     if len(names) > 2 or not all(names):
@@ -835,6 +952,22 @@ class Calibration:
         Quantile -> (intercept, slope) of log10(error) = a + b dH, from
         linear quantile regression.
     n_excluded : int
+
+    Examples
+    --------
+    Errors that grow tenfold every 5 nats of dH, with scatter:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> dh = rng.uniform(-5, 5, 500)
+    >>> errors = 10 ** (0.2 * dh - 1 + 0.1 * rng.normal(size=dh.size))
+    >>> cal = calibrate(dh, errors, n_bins=5)
+    >>> cal.n_atoms, cal.bin_counts.tolist(), round(cal.spearman, 2)
+    (500, [100, 100, 100, 100, 100], 0.99)
+    >>> cal.predict([-5.0, 0.0, 5.0]).round(2).tolist()  # median error at each dH
+    [0.01, 0.1, 0.97]
+    >>> print(cal.summary("force error").splitlines()[0])
+    calibration against 'force error': Spearman 0.987 over 500 atoms
     """
 
     n_atoms: int

@@ -66,6 +66,21 @@ class Selection:
     method : str
     n_structures : int
         Structures the choice was made from.
+
+    Examples
+    --------
+    Made by ``select_structures``: given crystal frames already kept, what to add from
+    rattled crystals, surfaces and melts.
+
+    >>> from quests.data import mixed_cu_dataset
+    >>> data = mixed_cu_dataset(n_crystal=6, n_rattled=2, n_surface=2, n_melt=2)
+    >>> kept, candidates = data[:6], data[6:]
+    >>> X, counts, reference, _ = describe_structures(candidates, kept)
+    >>> selection = select_structures(X, counts, 3, "msc_conditional", reference=reference)
+    >>> selection.size, [candidates[i].info["kind"] for i in selection.indices]
+    (3, ['surface', 'melt', 'melt'])
+    >>> selection.max_differential_entropy.round(1).tolist()  # nats, most novel atom
+    [195.9, 82.2, 12.1]
     """
 
     indices: np.ndarray
@@ -288,6 +303,25 @@ class Compression:
     curve : dict or None
         ``selection_curve`` along the selection order, if asked for.
     parameters : dict
+
+    Examples
+    --------
+    Made by ``compress``: 4 of 12 mostly crystalline Cu structures cover nearly all
+    environments.
+
+    >>> from quests.data import mixed_cu_dataset
+    >>> data = mixed_cu_dataset(n_crystal=6, n_rattled=2, n_surface=2, n_melt=2)
+    >>> result = compress(data, 4)
+    >>> [data[i].info["kind"] for i in result.indices]
+    ['melt', 'surface', 'melt', 'rattled']
+    >>> result.after["n_environments"], round(result.after["overlap"], 3)
+    (360, 0.997)
+    >>> print(result.summary())
+    msc: kept 4 of 12 structures
+    <BLANKLINE>
+              structures  environments  H (nats)  D (nats)  overlap
+    full set          12          1152    3.6947    5.5097   1.0000
+    kept               4           360    5.2930    5.5377   0.9974
     """
 
     selection: Selection
@@ -377,6 +411,17 @@ def describe_structures(structures, reference=None, *, k=DEFAULT_K, cutoff=DEFAU
     counts : ndarray of shape (n_structures,) int64
     reference : ndarray of shape (n_reference, n_features) or None
     species : None or list of int
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> data = [rattled_crystal("Cu", size=s) for s in (1, 2)]
+    >>> X, counts, reference, species = describe_structures(data)
+    >>> X.shape, counts.tolist(), reference, species
+    ((36, 63), [4, 32], None, None)
+    >>> _, _, reference, _ = describe_structures(data, [rattled_crystal("Cu", seed=1)])
+    >>> reference.shape
+    (32, 63)
     """
     from quests.descriptor import describe_groups
 

@@ -289,6 +289,15 @@ def log_kernel_sum(Y, X, bandwidth=DEFAULT_BANDWIDTH, *, tile_size=DEFAULT_TILE_
     """ln sum_j exp(-|y - x_j|^2 / (2 h^2)) for each row y of Y, finite for any distance.
 
     Computed as a streaming log-sum-exp. Shapes as in ``kernel_sum``.
+
+    Examples
+    --------
+    ln 3 for a point on three reference points; -d^2 / (2 h^2) for a far one, where
+    the kernel itself would underflow:
+
+    >>> import numpy as np
+    >>> log_kernel_sum([[0.0, 0.0], [3.0, 0.0]], np.zeros((3, 2)), bandwidth=0.1).round(4)
+    array([   1.0986, -448.9014])
     """
     sums = KernelSums(X, bandwidth, Y, tile_size=tile_size, n_jobs=n_jobs)
     return sums.log_sums(sums.reference_, sums.X_, verbose)

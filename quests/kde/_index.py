@@ -407,6 +407,25 @@ def read_index(path):
     Raises ``ReadError`` naming the file if it is missing, truncated,
     corrupt (checksum mismatch) or not a quests index. Nothing in the file is
     unpickled (see ``write_index`` for an example).
+
+    Examples
+    --------
+    The reference of an ``UncertaintyEstimator``, saved and read back:
+
+    >>> import os, shutil, tempfile
+    >>> from quests.data import rattled_crystal
+    >>> from quests.uncertainty import UncertaintyEstimator
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "cu.idx")
+    >>> _ = UncertaintyEstimator(rattled_crystal("Cu", size=2)).fit().save(path)
+    >>> index = read_index(path)
+    >>> index.n_samples_, index.backend, index.metadata_["descriptor"]
+    (32, 'brute', {'k': 32, 'cutoff': 5.0, 'species': None})
+    >>> read_index(os.path.join(folder, "missing.idx"))
+    Traceback (most recent call last):
+    ...
+    quests.io.ReadError: file not found: ...missing.idx
+    >>> shutil.rmtree(folder)
     """
     check_readable(path)
     try:
