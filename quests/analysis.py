@@ -44,7 +44,19 @@ def frame_label(label, source=None):
 
 
 class Results(dict):
-    """A dict whose keys are also attributes (``results.max_dh``)."""
+    """A dict whose keys are also attributes (``results.max_dh``).
+
+    Examples
+    --------
+    >>> results = Results(n_frames=3)
+    >>> results.max_dh = 1.25
+    >>> results.max_dh, results["n_frames"], sorted(results)
+    (1.25, 3, ['max_dh', 'n_frames'])
+    >>> results.entropy
+    Traceback (most recent call last):
+    ...
+    AttributeError: no result named 'entropy' (run the analysis first)
+    """
 
     def __getattr__(self, name):
         try:
@@ -68,6 +80,37 @@ class FrameAnalysis:
     process them in batches: it returns the numbers of the frames it
     finished (or None when it finished this one); ``_conclude`` returns those
     it finishes last.
+
+    Examples
+    --------
+    Count the atoms of each frame of a few rattled fcc Cu supercells:
+
+    >>> from quests.data import rattled_crystal
+    >>> class AtomCount(FrameAnalysis):
+    ...     def _prepare(self):
+    ...         self.results.n_atoms = {}
+    ...     def _single_frame(self, number, label, structure):
+    ...         self.results.n_atoms[label] = len(structure)
+    ...     def _conclude(self):
+    ...         self.results.total = sum(self.results.n_atoms.values())
+    >>> frames = [rattled_crystal(size=(n, 1, 1), seed=n) for n in (1, 2, 3)]
+    >>> analysis = AtomCount().run(frames)
+    >>> analysis.results.n_atoms, analysis.results.total
+    ({'frame 0': 4, 'frame 1': 8, 'frame 2': 12}, 24)
+
+    ``(label, structure)`` pairs keep their labels; ``irun`` yields the
+    finished frames one by one, and observers run every ``interval`` frames:
+
+    >>> pairs = [(f"md.xyz frame {i}", atoms) for i, atoms in enumerate(frames)]
+    >>> seen = []
+    >>> analysis = AtomCount().attach(lambda: seen.append("tick"), interval=2)
+    >>> for number in analysis.irun(pairs):
+    ...     print(number, seen)
+    0 []
+    1 ['tick']
+    2 ['tick']
+    >>> analysis.results.n_atoms
+    {'md.xyz frame 0': 4, 'md.xyz frame 1': 8, 'md.xyz frame 2': 12}
     """
 
     def __init__(self, verbose=False):
@@ -138,7 +181,17 @@ class FrameAnalysis:
 
 class BufferedFrame(NamedTuple):
     """A frame waiting in a batch: its number, label, the structure as given, its
-    ``quests.structures.Frame`` and what the analysis noted about it."""
+    ``quests.structures.Frame`` and what the analysis noted about it.
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> from quests.structures import as_frame
+    >>> atoms = rattled_crystal()
+    >>> item = BufferedFrame(0, "frame 0", atoms, as_frame(atoms, "frame 0"), extra=None)
+    >>> item.label, item.frame.positions.shape, item.structure.get_chemical_formula()
+    ('frame 0', (32, 3), 'Cu32')
+    """
 
     number: int
     label: str
@@ -160,6 +213,31 @@ class BatchedFrameAnalysis(FrameAnalysis):
     ``_batch_ready`` (hold the batch back) and ``_begin_batch`` (work on the
     whole batch's descriptors, whose result is passed on as ``state``).
     Subclasses that override ``_prepare`` or ``_conclude`` call the parent's.
+
+    Examples
+    --------
+    Count the atoms (descriptor rows) of each frame, described in batches of
+    at least 10 atoms:
+
+    >>> from quests.data import rattled_crystal
+    >>> from quests.descriptor import compute_descriptors
+    >>> class AtomCount(BatchedFrameAnalysis):
+    ...     chunk_atoms = 10
+    ...     def _prepare(self):
+    ...         super()._prepare()
+    ...         self.results.n_atoms, self.results.batches = {}, []
+    ...     def _describe(self, frames):
+    ...         return compute_descriptors(frames, k=8, cutoff=4.0)
+    ...     def _begin_batch(self, items, x, offsets):
+    ...         self.results.batches.append([item.number for item in items])
+    ...     def _finish_frame(self, item, x, rows, state):
+    ...         self.results.n_atoms[item.label] = x.shape[0]
+    >>> frames = [rattled_crystal(size=(n, 1, 1), seed=n) for n in (1, 2, 3)]
+    >>> analysis = AtomCount().run(frames)
+    >>> analysis.results.n_atoms
+    {'frame 0': 4, 'frame 1': 8, 'frame 2': 12}
+    >>> analysis.results.batches  # frames 0 and 1 together reach 10 atoms
+    [[0, 1], [2]]
     """
 
     chunk_atoms = CHUNK_ATOMS

@@ -47,7 +47,16 @@ _BATCH_ATOMS = 16384
 
 
 def structure_species(structures):
-    """Sorted atomic numbers present in ``structures`` (for ``species=``)."""
+    """Sorted atomic numbers present in ``structures`` (for ``species=``).
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> structure_species([bulk("NaCl", "rocksalt", a=5.64), bulk("Cu", "fcc", a=3.61)])
+    [11, 17, 29]
+    >>> structure_species(bulk("Cu", "fcc", a=3.61))
+    [29]
+    """
     frames = as_frames(structures)
     if not frames:
         return []

@@ -38,6 +38,21 @@ class NeighborList(NamedTuple):
         Sorted ascending; ``inf`` beyond ``counts``.
     counts : ndarray of shape (n_atoms,), int64
         Number of neighbours found within the cutoff (<= k).
+
+    Examples
+    --------
+    Atoms of the top and bottom layers of an fcc(111) slab have 9 of the 12
+    neighbours of the bulk within 3 Å:
+
+    >>> from ase.build import fcc111
+    >>> slab = fcc111("Cu", size=(2, 2, 3), a=3.61, vacuum=5.0)
+    >>> nl = nearest_neighbors(slab, k=16, cutoff=3.0)
+    >>> nl.displacements.shape, nl.distances.shape
+    ((12, 16, 3), (12, 16))
+    >>> nl.counts.tolist()
+    [9, 9, 9, 9, 12, 12, 12, 12, 9, 9, 9, 9]
+    >>> nl.distances[0, [0, 8, 9]].round(3).tolist()  # a / sqrt(2), then none found
+    [2.553, 2.553, inf]
     """
 
     displacements: np.ndarray

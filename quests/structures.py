@@ -26,6 +26,17 @@ class Frame(NamedTuple):
     cell : ndarray of shape (3, 3), float64, Å; rows are lattice vectors
     pbc : ndarray of shape (3,), bool; periodicity along each lattice vector
     numbers : ndarray of shape (n_atoms,), int64; atomic numbers
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ase.build import bulk
+    >>> frame = as_frame(bulk("Cu", "fcc", a=3.61))  # the primitive fcc cell
+    >>> frame.positions.shape, frame.pbc.tolist(), frame.numbers.tolist()
+    ((1, 3), [True, True, True], [29])
+    >>> positions, cell, pbc, numbers = frame
+    >>> round(float(abs(np.linalg.det(cell))), 2)  # a**3 / 4, Å^3
+    11.76
     """
 
     positions: np.ndarray
@@ -52,6 +63,24 @@ def as_frame(obj, label="structure"):
     InvalidStructureError
         No atoms, positions not (n, 3) or not finite, cell not (3, 3) or not
         finite, pbc not three booleans.
+
+    Examples
+    --------
+    A molecule as plain arrays (no numbers: all atoms are species 0):
+
+    >>> import numpy as np
+    >>> positions = np.array([[0.0, 0.0, 0.0], [1.13, 0.0, 0.0]])
+    >>> frame = as_frame((positions, np.zeros((3, 3)), False))
+    >>> frame.positions.dtype, frame.pbc.tolist(), frame.numbers.tolist()
+    (dtype('float64'), [False, False, False], [0, 0])
+    >>> from ase.build import bulk
+    >>> as_frame(bulk("Fe", "bcc", a=2.87, cubic=True)).numbers.tolist()
+    [26, 26]
+    >>> as_frame("Fe.xyz", "md.xyz frame 3")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidStructureError: md.xyz frame 3: expected ase.Atoms, Frame or
+    (positions, cell, pbc); got str
     """
     if isinstance(obj, Frame):
         positions, cell, pbc, numbers = obj
@@ -106,6 +135,21 @@ def as_frames(structures, label="structure"):
     """Convert one structure or a sequence of them to a list of ``Frame``.
 
     Error messages name the offending item as ``"<label> <index>"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ase.build import bulk
+    >>> frames = as_frames([bulk("Cu", "fcc", a=3.61), bulk("Fe", "bcc", a=2.87)])
+    >>> [frame.numbers.tolist() for frame in frames]
+    [[29], [26]]
+    >>> len(as_frames(bulk("Cu", "fcc", a=3.61)))  # one structure, one frame
+    1
+    >>> empty = (np.zeros((0, 3)), np.eye(3) * 4.0, True)
+    >>> as_frames([bulk("Cu", "fcc", a=3.61), empty], label="train")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidStructureError: train 1 has no atoms
     """
     if isinstance(structures, Frame) or _is_atoms_like(structures):
         return [as_frame(structures, label)]
@@ -124,6 +168,16 @@ def as_atoms(obj, label="structure"):
     """``obj`` itself if it is an ``ase.Atoms``, else a new one built from ``as_frame(obj)``.
 
     For the few places that hand a structure to ase (its neighbour list).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> positions = np.array([[0.0, 0.0, 0.0], [1.13, 0.0, 0.0]])
+    >>> atoms = as_atoms((positions, np.zeros((3, 3)), False, [6, 8]))
+    >>> atoms.get_chemical_formula(), round(float(atoms.get_distance(0, 1)), 2)
+    ('CO', 1.13)
+    >>> as_atoms(atoms) is atoms
+    True
     """
     from ase import Atoms
 
@@ -167,6 +221,21 @@ def augment_cells(cells, pbcs):
         Volume (area, length) spanned by the periodic vectors divided by the
         product of their lengths: 1 for orthogonal vectors, 0 for degenerate
         ones, a scale-free measure of singularity.
+
+    Examples
+    --------
+    A slab periodic in x and y gets a unit normal as its third row; a
+    hexagonal cell is kept, with the ratio sin(120°):
+
+    >>> import numpy as np
+    >>> from ase.build import bulk
+    >>> slab = np.diag([3.0, 3.0, 0.0])
+    >>> hcp = bulk("Mg", "hcp", a=3.21, c=5.21).cell[:]
+    >>> cells, ratio = augment_cells([slab, hcp], [[True, True, False], [True, True, True]])
+    >>> cells[0].tolist()
+    [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0]]
+    >>> ratio.round(4).tolist()
+    [1.0, 0.866]
     """
     cells = np.asarray(cells, dtype=np.float64)
     pbcs = np.asarray(pbcs, dtype=bool)
@@ -205,7 +274,16 @@ def augment_cells(cells, pbcs):
 
 
 def singular_cell_message(frame, label):
-    """The one-line refusal of a zero or singular periodic cell."""
+    """The one-line refusal of a zero or singular periodic cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frame = as_frame((np.zeros((1, 3)), np.diag([4.0, 4.0, 0.0]), True))
+    >>> print(singular_cell_message(frame, "md.xyz frame 3"))
+    md.xyz frame 3 has a zero or singular cell along its periodic axes (pbc=[True, True, True],
+    cell=[[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 0.0]])
+    """
     return (f"{label} has a zero or singular cell along its periodic axes "
             f"(pbc={frame.pbc.tolist()}, cell={frame.cell.round(6).tolist()})")
 

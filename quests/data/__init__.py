@@ -18,7 +18,18 @@ DEMO_DATASETS = ("cu_crystal", "cu_300K", "cu_900K", "cu_1200K", "cu_melt")
 
 
 def demo_files():
-    """Paths of the embedded Cu datasets, as a dict name -> path (extxyz)."""
+    """Paths of the embedded Cu datasets, as a dict name -> path (extxyz).
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> files = demo_files()
+    >>> list(files)
+    ['cu_crystal', 'cu_300K', 'cu_900K', 'cu_1200K', 'cu_melt']
+    >>> frames = ase.io.read(files["cu_300K"], ":")
+    >>> len(frames), len(frames[0]), int(frames[0].info["temperature_K"])
+    (20, 108, 300)
+    """
     root = resources.files(__name__)
     return {name: str(root / f"{name}.xyz") for name in DEMO_DATASETS}
 
@@ -66,6 +77,18 @@ def trajectory_files():
       ``info``: ``phase``, ``target_K``, ``pressure_GPa`` (barostat target),
       ``energy_eV``, and ``cna_hcp`` / ``cna_bcc``, the adaptive-CNA fractions
       of the 1-ps time-averaged positions before the frame.
+
+    Examples
+    --------
+    The heated crystal of ``cu_melting`` is all fcc (CNA code 1) at first
+    and has melted by frame 57:
+
+    >>> import ase.io
+    >>> frames = ase.io.read(trajectory_files()["cu_melting"], ":")
+    >>> len(frames), len(frames[0])
+    (80, 256)
+    >>> [int((frames[i].arrays["cna_min"] == 1).sum()) for i in (0, 57)]  # fcc atoms
+    [256, 2]
     """
     root = resources.files(__name__)
     return {name: str(root / f"{name}.xyz") for name in TRAJECTORIES}
@@ -78,6 +101,17 @@ def reference_files():
       (``Zr_mm.eam.fs``) by thermodynamic integration (Frenkel-Ladd at
       1300 K, Gibbs-Helmholtz along T) on the state points of ``zr_phases``
       (``scripts/thermodynamic_integration.py``).
+
+    Examples
+    --------
+    >>> import json
+    >>> with open(reference_files()["zr_ti"]) as f:
+    ...     zr_ti = json.load(f)
+    >>> zr_ti["potential"], sorted(zr_ti)
+    ('Zr_mm.eam.fs', ['T0_K', 'along_pressure', 'boundary', 'frenkel_ladd', 'gibbs', 'potential'])
+    >>> boundary = zr_ti["boundary"][0]  # the hcp/bcc transition at 0 GPa
+    >>> boundary["P_GPa"], round(boundary["T_K"]), round(boundary["T_error_K"])
+    (0.0, 1434, 19)
     """
     root = resources.files(__name__)
     return {name: str(root / f"{name}.json") for name in REFERENCES}
@@ -92,6 +126,20 @@ def random_structure(n_atoms, cell, pbc=True, min_distance=1.5, seed=0, symbols=
     Returns
     -------
     ase.Atoms
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> atoms = random_structure(20, np.eye(3) * 6.0, min_distance=2.0, seed=1)
+    >>> atoms.get_chemical_formula(), round(float(atoms.get_volume()), 1)
+    ('Cu20', 216.0)
+    >>> distances = atoms.get_all_distances(mic=True)[np.triu_indices(20, 1)]
+    >>> bool(distances.min() >= 2.0)
+    True
+    >>> random_structure(2, np.eye(3) * 1.0)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: periodic vectors shorter than min_distance
     """
     from ase import Atoms
     from ase.geometry import get_distances
@@ -128,6 +176,17 @@ def rattled_crystal(symbol="Cu", crystal="fcc", a=3.61, size=(2, 2, 2), stdev=0.
     Returns
     -------
     ase.Atoms
+
+    Examples
+    --------
+    >>> atoms = rattled_crystal()  # 2 x 2 x 2 cubic cells of fcc Cu
+    >>> atoms.get_chemical_formula(), atoms.cell.lengths().tolist()
+    ('Cu32', [7.22, 7.22, 7.22])
+    >>> displacements = atoms.positions - rattled_crystal(stdev=0.0).positions
+    >>> round(float(displacements.std()), 2)
+    0.05
+    >>> len(rattled_crystal("Fe", "bcc", a=2.87, size=(3, 3, 3)))
+    54
     """
     from ase.build import bulk
 
@@ -157,6 +216,16 @@ def mixed_cu_dataset(n_crystal=40, n_rattled=10, n_surface=5, n_melt=5, seed=0):
     Returns
     -------
     list of ase.Atoms
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> structures = mixed_cu_dataset(n_crystal=4, n_rattled=2, n_surface=1, n_melt=1)
+    >>> Counter(atoms.info["kind"] for atoms in structures)
+    Counter({'crystal': 4, 'rattled': 2, 'surface': 1, 'melt': 1})
+    >>> slab = structures[6]
+    >>> slab.info["kind"], len(slab), slab.pbc.tolist()
+    ('surface', 36, [True, True, False])
     """
     import ase.io
     from ase.build import fcc111

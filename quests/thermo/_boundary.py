@@ -47,6 +47,16 @@ class PhaseState:
     volume, volume_error : float, Å^3/atom
     bandwidth : float, 1/Å, h(V) at the mean volume
     entropy, entropy_error : float, nats/atom (jackknife over frames)
+
+    Examples
+    --------
+    >>> s = PhaseState("solid", temperature=1200.0, pressure=0.0, n_frames=8,
+    ...                n_environments=2048, energy=-3.36, energy_error=0.002, volume=12.6,
+    ...                volume_error=0.02, bandwidth=0.058, entropy=0.52, entropy_error=0.01)
+    >>> s.phase, s.temperature, s.entropy
+    ('solid', 1200.0, 0.52)
+    >>> PhaseState(**s.to_dict()) == s
+    True
     """
 
     phase: str
@@ -96,6 +106,19 @@ def phase_state(frames, phase="phase", temperature=None, pressure=0.0, *, energy
     Returns
     -------
     PhaseState
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> frames = ase.io.read(trajectory_files()["cu_coexist_phases"], ":4")  # solid at 1100 K
+    >>> s = phase_state(frames, "solid", k=8, cutoff=4.0)
+    >>> s.temperature, s.n_frames, s.n_environments
+    (1100.0, 4, 1024)
+    >>> round(s.energy, 3), round(s.volume, 2), round(s.bandwidth, 4)  # eV, Å^3, 1/Å
+    (-3.383, 12.53, 0.0582)
+    >>> round(s.entropy, 2), round(s.entropy_error, 2)  # nats/atom
+    (0.44, 0.02)
     """
     from quests.descriptor import compute_descriptors
     from quests.kde import dataset_entropy, entropy
@@ -140,6 +163,16 @@ def state_pressure(atoms, pressure_key=None, pressure=0.0, label="frame"):
 
     ``info[pressure_key]`` rounded to 1e-6 GPa, or ``pressure`` for every
     frame when no key is given.
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> atoms = ase.io.read(trajectory_files()["zr_phases"], 40)  # hcp Zr at 2 GPa
+    >>> state_pressure(atoms, "pressure_GPa")
+    2.0
+    >>> state_pressure(atoms, pressure=1.5)  # no key: every frame at the pressure given
+    1.5
     """
     if pressure_key is None:
         return round(float(pressure), 6)
@@ -158,6 +191,17 @@ def phase_states(frames, phase="phase", *, temperature_key=None, pressure_key=No
     Returns
     -------
     list of PhaseState, ordered by (pressure, temperature)
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> frames = ase.io.read(trajectory_files()["cu_coexist_phases"], ":16")  # 1100, 1200 K
+    >>> states = phase_states(frames, "solid", k=8, cutoff=4.0)
+    >>> [(s.temperature, s.n_frames) for s in states]
+    [(1100.0, 8), (1200.0, 8)]
+    >>> states[1].entropy > states[0].entropy  # the hotter crystal is more diverse
+    True
     """
     frames = list(frames)
     if not frames:
@@ -184,7 +228,16 @@ def phase_states(frames, phase="phase", *, temperature_key=None, pressure_key=No
 
 
 def gibbs_difference(du, dv, dh, temperature, pressure):
-    """dG = dU + P dV - kB T dH per atom (eV): dU eV, dV Å^3, dH nats, T K, P GPa."""
+    """dG = dU + P dV - kB T dH per atom (eV): dU eV, dV Å^3, dH nats, T K, P GPa.
+
+    Examples
+    --------
+    >>> # liquid - solid: dU = 0.12 eV, dV = 0.6 Å^3, dH = 1.05 nats per atom
+    >>> round(gibbs_difference(0.12, 0.6, 1.05, 1300.0, 0.0), 4)  # T dS nearly cancels dU
+    0.0024
+    >>> round(gibbs_difference(0.12, 0.6, 1.05, 1300.0, 2.0), 4)  # + P dV at 2 GPa
+    0.0099
+    """
     return du + pressure * EV_PER_A3_PER_GPA * dv - BOLTZMANN_EV * temperature * dh
 
 
@@ -240,6 +293,20 @@ class PhaseBoundary:
         vanish if dU, dV and dH kept the values measured there (a check on
         the fit when the root is extrapolated far).
     states : list of PhaseState (both phases)
+
+    Examples
+    --------
+    >>> def states(phase, energy, volume, entropy):
+    ...     return [PhaseState(phase, t, 0.0, 8, 2048, energy + 3e-4 * t, 1e-3, volume, 0.01,
+    ...                        0.06, entropy, 0.01) for t in (1200.0, 1300.0, 1400.0)]
+    >>> (b,) = phase_boundary(states("solid", -3.8, 12.0, 1.0),
+    ...                       states("liquid", -3.68, 12.6, 2.05))
+    >>> b.phases, b.pressure, b.temperatures.tolist()
+    (('solid', 'liquid'), 0.0, [1200.0, 1300.0, 1400.0])
+    >>> (b.dG * 1e3).round(1).tolist()  # meV/atom: the liquid wins above the crossing
+    [11.4, 2.4, -6.7]
+    >>> round(b.coexistence_temperature), b.extrapolated
+    (1326, False)
     """
 
     phases: tuple
@@ -275,6 +342,18 @@ def phase_boundary(states_a, states_b):
     Returns
     -------
     list of PhaseBoundary, by pressure
+
+    Examples
+    --------
+    >>> def states(phase, energy, volume, entropy, pressure=0.0):
+    ...     return [PhaseState(phase, t, pressure, 8, 2048, energy + 3e-4 * t, 1e-3, volume,
+    ...                        0.01, 0.06, entropy, 0.01) for t in (1200.0, 1300.0, 1400.0)]
+    >>> # liquid - solid: dU = 0.12 eV, dV = 0.6 Å^3, dH = 1.05 nats per atom
+    >>> solid = states("solid", -3.8, 12.0, 1.0) + states("solid", -3.8, 12.0, 1.0, 1.0)
+    >>> liquid = states("liquid", -3.68, 12.6, 2.05) + states("liquid", -3.68, 12.6, 2.05, 1.0)
+    >>> [(b.pressure, round(b.coexistence_temperature, 1))
+    ...  for b in phase_boundary(solid, liquid)]  # T = (dU + P dV) / (kB dH)
+    [(0.0, 1326.2), (1.0, 1367.6)]
     """
     states_a, states_b = list(states_a), list(states_b)
     if not states_a or not states_b:
@@ -342,6 +421,19 @@ class StateSurface:
     covariance : ndarray (m, m)
     reduced_chi2 : float
     center, scale : (float, float), (K, GPa)
+
+    Examples
+    --------
+    >>> states = [PhaseState("hcp", t, p, 4, 1728, -6.4, 1e-3, 23.0 + 1e-3 * t - 0.1 * p,
+    ...                      0.01, 0.03, 1.0, 0.01)
+    ...           for t in (1200.0, 1300.0, 1400.0) for p in (0.0, 2.0, 4.0)]
+    >>> surface = fit_state_surface(states, "volume")
+    >>> surface.phase, surface.quantity, len(surface.powers)  # a full quadratic in (T, P)
+    ('hcp', 'volume', 6)
+    >>> round(float(surface(1350.0, 1.0)), 4)  # Å^3/atom: 23 + 1.35 - 0.1
+    24.25
+    >>> round(float(surface.variance(1350.0, 1.0)) ** 0.5, 4)  # its standard error
+    0.0062
     """
 
     phase: str
@@ -469,6 +561,22 @@ class BoundaryLine:
     states : list of PhaseState (both phases)
     state_dG, state_dG_fit : ndarray, eV/atom: dG at the state points sampled by
         both phases, measured and from the surfaces (a check on the fits)
+
+    Examples
+    --------
+    >>> def states(phase, energy, volume, entropy):
+    ...     return [PhaseState(phase, t, p, 4, 1728, energy, 1e-3, volume - 0.1 * p, 0.01,
+    ...                        0.03, entropy, 0.01)
+    ...             for t in (1200.0, 1300.0, 1400.0) for p in (0.0, 2.0, 4.0)]
+    >>> line = phase_boundary_line(states("hcp", -6.4, 23.0, 2.0),
+    ...                            states("bcc", -6.344, 23.1, 2.5), pressures=[0, 2, 4])
+    >>> line.phases, line.temperatures.round().tolist()
+    (('hcp', 'bcc'), [1300.0, 1329.0, 1358.0])
+    >>> line.entropy_jump.round(3).tolist()  # dS = S_bcc - S_hcp, kB/atom
+    [0.5, 0.5, 0.5]
+    >>> dg, error = line.dG(1400.0, 2.0)  # eV/atom: bcc is stable above the line
+    >>> round(float(dg), 4)
+    -0.0031
     """
 
     phases: tuple
@@ -541,6 +649,21 @@ def phase_boundary_line(states_a, states_b, pressures=None):
     Returns
     -------
     BoundaryLine
+
+    Examples
+    --------
+    >>> def states(phase, energy, volume, entropy):
+    ...     return [PhaseState(phase, t, p, 4, 1728, energy, 1e-3, volume - 0.1 * p, 0.01,
+    ...                        0.03, entropy, 0.01)
+    ...             for t in (1200.0, 1300.0, 1400.0) for p in (0.0, 2.0, 4.0)]
+    >>> # bcc - hcp: dU = 56 meV, dV = 0.1 Å^3, dH = 0.5 nats per atom
+    >>> line = phase_boundary_line(states("hcp", -6.4, 23.0, 2.0),
+    ...                            states("bcc", -6.344, 23.1, 2.5))
+    >>> line.pressures.size, bool(line.extrapolated.any())
+    (41, False)
+    >>> slope = float(line.temperatures[-1] - line.temperatures[0]) / 4.0
+    >>> round(line.temperatures[0]), round(slope, 1)  # K, K/GPa: dV / dS (Clausius-Clapeyron)
+    (1300, 14.5)
     """
     states_a, states_b = list(states_a), list(states_b)
     if not states_a or not states_b:
@@ -605,6 +728,14 @@ def check_line_pressures(pressures):
 
     pressures : dict phase name -> set of pressures (GPa). Cheap: the CLI
     calls it before computing any entropy.
+
+    Examples
+    --------
+    >>> check_line_pressures({"hcp": {0.0, 2.0, 4.0}, "bcc": {0.0, 2.0, 4.0}})  # passes
+    >>> check_line_pressures({"hcp": {0.0, 2.0}, "bcc": {0.0}})
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidInputError: phase 'bcc' has no state point at P = 2 GPa, where ...
     """
     names = list(pressures)
     if len(names) != 2:

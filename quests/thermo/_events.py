@@ -41,6 +41,12 @@ class Event:
         jump / its standard error.
     signal : str
         Name of the signal it was found in.
+
+    Examples
+    --------
+    >>> event = Event(frame=57, jump=0.23, score=5.1, signal="H")
+    >>> event.frame, event.to_dict()
+    (57, {'frame': 57, 'jump': 0.23, 'score': 5.1, 'signal': 'H'})
     """
 
     frame: int
@@ -58,6 +64,15 @@ def signal_noise(values):
 
     For white noise on a smooth trend the second difference has variance
     6 sigma^2; the median makes a handful of steps irrelevant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.linspace(0.0, 5.0, 500) + rng.normal(0.0, 0.1, 500)  # a trend, noise of 0.1
+    >>> x[250:] += 3.0  # a step does not inflate the estimate
+    >>> round(signal_noise(x), 2)
+    0.1
     """
     x = np.asarray(values, dtype=float)
     if x.size < 3:
@@ -100,7 +115,7 @@ def jump_scores(values, window=5, noise=None):
     >>> x = np.r_[np.linspace(0, 1, 20), np.linspace(3, 4, 20)]
     >>> jumps, _ = jump_scores(x, window=4, noise=0.01)
     >>> int(np.nanargmax(jumps)), round(float(np.nanmax(jumps)), 6)
-    (20, 2.0)
+    (20, 1.947368)
     """
     x = np.asarray(values, dtype=float)
     if x.ndim != 1:
@@ -153,6 +168,15 @@ def detect_events(values, window=5, threshold=5.0, noise=None, signal="signal"):
     Returns
     -------
     list of Event, in frame order
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.linspace(0.5, 0.8, 60) + rng.normal(0.0, 0.01, 60)  # a slow drift, no event
+    >>> x[40:] += 0.3  # a jump between frames 39 and 40
+    >>> [(e.frame, round(e.jump, 1), e.signal) for e in detect_events(x, signal="H")]
+    [(40, 0.3, 'H')]
     """
     if not threshold > 0:
         raise InvalidInputError(f"the event threshold must be > 0; got {threshold}")

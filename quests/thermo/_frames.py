@@ -49,6 +49,12 @@ def volume_per_atom(atoms, label="structure"):
     """|det(cell)| / n_atoms in Å^3/atom of a structure periodic along all three axes.
 
     ``atoms``: ase.Atoms or ``quests.structures.Frame``.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> round(volume_per_atom(bulk("Cu", "fcc", a=3.61, cubic=True)), 4)  # a^3 / 4
+    11.7615
     """
     pbc = np.broadcast_to(np.asarray(atoms.pbc, dtype=bool), (3,))
     if not pbc.all():
@@ -72,6 +78,20 @@ def frame_value(atoms, key=None, candidates=(), what="value", label="structure",
 
     ``key`` names it; without one the first of ``candidates`` present is
     used. Returns a float, or None when nothing is found and not ``required``.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> atoms = bulk("Cu", cubic=True)
+    >>> atoms.info["target_K"] = 800.0
+    >>> frame_value(atoms, None, ("temperature_K", "target_K"), "temperature")
+    800.0
+    >>> frame_value(atoms, "time_ps", required=False) is None
+    True
+    >>> frame_value(atoms, "time_ps", what="time", label="frame 3")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidInputError: frame 3 carries no time (looked for 'time_ps' ...)
     """
     keys = (key,) if key is not None else tuple(candidates)
     info = getattr(atoms, "info", None) or {}  # a Frame or tuple has none
@@ -101,6 +121,14 @@ def potential_energy(atoms, key=None, label="structure"):
     From ``atoms.info[key]`` or the calculator's results, or (without a key)
     the calculator's ``energy`` (what extxyz and LAMMPS readers attach), then
     the first of ``ENERGY_KEYS`` in ``info``.
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> atoms = ase.io.read(trajectory_files()["cu_solid_ref"], 0)  # fcc Cu at 800 K
+    >>> round(potential_energy(atoms) / len(atoms), 4)  # eV/atom, from info['energy_eV']
+    -3.4276
     """
     return frame_value(atoms, key, ENERGY_KEYS, "potential energy", label)
 
@@ -122,6 +150,17 @@ def attach_thermo(frames, thermo, source="the thermo output", labels=None):
     Every column (``PotEng``, ``Temp``, ``Press``, ``v_target``, ...) becomes
     an info key of the frame, so ``potential_energy`` finds ``PotEng`` and a
     temperature key can name any printed column. Returns the frames.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> frames = [bulk("Cu", cubic=True), bulk("Cu", cubic=True)]
+    >>> frames[0].info["timestep"], frames[1].info["timestep"] = 0, 100  # as a dump sets them
+    >>> thermo = {0: {"Step": 0.0, "Temp": 300.0, "PotEng": -14.2},
+    ...           100: {"Step": 100.0, "Temp": 310.5, "PotEng": -14.1}}
+    >>> frames = attach_thermo(frames, thermo)
+    >>> frames[1].info["Temp"], potential_energy(frames[1])
+    (310.5, -14.1)
     """
     labels = labels or [f"frame {i}" for i in range(len(frames))]
     for atoms, label in zip(frames, labels):

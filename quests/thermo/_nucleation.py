@@ -37,6 +37,18 @@ def solid_clusters(structure, solid, shell=1.207, shell_pairs=None):
         Cluster index of each atom (0 = largest), -1 for atoms not solid-like.
     sizes : ndarray of int64, shape (n_clusters,)
         Atoms per cluster, largest first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ase.build import bulk
+    >>> atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3)  # 108 atoms
+    >>> distances = atoms.get_distances(0, range(len(atoms)), mic=True)
+    >>> solid = distances < 3.0  # atom 0 and its 12 neighbours, across the cell faces
+    >>> solid[np.argmax(distances)] = True  # and one atom far from them
+    >>> cluster, sizes = solid_clusters(atoms, solid)
+    >>> sizes.tolist(), int((cluster == -1).sum())
+    ([13, 1], 94)
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -80,6 +92,13 @@ def cluster_size_distribution(cluster_sizes, n_atoms):
     sizes : ndarray of int64, the cluster sizes n seen
     probability : ndarray, P(n) = clusters of size n / atoms, over all frames
     counts : ndarray of int64, clusters of size n (over all frames)
+
+    Examples
+    --------
+    >>> # two frames of 10 atoms: clusters of 3, 1 and 1 atoms, then one of 1 atom
+    >>> sizes, probability, counts = cluster_size_distribution([[3, 1, 1], [1]], 10)
+    >>> sizes.tolist(), counts.tolist(), probability.tolist()
+    ([1, 3], [3, 1], [0.15, 0.05])
     """
     frames = [np.asarray(s, dtype=np.int64) for s in cluster_sizes]
     if not frames:
@@ -116,6 +135,17 @@ class CNTFit:
         The fitted points n, -kT ln P(n) and its standard error.
     chi2_dof : float
         Reduced chi^2 of the fit (about 1 when counts are Poisson).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> n = np.arange(1, 26)
+    >>> counts = 1e9 * np.exp(0.3 * n - 1.5 * n ** (2 / 3))  # dmu = 0.3, sigma = 1.5 kT
+    >>> fit = fit_cnt(n, counts, 1e9)  # no temperature: energies in kT
+    >>> fit.to_dict()["units"], round(fit.n_critical, 2), round(fit.barrier, 3)
+    ('kT', 37.04, 5.556)
+    >>> round(float(fit.free_energy_of(fit.n_critical) - fit.c), 3)  # dG(n*): the barrier
+    5.556
     """
 
     temperature: object
@@ -177,6 +207,20 @@ def fit_cnt(sizes, counts, n_atoms_total, temperature=None, *, min_count=5, max_
     Returns
     -------
     CNTFit
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from quests.thermo import BOLTZMANN_EV
+    >>> kt = BOLTZMANN_EV * 800.0  # eV
+    >>> n = np.arange(1, 26)
+    >>> g = -0.3 * kt * n + 1.5 * kt * n ** (2 / 3)  # dmu = 0.3 kT, sigma = 1.5 kT
+    >>> counts = np.random.default_rng(0).poisson(2e5 * np.exp(-g / kt))  # 200000 atoms
+    >>> fit = fit_cnt(n, counts, 2e5, temperature=800.0)
+    >>> round(fit.dmu / kt, 2), round(fit.sigma / kt, 2), fit.sizes.size  # sizes seen >= 5 times
+    (0.3, 1.49, 25)
+    >>> round(fit.n_critical), round(fit.barrier, 2)  # atoms, eV
+    (37, 0.38)
     """
     sizes = np.asarray(sizes, dtype=float)
     counts = np.asarray(counts, dtype=float)
@@ -219,7 +263,15 @@ def fit_cnt(sizes, counts, n_atoms_total, temperature=None, *, min_count=5, max_
 
 
 def onset_frame(n_max, size):
-    """First frame from which the largest cluster stays at or above ``size`` atoms (or None)."""
+    """First frame from which the largest cluster stays at or above ``size`` atoms (or None).
+
+    Examples
+    --------
+    >>> onset_frame([0, 1, 60, 10, 55, 70, 90], 50)  # the 60-atom cluster of frame 2 dissolves
+    4
+    >>> onset_frame([3, 8, 12], 50) is None
+    True
+    """
     n_max = np.asarray(n_max)
     below = np.flatnonzero(n_max < size)
     if below.size == 0:
@@ -259,6 +311,22 @@ class NucleationAnalysis(PhaseAnalysis):
     temperature (K, of the CNT fit, or None), cnt (CNTFit or None) and
     cnt_error (why there is no fit), clusters (per-atom cluster indices per
     frame, with keep_atoms).
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> from quests.thermo import PhaseClassifier
+    >>> files = trajectory_files()
+    >>> references = {"solid": ase.io.read(files["cu_solid_ref"], ":2"),
+    ...               "liquid": ase.io.read(files["cu_liquid_ref"], ":2")}
+    >>> clf = PhaseClassifier(references, k=12, cutoff=5.0).fit()
+    >>> frames = ase.io.read(files["cu_quench"], "4:16:2")  # a melt at 800 K, 4 ps apart
+    >>> res = NucleationAnalysis(clf, onset_size=50).run(frames).results
+    >>> res.n_max.tolist(), res.onset  # largest solid cluster per frame; growth from frame 3
+    ([18, 4, 36, 103, 114, 254], 3)
+    >>> res.temperature, res.cnt is None  # too few frames for a CNT fit
+    (800.0, True)
     """
 
     _parameter_constraints = {

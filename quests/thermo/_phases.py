@@ -56,6 +56,21 @@ class PhaseClassifier:
     reference_species_ : list of int
         Atomic numbers in the reference structures (empty for descriptor arrays).
     rule_ : BandwidthRule
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> files = trajectory_files()
+    >>> solid = ase.io.read(files["cu_solid_ref"], ":2")  # fcc Cu at 800 K
+    >>> liquid = ase.io.read(files["cu_liquid_ref"], ":2")  # undercooled liquid at 800 K
+    >>> clf = PhaseClassifier({"solid": solid, "liquid": liquid}, k=12, cutoff=5.0).fit()
+    >>> clf.phases_, clf.reference_species_
+    (['solid', 'liquid'], [29])
+    >>> crystallised = ase.io.read(files["cu_quench"], -1)  # end of a quench to 800 K
+    >>> labels, dh = clf.classify(crystallised)
+    >>> labels.shape, dh.shape, round(float((labels == 0).mean()), 2)  # solid fraction
+    ((500,), (500, 2), 0.91)
     """
 
     _parameter_constraints = {
@@ -215,6 +230,14 @@ def first_shell_pairs(structure, shell=1.207):
     Periodic images are followed (``quests.neighbors.neighbor_pairs``), so shells
     wrap across the cell. ``structure``: anything ``quests.structures.as_frame``
     takes. Returns two int arrays, sorted by i, then j.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ase.build import bulk
+    >>> i, j = first_shell_pairs(bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2))
+    >>> len(i), set(np.bincount(i).tolist())  # 32 atoms with 12 first neighbours each
+    (384, {12})
     """
     from quests.neighbors import neighbor_pairs
 
@@ -253,6 +276,21 @@ class PhaseAnalysis(BatchedFrameAnalysis):
     fractions : ndarray of shape (n_frames, n_phases + 1), last column unknown
     phases : list of str, the phase names (column order)
     labels : list of int arrays (if keep_atoms)
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> files = trajectory_files()
+    >>> references = {"solid": ase.io.read(files["cu_solid_ref"], ":2"),
+    ...               "liquid": ase.io.read(files["cu_liquid_ref"], ":2")}
+    >>> clf = PhaseClassifier(references, k=12, cutoff=5.0).fit()
+    >>> frames = ase.io.read(files["cu_quench"], "::26")  # a melt crystallising at 800 K
+    >>> res = PhaseAnalysis(clf).run(frames).results
+    >>> res.phases, res.fractions.shape  # columns: solid, liquid, unknown
+    (['solid', 'liquid'], (3, 3))
+    >>> [(r["time"], round(r["solid"], 2)) for r in res.rows]  # ps, solid fraction
+    [(1.0, 0.02), (53.0, 0.9), (105.0, 0.91)]
     """
 
     def __init__(self, classifier, *, keep_atoms=True, writers=(), verbose=False):

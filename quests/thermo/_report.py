@@ -28,6 +28,14 @@ def read_phases(specs, format=None, phase_key=None, verbose=False):
     several phases).
 
     Returns dict name -> list of (file, list of ase.Atoms).
+
+    Examples
+    --------
+    >>> from quests.data import trajectory_files
+    >>> path = trajectory_files()["cu_coexist_phases"]  # both phases in one file
+    >>> phases = read_phases([f"solid={path}", f"liquid={path}@:40"], phase_key="phase")
+    >>> {name: [len(frames) for _, frames in files] for name, files in phases.items()}
+    {'solid': [40], 'liquid': [16]}
     """
     from quests.io import read_structures, split_named
 
@@ -52,6 +60,22 @@ def attach_thermo_logs(files, logs):
     logs : dict phase name -> list of log paths
         The i-th log of a phase holds the thermo output of the run that dumped
         its i-th file (one log per file, in the same order).
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from ase.build import bulk
+    >>> folder = tempfile.mkdtemp()
+    >>> log = os.path.join(folder, "log.lammps")
+    >>> with open(log, "w") as handle:
+    ...     for line in ("Step Temp PotEng", "0 300 -14.2", "100 310.5 -14.1", "Loop time of 1"):
+    ...         print(line, file=handle)
+    >>> frames = [bulk("Cu", cubic=True), bulk("Cu", cubic=True)]  # as read from a dump:
+    >>> frames[0].info["timestep"], frames[1].info["timestep"] = 0, 100
+    >>> attach_thermo_logs({"solid": [("dump.solid", frames)]}, {"solid": [log]})
+    >>> frames[1].info["Temp"], frames[1].info["PotEng"]
+    (310.5, -14.1)
+    >>> shutil.rmtree(folder)
     """
     from quests.io import read_lammps_thermo
 
@@ -77,6 +101,27 @@ class PhaseBoundaryReport:
     line : BoundaryLine or None (state points at one pressure, or no line found)
     line_error : str or None, why there is no line although several pressures were sampled
     phases : (str, str)
+
+    Examples
+    --------
+    >>> from quests.thermo import PhaseState, phase_boundary
+    >>> def states(phase, energy, volume, entropy):
+    ...     return [PhaseState(phase, t, 0.0, 8, 2048, energy + 3e-4 * t, 1e-3, volume, 0.01,
+    ...                        0.06, entropy, 0.01) for t in (1200.0, 1300.0, 1400.0)]
+    >>> boundaries = phase_boundary(states("solid", -3.8, 12.0, 1.0),
+    ...                             states("liquid", -3.68, 12.6, 2.05))
+    >>> report = PhaseBoundaryReport(boundaries, None, None, ("solid", "liquid"))
+    >>> print(report.summary())
+    P = 0 GPa, d = liquid - solid per atom:
+    T (K)   dU (meV)  dV (Å^3)  dH (nats)        dG (meV)  (dU+PdV)/kB dH (K)
+    1200.0   +120.00   +0.6000    +1.0500  +11.42 +- 2.03                1326
+    1300.0   +120.00   +0.6000    +1.0500   +2.37 +- 2.12                1326
+    1400.0   +120.00   +0.6000    +1.0500   -6.67 +- 2.22                1326
+    coexistence temperature: 1326.2 +- 14.5 K
+    <BLANKLINE>
+    >>> row = report.rows()[-1]
+    >>> float(row["T_K"]), round(float(row["dG_eV"]), 5)
+    (1400.0, -0.00667)
     """
 
     boundaries: list
@@ -164,6 +209,22 @@ def phase_boundary_report(phases, *, temperature_key=None, pressure_key=None, pr
     Returns
     -------
     PhaseBoundaryReport
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> zr = ase.io.read(trajectory_files()["zr_phases"], ":")  # hcp and bcc Zr
+    >>> phases = {name: [a for a in zr if a.info["phase"] == name
+    ...                  and a.info["pressure_GPa"] == 2.0 and a.info["target_K"] >= 1300]
+    ...           for name in ("hcp", "bcc")}
+    >>> report = phase_boundary_report(phases, pressure_key="pressure_GPa", bandwidth=0.03)
+    >>> (b,) = report.boundaries  # one pressure: no line T(P)
+    >>> b.phases, b.pressure, b.temperatures.tolist(), report.line is None
+    (('hcp', 'bcc'), 2.0, [1300.0, 1400.0, 1500.0], True)
+    >>> # thermodynamic integration puts it at 1480 +- 15 K (README; h(V) puts it far lower)
+    >>> round(b.coexistence_temperature), round(b.coexistence_temperature_error)  # K
+    (1404, 109)
     """
     from quests.descriptor import structure_species
 

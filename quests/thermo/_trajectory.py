@@ -17,7 +17,22 @@ __all__ = ["TrajectoryEntropy", "BandwidthRule", "merge_events"]
 
 
 class BandwidthRule:
-    """A fixed bandwidth (float, 1/Å) or ``"volume"``: h(V) of each frame's volume per atom."""
+    """A fixed bandwidth (float, 1/Å) or ``"volume"``: h(V) of each frame's volume per atom.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+    >>> h, volume = BandwidthRule("volume")(atoms, "fcc Cu")
+    >>> round(h, 4), round(volume, 2)  # 1/Å, Å^3/atom
+    (0.062, 11.76)
+    >>> BandwidthRule(0.015)(atoms, "fcc Cu")[0]
+    0.015
+    >>> BandwidthRule("h(V)")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidInputError: bandwidth must be a number or 'volume'; got 'h(V)'
+    """
 
     def __init__(self, bandwidth):
         if isinstance(bandwidth, str):
@@ -126,6 +141,18 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
     scores : dict signal -> ndarray of shape (n_frames,), jump scores
     events : list of Event
     n_reference : int, reference environments
+
+    Examples
+    --------
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> frames = ase.io.read(trajectory_files()["cu_melting"], "45:70")  # Cu heated to melt
+    >>> run = TrajectoryEntropy(bandwidth="volume", k=12, cutoff=5.0).run(frames)
+    >>> res = run.results
+    >>> res.entropy.shape, res.n_reference  # H per frame; the first 5 frames as reference
+    ((25,), 1280)
+    >>> [(45 + e.frame, e.signal, round(res.rows[e.frame]["temperature"])) for e in res.events]
+    [(57, 'dH', 1642)]
     """
 
     _parameter_constraints = {
