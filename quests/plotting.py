@@ -28,7 +28,24 @@ def _pyplot():
 
 
 def plot_frame_uncertainty(rows, threshold=0.0, ax=None):
-    """Max and mean dH per frame (``TrajectoryUncertainty.results.rows``), flagged frames marked."""
+    """Max and mean dH per frame (``TrajectoryUncertainty.results.rows``), flagged frames marked.
+
+    Examples
+    --------
+    Frames rattled ever more strongly, against a cold-crystal reference:
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.data import rattled_crystal
+    >>> from quests.uncertainty import TrajectoryUncertainty, UncertaintyEstimator
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(4)]
+    >>> estimator = UncertaintyEstimator(train).fit()
+    >>> frames = [rattled_crystal("Cu", size=2, stdev=s, seed=9) for s in (0.02, 0.05, 0.1, 0.2)]
+    >>> results = TrajectoryUncertainty(estimator).run(frames).results
+    >>> fig = plot_frame_uncertainty(results.rows, threshold=0.0)
+    >>> len(fig.axes), [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    (1, ['max dH', 'mean dH', 'flagged'])
+    >>> matplotlib.pyplot.close(fig)
+    """
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
@@ -53,7 +70,21 @@ def plot_frame_uncertainty(rows, threshold=0.0, ax=None):
 
 
 def plot_calibration(calibration, dh, errors, ax=None):
-    """Per-atom error against dH (log scale), bin quantiles and the fitted quantile lines."""
+    """Per-atom error against dH (log scale), bin quantiles and the fitted quantile lines.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.uncertainty import calibrate
+    >>> rng = np.random.default_rng(0)
+    >>> dh = rng.uniform(-5, 5, 500)  # errors that grow tenfold every 5 nats, with scatter
+    >>> errors = 10 ** (0.2 * dh - 1 + 0.1 * rng.normal(size=dh.size))
+    >>> calibration = calibrate(dh, errors, n_bins=5)
+    >>> fig = plot_calibration(calibration, dh, errors)
+    >>> fig.axes[0].get_title(), len(fig.axes[0].get_legend().get_texts())  # one per quantile
+    ('Spearman 0.99, 500 atoms', 3)
+    >>> matplotlib.pyplot.close(fig)
+    """
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
@@ -77,7 +108,29 @@ def plot_calibration(calibration, dh, errors, ax=None):
 
 
 def uncertainty_figure(rows, threshold=0.0, calibration=None, dh=None, errors=None):
-    """The ``quests uncertainty --plot`` figure: dH per frame, and calibration if given."""
+    """The ``quests uncertainty --plot`` figure: dH per frame, and calibration if given.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.data import rattled_crystal
+    >>> from quests.uncertainty import TrajectoryUncertainty, UncertaintyEstimator
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(4)]
+    >>> estimator = UncertaintyEstimator(train).fit()
+    >>> frames = [rattled_crystal("Cu", size=2, stdev=s, seed=9) for s in (0.02, 0.05, 0.1, 0.2)]
+    >>> results = TrajectoryUncertainty(estimator).run(frames).results
+    >>> from quests.uncertainty import calibrate
+    >>> rng = np.random.default_rng(0)
+    >>> dh = rng.uniform(-5, 5, 500)  # errors that grow tenfold every 5 nats, with scatter
+    >>> errors = 10 ** (0.2 * dh - 1 + 0.1 * rng.normal(size=dh.size))
+    >>> calibration = calibrate(dh, errors, n_bins=5)
+    >>> len(uncertainty_figure(results.rows).axes)  # dH per frame only
+    1
+    >>> fig = uncertainty_figure(results.rows, 0.0, calibration, dh, errors)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['frame', 'dH (nats)']
+    >>> matplotlib.pyplot.close("all")
+    """
     plt = _pyplot()
     panels = 2 if calibration is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
@@ -93,6 +146,24 @@ def plot_selection_curves(curves, full_entropy=None, axes=None):
 
     Draws two panels: entropy of the kept set, and the fraction of the full
     set it covers, against the number of structures kept.
+
+    Examples
+    --------
+    Three copies of one structure and one distinct: picking the distinct one second
+    covers the full set sooner than the order of the files.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.compression import selection_curve
+    >>> from quests.kde import entropy
+    >>> X = np.concatenate([np.zeros((2, 3)), np.zeros((2, 3)), np.ones((2, 3)), np.zeros((2, 3))])
+    >>> curves = {"diverse first": selection_curve(X, [2, 2, 2, 2], [0, 2, 1, 3]),
+    ...           "file order": selection_curve(X, [2, 2, 2, 2], [0, 1, 2, 3])}
+    >>> [curve["overlap"].tolist() for curve in curves.values()]
+    [[0.75, 1.0, 1.0, 1.0], [0.75, 0.75, 1.0, 1.0]]
+    >>> fig = plot_selection_curves(curves, full_entropy=entropy(X))
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['diverse first', 'file order', 'full set']
+    >>> matplotlib.pyplot.close(fig)
     """
     plt = _pyplot()
     if axes is None:
@@ -113,7 +184,19 @@ def plot_selection_curves(curves, full_entropy=None, axes=None):
 
 
 def plot_learning_curve(curve, ax=None):
-    """H of random subsets against size (``LearningCurve``), the fit and the gap."""
+    """H of random subsets against size (``LearningCurve``), the fit and the gap.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.learning import learning_curve
+    >>> X = np.random.default_rng(0).normal(scale=0.02, size=(400, 3))
+    >>> curve = learning_curve(X, n_sizes=6, n_seeds=3)
+    >>> fig = plot_learning_curve(curve)
+    >>> fig.axes[0].get_xscale(), fig.axes[0].get_xlabel(), fig.axes[0].texts[0].get_text()
+    ('log', 'environments in subset', 'gap 0.01 nats')
+    >>> matplotlib.pyplot.close(fig)
+    """
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4))
@@ -139,7 +222,26 @@ def plot_learning_curve(curve, ax=None):
 
 
 def plot_active_learning(report, axes=None):
-    """H and D of the accumulated set per generation, and each generation's novelty."""
+    """H and D of the accumulated set per generation, and each generation's novelty.
+
+    Examples
+    --------
+    A second cold generation adds nothing (its bar red), a hot one is all novel:
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.data import rattled_crystal
+    >>> from quests.learning import active_learning
+    >>> cold = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(3)]
+    >>> cold_again = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(3, 6)]
+    >>> hot = [rattled_crystal("Cu", size=2, stdev=0.15, seed=s) for s in range(3)]
+    >>> report = active_learning([cold, cold_again, hot], names=["cold", "cold again", "hot"])
+    >>> fig = plot_active_learning(report)
+    >>> [label.get_text() for label in fig.axes[1].get_xticklabels()]
+    ['cold', 'cold again', 'hot']
+    >>> [round(float(bar.get_height()), 2) for bar in fig.axes[1].patches]  # novel fractions
+    [0.0, 0.0, 1.0]
+    >>> matplotlib.pyplot.close(fig)
+    """
     plt = _pyplot()
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -166,7 +268,15 @@ def plot_active_learning(report, axes=None):
 
 def frame_axis(rows):
     """``x`` and ``xlabel`` of the per-frame plots, as keywords: the frames' time where
-    every row of a trajectory table has one, else frame numbers."""
+    every row of a trajectory table has one, else frame numbers.
+
+    Examples
+    --------
+    >>> frame_axis([{"frame": "0", "time": 0.0}, {"frame": "1", "time": 2.5}])
+    {'x': array([0. , 2.5]), 'xlabel': 'time'}
+    >>> frame_axis([{"frame": "0", "time": 0.0}, {"frame": "1", "time": None}])
+    {'x': None, 'xlabel': 'frame'}
+    """
     times = [r.get("time") for r in rows]
     if rows and all(t is not None for t in times):
         return {"x": np.array(times, dtype=float), "xlabel": "time"}
@@ -177,6 +287,23 @@ def plot_trajectory_entropy(results, axes=None, x=None, xlabel="frame"):
     """H(t) and mean dH(t) of a ``TrajectoryEntropy`` run, detected events marked.
 
     ``x`` (n_frames,) replaces frame numbers on the horizontal axis (time, T).
+
+    Examples
+    --------
+    Cu heated through melting; the event found near 1640 K is marked on both panels:
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> from quests.thermo import TrajectoryEntropy
+    >>> frames = ase.io.read(trajectory_files()["cu_melting"], "45:70")
+    >>> results = TrajectoryEntropy(bandwidth="volume", k=12, cutoff=5.0).run(frames).results
+    >>> fig = plot_trajectory_entropy(results, **frame_axis(results.rows))
+    >>> [ax.get_ylabel() for ax in fig.axes], fig.axes[1].get_xlabel()
+    (['H (nats)', 'mean dH (nats)'], 'time')
+    >>> len(results.events), [line.get_label() for line in fig.axes[0].lines][1:]
+    (1, ['event'])
+    >>> matplotlib.pyplot.close(fig)
     """
     plt = _pyplot()
     if axes is None:
@@ -196,7 +323,27 @@ def plot_trajectory_entropy(results, axes=None, x=None, xlabel="frame"):
 
 
 def plot_phase_fractions(results, ax=None, x=None, xlabel="frame"):
-    """Per-frame fraction of each phase (and unknown) of a ``PhaseAnalysis`` run."""
+    """Per-frame fraction of each phase (and unknown) of a ``PhaseAnalysis`` run.
+
+    Examples
+    --------
+    A Cu melt crystallising at 800 K (no atom unknown, so no unknown line):
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> from quests.thermo import PhaseClassifier
+    >>> files = trajectory_files()
+    >>> references = {"solid": ase.io.read(files["cu_solid_ref"], ":2"),
+    ...               "liquid": ase.io.read(files["cu_liquid_ref"], ":2")}
+    >>> clf = PhaseClassifier(references, k=12, cutoff=5.0).fit()
+    >>> from quests.thermo import PhaseAnalysis
+    >>> results = PhaseAnalysis(clf).run(ase.io.read(files["cu_quench"], "::26")).results
+    >>> fig = plot_phase_fractions(results, **frame_axis(results.rows))
+    >>> [(line.get_label(), line.get_ydata().round(2).tolist()) for line in fig.axes[0].lines]
+    [('solid', [0.02, 0.9, 0.91]), ('liquid', [0.98, 0.1, 0.09])]
+    >>> matplotlib.pyplot.close(fig)
+    """
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
@@ -214,7 +361,31 @@ def plot_phase_fractions(results, ax=None, x=None, xlabel="frame"):
 
 
 def plot_nucleation(results, axes=None, x=None, xlabel="frame"):
-    """Largest solid cluster n_max(t) with the onset, and the CNT fit of -kT ln P(n)."""
+    """Largest solid cluster n_max(t) with the onset, and the CNT fit of -kT ln P(n).
+
+    Examples
+    --------
+    A Cu melt at 800 K, 4 ps apart; cluster sizes seen once are enough for a CNT fit
+    here (``min_count=1``):
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import ase.io
+    >>> from quests.data import trajectory_files
+    >>> from quests.thermo import PhaseClassifier
+    >>> files = trajectory_files()
+    >>> references = {"solid": ase.io.read(files["cu_solid_ref"], ":2"),
+    ...               "liquid": ase.io.read(files["cu_liquid_ref"], ":2")}
+    >>> clf = PhaseClassifier(references, k=12, cutoff=5.0).fit()
+    >>> from quests.thermo import NucleationAnalysis
+    >>> frames = ase.io.read(files["cu_quench"], "4:16:2")
+    >>> results = NucleationAnalysis(clf, onset_size=50, min_count=1).run(frames).results
+    >>> results.onset, results.cnt is not None
+    (3, True)
+    >>> fig = plot_nucleation(results)
+    >>> [ax.get_xlabel() for ax in fig.axes], fig.axes[1].get_ylabel()
+    (['frame', 'cluster size n'], 'free energy (eV)')
+    >>> matplotlib.pyplot.close(fig)
+    """
     plt = _pyplot()
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -255,6 +426,24 @@ def plot_phase_boundary(boundaries, ax=None):
 
     The axis spans the sampled temperatures, widened to the root when it lies
     within one more span of them; a root further out is named in the legend.
+
+    Examples
+    --------
+    Solid and liquid at 1200-1400 K: the liquid wins above 1326 K.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.thermo import PhaseState, phase_boundary
+    >>> def states(phase, energy, volume, entropy):
+    ...     return [PhaseState(phase, t, 0.0, 8, 2048, energy + 3e-4 * t, 1e-3, volume, 0.01,
+    ...                        0.06, entropy, 0.01) for t in (1200.0, 1300.0, 1400.0)]
+    >>> boundaries = phase_boundary(states("solid", -3.8, 12.0, 1.0),
+    ...                             states("liquid", -3.68, 12.6, 2.05))
+    >>> fig = plot_phase_boundary(boundaries)
+    >>> fig.axes[0].get_ylabel()
+    'G(liquid) - G(solid) (meV/atom)'
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    ['dG = 0 at 1326 +- 15 K', 'P = 0 GPa']
+    >>> matplotlib.pyplot.close(fig)
     """
     plt = _pyplot()
     if ax is None:
@@ -292,6 +481,32 @@ def plot_boundary_line(line, reference=None, ax=None):
     lower there (the measured dG); the line is dashed where extrapolated.
     ``reference``: optional (pressures, temperatures, errors, label) of
     another boundary (e.g. thermodynamic integration) drawn with error bars.
+
+    Examples
+    --------
+    hcp and bcc Zr-like states at 0, 2 and 4 GPa (bcc 56 meV higher, 0.1 Å^3 larger and
+    0.5 nats more diverse per atom):
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.thermo import PhaseState
+    >>> def states(phase, energy, volume, entropy):
+    ...     return [PhaseState(phase, t, p, 4, 1728, energy, 1e-3, volume - 0.1 * p, 0.01,
+    ...                        0.03, entropy, 0.01)
+    ...             for t in (1200.0, 1300.0, 1400.0) for p in (0.0, 2.0, 4.0)]
+    >>> from quests.thermo import phase_boundary_line
+    >>> line = phase_boundary_line(states("hcp", -6.4, 23.0, 2.0),
+    ...                            states("bcc", -6.344, 23.1, 2.5))
+    >>> fig = plot_boundary_line(line, reference=([0.0, 4.0], [1290.0, 1350.0], [20.0, 20.0],
+    ...                                           "reference"))
+    >>> fig.axes[0].get_title(), fig.axes[0].get_xlabel()
+    ('hcp / bcc', 'P (GPa)')
+    >>> for text in fig.axes[0].get_legend().get_texts():
+    ...     print(text.get_text())
+    information entropy (dG = 0)
+    state point, hcp lower
+    state point, bcc lower
+    reference
+    >>> matplotlib.pyplot.close(fig)
     """
     plt = _pyplot()
     if ax is None:
@@ -326,6 +541,29 @@ def plot_zentropy(properties, names, reference=None, axes=None, label="zentropy"
 
     ``reference``: the properties of one configuration alone, drawn dashed;
     ``label``: the legend entry of ``properties`` (what produced them).
+
+    Examples
+    --------
+    Invar-like Fe3Pt: a ferromagnetic (FM, g = 2) and a spin-flip (SF, g = 12)
+    configuration of a 12-atom cell, from their BM4 curves, against FM alone:
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.zenn import BM4, EnergyVolume, isobaric_properties, zentropy_from_dft
+    >>> v = np.linspace(139.0, 172.0, 12)
+    >>> def configuration(coefficients, label):
+    ...     e = BM4(np.array(coefficients), np.nan, np.nan, np.nan, np.nan, 0.0).energy(v)
+    ...     return EnergyVolume(v, e, n_atoms=12, mass=90.65, label=label)
+    >>> fm = configuration([132.04568, -14049.6831, 245394.098, -802171.920], "FM")
+    >>> sf = configuration([57.8562911, -8004.42428, 85760.8652, 557048.189], "SF")
+    >>> t = np.arange(50.0, 1001.0, 50.0)
+    >>> z, f_k, _ = zentropy_from_dft([fm, sf], [2, 12], t)
+    >>> iso = isobaric_properties(t, z.volumes, z.free_energy, 0.0, z.probabilities)
+    >>> fig = plot_zentropy(iso, ["FM", "SF"], reference=isobaric_properties(t, z.volumes, f_k[0]))
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['V (Å^3)', 'volumetric expansion (1e-6/K)', 'probability']
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['zentropy', 'FM alone']
+    >>> matplotlib.pyplot.close(fig)
     """
     plt = _pyplot()
     if axes is None:
@@ -353,7 +591,22 @@ def plot_zentropy(properties, names, reference=None, axes=None, label="zentropy"
 
 def plot_phase_diagram(diagram, ax=None, label=None):
     """P-T diagram of a ``quests.zenn.PhaseDiagram``: coexistence line, spinodals (dashed),
-    critical point (star). Returns the figure."""
+    critical point (star). Returns the figure.
+
+    Examples
+    --------
+    A tilted Landau double well, F = a (T - Tc) u^2 + b u^4 - p0 V (u = V - 11 Å^3,
+    Tc = 600 K, p0 = 0.02 eV/Å^3 = 3.2 GPa):
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from quests.zenn import phase_diagram
+    >>> t, v = np.linspace(300.0, 900.0, 13), np.linspace(9.0, 13.0, 401)
+    >>> f = 1e-3 * (t[:, None] - 600.0) * (v - 11.0) ** 2 + 0.5 * (v - 11.0) ** 4 - 0.02 * v
+    >>> fig = plot_phase_diagram(phase_diagram(t, v, f), label="Landau")
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    ['Landau: coexistence', 'Landau: spinodals', 'critical point 600 K, 3.20 GPa']
+    >>> matplotlib.pyplot.close(fig)
+    """
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.8), layout="constrained")

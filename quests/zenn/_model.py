@@ -206,6 +206,32 @@ class ZENN:
     ----------------------
     module_ : torch.nn.Module
     history_ : list of float, the loss per Adam epoch, then per 20 L-BFGS iterations
+
+    Examples
+    --------
+    Learn the zentropy F(V, T) of two configurations (g = 1 and 3, the second smaller,
+    40 meV higher and with an entropy of 2 kB) on a 6 x 7 grid, briefly:
+
+    >>> from quests.zenn import zentropy
+    >>> t, v = np.linspace(100.0, 1000.0, 6), np.linspace(10.0, 12.0, 7)
+    >>> f_k = np.stack([0.5 * (v - 11.2) ** 2 + 0 * t[:, None],
+    ...                 0.5 * (v - 10.6) ** 2 + 0.04 - 2 * BOLTZMANN_EV * t[:, None]])
+    >>> f = zentropy(t, v, f_k, [1.0, 3.0]).free_energy
+    >>> model = ZENN(2, multiplicities=[1.0, 3.0], hidden=(8,), seed=0)
+    >>> model = model.fit(np.tile(v, t.size), np.repeat(t, v.size), f.ravel(), epochs=100,
+    ...                   lbfgs_steps=40)
+    >>> out = model.predict([11.0, 11.0], [300.0, 900.0])
+    >>> sorted(out), out["F"].shape, out["p"].shape
+    (['E_k', 'F', 'F_k', 'S_k', 'p'], (2,), (2, 2))
+    >>> bool(np.allclose(out["p"].sum(axis=1), 1.0) and (out["S_k"] >= 0).all())
+    True
+
+    On the (T, V) grid, for ``isobaric_properties``: F within 50 meV of the target
+    (spread 150 meV) after these few steps, and p_k per configuration:
+
+    >>> grid, p = model.free_energy_grid(t, v)
+    >>> grid.shape, p.shape, bool(np.abs(grid - f).max() < 0.05)
+    ((6, 7), (2, 6, 7), True)
     """
 
     def __init__(self, n_configurations=2, *, multiplicities=None, hidden=(32, 32),

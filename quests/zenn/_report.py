@@ -83,6 +83,33 @@ class ZentropyReport:
     alone : IsobaricProperties or None
         The first configuration by itself (None if it has no equilibrium in range).
     label : str, 'zentropy' or 'ZENN'
+
+    Examples
+    --------
+    Made by ``zentropy_report`` (or ``zenn_report``). Fe3Pt: a ferromagnetic (FM, g = 2)
+    and a smaller spin-flip (SF, g = 12) configuration of a 12-atom cell:
+
+    >>> from quests.zenn import BM4, EnergyVolume
+    >>> v = np.linspace(139.0, 172.0, 12)
+    >>> def configuration(coefficients, label):  # E(V) on a BM4 curve
+    ...     e = BM4(np.array(coefficients), np.nan, np.nan, np.nan, np.nan, 0.0).energy(v)
+    ...     return EnergyVolume(v, e, n_atoms=12, mass=90.65, label=label)
+    >>> fm = configuration([132.04568, -14049.6831, 245394.098, -802171.920], "FM")
+    >>> sf = configuration([57.8562911, -8004.42428, 85760.8652, 557048.189], "SF")
+    >>> report = zentropy_report([fm, sf], [2, 12], temperature_grid(50, 1000, 50))
+    >>> report.names, report.label, len(report.rows())
+    (['FM', 'SF'], 'zentropy', 20)
+    >>> row = report.rows()[8]
+    >>> {key: round(float(row[key]), 2) for key in ("T_K", "V_A3", "B_GPa", "p_FM", "p_SF")}
+    {'T_K': 450.0, 'V_A3': 158.08, 'B_GPa': 142.65, 'p_FM': 0.69, 'p_SF': 0.31}
+    >>> {key: round(value, 2) for key, value in report.critical_point().items()}
+    {'T_K': 200.0, 'V_A3': 149.85, 'P_GPa': 6.8}
+    >>> len(report.coexistence()), int(report.negative_expansion().sum())
+    (3, 0)
+    >>> print(report.eos_table())
+    configuration   g  V0 (Å^3)   E0 (eV)  B0 (GPa)    B'  rms (meV)
+    FM              2   156.433  -93.5287     175.5  3.66       0.00
+    SF             12   153.771  -93.3617     161.9  4.27       0.00
     """
 
     properties: object
@@ -199,6 +226,35 @@ def zentropy_report(configurations, multiplicities, temperatures, pressure=0.0, 
     Returns
     -------
     ZentropyReport
+
+    Examples
+    --------
+    Fe3Pt, a ferromagnetic (g = 2) and a spin-flip (g = 12) configuration of a 12-atom
+    cell, each a CSV of E(V) (folders of VASP runs read the same way):
+
+    >>> import os, shutil, tempfile
+    >>> from quests.zenn import BM4
+    >>> folder = tempfile.mkdtemp()
+    >>> v = np.linspace(139.0, 172.0, 12)
+    >>> for name, coefficients in (("fm", [132.04568, -14049.6831, 245394.098, -802171.920]),
+    ...                            ("sf", [57.8562911, -8004.42428, 85760.8652, 557048.189])):
+    ...     e = BM4(np.array(coefficients), np.nan, np.nan, np.nan, np.nan, 0.0).energy(v)
+    ...     np.savetxt(os.path.join(folder, name + ".csv"), np.column_stack([v, e]),
+    ...                delimiter=",", header="volume,energy", comments="")
+    >>> paths = [os.path.join(folder, name) for name in ("fm.csv", "sf.csv")]
+    >>> report = zentropy_report(paths, [2, 12], temperature_grid(50, 1000, 50),
+    ...                          n_atoms=12, mass=90.65)
+    >>> print(report.summary())
+    configuration   g  V0 (Å^3)   E0 (eV)  B0 (GPa)    B'  rms (meV)
+    fm.csv          2   156.433  -93.5287     175.5  3.66       0.00
+    sf.csv         12   153.771  -93.3617     161.9  4.27       0.00
+    <BLANKLINE>
+    at P = 0 GPa: V from 157 to 160.4 Å^3 over 50-1000 K
+    expansion below fm.csv alone: 200-700 K
+    negative expansion: none
+    critical point (spinodal closes): T = 200.0 K, V = 149.85 Å^3, P = 6.80 GPa
+    coexistence of two volumes: P = 8.43 GPa at 50 K to 7.27 GPa at 150 K
+    >>> shutil.rmtree(folder)
     """
     _check_conditions(pressure, n_volumes)
     data = [c if hasattr(c, "energies") else read_energy_volume(c, n_atoms=n_atoms, mass=mass)
@@ -233,7 +289,33 @@ def zentropy_training_data(folder, multiplicities=None, temperatures=None, n_vol
     Returns
     -------
     x, t, f : ndarrays of shape (n_T * n_V,), Å^3, K, eV
-    report : ZentropyReport at P = 0 (its ``eos_table`` lists the configurations)
+    report : ZentropyReport of the configurations (its ``eos_table`` lists them)
+    zentropy : Zentropy, the sum on its (T, V) grid
+
+    Examples
+    --------
+    A folder of two Fe3Pt configurations of a 12-atom cell, one CSV of E(V) each; the
+    rows run over volumes within each temperature:
+
+    >>> import os, shutil, tempfile
+    >>> from quests.zenn import BM4
+    >>> folder = tempfile.mkdtemp()
+    >>> v = np.linspace(139.0, 172.0, 12)
+    >>> for name, coefficients in (("fm", [132.04568, -14049.6831, 245394.098, -802171.920]),
+    ...                            ("sf", [57.8562911, -8004.42428, 85760.8652, 557048.189])):
+    ...     e = BM4(np.array(coefficients), np.nan, np.nan, np.nan, np.nan, 0.0).energy(v)
+    ...     np.savetxt(os.path.join(folder, name + ".csv"), np.column_stack([v, e]),
+    ...                delimiter=",", header="volume,energy", comments="")
+    >>> x, t, f, report, z = zentropy_training_data(
+    ...     folder, {"fm": 2, "sf": 12}, temperature_grid(100, 1000, 100), n_volumes=40,
+    ...     n_atoms=12, mass=90.65)
+    >>> x.shape, t.shape, f.shape, report.names, report.multiplicities
+    ((400,), (400,), (400,), ['fm', 'sf'], [2.0, 12.0])
+    >>> t[:3].tolist(), x[:2].round(2).tolist()
+    ([100.0, 100.0, 100.0], [139.0, 139.85])
+    >>> bool(np.array_equal(f, z.free_energy.ravel()))
+    True
+    >>> shutil.rmtree(folder)
     """
     data = read_configurations(folder, n_atoms=n_atoms, mass=mass)
     names = [d.label for d in data]
@@ -256,6 +338,19 @@ def distribution_grid(x, t, p):
 
     Returns (xs (n_x,), ts (n_T,), P (n_T, n_x)); refuses rows that do not fill
     the grid exactly once.
+
+    Examples
+    --------
+    Two states at two temperatures, the rows in any order:
+
+    >>> xs, ts, p = distribution_grid([2.0, 1.0, 1.0, 2.0], [600.0, 300.0, 600.0, 300.0],
+    ...                               [0.4, 0.7, 0.6, 0.3])
+    >>> xs.tolist(), ts.tolist(), p.tolist()
+    ([1.0, 2.0], [300.0, 600.0], [[0.7, 0.3], [0.6, 0.4]])
+    >>> distribution_grid([1.0, 1.0, 2.0], [300.0, 600.0, 300.0], [0.7, 0.6, 0.3])
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidInputError: P is needed on a full grid of x and T (2 x 2 values, 3 rows)
     """
     xs, ts = np.unique(x), np.unique(t)
     if xs.size * ts.size != np.size(x):
@@ -275,6 +370,31 @@ def read_training_data(path, distributions=False):
     ``distributions``, x, T and P (Boltzmann probabilities on a full x-by-T grid).
 
     Returns (x, t, f) of shape (n,) each, or (xs (n_x,), ts (n_T,), P (n_T, n_x)).
+
+    Examples
+    --------
+    >>> import json, os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "f.csv")
+    >>> v, temps = np.meshgrid([10.0, 11.0, 12.0], [300.0, 600.0])
+    >>> np.savetxt(path, np.column_stack([v.ravel(), temps.ravel(), 0.5 * (v.ravel() - 11) ** 2]),
+    ...            delimiter=",", header="x,T,F", comments="")
+    >>> x, t, f = read_training_data(path)
+    >>> x.tolist(), f.tolist()
+    ([10.0, 11.0, 12.0, 10.0, 11.0, 12.0], [0.5, 0.0, 0.5, 0.5, 0.0, 0.5])
+    >>> t.tolist()
+    [300.0, 300.0, 300.0, 600.0, 600.0, 600.0]
+
+    Boltzmann probabilities of two states, as JSON lists:
+
+    >>> path = os.path.join(folder, "p.json")
+    >>> with open(path, "w") as handle:
+    ...     json.dump({"x": [1, 2, 1, 2], "T": [300, 300, 600, 600],
+    ...                "P": [0.7, 0.3, 0.6, 0.4]}, handle)
+    >>> xs, ts, p = read_training_data(path, distributions=True)
+    >>> xs.tolist(), ts.tolist(), p.tolist()
+    ([1.0, 2.0], [300.0, 600.0], [[0.7, 0.3], [0.6, 0.4]])
+    >>> shutil.rmtree(folder)
     """
     from quests.io import read_columns
 
@@ -295,6 +415,29 @@ def zenn_report(model, pressure=0.0, temperatures=None, n_volumes=400):
     come from the model's F on a (T, V) grid over its training range (default
     temperatures: that range in 100 steps), by the same functions as
     ``zentropy_report``.
+
+    Examples
+    --------
+    A small ZENN, briefly trained on the zentropy F(V, T) of two configurations (g = 1
+    and 3; the second smaller, 40 meV higher, with an entropy of 2 kB):
+
+    >>> from quests.zenn import ZENN, zentropy
+    >>> from quests._units import BOLTZMANN_EV
+    >>> t, v = np.linspace(100.0, 1000.0, 6), np.linspace(10.0, 12.0, 7)
+    >>> f_k = np.stack([0.5 * (v - 11.2) ** 2 + 0 * t[:, None],
+    ...                 0.5 * (v - 10.6) ** 2 + 0.04 - 2 * BOLTZMANN_EV * t[:, None]])
+    >>> f = zentropy(t, v, f_k, [1.0, 3.0]).free_energy
+    >>> model = ZENN(2, multiplicities=[1.0, 3.0], hidden=(8,), seed=0).fit(
+    ...     np.tile(v, t.size), np.repeat(t, v.size), f.ravel(), epochs=100, lbfgs_steps=40)
+    >>> report = zenn_report(model, n_volumes=101)
+    >>> report.label, report.names, len(report.rows())
+    ('ZENN', ['0', '1'], 101)
+
+    The volume moves from the first configuration's (11.2) at 100 K to the second's
+    (10.6) at 1000 K, as for the exact zentropy sum:
+
+    >>> report.properties.volume[[0, -1]].round(1).tolist()
+    [11.2, 10.6]
     """
     _check_conditions(pressure, n_volumes)
     spec = model.spec_

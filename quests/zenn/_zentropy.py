@@ -36,6 +36,23 @@ class Zentropy:
     pressure : (n_T, n_V), GPa
     bulk_modulus : (n_T, n_V), GPa
     heat_capacity : (n_T, n_V), eV/K (constant volume)
+
+    Examples
+    --------
+    Made by ``zentropy``. Two configurations (g = 1 and 3) whose F_k cross at V = 11:
+
+    >>> t, v = np.array([300.0, 600.0, 900.0]), np.linspace(10.0, 12.0, 21)
+    >>> f_k = np.stack([np.tile(0.5 * (v - c) ** 2, (t.size, 1)) for c in (11.2, 10.8)])
+    >>> z = zentropy(t, v, f_k, [1.0, 3.0])
+    >>> z.free_energy.shape, z.probabilities.shape
+    ((3, 21), (2, 3, 21))
+
+    There p_k = g_k / 4 and the configurational entropy is kB ln 4 at every T:
+
+    >>> z.probabilities[:, 0, 10].round(6).tolist()
+    [0.25, 0.75]
+    >>> bool(np.allclose(z.configurational_entropy[:, 10], BOLTZMANN_EV * np.log(4)))
+    True
     """
 
     temperatures: np.ndarray
@@ -161,6 +178,23 @@ class IsobaricProperties:
     on_edge : (n_T,) bool, the minimum lies at the edge of the volume grid: no
         equilibrium inside the range the data cover. Those rows hold NaN (their
         neighbours' derivatives too), never an extrapolated volume.
+
+    Examples
+    --------
+    Made by ``isobaric_properties``. A cell of B = 175 GPa whose minimum moves by
+    0.005 Å^3/K:
+
+    >>> t, v = np.linspace(100.0, 500.0, 5), np.linspace(150.0, 170.0, 201)
+    >>> f = 0.5 * 0.007 * (v - 156.0 - 5e-3 * t[:, None]) ** 2
+    >>> iso = isobaric_properties(t, v, f)
+    >>> iso.volume.round(3).tolist()
+    [156.5, 157.0, 157.5, 158.0, 158.5]
+    >>> (iso.volumetric_expansion * 1e6).round(1).tolist()  # 0.005 / V, in 1e-6/K
+    [31.9, 31.8, 31.7, 31.6, 31.5]
+    >>> iso.bulk_modulus.round(1).tolist()  # GPa, V d2F/dV2 at V(T)
+    [175.5, 176.1, 176.6, 177.2, 177.8]
+    >>> bool(iso.on_edge.any()), iso.probabilities  # every minimum inside; no p_k given
+    (False, None)
     """
 
     pressure: float
@@ -184,6 +218,31 @@ def isobaric_properties(temperatures, volumes, free_energy, pressure=0.0, probab
     lies on the edge of the volume grid the equilibrium is outside the range
     the data cover: that row is NaN and ``on_edge`` (a ``QuestsWarning`` says
     how many); if every row is, the pressure is refused.
+
+    Examples
+    --------
+    Invar-like Fe3Pt: a ferromagnetic (FM, g = 2) and a smaller spin-flip (SF, g = 12)
+    configuration of a 12-atom cell, from their BM4 curves:
+
+    >>> from quests.zenn import BM4, EnergyVolume
+    >>> v = np.linspace(139.0, 172.0, 12)
+    >>> def configuration(coefficients, label):  # E(V) on a BM4 curve, 12-atom cell
+    ...     e = BM4(np.array(coefficients), np.nan, np.nan, np.nan, np.nan, 0.0).energy(v)
+    ...     return EnergyVolume(v, e, n_atoms=12, mass=90.65, label=label)
+    >>> fm = configuration([132.04568, -14049.6831, 245394.098, -802171.920], "FM")
+    >>> sf = configuration([57.8562911, -8004.42428, 85760.8652, 557048.189], "SF")
+    >>> t = np.arange(50.0, 1001.0, 50.0)
+    >>> z, f_k, _ = zentropy_from_dft([fm, sf], [2, 12], t)
+    >>> iso = isobaric_properties(t, z.volumes, z.free_energy, 0.0, z.probabilities)
+    >>> alone = isobaric_properties(t, z.volumes, f_k[0])  # FM by itself
+
+    At 450 K the SF configurations fill in as the cell grows, and cancel most of the
+    thermal expansion (in 1e-6/K) of FM alone:
+
+    >>> float(t[8]), round(float(iso.volume[8]), 2), iso.probabilities[:, 8].round(2).tolist()
+    (450.0, 158.08, [0.69, 0.31])
+    >>> [round(float(p.volumetric_expansion[8]) * 1e6, 1) for p in (iso, alone)]
+    [3.3, 30.1]
     """
     t = np.asarray(temperatures, dtype=float)
     v = np.asarray(volumes, dtype=float)
@@ -240,6 +299,20 @@ def spinodal(temperatures, volumes, free_energy):
     """Volumes where d2F/dV2 changes sign, per temperature: a list of arrays (Å^3).
 
     ``free_energy`` has shape (n_T, n_V); the crossings are linearly interpolated.
+
+    Examples
+    --------
+    A Landau double well, F = a (T - Tc) u^2 + b u^4 with u = V - 11 and Tc = 600 K: the
+    spinodal lies at u = +-(a (Tc - T) / 6 b)^(1/2) below Tc, and nowhere above.
+
+    >>> a, b = 1e-3, 0.5
+    >>> t, v = np.linspace(300.0, 900.0, 13), np.linspace(9.0, 13.0, 401)
+    >>> f = a * (t[:, None] - 600.0) * (v - 11.0) ** 2 + b * (v - 11.0) ** 4
+    >>> points = spinodal(t, v, f)
+    >>> float(t[2]), points[2].round(3).tolist()
+    (400.0, [10.742, 11.258])
+    >>> [p.size for p in points]
+    [2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0]
     """
     v = np.asarray(volumes, dtype=float)
     return _crossings(v, _second_derivative(np.asarray(free_energy, dtype=float), v))
@@ -260,6 +333,18 @@ def critical_point(temperatures, volumes, free_energy):
     T_c lies between the last temperature with a concave region and the first
     without one (linearly interpolated in the width of the concave region);
     V_c is the middle of the last concave region.
+
+    Examples
+    --------
+    A Landau double well with Tc = 600 K at V = 11 Å^3:
+
+    >>> t, v = np.linspace(300.0, 900.0, 13), np.linspace(9.0, 13.0, 401)
+    >>> f = 1e-3 * (t[:, None] - 600.0) * (v - 11.0) ** 2 + 0.5 * (v - 11.0) ** 4
+    >>> t_c, v_c = critical_point(t, v, f)
+    >>> round(t_c, 1), round(v_c, 3)
+    (600.0, 11.0)
+    >>> print(critical_point(t[t > 600.0], v, f[t > 600.0]))  # convex at every T
+    None
     """
     t = np.asarray(temperatures, dtype=float)
     return _critical_from(t, spinodal(t, volumes, free_energy))
@@ -298,6 +383,21 @@ class PhaseDiagram:
     spinodal_pressures : (n_T, 2), GPa, -dF/dV at the two ends of the concave region
         (the limits of metastability of the two phases)
     critical_point : (T_c, V_c, P_c) in K, Å^3, GPa, or None
+
+    Examples
+    --------
+    Made by ``phase_diagram``; a Landau double well with Tc = 600 K:
+
+    >>> t, v = np.linspace(300.0, 900.0, 13), np.linspace(9.0, 13.0, 401)
+    >>> f = 1e-3 * (t[:, None] - 600.0) * (v - 11.0) ** 2 + 0.5 * (v - 11.0) ** 4
+    >>> diagram = phase_diagram(t, v, f)
+    >>> diagram.coexistence_volumes.shape, diagram.spinodal_pressures.shape
+    ((13, 2), (13, 2))
+    >>> t[np.isfinite(diagram.coexistence_pressure)].tolist()  # two volumes coexist below Tc
+    [300.0, 350.0, 400.0, 450.0, 500.0, 550.0]
+    >>> t_c, v_c, p_c = diagram.critical_point
+    >>> round(t_c, 1), round(v_c, 3), abs(round(p_c, 3))  # a symmetric well: P_c = 0
+    (600.0, 11.0, 0.0)
     """
 
     temperatures: np.ndarray
@@ -333,6 +433,25 @@ def phase_diagram(temperatures, volumes, free_energy):
     the pressure at which the two volumes coexist (equal G = F + PV). Above
     T_c all of them are NaN; so is the coexistence where a tangent point lies
     beyond the volume grid.
+
+    Examples
+    --------
+    A Landau double well, F = a (T - Tc) u^2 + b u^4 - p0 V with u = V - 11, tilted by
+    p0 = 0.02 eV/Å^3 (3.2 GPa): the two volumes coexist at P = p0, at 11 -+ (a (Tc -
+    T) / 2 b)^(1/2).
+
+    >>> a, b, p0 = 1e-3, 0.5, 0.02
+    >>> t, v = np.linspace(300.0, 900.0, 13), np.linspace(9.0, 13.0, 401)
+    >>> f = a * (t[:, None] - 600.0) * (v - 11.0) ** 2 + b * (v - 11.0) ** 4 - p0 * v
+    >>> diagram = phase_diagram(t, v, f)
+    >>> float(t[2]), round(float(diagram.coexistence_pressure[2]), 3)
+    (400.0, 3.204)
+    >>> diagram.coexistence_volumes[2].round(2).tolist()
+    [10.55, 11.45]
+    >>> diagram.spinodal_pressures[2].round(2).tolist()  # limits of metastability, GPa
+    [-7.81, 14.22]
+    >>> [round(x, 2) for x in diagram.critical_point]  # T_c, V_c, P_c
+    [600.0, 11.0, 3.2]
     """
     t = np.asarray(temperatures, dtype=float)
     v = np.asarray(volumes, dtype=float)
@@ -390,6 +509,29 @@ def zentropy_from_dft(data, multiplicities, temperatures, volumes=None, *, n_vol
     result : Zentropy
     free_energies : ndarray (K, n_T, n_V), the F_k
     eos : list of BM4
+
+    Examples
+    --------
+    Fe3Pt: a ferromagnetic (FM, g = 2) and a smaller spin-flip (SF, g = 12) configuration
+    of a 12-atom cell, from their BM4 curves (``read_energy_volume`` reads real ones):
+
+    >>> from quests.zenn import BM4, EnergyVolume
+    >>> v = np.linspace(139.0, 172.0, 12)
+    >>> def configuration(coefficients, label):  # E(V) on a BM4 curve, 12-atom cell
+    ...     e = BM4(np.array(coefficients), np.nan, np.nan, np.nan, np.nan, 0.0).energy(v)
+    ...     return EnergyVolume(v, e, n_atoms=12, mass=90.65, label=label)
+    >>> fm = configuration([132.04568, -14049.6831, 245394.098, -802171.920], "FM")
+    >>> sf = configuration([57.8562911, -8004.42428, 85760.8652, 557048.189], "SF")
+    >>> t = np.arange(50.0, 1001.0, 50.0)
+    >>> z, f_k, eos = zentropy_from_dft([fm, sf], [2, 12], t)
+    >>> z.free_energy.shape, f_k.shape, [round(e.volume0, 2) for e in eos]
+    ((20, 400), (2, 20, 400), [156.43, 153.77])
+
+    At 156 Å^3 the SF configurations gain weight as T rises (100, 500, 1000 K):
+
+    >>> i = np.searchsorted(z.volumes, 156.0)
+    >>> z.probabilities[1, [1, 9, 19], i].round(2).tolist()
+    [0.0, 0.59, 0.92]
     """
     if not data:
         raise InvalidInputError("no configurations given")
