@@ -73,7 +73,7 @@ def _dead_pid():
 
 
 def test_stale_temporaries_of_killed_runs_are_removed_and_no_others(folder):
-    from quests.io import _host_tag
+    from quests.io._outputs import _host_tag
 
     host = _host_tag()
     dead = _dead_pid()
@@ -99,7 +99,7 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_no_others(folder):
 def test_a_store_swapped_out_by_a_killed_run_is_put_back(folder):
     """Killed between moving the old store aside and the new one in: the next run puts
     the old store back where it was instead of deleting the only copy."""
-    from quests.io import _host_tag
+    from quests.io._outputs import _host_tag
 
     assert invoke(["descriptors", "t.xyz", "-o", "x.zarr"]).exit_code == 0
     aside = Path(f".x.zarr.quests-{_host_tag()}-{_dead_pid()}.k2j4.old")

@@ -12,7 +12,7 @@ import numpy as np
 
 from quests._defaults import DEFAULT_DEBYE_SCALING
 from quests._errors import InvalidInputError
-from quests.io import ReadError, read_columns
+from quests.io import ReadError, read_columns, read_oszicar_energy
 from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 __all__ = ["EnergyVolume", "BM4", "read_energy_volume", "fit_bm4", "debye_function",
@@ -82,18 +82,6 @@ def _checked(volumes, energies, n_atoms, mass, label):
     return EnergyVolume(v, e, int(n_atoms), float(mass), label)
 
 
-def _oszicar_energy(path):
-    last = [line for line in Path(path).read_text(errors="replace").splitlines()
-            if "F=" in line]
-    if not last:
-        raise InvalidInputError(f"{path} holds no 'F=' line (not a finished VASP run?)")
-    words = last[-1].split()
-    try:
-        return float(words[words.index("F=") + 1])
-    except (ValueError, IndexError):
-        raise InvalidInputError(f"{path}: cannot read the energy after 'F='") from None
-
-
 def read_energy_volume(path, *, n_atoms=None, mass=None, label=None):
     """Energies and volumes of one configuration, from a folder, extxyz or CSV.
 
@@ -154,7 +142,7 @@ def _read_energy_volume(path, n_atoms, mass, label):
                                         "configuration needs both (complete or remove it)")
             atoms = read(contcar[0], format="vasp")
             volumes.append(atoms.get_volume())
-            energies.append(_oszicar_energy(oszicar[0]))
+            energies.append(read_oszicar_energy(oszicar[0]))
         if atoms is None:
             raise InvalidInputError(f"{path}: no sub-folder holds an OSZICAR and a CONTCAR")
         return _checked(volumes, energies, n_atoms or len(atoms),

@@ -1,0 +1,179 @@
+"""Structures from any file ase.io reads, checked frame by frame."""
+
+from pathlib import Path
+
+
+from quests._errors import InvalidInputError, QuestsError
+from quests.io._paths import DESCRIPTOR_SUFFIXES, ReadError, as_slice, check_readable, \
+    split_index
+
+
+def iter_structures(spec, index=None, format=None):
+    """Yield ``(label, atoms)`` for each selected frame, reading lazily.
+
+    Parameters
+    ----------
+    spec : str or path
+        File path, optionally with an index: ``traj.xyz@-10:``.
+    index : str, optional
+        Index applied if ``spec`` has none (``"0:100"``, ``"-1"``, ``"::10"``).
+    format : str, optional
+        ase.io format name; guessed from the file otherwise.
+
+    Examples
+    --------
+    >>> import os
+    >>> from quests.data import demo_files
+    >>> for label, atoms in iter_structures(demo_files()["cu_300K"], index="::8"):
+    ...     print(os.path.basename(label), len(atoms))
+    cu_300K.xyz frame 0 108
+    cu_300K.xyz frame 8 108
+    cu_300K.xyz frame 16 108
+    """
+    path, idx = split_index(spec, index)
+    check_readable(path)
+    import ase.io
+
+    from quests.structures import check_geometry
+
+    if (format or Path(path).suffix.lower().lstrip(".")) in ("xyz", "extxyz"):
+        _check_xyz_frames(path)
+    selection = as_slice(idx)
+    start = selection.start or 0
+    step = selection.step or 1
+    try:
+        # the '@' was handled by split_index: ase must not split the path again
+        frames = ase.io.iread(path, index=selection, format=format,
+                              do_not_split_by_at_sign=True)
+        for n, atoms in enumerate(frames):
+            number = start + step * n if start >= 0 and step > 0 else n
+            label = f"{path} frame {number}"
+            # no atoms, NaN, a singular cell or coincident atoms: named by file and frame
+            check_geometry(atoms, label)
+            yield label, atoms
+    except QuestsError:
+        raise
+    except Exception as exc:  # ase raises many types for unreadable files
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc.__cause__ or exc.__context__, StopIteration) \
+                or "raised StopIteration" in message:
+            # ase's readers run out of lines inside a frame: say what that means
+            message = "the file ends inside a frame (truncated?)"
+        raise ReadError(f"cannot read {path}: {message}") from None
+
+
+def _check_xyz_frames(path):
+    """Refuse an (ext)xyz file that ase would read short without a word.
+
+    ase's extxyz reader drops a last frame cut short (its frame index counts
+    only complete ones) and stops at a blank line between frames, so a
+    truncated or spliced trajectory would be read as a shorter one. One pass
+    over the lines, nothing parsed but each frame's atom count: a count line,
+    a comment line, that many atom lines. A file that ends without a newline
+    inside an atom line shorter than the one before it (fewer fields, or a
+    shorter last field in a fixed-width file) was cut there. A count that is
+    not an integer is left for ase to report.
+    """
+    import itertools
+
+    frame, line_number, blank_at = 0, 0, None
+    previous_atom = last = b""
+    with open(path, "rb") as handle:
+        for line in handle:
+            line_number += 1
+            text = line.strip()
+            if not text:
+                blank_at = blank_at or line_number
+                continue
+            if blank_at is not None:
+                raise ReadError(f"cannot read {path}: a blank line (line {blank_at}) separates "
+                                f"frame {frame - 1} from more frames, which ase would ignore; "
+                                "remove it")
+            try:
+                n_atoms = int(text)
+            except ValueError:
+                return
+            if n_atoms < 0:
+                return
+            expected = n_atoms + 1
+            lines = list(itertools.islice(handle, expected))
+            line_number += len(lines)
+            if len(lines) < expected:
+                raise ReadError(f"cannot read {path}: the file ends inside frame {frame} "
+                                f"({max(len(lines) - 1, 0)} of {n_atoms} atom lines; "
+                                "truncated?)")
+            if n_atoms:
+                previous_atom = lines[-2] if n_atoms > 1 else previous_atom
+                last = lines[-1]
+            frame += 1
+    if last and not last.endswith(b"\n") and previous_atom and _cut_short(last, previous_atom):
+        raise ReadError(f"cannot read {path}: its last line ends without a newline, shorter "
+                        "than the atom line before it (truncated?)")
+
+
+def _cut_short(last, previous):
+    """The last atom line has fewer fields than the one before, or (a fixed-width file,
+    as ase writes) a shorter last field."""
+    fields, before = last.split(), previous.split()
+    if len(fields) < len(before):
+        return True
+    return len(previous.rstrip(b"\r\n")) > len(last) and len(fields[-1]) < len(before[-1])
+
+
+def read_structures(spec, index=None, format=None, verbose=False):
+    """Read the selected frames of a file into a list of ``ase.Atoms``.
+
+    Raises ``ReadError`` for a missing, unreadable, empty or truncated file or
+    one with no frames selected, and ``InvalidStructureError`` for a frame
+    without atoms, with NaN/inf positions, a singular periodic cell or two
+    atoms at one position (``quests.structures.check_geometry``).
+
+    Examples
+    --------
+    >>> from quests.data import demo_files
+    >>> frames = read_structures(demo_files()["cu_melt"] + "@0:2")
+    >>> len(frames), len(frames[0])
+    (2, 108)
+    """
+    from quests._progress import progress_bar
+
+    structures = []
+    with progress_bar(None, f"reading {split_index(spec)[0]}", verbose, unit="frame") as bar:
+        for _, atoms in iter_structures(spec, index, format):  # checks each frame
+            structures.append(atoms)
+            bar.update()
+    if not structures:
+        path, idx = split_index(spec, index)
+        if idx == ":":
+            raise ReadError(f"{path} contains no structures")
+        raise ReadError(f"{path}: index {idx} selects no frame")
+    return structures
+
+
+def read_structure_files(specs, index=None, format=None, verbose=False):
+    """All structures of several files (FILE[@SLICE]), and where each came from.
+
+    Descriptor files are refused: the caller needs the structures themselves.
+
+    Returns (structures: list of ase.Atoms, sources: list of (spec, position in it)).
+
+    Examples
+    --------
+    >>> from quests.data import demo_files
+    >>> files = [demo_files()["cu_crystal"], demo_files()["cu_melt"] + "@-2:"]
+    >>> structures, sources = read_structure_files(files)
+    >>> len(structures), [position for _, position in sources]
+    (3, [0, 0, 1])
+    >>> sources[-1][0].endswith("cu_melt.xyz@-2:")
+    True
+    """
+    structures, sources = [], []
+    for spec in specs:
+        if Path(split_index(spec)[0]).suffix.lower() in DESCRIPTOR_SUFFIXES:
+            raise InvalidInputError(
+                f"{spec} is a descriptor file; this command needs the structures themselves "
+                "(give the structure file it was computed from)")
+        frames = read_structures(spec, index=index, format=format, verbose=verbose)
+        structures += frames
+        sources += [(str(spec), i) for i in range(len(frames))]
+    return structures, sources
