@@ -12,7 +12,7 @@ import numpy as np
 
 from quests._defaults import DEFAULT_DEBYE_SCALING
 from quests._errors import InvalidInputError
-from quests.io import ReadError, read_columns, read_oszicar_energy
+from quests.io import ReadError, read_columns, read_oszicar_energy, read_structures
 from quests._units import BOLTZMANN_EV, GPA_PER_EV_PER_A3
 
 __all__ = ["EnergyVolume", "BM4", "read_energy_volume", "fit_bm4", "debye_function",
@@ -126,8 +126,6 @@ def read_energy_volume(path, *, n_atoms=None, mass=None, label=None):
 
 
 def _read_energy_volume(path, n_atoms, mass, label):
-    from ase.io import read
-
     if path.is_dir():
         volumes, energies, atoms = [], [], None
         for sub in sorted(p for p in path.iterdir() if p.is_dir()):
@@ -140,7 +138,7 @@ def _read_energy_volume(path, n_atoms, mass, label):
                                        if not found)
                 raise InvalidInputError(f"{sub} has no {missing}: every volume folder of a "
                                         "configuration needs both (complete or remove it)")
-            atoms = read(contcar[0], format="vasp")
+            atoms = read_structures(str(contcar[0]), format="vasp")[-1]
             volumes.append(atoms.get_volume())
             energies.append(read_oszicar_energy(oszicar[0]))
         if atoms is None:
@@ -153,7 +151,7 @@ def _read_energy_volume(path, n_atoms, mass, label):
                                     "(--n-atoms and --mass on the command line)")
         columns = read_columns(path, ("volume", "energy"))
         return _checked(columns["volume"], columns["energy"], n_atoms, mass, label)
-    frames = read(path, ":")
+    frames = read_structures(str(path))
     energies = []
     for i, atoms in enumerate(frames):
         try:
