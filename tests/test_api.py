@@ -14,7 +14,7 @@ from quests.data import rattled_crystal
 PUBLIC_MODULES = ["quests", "quests.descriptor", "quests.neighbors", "quests.kde",
                   "quests.structures", "quests.io", "quests.report", "quests.data",
                   "quests.uncertainty", "quests.analysis", "quests.plotting",
-                  "quests.compression", "quests.learning", "quests.thermo"]
+                  "quests.compression", "quests.learning", "quests.thermo", "quests.lammps"]
 
 
 def _public_functions():

@@ -37,7 +37,7 @@ class QuestsGroup(click.Group):
             try:
                 result = self._invoke(ctx)
             except click.exceptions.Exit as exc:
-                if exc.exit_code == 0:
+                if exc.exit_code in (0, 3):  # 3: a success that says something (watch halted)
                     _print_warnings(caught)
                 raise
             _print_warnings(caught)

@@ -167,3 +167,79 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
                            "n_test": pair.test.shape[0],
                            "n_reference": pair.reference.shape[0]}, None, overwrite)
     _report_written([output], quiet)
+
+
+@cli.command()
+@click.argument("input_file", metavar="IN.lmp")
+@click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
+              help="Training data (repeat for several files; .npz descriptor files too).")
+@output_option("--index", "index_path", metavar="FILE",
+               help="Reference index cache: read if it exists, else built and written here.")
+@click.option("--elements", required=True, multiple=True, metavar="EL[,EL...]",
+              help="Element of each LAMMPS atom type, in type order: Mo; Si,O (or repeat).")
+@click.option("--every", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Steps between checks.")
+@click.option("--halt-fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Stop the simulation at the first check whose novel fraction exceeds this "
+                   "(exit status 3).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+              help="A LAMMPS variable for the input, as lmp -var NAME VALUE (repeat).")
+@click.option("--log", default="log.lammps", show_default=True, metavar="FILE",
+              help="The LAMMPS log file ('none' for none).")
+@descriptor_options(only=("k", "cutoff", "species"))
+@bandwidth_option()
+@query_options
+@output_option("--flagged", suffixes={".xyz"}, metavar="FILE.xyz",
+               help="Write every checked configuration with a novel atom, with per-atom dH "
+                    "(extxyz, for DFT).")
+@common_options(output="The table of checks (.csv or .json).", suffixes={".csv", ".json"})
+@click.pass_context
+def watch(ctx, input_file, reference, index_path, elements, every, halt_fraction, variables,
+          log, k, cutoff, species, bandwidth, method, n_neighbors, backend, threshold, flagged,
+          n_jobs, output, overwrite, quiet):
+    """Run the LAMMPS input IN.lmp with per-atom dH checked every N steps.
+
+    The input runs unchanged through the LAMMPS Python module (install
+    'quests[lammps]'); dH of every atom goes to the per-atom property d_dH,
+    which the input's own 'dump custom ... d_dH' can write. Exits with
+    status 3 when --halt-fraction stopped the simulation, 0 when the input
+    ran to its end. Under 'mpirun -np P quests watch ...' every rank runs it.
+    """
+    from quests.lammps import HALTED_STATUS
+    from quests.lammps import watch as watch_input
+    from quests.uncertainty import reference_estimator
+
+    elements = [e for text in elements for e in text.replace(",", " ").split()]
+    pairs = [v.split("=", 1) for v in variables]
+    if any(len(p) != 2 or not p[0] for p in pairs):
+        raise InvalidInputError(f"--var takes NAME=VALUE; got {variables!r}")
+    estimator, wrote = reference_estimator(
+        reference, index_path, **_asked(ctx, k, cutoff, species), bandwidth=bandwidth,
+        method=method, n_neighbors=n_neighbors, backend=backend, threshold=threshold,
+        n_jobs=n_jobs, verbose=not quiet)
+    if wrote and not quiet:
+        click.echo(f"wrote reference index {index_path}", err=True)
+    with contextlib.ExitStack() as stack:
+        handle = _xyz_writers(stack, [flagged], overwrite, lambda row, dh: (
+            {"step": row["step"], "dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
+             "novel_fraction": row["novel_fraction"]}, {"dH": dh}))
+
+        def on_check(row, atoms, dh):
+            if not quiet:
+                click.echo(f"step {row['step']}: max dH {row['max_dH']:.3f}, "
+                           f"{row['novel_fraction']:.2%} novel", err=True)
+            if flagged and row["novel_fraction"] > 0:
+                handle[0](row, atoms, dh)
+
+        result = watch_input(input_file, estimator, elements=elements, every=every,
+                             threshold=threshold, halt_fraction=halt_fraction,
+                             variables=dict(pairs), on_check=on_check, log=log)
+    click.echo(result.summary())
+    _write_result([output] if output else [], {"inputs": {
+        "lammps_input": input_file, "reference": list(reference), "index": index_path,
+        "elements": elements, "every": every, "bandwidth": estimator.bandwidth,
+        "threshold": threshold, "halt_fraction": halt_fraction}, "halted_step":
+        result.halted_step, "rows": result.records}, result.records, overwrite)
+    _report_written([output, flagged], quiet)
+    if result.halted:
+        ctx.exit(HALTED_STATUS)
