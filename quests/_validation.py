@@ -107,6 +107,22 @@ class Options:
         return "__invalid__"
 
 
+class Either:
+    """A value any one of ``constraints`` accepts (a bandwidth or the word 'auto')."""
+
+    def __init__(self, *constraints):
+        self.constraints = constraints
+
+    def is_valid(self, value):
+        return any(c.is_valid(value) for c in self.constraints)
+
+    def describe(self):
+        return " or ".join(c.describe() for c in self.constraints)
+
+    def invalid_example(self):
+        return self.constraints[0].invalid_example()
+
+
 class Bandwidth:
     """A bandwidth in [1e-12, 1e6] 1/Å, or a non-empty 1-D sequence of them.
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K, descriptor_length
 from quests._errors import InvalidInputError, InvalidStructureError, QuestsWarning
-from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Interval, \
-    Options, check_descriptors, check_estimator_params
+from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Either, \
+    Interval, Options, check_descriptors, check_estimator_params
 from quests._text import align_table
 from quests.analysis import BatchedFrameAnalysis, frame_label
 from quests.kde import AUTO_EXACT_REFERENCE, BACKENDS, DEFAULT_BACKEND, \
@@ -45,6 +45,7 @@ __all__ = [
     "frame_summary",
     "frame_fields",
     "reference_estimator",
+    "bandwidth_lines",
 ]
 
 
@@ -81,8 +82,11 @@ class UncertaintyEstimator:
         settings below, or a fitted ``NeighborIndex``. May instead be given
         to ``fit``.
     k, cutoff, species : descriptor settings (see ``compute_descriptors``)
-    bandwidth : float, default=0.015
-        Kernel bandwidth h, 1/Å.
+    bandwidth : float or 'auto', default=0.015
+        Kernel bandwidth h, 1/Å. 'auto': chosen from the reference alone by
+        leave-one-structure-out likelihood (``quests.kde.select_bandwidth``;
+        single environments are held out where the reference's structures
+        are not known, as for plain descriptor arrays without ``offsets``).
     method : {'auto', 'exact', 'approx'}, default='auto'
         'exact' sums over every reference environment; 'approx' over the
         ``n_neighbors`` candidates of a nearest-neighbour index (an upper
@@ -107,6 +111,10 @@ class UncertaintyEstimator:
         then no atom is recognised as of an unseen species.
     method_ : {'exact', 'approx'}
     index_ : NeighborIndex or None (None for the exact method)
+    bandwidth_ : float
+        The bandwidth the queries use, 1/Å (``bandwidth``, or the one chosen).
+    bandwidth_selection_ : dict or None
+        With bandwidth='auto': the rule, the candidates and their scores.
 
     Examples
     --------
@@ -121,7 +129,7 @@ class UncertaintyEstimator:
     _parameter_constraints = {
         "k": NEIGHBORS,
         "cutoff": CUTOFF,
-        "bandwidth": SCALAR_BANDWIDTH,
+        "bandwidth": Either(SCALAR_BANDWIDTH, Options("auto")),
         "method": Options("auto", "exact", "approx"),
         "n_neighbors": Interval(numbers.Integral, 1, None),
         "backend": Options(*BACKENDS),
@@ -148,12 +156,14 @@ class UncertaintyEstimator:
     def _check_params(self):
         check_estimator_params(self)
 
-    def fit(self, reference=None, numbers=None):
+    def fit(self, reference=None, numbers=None, offsets=None):
         """Describe the reference (and index it for the approximate method); returns self.
 
         ``numbers`` (n_reference,): atomic numbers of the centre atoms of a
         reference given as descriptors (``quests descriptors`` files store
         them), so that atoms of species the reference lacks are recognised.
+        ``offsets`` (n_structures + 1,): start row of each reference structure
+        in such descriptors, for bandwidth='auto'.
         """
         self._check_params()
         reference = self.reference if reference is None else reference
@@ -166,13 +176,15 @@ class UncertaintyEstimator:
                                   "reference_species":
                                   reference.metadata_.get("reference_species")})
             self.reference_species_ = reference.metadata_.get("reference_species")
-            return self._set_reference(reference.descriptors_, reference)
+            return self._set_reference(reference.descriptors_, reference,
+                                       reference.metadata_.get("reference_offsets"))
         if isinstance(reference, np.ndarray) and reference.ndim == 2:
             self.species_ = self._species_list(None)
             descriptors = check_descriptors(reference, "reference descriptors")
             self.reference_species_ = _present_species(numbers, descriptors.shape[0])
-            return self._set_reference(descriptors, None)
-        from quests.descriptor import compute_descriptors, resolve_species, structure_species
+            return self._set_reference(descriptors, None, offsets)
+        from quests.descriptor import compute_descriptors, resolve_species, structure_offsets, \
+            structure_species
         from quests.structures import as_frames
 
         frames = as_frames(reference, "reference structure")
@@ -182,7 +194,8 @@ class UncertaintyEstimator:
                          else self._species_list(None))
         descriptors = compute_descriptors(frames, self.k, self.cutoff, species=self.species_,
                                           n_jobs=self.n_jobs, verbose=self.verbose)
-        return self._set_reference(descriptors, None)
+        return self._set_reference(descriptors, None,
+                                   structure_offsets([len(f.numbers) for f in frames]))
 
     def _species_list(self, default):
         if self.species is None:
@@ -210,9 +223,10 @@ class UncertaintyEstimator:
             raise InvalidInputError(f"the reference index holds descriptors with species="
                                     f"{self.species_}, not {self.species}")
 
-    def _set_reference(self, descriptors, index):
+    def _set_reference(self, descriptors, index, offsets=None):
         self.descriptors_ = descriptors
         self.n_reference_ = descriptors.shape[0]
+        self.reference_offsets_ = None if offsets is None else np.asarray(offsets, np.int64)
         expected = descriptor_length(self.k, len(self.species_ or []))
         if descriptors.shape[1] != expected:
             raise InvalidInputError(
@@ -229,7 +243,24 @@ class UncertaintyEstimator:
             index = NeighborIndex(self.backend, n_jobs=self.n_jobs).fit(
                 descriptors, metadata={"descriptor": _settings(self)})
         self.index_ = index
+        self._choose_bandwidth(index)
         return self
+
+    def _choose_bandwidth(self, index):
+        """bandwidth_: the given one, or (for 'auto') the one chosen from the reference, kept
+        in a saved index so a cache chooses it once."""
+        self.bandwidth_selection_ = None
+        if not (isinstance(self.bandwidth, str) and self.bandwidth == "auto"):
+            self.bandwidth_ = float(self.bandwidth)
+            return
+        stored = index.metadata_.get("bandwidth_selection") if index is not None else None
+        if stored is None:
+            from quests.kde import select_bandwidth
+
+            stored = select_bandwidth(self.descriptors_, self.reference_offsets_,
+                                      n_jobs=self.n_jobs).to_dict()
+        self.bandwidth_selection_ = stored
+        self.bandwidth_ = float(stored["bandwidth"])
 
     def _check_fitted(self):
         if not hasattr(self, "descriptors_"):
@@ -255,7 +286,7 @@ class UncertaintyEstimator:
 
         self._check_fitted()
         reference = self.index_ if self.method_ == "approx" else self.descriptors_
-        dh, bound = differential_entropy(Y, reference, self.bandwidth, method=self.method_,
+        dh, bound = differential_entropy(Y, reference, self.bandwidth_, method=self.method_,
                                          n_neighbors=self.n_neighbors, return_bound=True,
                                          n_jobs=self.n_jobs)
         if numbers is not None:
@@ -310,6 +341,9 @@ class UncertaintyEstimator:
             "reference_species": self.reference_species_,
             "query": {"bandwidth": self.bandwidth, "n_neighbors": self.n_neighbors,
                       "threshold": self.threshold},
+            "reference_offsets": (None if self.reference_offsets_ is None
+                                  else self.reference_offsets_.tolist()),
+            "bandwidth_selection": self.bandwidth_selection_,
         }
         return index.save(path, overwrite=overwrite)
 
@@ -408,6 +442,16 @@ def _reference_files(specs):
     return prints
 
 
+def _reference_offsets(data):
+    """Start row of each structure of the combined reference datasets (None if unknown)."""
+    from quests.descriptor import structure_offsets
+
+    counts = [data.counts.get(name) for name in data]
+    if not counts or any(c is None for c in counts):
+        return None
+    return structure_offsets(np.concatenate(counts))
+
+
 def _say_unknown_species(estimator):
     if estimator.reference_species_ is None:
         warnings.warn("the reference does not record its atoms' species (descriptors without "
@@ -495,7 +539,7 @@ def reference_estimator(reference, index_path=None, *, format=None, k=None, cuto
     estimator = UncertaintyEstimator(
         data.combined("--reference files"), k=settings["k"], cutoff=settings["cutoff"],
         species=settings["species"], method=method, backend=backend, verbose=verbose,
-        **query).fit(numbers=data.row_numbers())
+        **query).fit(numbers=data.row_numbers(), offsets=_reference_offsets(data))
     _say_unknown_species(estimator)
     if index_path is None:
         return estimator, False
@@ -529,6 +573,9 @@ class Comparison:
         descriptor file)
     settings : dict, k, cutoff and species of the descriptors
     unseen : ndarray (n_test,) bool
+    reference_offsets : ndarray (n_structures + 1,) or None, start row of each
+        reference structure (for bandwidth='auto')
+    bandwidth_selection : dict or None, what bandwidth='auto' chose
 
     Examples
     --------
@@ -552,13 +599,28 @@ class Comparison:
     structures: object
     settings: dict
     unseen: np.ndarray
+    reference_offsets: np.ndarray = None
+    bandwidth_selection: dict = None
+
+    def resolve_bandwidth(self, bandwidth):
+        """``bandwidth`` itself, or for 'auto' the one chosen from the reference alone
+        (``quests.kde.select_bandwidth``, once; recorded in ``bandwidth_selection``)."""
+        if not (isinstance(bandwidth, str) and bandwidth == "auto"):
+            return bandwidth
+        if self.bandwidth_selection is None:
+            from quests.kde import select_bandwidth
+
+            self.bandwidth_selection = select_bandwidth(self.reference,
+                                                        self.reference_offsets).to_dict()
+        return self.bandwidth_selection["bandwidth"]
 
     def differential_entropy(self, bandwidth=DEFAULT_BANDWIDTH, **kwargs):
         """dH of every test environment against the reference, and its bound (as
         ``quests.kde.differential_entropy(..., return_bound=True)``; ``kwargs`` go
-        there); +inf (bound 0) for atoms of unseen species."""
+        there); +inf (bound 0) for atoms of unseen species. ``bandwidth`` may be 'auto'."""
         from quests.kde import differential_entropy
 
+        bandwidth = self.resolve_bandwidth(bandwidth)
         values, bound = differential_entropy(self.test, self.reference, bandwidth,
                                              return_bound=True, **kwargs)
         values[self.unseen], bound[self.unseen] = np.inf, 0.0
@@ -567,9 +629,10 @@ class Comparison:
     def overlap(self, bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, **kwargs):
         """Fraction of the test environments with dH <= ``threshold`` (as
         ``quests.kde.overlap``); atoms of unseen species count as not covered. A float,
-        or an array per bandwidth."""
+        or an array per bandwidth; ``bandwidth`` may be 'auto'."""
         from quests.kde import overlap
 
+        bandwidth = self.resolve_bandwidth(bandwidth)
         if self.unseen.all():
             return 0.0 if np.ndim(bandwidth) == 0 else np.zeros(np.size(bandwidth))
         return overlap(self.test[~self.unseen], self.reference, bandwidth, threshold,
@@ -598,7 +661,7 @@ def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff
     >>> float(comparison.overlap())
     0.0
     """
-    from quests.descriptor import compute_descriptors, resolve_species
+    from quests.descriptor import compute_descriptors, resolve_species, structure_offsets
     from quests.io import read_datasets
 
     data = read_datasets([test, reference], index, format, k=k, cutoff=cutoff,
@@ -621,8 +684,33 @@ def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff
                           f"{reference} lacks cannot be recognised", QuestsWarning)
     unseen = (np.zeros(arrays[0].shape[0], dtype=bool) if atoms[0] is None or atoms[1] is None
               else unseen_species(atoms[0], np.unique(atoms[1]), warn=True))
+    counts = data.counts.get(ref_name)
+    if counts is None and not isinstance(ref_data, np.ndarray):
+        counts = [len(s) for s in ref_data]
     return Comparison(arrays[0], arrays[1], None if isinstance(test_data, np.ndarray)
-                      else test_data, settings, unseen)
+                      else test_data, settings, unseen,
+                      None if counts is None else structure_offsets(counts))
+
+
+def bandwidth_lines(estimator):
+    """[] for a bandwidth given; for bandwidth='auto' the line that says which was chosen
+    (``estimator``: an UncertaintyEstimator or a Comparison).
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.05, seed=s) for s in range(3)]
+    >>> bandwidth_lines(UncertaintyEstimator(train, bandwidth=0.02).fit())
+    []
+    >>> bandwidth_lines(UncertaintyEstimator(train, bandwidth="auto").fit())[0][:30]
+    'bandwidth h = 0.0... 1/Å chosen'
+    """
+    choice = getattr(estimator, "bandwidth_selection_", None) or getattr(
+        estimator, "bandwidth_selection", None)
+    if choice is None:
+        return []
+    return [f"bandwidth h = {choice['bandwidth']:.4g} 1/Å chosen from the reference by "
+            f"{choice['rule']} ({choice['n_queries']} held-out environments)"]
 
 
 def frame_fields(row, dh, bound):
@@ -728,7 +816,7 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         novel = sum(r["novel_fraction"] * r["n_atoms"] for r in rows) / max(n_atoms, 1)
         lines = [f"{source or 'trajectory'}: {len(rows)} frames, {n_atoms} atoms, method "
                  f"{self.estimator.method_}: {novel:.2%} of atoms novel, "
-                 f"{len(res.flagged)} frames flagged"]
+                 f"{len(res.flagged)} frames flagged"] + bandwidth_lines(self.estimator)
         order = sorted(range(len(rows)), key=lambda i: -rows[i]["max_dH"])[:top]
         if order:
             table = [(frame_label(rows[i]["frame"], source), str(rows[i]["n_atoms"]),
@@ -743,7 +831,7 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         the per-frame table is ``results.rows``."""
         estimator = self.estimator
         out = {"parameters": {"k": estimator.k, "cutoff": estimator.cutoff,
-                              "species": estimator.species_, "bandwidth": estimator.bandwidth,
+                              "species": estimator.species_, "bandwidth": estimator.bandwidth_,
                               "method": estimator.method_, "n_neighbors": estimator.n_neighbors,
                               "threshold": estimator.threshold},
                "reference_species": estimator.reference_species_,
@@ -751,6 +839,8 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         if self.results.unseen_species:
             out["note"] = ("atoms of a species the reference lacks have dH = +inf (null in "
                            "JSON, inf in CSV and extxyz); they count as novel")
+        if estimator.bandwidth_selection_ is not None:
+            out["bandwidth_selection"] = estimator.bandwidth_selection_
         if calibration is not None:
             out["calibration"] = calibration.to_dict()
         return out

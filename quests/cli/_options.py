@@ -248,10 +248,28 @@ def _asked(ctx, k, cutoff, species):
             "species": _parse_species(species)}
 
 
-def bandwidth_option(several=False, volume=None):
+class BandwidthOrAuto(click.ParamType):
+    """A positive bandwidth, 1/Å, or 'auto' (chosen from the reference data)."""
+
+    name = "H|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) or value == "auto":
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a bandwidth (1/Å) nor 'auto'", param, ctx)
+        if not 0 < number < float("inf"):
+            self.fail(f"a bandwidth must be a positive number; got {value}", param, ctx)
+        return number
+
+
+def bandwidth_option(several=False, volume=None, auto=False):
     """-b/--bandwidth, 1/Å: one value; ``several`` to repeat it; ``volume='allowed'`` or
     ``'default'`` to accept the word 'volume' (h(V) at each frame's volume per atom),
-    as the default with ``'default'``."""
+    as the default with ``'default'``; ``auto`` to accept 'auto' (chosen from the
+    reference by leave-one-structure-out likelihood)."""
     if volume is not None:
         default = "volume" if volume == "default" else str(DEFAULT_BANDWIDTH)
         metavar = "volume|H" if volume == "default" else "H|volume"
@@ -259,9 +277,11 @@ def bandwidth_option(several=False, volume=None):
                             metavar=metavar,
                             help="Kernel bandwidth, 1/Å, or 'volume' for h(V) at each "
                                  "frame's volume per atom.")
+    kind, also = (BandwidthOrAuto(), "; 'auto': chosen from the reference alone") if auto \
+        else (float, "")
     if several:
-        return click.option("-b", "--bandwidth", type=float, multiple=True,
+        return click.option("-b", "--bandwidth", type=kind, multiple=True,
                             default=[DEFAULT_BANDWIDTH], show_default=True,
-                            help="Kernel bandwidth, 1/Å (repeat for several).")
-    return click.option("-b", "--bandwidth", type=float, default=DEFAULT_BANDWIDTH,
-                        show_default=True, help="Kernel bandwidth, 1/Å.")
+                            help=f"Kernel bandwidth, 1/Å (repeat for several){also}.")
+    return click.option("-b", "--bandwidth", type=kind, default=DEFAULT_BANDWIDTH,
+                        show_default=True, help=f"Kernel bandwidth, 1/Å{also}.")

@@ -23,7 +23,7 @@ from quests.cli._options import _asked, _plot, _report_written, _run, _write_res
 @descriptor_options(frames_option="--frames",
                     frames_help="Frames of TRAJ to judge (e.g. 0:100, ::10); a reference file "
                                 "is sliced only by its own FILE@SLICE.")
-@bandwidth_option()
+@bandwidth_option(auto=True)
 @query_options
 @output_option("--flagged", suffixes={".xyz"}, metavar="FILE.xyz",
                help="Write the frames whose max dH exceeds the threshold (extxyz).")
@@ -90,7 +90,7 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
 @click.argument("test", metavar="TEST[@SLICE]")
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options
-@bandwidth_option()
+@bandwidth_option(auto=True)
 @query_options
 @common_options(output="Per-atom dH: .xyz (TEST with a dH array), .npz or .csv.",
                 suffixes={".xyz", ".npz", ".csv"})
@@ -99,7 +99,8 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
        backend, threshold, n_jobs, output, overwrite, quiet):
     """Per-atom differential entropy dH of the environments of TEST against REF."""
     from quests.io import atomic_output, atomic_write, write_frame, write_table
-    from quests.uncertainty import compare_datasets, frame_fields, frame_summary
+    from quests.uncertainty import bandwidth_lines, compare_datasets, frame_fields, \
+        frame_summary
 
     pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
                             n_jobs=n_jobs, verbose=not quiet)
@@ -110,6 +111,8 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
                f"{reference}: "
                f"dH mean {values.mean():.3f}, max {values.max():.3f}, min {values.min():.3f}; "
                f"{(values > threshold).mean():.2%} novel (dH > {threshold:g})")
+    for line in bandwidth_lines(pair):
+        click.echo(line)
     if bound.max() > 0:
         click.echo(f"approximate (m = {n_neighbors}): dH may exceed the exact value by at most "
                    f"{bound.max():.3f} (mean {bound.mean():.3f}) if the index found the "
@@ -140,7 +143,7 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
 @click.argument("test", metavar="TEST[@SLICE]")
 @click.argument("reference", metavar="REF[@SLICE]")
 @descriptor_options
-@bandwidth_option(several=True)
+@bandwidth_option(several=True, auto=True)
 @query_options
 @common_options(output="Write the result as JSON (.json).", suffixes={".json"})
 @click.pass_context
@@ -151,19 +154,23 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
     1 means REF covers every environment of TEST. With --method approx the
     value is a lower bound (approximate dH is an upper bound).
     """
-    from quests.uncertainty import compare_datasets
+    from quests.uncertainty import bandwidth_lines, compare_datasets
 
     pair = compare_datasets(test, reference, index, fmt, **_asked(ctx, k, cutoff, species),
                             n_jobs=n_jobs, verbose=not quiet)
-    hs = list(bandwidth) if len(bandwidth) > 1 else bandwidth[0]
+    hs = [pair.resolve_bandwidth(h) for h in bandwidth]
+    hs = hs if len(hs) > 1 else hs[0]
     values = np.atleast_1d(pair.overlap(hs, threshold, method=method, n_neighbors=n_neighbors,
                                         backend=backend, n_jobs=n_jobs, verbose=not quiet))
     for h, value in zip(np.atleast_1d(hs), values):
-        click.echo(f"overlap({test} | {reference}) at h = {h:g}: {value:.4f}")
+        click.echo(f"overlap({test} | {reference}) at h = {h:.4g}: {value:.4f}")
+    for line in bandwidth_lines(pair):
+        click.echo(line)
     _write_result(output, {"inputs": {"test": str(test), "reference": str(reference)},
                            "parameters": {**pair.settings, "threshold": threshold,
                                           "method": method},
                            "bandwidth": list(np.atleast_1d(hs)), "overlap": values,
+                           "bandwidth_selection": pair.bandwidth_selection,
                            "n_test": pair.test.shape[0],
                            "n_reference": pair.reference.shape[0]}, None, overwrite)
     _report_written([output], quiet)
@@ -187,7 +194,7 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
 @click.option("--log", default="log.lammps", show_default=True, metavar="FILE",
               help="The LAMMPS log file ('none' for none).")
 @descriptor_options(only=("k", "cutoff", "species"))
-@bandwidth_option()
+@bandwidth_option(auto=True)
 @query_options
 @output_option("--flagged", suffixes={".xyz"}, metavar="FILE.xyz",
                help="Write every checked configuration with a novel atom, with per-atom dH "
@@ -207,7 +214,7 @@ def watch(ctx, input_file, reference, index_path, elements, every, halt_fraction
     """
     from quests.lammps import HALTED_STATUS
     from quests.lammps import watch as watch_input
-    from quests.uncertainty import reference_estimator
+    from quests.uncertainty import bandwidth_lines, reference_estimator
 
     elements = [e for text in elements for e in text.replace(",", " ").split()]
     pairs = [v.split("=", 1) for v in variables]
@@ -234,10 +241,11 @@ def watch(ctx, input_file, reference, index_path, elements, every, halt_fraction
         result = watch_input(input_file, estimator, elements=elements, every=every,
                              threshold=threshold, halt_fraction=halt_fraction,
                              variables=dict(pairs), on_check=on_check, log=log)
-    click.echo(result.summary())
+    click.echo("\n".join([result.summary()] + bandwidth_lines(estimator)))
     _write_result([output] if output else [], {"inputs": {
         "lammps_input": input_file, "reference": list(reference), "index": index_path,
-        "elements": elements, "every": every, "bandwidth": estimator.bandwidth,
+        "elements": elements, "every": every, "bandwidth": estimator.bandwidth_,
+        "bandwidth_selection": estimator.bandwidth_selection_,
         "threshold": threshold, "halt_fraction": halt_fraction}, "halted_step":
         result.halted_step, "rows": result.records}, result.records, overwrite)
     _report_written([output, flagged], quiet)

