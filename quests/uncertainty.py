@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
 
 from quests._defaults import DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K, descriptor_length
 from quests._errors import InvalidInputError, InvalidStructureError, QuestsWarning
@@ -28,7 +29,7 @@ from quests._validation import CUTOFF, N_JOBS, NEIGHBORS, SCALAR_BANDWIDTH, Eith
 from quests._text import align_table
 from quests.analysis import BatchedFrameAnalysis, frame_label
 from quests.kde import AUTO_EXACT_REFERENCE, BACKENDS, DEFAULT_BACKEND, \
-    DEFAULT_KDE_NEIGHBORS, NeighborIndex, auto_method
+    DEFAULT_BANDWIDTH_GRID, DEFAULT_KDE_NEIGHBORS, NeighborIndex, auto_method
 
 __all__ = [
     "AUTO_EXACT_REFERENCE",
@@ -36,6 +37,7 @@ __all__ = [
     "UncertaintyEstimator",
     "TrajectoryUncertainty",
     "UncertaintyMonitor",
+    "EntropyCalculator",
     "Calibration",
     "calibrate",
     "atom_errors",
@@ -275,18 +277,21 @@ class UncertaintyEstimator:
         return compute_descriptors(structures, self.k, self.cutoff, species=self.species_,
                                    n_jobs=self.n_jobs)
 
-    def differential_entropy_of_descriptors(self, Y, return_bound=False, numbers=None):
+    def differential_entropy_of_descriptors(self, Y, return_bound=False, numbers=None,
+                                            bandwidth=None):
         """dH (nats) of descriptor rows Y of shape (n, n_features) against the reference.
 
         ``numbers`` (n,): atomic numbers of the rows' centre atoms; rows of a
         species outside ``reference_species_`` get dH = +inf (bound 0) and a
-        ``QuestsWarning``.
+        ``QuestsWarning``. ``bandwidth``: other bandwidths than ``bandwidth_``
+        (a 1-D array adds a trailing axis, as in ``quests.kde``).
         """
         from quests.kde import differential_entropy
 
         self._check_fitted()
         reference = self.index_ if self.method_ == "approx" else self.descriptors_
-        dh, bound = differential_entropy(Y, reference, self.bandwidth_, method=self.method_,
+        bandwidth = self.bandwidth_ if bandwidth is None else bandwidth
+        dh, bound = differential_entropy(Y, reference, bandwidth, method=self.method_,
                                          n_neighbors=self.n_neighbors, return_bound=True,
                                          n_jobs=self.n_jobs)
         if numbers is not None:
@@ -863,11 +868,33 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
                 "reference lacks (dH = inf); too few are left to calibrate")
         return calibrate(dh, errors, **kwargs), dh, errors, n_left_out
 
+    def bandwidth_scan(self):
+        """Which bandwidth ranks the collected errors best: Spearman's rank correlation of
+        dH with the per-atom errors at each of ``quests.kde.DEFAULT_BANDWIDTH_GRID``.
+
+        Returns a dict: candidates, spearman (one per candidate), best_bandwidth,
+        best_spearman, and the used bandwidth's own spearman (``used_spearman``).
+        """
+        from scipy.stats import spearmanr
+
+        if not self.errors:
+            raise InvalidInputError("the run collected no per-atom errors (errors=)")
+        scan, errors = np.concatenate(self.results.dh_scan), np.concatenate(self.results.errors)
+        dh = np.concatenate(self.results.dh)
+        finite = np.isfinite(dh)
+        rho = [float(spearmanr(column[finite], errors[finite])[0]) for column in scan.T]
+        best = int(np.nanargmax(rho))
+        return {"candidates": list(DEFAULT_BANDWIDTH_GRID), "spearman": rho,
+                "best_bandwidth": DEFAULT_BANDWIDTH_GRID[best], "best_spearman": rho[best],
+                "used_bandwidth": self.estimator.bandwidth_,
+                "used_spearman": float(spearmanr(dh[finite], errors[finite])[0])}
+
     def _prepare(self):
         super()._prepare()
         self.results.rows = []
         self.results.dh = []
         self.results.errors = []
+        self.results.dh_scan = []
         self._unseen = []
 
     def _frame_extra(self, label, structure, frame):
@@ -884,6 +911,13 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
             dh, bound = self.estimator.differential_entropy_of_descriptors(
                 x, return_bound=True, numbers=numbers)
         self._unseen.append(numbers[self.estimator.unseen_atoms(numbers)])
+        if self.errors:
+            # dH at every candidate bandwidth, to say which ranks the errors best
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", QuestsWarning)
+                scan = self.estimator.differential_entropy_of_descriptors(
+                    x, numbers=numbers, bandwidth=np.asarray(DEFAULT_BANDWIDTH_GRID))
+            return dh, bound, scan
         return dh, bound
 
     def _finish_frame(self, item, x, rows, state):
@@ -894,6 +928,7 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
             self.results.dh.append(dh.copy())
         if item.extra is not None:
             self.results.errors.append(item.extra)
+            self.results.dh_scan.append(state[2][rows])
         for writer in self.writers:
             writer(row, item.structure, dh, bound)
 
@@ -957,19 +992,96 @@ class UncertaintyMonitor:
         self.flagged = []
 
     def __call__(self):
-        dh = self.estimator.differential_entropy(self.atoms)
+        return self.check(self.atoms)[0]
+
+    def check(self, atoms):
+        """Judge ``atoms`` now: record its row, keep it if novel, raise if asked.
+
+        Returns (row, dh): the ``frame_summary`` row and the per-atom dH, nats.
+        """
+        dh = self.estimator.differential_entropy(atoms)
         row = frame_summary(f"call {len(self.records)}", dh, np.zeros_like(dh), self.threshold)
         self.records.append(row)
         if row["max_dH"] > self.threshold:
             if self.keep_flagged:
-                snapshot = self.atoms.copy()
+                snapshot = atoms.copy()
+                snapshot.calc = None
                 snapshot.arrays["dH"] = dh
                 self.flagged.append(snapshot)
             if self.action == "raise":
                 raise ExtrapolationError(
                     f"{row['frame']}: max dH {row['max_dH']:.3f} > {self.threshold} "
                     f"({row['novel_fraction']:.1%} of atoms novel)")
-        return row
+        return row, dh
+
+
+class EntropyCalculator(Calculator):
+    """Any ASE calculator, with the per-atom dH of every configuration it computes.
+
+    Wraps ``calculator``: each new configuration is computed by it as usual,
+    and its per-atom differential entropy against the estimator's reference
+    is added to the results (``atoms.calc.results["dH"]``, or
+    ``atoms.calc.get_property("dH")``, shape (n_atoms,), nats). Every
+    configuration is recorded and judged as by an ``UncertaintyMonitor``:
+    ``records`` holds one row per configuration, ``flagged`` the novel ones
+    (with a per-atom ``dH`` array), and ``action='raise'`` stops the
+    simulation with an ``ExtrapolationError`` at the first novel one, before
+    its forces are used.
+
+    Parameters
+    ----------
+    calculator : ase.calculators.calculator.Calculator
+    estimator : UncertaintyEstimator, fitted
+    threshold : float or None
+        dH above which an atom is novel, nats; None: the estimator's.
+    action : {'record', 'raise'}
+    keep_flagged : bool
+
+    Examples
+    --------
+    EMT Cu with dH: a structure like the training data, then a compressed one.
+
+    >>> from ase.calculators.emt import EMT
+    >>> from quests.data import rattled_crystal
+    >>> train = [rattled_crystal("Cu", size=2, stdev=0.02, seed=s) for s in range(4)]
+    >>> calc = EntropyCalculator(EMT(), UncertaintyEstimator(train).fit())
+    >>> atoms = rattled_crystal("Cu", size=2, stdev=0.02, seed=5)
+    >>> atoms.calc = calc
+    >>> forces = atoms.get_forces()  # EMT's forces, unchanged
+    >>> calc.results["dH"].shape, bool(calc.results["dH"].max() < 0)
+    ((32,), True)
+    >>> atoms.set_cell(atoms.cell * 0.9, scale_atoms=True)
+    >>> energy = atoms.get_potential_energy()
+    >>> len(calc.records), len(calc.flagged)  # the compressed cell is novel
+    (2, 1)
+    """
+
+    def __init__(self, calculator, estimator, threshold=None, action="record",
+                 keep_flagged=True):
+        super().__init__()
+        estimator._check_fitted()
+        self.calculator = calculator
+        self.estimator = estimator
+        self.monitor = UncertaintyMonitor(estimator, None, threshold, action, keep_flagged)
+        self.implemented_properties = list(calculator.implemented_properties) + ["dH"]
+
+    @property
+    def records(self):
+        return self.monitor.records
+
+    @property
+    def flagged(self):
+        return self.monitor.flagged
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        # judged first: with action='raise' a novel configuration is never used
+        _, dh = self.monitor.check(self.atoms)
+        for name in properties:
+            if name != "dH":
+                self.calculator.get_property(name, self.atoms)
+        # all the wrapped calculator computed (energy and forces come together)
+        self.results = {**self.calculator.results, "dH": dh}
 
 
 def atom_errors(atoms, key, label="structure"):

@@ -17,6 +17,7 @@ from quests.descriptor import compute_descriptors
 from quests.io import iter_structures, read_structures
 from quests.kde import differential_entropy
 from quests.uncertainty import (
+    EntropyCalculator,
     ExtrapolationError,
     UncertaintyEstimator,
     atom_errors,
@@ -115,6 +116,48 @@ def test_monitor_flags_a_heated_simulation(cold_estimator):
     stopper = cold_estimator.monitor(atoms, action="raise")
     with pytest.raises(ExtrapolationError, match="max dH"):
         stopper()
+
+
+def _heated_md(calc, steps=100):
+    from ase import units
+    from ase.md.langevin import Langevin
+
+    atoms = read(HEATING, index=0)
+    atoms.calc = calc
+    dyn = Langevin(atoms, 5 * units.fs, temperature_K=4000, friction=0.2,
+                   rng=np.random.default_rng(0), fixcm=False)
+    dyn.run(steps)
+    return atoms
+
+
+def test_entropy_calculator_adds_dh_and_changes_nothing(cold_estimator):
+    from ase.calculators.emt import EMT
+
+    plain = _heated_md(EMT())
+    calc = EntropyCalculator(EMT(), cold_estimator)
+    wrapped = _heated_md(calc)
+    # the dynamics are EMT's, bit for bit
+    np.testing.assert_array_equal(wrapped.positions, plain.positions)
+    np.testing.assert_array_equal(wrapped.get_forces(), plain.get_forces())
+    assert wrapped.get_potential_energy() == plain.get_potential_energy()
+    np.testing.assert_array_equal(calc.get_property("dH", wrapped),
+                                  cold_estimator.differential_entropy(wrapped))
+    assert len(calc.records) == 101  # step 0 and each of the 100 steps, computed once each
+    assert calc.records[0]["max_dH"] <= 0 < calc.records[-1]["max_dH"]
+    assert calc.flagged and calc.flagged[-1].calc is None and "dH" in calc.flagged[-1].arrays
+
+
+def test_entropy_calculator_raises_before_a_novel_step_is_used(cold_estimator):
+    from ase.calculators.emt import EMT
+
+    calc = EntropyCalculator(EMT(), cold_estimator, action="raise")
+    with pytest.raises(ExtrapolationError, match="max dH"):
+        _heated_md(calc)
+    first_novel = len(calc.records) - 1
+    assert all(r["max_dH"] <= 0 for r in calc.records[:first_novel])
+    assert calc.records[-1]["max_dH"] > 0 and "forces" not in calc.results
+    with pytest.raises(InvalidInputError, match="action"):
+        EntropyCalculator(EMT(), cold_estimator, action="stop")
 
 
 def test_frame_analysis_protocol():
@@ -252,8 +295,23 @@ def test_cli_uncertainty_calibration(tmp_path, files, heating):
         "uncertainty", str(traj), "-r", str(train), "--errors", "model_energies:energies",
         "-o", str(js), "-q"]))
     assert "Spearman" in result.output
-    cal = json.loads(js.read_text())["calibration"]
+    record = json.loads(js.read_text())
+    cal = record["calibration"]
     assert cal["n_atoms"] + cal["n_excluded"] == 13 * 108
+    # the bandwidth that ranks these errors best, found by recomputing dH at each candidate
+    scan = record["bandwidth_scan"]
+    assert "the bandwidth that ranks these errors best: h = " in result.output
+    assert scan["best_spearman"] == max(scan["spearman"]) >= scan["used_spearman"] - 1e-12
+    assert scan["used_spearman"] == pytest.approx(cal["spearman"])
+    X = compute_descriptors(read(train, index=":"))
+    test_x = compute_descriptors(frames)
+    from scipy.stats import spearmanr
+    errors = np.concatenate([np.abs(a.arrays["model_energies"] - a.get_potential_energies())
+                             for a in frames])
+    h = scan["best_bandwidth"]
+    direct = spearmanr(differential_entropy(test_x, X, h), errors)[0]
+    # (the errors went through the extxyz text in between: ranks of near-ties may swap)
+    assert scan["spearman"][scan["candidates"].index(h)] == pytest.approx(direct, abs=1e-4)
 
 
 @pytest.mark.parametrize("case, message", [

@@ -75,10 +75,15 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
     if n_left_out:
         click.echo(f"{n_left_out} atoms of species the reference lacks are left out of the "
                    "calibration")
+    scan = result.bandwidth_scan() if calibration is not None else None
     if calibration is not None:
         click.echo("\n" + calibration.summary(errors))
+        click.echo(f"the bandwidth that ranks these errors best: h = {scan['best_bandwidth']:.4g}"
+                   f" (Spearman {scan['best_spearman']:.3f}; the h used, "
+                   f"{scan['used_bandwidth']:.4g}, gives {scan['used_spearman']:.3f})")
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
-                          "index": index_path}, **result.to_dict(calibration)}
+                          "index": index_path}, **result.to_dict(calibration),
+               **({"bandwidth_scan": scan} if scan else {})}
     _write_result(outputs, {**payload, "rows": result.results.rows}, result.results.rows,
                   overwrite)
     _plot(plot_path, lambda p: p.uncertainty_figure(result.results.rows, threshold,
