@@ -190,6 +190,7 @@ def test_bad_lammps_input(md, capsys, content, args, message):
     ([], "Missing option '--elements'"),
     (["--elements", "Cu", "--var", "T"], "--var takes NAME=VALUE"),
     (["--elements", "Cu", "--halt-fraction", "1"], "--halt-fraction"),
+    (["--elements", "Cu", "--log", "in.md"], "output in.md (--log) is an input"),
 ])
 def test_bad_options(md, capsys, args, message):
     status = main_status(["watch", "in.md", "-r", "train.xyz", "-q"] + args)

@@ -8,9 +8,9 @@ import numpy as np
 
 from quests._errors import InvalidInputError
 from quests.cli import cli
-from quests.cli._options import _asked, _plot, _report_written, _run, _write_result, \
-    _xyz_writers, bandwidth_option, common_options, descriptor_options, output_option, \
-    plot_option, query_options, scheduler_option
+from quests.cli._options import OutputOption, _asked, _plot, _report_written, _run, \
+    _write_result, _xyz_writers, bandwidth_option, common_options, descriptor_options, \
+    output_option, plot_option, query_options, scheduler_option
 
 
 @cli.command()
@@ -196,8 +196,8 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
                    "(exit status 3).")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="A LAMMPS variable for the input, as lmp -var NAME VALUE (repeat).")
-@click.option("--log", default="log.lammps", show_default=True, metavar="FILE",
-              help="The LAMMPS log file ('none' for none).")
+@click.option("--log", cls=OutputOption, default="log.lammps", show_default=True,
+              metavar="FILE", help="The LAMMPS log file ('none' for none).")
 @descriptor_options(only=("k", "cutoff", "species"))
 @bandwidth_option(auto=True)
 @query_options
