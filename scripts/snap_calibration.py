@@ -119,6 +119,11 @@ def main():
                   f"±{row['spearman_bootstrap_std']:.3f} "
                   f"{row['novel_fraction']:.3f}   {le:>9}   {gt:>9}"
                   + ("   <- auto" if row["auto"] else ""))
+        for name, cal in r["calibration"].items():
+            fits = {f["quantile"]: f for f in cal["fits"]}
+            print(f"   quantile regression of log10(error) on dH, {name} h: "
+                  + ", ".join(f"q{q:g}: {f['intercept']:.3f} + {f['slope']:.4f} dH"
+                              for q, f in fits.items()))
         print(f"   default {r['spearman_default']:.3f}, auto {r['spearman_auto']:.3f}, best "
               f"fixed {r['spearman_best']:.3f} at h = {r['best_fixed_bandwidth']}")
     if args.out:
