@@ -32,34 +32,31 @@ from quests.data import rattled_crystal
 from quests.lammps import EntropyMonitor, import_lammps, potential_path
 from quests.uncertainty import UncertaintyEstimator
 
-SNAP_SETUP = """units metal
+# one crystal input for both cases: {lattice} {a} {n} {mass} and the pair style lines
+CRYSTAL = """units metal
 atom_style atomic
-lattice bcc 3.1676
-region box block 0 8 0 8 0 8
+lattice {lattice} {a}
+region box block 0 {n} 0 {n} 0 {n}
 create_box 1 box
 create_atoms 1 box
-mass 1 95.95
-pair_style snap
-pair_coeff * * {folder}/Mo_Zuo_JPCA2020.snapcoeff {folder}/Mo_Zuo_JPCA2020.snapparam Mo
+mass 1 {mass}
+{pair}
 velocity all create 600 4928 loop geom
-timestep 0.002
 fix nve all nve
 thermo 0
 """
 
-SETUP = """units metal
-atom_style atomic
-lattice fcc 3.615
-region box block 0 10 0 10 0 10
-create_box 1 box
-create_atoms 1 box
-mass 1 63.546
-pair_style eam
-pair_coeff 1 1 {potential}
-velocity all create 600 4928 loop geom
-fix nve all nve
-thermo 0
-"""
+
+def eam_cu():
+    return CRYSTAL.format(lattice="fcc", a=3.615, n=10, mass=63.546,
+                          pair=f"pair_style eam\npair_coeff 1 1 {potential_path('Cu_u3.eam')}")
+
+
+def snap_mo():
+    folder = os.path.dirname(potential_path("Mo_Zuo_JPCA2020.snap"))
+    return CRYSTAL.format(lattice="bcc", a=3.1676, n=8, mass=95.95, pair=(
+        f"pair_style snap\npair_coeff * * {folder}/Mo_Zuo_JPCA2020.snapcoeff "
+        f"{folder}/Mo_Zuo_JPCA2020.snapparam Mo\ntimestep 0.002"))
 
 
 def md_seconds(setup, steps, monitor=None):
@@ -107,12 +104,11 @@ def main():
         n_structures = args.reference // 4000
         train = [rattled_crystal("Cu", size=10, a=3.615, stdev=float(s), seed=i)
                  for i, s in enumerate(np.linspace(0.01, 0.25, n_structures))]
-        setup, element, n_atoms = SETUP.format(potential=potential_path("Cu_u3.eam")), "Cu", 4000
+        setup, element, n_atoms = eam_cu(), "Cu", 4000
         what = "EAM Cu"
     else:
         train = ase.io.read(os.path.join(args.data, "Mo", "training.xyz"), index=":")
-        folder = os.path.dirname(potential_path("Mo_Zuo_JPCA2020.snap"))
-        setup, element, n_atoms = SNAP_SETUP.format(folder=folder), "Mo", 1024
+        setup, element, n_atoms = snap_mo(), "Mo", 1024
         what = "SNAP Mo"
     estimator = UncertaintyEstimator(train).fit()
     if estimator.index_ is not None:
