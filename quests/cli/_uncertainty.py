@@ -217,7 +217,7 @@ def watch(ctx, input_file, reference, index_path, elements, every, halt_fraction
     status 3 when --halt-fraction stopped the simulation, 0 when the input
     ran to its end. Under 'mpirun -np P quests watch ...' every rank runs it.
     """
-    from quests.lammps import HALTED_STATUS
+    from quests.lammps import HALTED_STATUS, launch_rank
     from quests.lammps import watch as watch_input
     from quests.uncertainty import bandwidth_lines, reference_estimator
 
@@ -225,27 +225,34 @@ def watch(ctx, input_file, reference, index_path, elements, every, halt_fraction
     pairs = [v.split("=", 1) for v in variables]
     if any(len(p) != 2 or not p[0] for p in pairs):
         raise InvalidInputError(f"--var takes NAME=VALUE; got {variables!r}")
+    # under mpirun only rank 0 writes (the index cache too) and prints
+    first = launch_rank() == 0
+    quiet = quiet or not first
     estimator, wrote = reference_estimator(
-        reference, index_path, **_asked(ctx, k, cutoff, species), bandwidth=bandwidth,
-        method=method, n_neighbors=n_neighbors, backend=backend, threshold=threshold,
-        n_jobs=n_jobs, verbose=not quiet)
+        reference, index_path if first or Path(index_path or "").is_file() else None,
+        **_asked(ctx, k, cutoff, species), bandwidth=bandwidth, method=method,
+        n_neighbors=n_neighbors, backend=backend, threshold=threshold, n_jobs=n_jobs,
+        verbose=not quiet)
     if wrote and not quiet:
         click.echo(f"wrote reference index {index_path}", err=True)
     with contextlib.ExitStack() as stack:
-        handle = _xyz_writers(stack, [flagged], overwrite, lambda row, dh: (
-            {"step": row["step"], "dH_max": row["max_dH"], "dH_mean": row["mean_dH"],
-             "novel_fraction": row["novel_fraction"]}, {"dH": dh}))
+        handle = []  # opened on the first novel check (on_check runs on rank 0 only)
 
         def on_check(row, atoms, dh):
             if not quiet:
                 click.echo(f"step {row['step']}: max dH {row['max_dH']:.3f}, "
                            f"{row['novel_fraction']:.2%} novel", err=True)
             if flagged and row["novel_fraction"] > 0:
+                handle[:] = handle or _xyz_writers(stack, [flagged], overwrite, lambda r, d: (
+                    {"step": r["step"], "dH_max": r["max_dH"], "dH_mean": r["mean_dH"],
+                     "novel_fraction": r["novel_fraction"]}, {"dH": d}))
                 handle[0](row, atoms, dh)
 
         result = watch_input(input_file, estimator, elements=elements, every=every,
                              threshold=threshold, halt_fraction=halt_fraction,
                              variables=dict(pairs), on_check=on_check, log=log)
+    if result.rank != 0:
+        ctx.exit(HALTED_STATUS if result.halted else 0)
     click.echo("\n".join([result.summary()] + bandwidth_lines(estimator)))
     _write_result([output] if output else [], {"inputs": {
         "lammps_input": input_file, "reference": list(reference), "index": index_path,
