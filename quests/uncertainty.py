@@ -251,18 +251,13 @@ class UncertaintyEstimator:
     def _choose_bandwidth(self, index):
         """bandwidth_: the given one, or (for 'auto') the one chosen from the reference, kept
         in a saved index so a cache chooses it once."""
-        self.bandwidth_selection_ = None
-        if not (isinstance(self.bandwidth, str) and self.bandwidth == "auto"):
-            self.bandwidth_ = float(self.bandwidth)
-            return
-        stored = index.metadata_.get("bandwidth_selection") if index is not None else None
-        if stored is None:
-            from quests.kde import select_bandwidth
+        from quests.kde import resolve_bandwidth
 
-            stored = select_bandwidth(self.descriptors_, self.reference_offsets_,
-                                      n_jobs=self.n_jobs).to_dict()
-        self.bandwidth_selection_ = stored
-        self.bandwidth_ = float(stored["bandwidth"])
+        stored = index.metadata_.get("bandwidth_selection") if index is not None else None
+        h, self.bandwidth_selection_ = resolve_bandwidth(
+            self.bandwidth, self.descriptors_, self.reference_offsets_, chosen=stored,
+            n_jobs=self.n_jobs)
+        self.bandwidth_ = float(h)
 
     def _check_fitted(self):
         if not hasattr(self, "descriptors_"):
@@ -610,14 +605,12 @@ class Comparison:
     def resolve_bandwidth(self, bandwidth):
         """``bandwidth`` itself, or for 'auto' the one chosen from the reference alone
         (``quests.kde.select_bandwidth``, once; recorded in ``bandwidth_selection``)."""
-        if not (isinstance(bandwidth, str) and bandwidth == "auto"):
-            return bandwidth
-        if self.bandwidth_selection is None:
-            from quests.kde import select_bandwidth
+        from quests.kde import resolve_bandwidth
 
-            self.bandwidth_selection = select_bandwidth(self.reference,
-                                                        self.reference_offsets).to_dict()
-        return self.bandwidth_selection["bandwidth"]
+        h, selection = resolve_bandwidth(bandwidth, self.reference, self.reference_offsets,
+                                         chosen=self.bandwidth_selection)
+        self.bandwidth_selection = selection or self.bandwidth_selection
+        return h
 
     def differential_entropy(self, bandwidth=DEFAULT_BANDWIDTH, **kwargs):
         """dH of every test environment against the reference, and its bound (as
@@ -697,25 +690,25 @@ def compare_datasets(test, reference, index=None, format=None, *, k=None, cutoff
                       None if counts is None else structure_offsets(counts))
 
 
-def bandwidth_lines(estimator):
-    """[] for a bandwidth given; for bandwidth='auto' the line that says which was chosen
-    (``estimator``: an UncertaintyEstimator or a Comparison).
+def bandwidth_lines(selection):
+    """[] for a bandwidth given (``selection`` None); for one chosen by bandwidth='auto'
+    (``selection``: an estimator's ``bandwidth_selection_``, a Comparison's
+    ``bandwidth_selection``) the line that says which.
 
     Examples
     --------
     >>> from quests.data import rattled_crystal
     >>> train = [rattled_crystal("Cu", size=2, stdev=0.05, seed=s) for s in range(3)]
-    >>> bandwidth_lines(UncertaintyEstimator(train, bandwidth=0.02).fit())
+    >>> bandwidth_lines(UncertaintyEstimator(train, bandwidth=0.02).fit().bandwidth_selection_)
     []
-    >>> bandwidth_lines(UncertaintyEstimator(train, bandwidth="auto").fit())[0][:30]
+    >>> estimator = UncertaintyEstimator(train, bandwidth="auto").fit()
+    >>> bandwidth_lines(estimator.bandwidth_selection_)[0][:30]
     'bandwidth h = 0.0... 1/Å chosen'
     """
-    choice = getattr(estimator, "bandwidth_selection_", None) or getattr(
-        estimator, "bandwidth_selection", None)
-    if choice is None:
+    if selection is None:
         return []
-    return [f"bandwidth h = {choice['bandwidth']:.4g} 1/Å chosen from the reference by "
-            f"{choice['rule']} ({choice['n_queries']} held-out environments)"]
+    return [f"bandwidth h = {selection['bandwidth']:.4g} 1/Å chosen from the reference by "
+            f"{selection['rule']} ({selection['n_queries']} held-out environments)"]
 
 
 def frame_fields(row, dh, bound):
@@ -821,7 +814,8 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         novel = sum(r["novel_fraction"] * r["n_atoms"] for r in rows) / max(n_atoms, 1)
         lines = [f"{source or 'trajectory'}: {len(rows)} frames, {n_atoms} atoms, method "
                  f"{self.estimator.method_}: {novel:.2%} of atoms novel, "
-                 f"{len(res.flagged)} frames flagged"] + bandwidth_lines(self.estimator)
+                 f"{len(res.flagged)} frames flagged"] + bandwidth_lines(
+                     self.estimator.bandwidth_selection_)
         order = sorted(range(len(rows)), key=lambda i: -rows[i]["max_dH"])[:top]
         if order:
             table = [(frame_label(rows[i]["frame"], source), str(rows[i]["n_atoms"]),
@@ -873,21 +867,22 @@ class TrajectoryUncertainty(BatchedFrameAnalysis):
         dH with the per-atom errors at each of ``quests.kde.DEFAULT_BANDWIDTH_GRID``.
 
         Returns a dict: candidates, spearman (one per candidate), best_bandwidth,
-        best_spearman, and the used bandwidth's own spearman (``used_spearman``).
+        best_spearman (None where the errors are constant), and the used bandwidth's own
+        spearman (``used_spearman``).
         """
-        from scipy.stats import spearmanr
-
         if not self.errors:
             raise InvalidInputError("the run collected no per-atom errors (errors=)")
         scan, errors = np.concatenate(self.results.dh_scan), np.concatenate(self.results.errors)
         dh = np.concatenate(self.results.dh)
-        finite = np.isfinite(dh)
-        rho = [float(spearmanr(column[finite], errors[finite])[0]) for column in scan.T]
-        best = int(np.nanargmax(rho))
+        finite = np.isfinite(dh)  # the atoms calibrate uses: of species the reference has
+        rho = [_rank_correlation(column[finite], errors[finite]) for column in scan.T]
+        # constant errors rank nothing: no bandwidth is best
+        best = int(np.argmax(rho)) if np.ptp(errors[finite]) > 0 else None
         return {"candidates": list(DEFAULT_BANDWIDTH_GRID), "spearman": rho,
-                "best_bandwidth": DEFAULT_BANDWIDTH_GRID[best], "best_spearman": rho[best],
+                "best_bandwidth": None if best is None else DEFAULT_BANDWIDTH_GRID[best],
+                "best_spearman": None if best is None else rho[best],
                 "used_bandwidth": self.estimator.bandwidth_,
-                "used_spearman": float(spearmanr(dh[finite], errors[finite])[0])}
+                "used_spearman": _rank_correlation(dh[finite], errors[finite])}
 
     def _prepare(self):
         super()._prepare()
@@ -1004,8 +999,7 @@ class UncertaintyMonitor:
         self.records.append(row)
         if row["max_dH"] > self.threshold:
             if self.keep_flagged:
-                snapshot = atoms.copy()
-                snapshot.calc = None
+                snapshot = atoms.copy()  # (ase copies no calculator)
                 snapshot.arrays["dH"] = dh
                 self.flagged.append(snapshot)
             if self.action == "raise":
@@ -1204,6 +1198,16 @@ class Calibration:
         }
 
 
+def _rank_correlation(a, b):
+    """Spearman's rank correlation of ``a`` and ``b``; 0 where either is constant (no
+    ranking to measure)."""
+    from scipy.stats import spearmanr
+
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(spearmanr(a, b).statistic)
+
+
 def calibrate(dh, errors, *, n_bins=10, quantiles=(0.05, 0.5, 0.95), max_fit_points=20_000,
               seed=0):
     """Calibrate dH against per-atom model errors.
@@ -1235,7 +1239,6 @@ def calibrate(dh, errors, *, n_bins=10, quantiles=(0.05, 0.5, 0.95), max_fit_poi
     >>> round(cal.fits[0.5][1], 1), cal.spearman > 0.9
     (0.2, True)
     """
-    from scipy.stats import spearmanr
     from sklearn.linear_model import QuantileRegressor
 
     dh = np.asarray(dh, dtype=np.float64).ravel()
@@ -1255,10 +1258,7 @@ def calibrate(dh, errors, *, n_bins=10, quantiles=(0.05, 0.5, 0.95), max_fit_poi
     positive = errors > 0
     if positive.sum() < 3:
         raise InvalidInputError("calibration needs at least 3 atoms with a non-zero error")
-    if np.ptp(dh) == 0 or np.ptp(errors) == 0:
-        rho = 0.0  # no ranking to measure
-    else:
-        rho = float(spearmanr(dh, errors).statistic)
+    rho = _rank_correlation(dh, errors)
     edges = np.unique(np.quantile(dh, np.linspace(0.0, 1.0, n_bins + 1)))
     if edges.size < 2:
         edges = np.array([dh.min(), dh.max()])

@@ -46,6 +46,27 @@ def test_recovers_the_best_bandwidth_of_fresh_data(seed, n_structures, d):
     assert choice.n_queries == min(X.shape[0], 2000)
 
 
+def test_scores_equal_a_brute_force_likelihood():
+    """The mean log density of each structure's environments under the normalised Gaussian
+    KDE of the other structures, written out term by term."""
+    rng = np.random.default_rng(7)
+    X = _structures(rng, 6, per_structure=5, d=3)
+    offsets = np.arange(0, 31, 5)
+    grid = np.array([0.05, 0.2, 0.8])
+    choice = select_bandwidth(X, offsets, candidates=grid)
+    expected = []
+    for h in grid:
+        logs = []
+        for i, x in enumerate(X):
+            others = [j for j in range(30) if j // 5 != i // 5]
+            density = np.mean([np.exp(-np.sum((x - X[j]) ** 2) / (2 * h * h))
+                               / (2 * np.pi * h * h) ** 1.5 for j in others])
+            logs.append(np.log(density))
+        expected.append(np.mean(logs))
+    np.testing.assert_allclose(choice.scores, expected, rtol=1e-10)
+    assert choice.bandwidth == grid[int(np.argmax(expected))]
+
+
 def test_holding_out_single_environments_shrinks_the_bandwidth():
     """Environments of one structure vouch for each other: without the offsets the
     choice falls to about the spread within a structure (0.1), far below the best."""
@@ -83,7 +104,7 @@ def test_estimator_auto_bandwidth_and_its_index(tmp_path):
     auto = UncertaintyEstimator(train, bandwidth="auto").fit()
     expected = select_bandwidth(fixed.descriptors_, np.arange(0, 129, 32)).bandwidth
     assert auto.bandwidth_ == expected and fixed.bandwidth_ == 0.015
-    assert "leave-one-structure-out" in bandwidth_lines(auto)[0]
+    assert "leave-one-structure-out" in bandwidth_lines(auto.bandwidth_selection_)[0]
     probe = rattled_crystal("Cu", size=2, stdev=0.1, seed=9)
     np.testing.assert_array_equal(
         auto.differential_entropy(probe),

@@ -144,7 +144,7 @@ def test_entropy_calculator_adds_dh_and_changes_nothing(cold_estimator):
                                   cold_estimator.differential_entropy(wrapped))
     assert len(calc.records) == 101  # step 0 and each of the 100 steps, computed once each
     assert calc.records[0]["max_dH"] <= 0 < calc.records[-1]["max_dH"]
-    assert calc.flagged and calc.flagged[-1].calc is None and "dH" in calc.flagged[-1].arrays
+    assert calc.flagged and "dH" in calc.flagged[-1].arrays
 
 
 def test_entropy_calculator_raises_before_a_novel_step_is_used(cold_estimator):
@@ -312,6 +312,22 @@ def test_cli_uncertainty_calibration(tmp_path, files, heating):
     direct = spearmanr(differential_entropy(test_x, X, h), errors)[0]
     # (the errors went through the extxyz text in between: ranks of near-ties may swap)
     assert scan["spearman"][scan["candidates"].index(h)] == pytest.approx(direct, abs=1e-4)
+
+
+def test_cli_constant_errors_rank_nothing(tmp_path, files):
+    """Constant errors: Spearman 0 at every bandwidth and no 'best' bandwidth, no failure."""
+    train, traj = files
+    frames = read(traj, index=":")
+    for atoms in frames:
+        atoms.arrays["model_error"] = np.full(len(atoms), 0.1)
+    write(traj, frames)
+    js = tmp_path / "cal.json"
+    result = _ok(CliRunner().invoke(cli, [
+        "uncertainty", str(traj), "-r", str(train), "--errors", "model_error", "-o", str(js),
+        "-q"]))
+    assert "ranks these errors best" not in result.output
+    scan = json.loads(js.read_text())["bandwidth_scan"]
+    assert scan["best_bandwidth"] is None and set(scan["spearman"]) == {0.0}
 
 
 @pytest.mark.parametrize("case, message", [

@@ -71,16 +71,18 @@ def uncertainty(ctx, trajectory, reference, index_path, k, cutoff, species, inde
         # calibrated before any output is committed or printed: a refusal leaves nothing
         calibration, dh, errs, n_left_out = (result.calibrate() if errors is not None
                                              else (None, None, None, 0))
+        scan = result.bandwidth_scan() if calibration is not None else None
     click.echo(result.summary(trajectory, top))
     if n_left_out:
         click.echo(f"{n_left_out} atoms of species the reference lacks are left out of the "
                    "calibration")
-    scan = result.bandwidth_scan() if calibration is not None else None
     if calibration is not None:
         click.echo("\n" + calibration.summary(errors))
-        click.echo(f"the bandwidth that ranks these errors best: h = {scan['best_bandwidth']:.4g}"
-                   f" (Spearman {scan['best_spearman']:.3f}; the h used, "
-                   f"{scan['used_bandwidth']:.4g}, gives {scan['used_spearman']:.3f})")
+        if scan["best_bandwidth"] is not None:
+            click.echo(f"the bandwidth that ranks these errors best: h = "
+                       f"{scan['best_bandwidth']:.4g} (Spearman {scan['best_spearman']:.3f}; "
+                       f"the h used, {scan['used_bandwidth']:.4g}, gives "
+                       f"{scan['used_spearman']:.3f})")
     payload = {"inputs": {"trajectory": str(trajectory), "reference": list(reference),
                           "index": index_path}, **result.to_dict(calibration),
                **({"bandwidth_scan": scan} if scan else {})}
@@ -116,7 +118,7 @@ def dh(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, method, 
                f"{reference}: "
                f"dH mean {values.mean():.3f}, max {values.max():.3f}, min {values.min():.3f}; "
                f"{(values > threshold).mean():.2%} novel (dH > {threshold:g})")
-    for line in bandwidth_lines(pair):
+    for line in bandwidth_lines(pair.bandwidth_selection):
         click.echo(line)
     if bound.max() > 0:
         click.echo(f"approximate (m = {n_neighbors}): dH may exceed the exact value by at most "
@@ -169,7 +171,7 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
                                         backend=backend, n_jobs=n_jobs, verbose=not quiet))
     for h, value in zip(np.atleast_1d(hs), values):
         click.echo(f"overlap({test} | {reference}) at h = {h:.4g}: {value:.4f}")
-    for line in bandwidth_lines(pair):
+    for line in bandwidth_lines(pair.bandwidth_selection):
         click.echo(line)
     _write_result(output, {"inputs": {"test": str(test), "reference": str(reference)},
                            "parameters": {**pair.settings, "threshold": threshold,
@@ -253,7 +255,7 @@ def watch(ctx, input_file, reference, index_path, elements, every, halt_fraction
                              variables=dict(pairs), on_check=on_check, log=log)
     if result.rank != 0:
         ctx.exit(HALTED_STATUS if result.halted else 0)
-    click.echo("\n".join([result.summary()] + bandwidth_lines(estimator)))
+    click.echo("\n".join([result.summary()] + bandwidth_lines(estimator.bandwidth_selection_)))
     _write_result([output] if output else [], {"inputs": {
         "lammps_input": input_file, "reference": list(reference), "index": index_path,
         "elements": elements, "every": every, "bandwidth": estimator.bandwidth_,

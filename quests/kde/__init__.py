@@ -10,7 +10,8 @@ the outer mean (H, D) or truncate to the candidates of a ``NeighborIndex``
 (dH), and report their own error. ``method='auto'`` picks between them.
 """
 
-from quests.kde._bandwidth import DEFAULT_BANDWIDTH_GRID, BandwidthSelection, select_bandwidth
+from quests.kde._bandwidth import DEFAULT_BANDWIDTH_GRID, BandwidthSelection, \
+    resolve_bandwidth, select_bandwidth
 from quests.kde._estimators import (
     AUTO_EXACT_ENVIRONMENTS,
     AUTO_EXACT_PAIRS,
@@ -63,5 +64,6 @@ __all__ = [
     "overlap",
     "select_bandwidth",
     "read_index",
+    "resolve_bandwidth",
     "write_index",
 ]

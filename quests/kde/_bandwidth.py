@@ -20,9 +20,10 @@ import numpy as np
 
 from quests._errors import InvalidInputError
 from quests._validation import check_descriptors
-from quests.kde._exact import log_kernel_sum
+from quests.kde._exact import KernelSums
 
-__all__ = ["BandwidthSelection", "select_bandwidth", "DEFAULT_BANDWIDTH_GRID"]
+__all__ = ["BandwidthSelection", "select_bandwidth", "resolve_bandwidth",
+           "DEFAULT_BANDWIDTH_GRID"]
 
 #: candidate bandwidths, 1/Å: log-spaced around the QUESTS default 0.015
 DEFAULT_BANDWIDTH_GRID = tuple(float(h) for h in np.geomspace(0.002, 0.1, 25))
@@ -128,17 +129,42 @@ def select_bandwidth(X, offsets=None, *, candidates=DEFAULT_BANDWIDTH_GRID, max_
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(n, size=min(n, max_queries), replace=False))
     owner = np.searchsorted(offsets, chosen, side="right") - 1
+    # validated and centred once; each structure's queries then meet the rows before and
+    # after it (views, no copy of the reference), every bandwidth at once
+    sums = KernelSums(X, candidates, n_jobs=n_jobs)
     total = np.zeros(candidates.size)
-    keep = np.ones(n, dtype=bool)
     for s in np.unique(owner):
-        queries = X[chosen[owner == s]]
-        keep[offsets[s]:offsets[s + 1]] = False
-        # ln sum_j exp(-|y - x_j|^2 / 2h^2) over the other structures, every h at once
-        total += log_kernel_sum(queries, X[keep], candidates, n_jobs=n_jobs).sum(axis=0)
-        total -= queries.shape[0] * math.log(np.count_nonzero(keep))
-        keep[offsets[s]:offsets[s + 1]] = True
+        queries = sums.X_[chosen[owner == s]]
+        start, stop = offsets[s], offsets[s + 1]
+        log_sums = np.logaddexp(sums.log_sums(queries, sums.X_[:start]),
+                                sums.log_sums(queries, sums.X_[stop:]))
+        total += log_sums.sum(axis=0) - queries.shape[0] * math.log(n - (stop - start))
     d = X.shape[1]
     scores = total / chosen.size - 0.5 * d * np.log(2 * np.pi * candidates ** 2)
     best = int(np.argmax(scores))
     return BandwidthSelection(float(candidates[best]), candidates, scores, int(chosen.size),
                               held_out)
+
+
+def resolve_bandwidth(bandwidth, X, offsets=None, *, chosen=None, n_jobs=None):
+    """The bandwidth to use: ``bandwidth`` itself, or for 'auto' the one chosen from the
+    reference ``X`` (``select_bandwidth``), unless ``chosen`` already holds that choice.
+
+    Returns (h, selection): h a float (or the array given), selection the
+    ``BandwidthSelection.to_dict()`` of an 'auto' choice, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(40, 3))
+    >>> resolve_bandwidth(0.02, X)
+    (0.02, None)
+    >>> h, selection = resolve_bandwidth("auto", X, np.arange(0, 41, 10))
+    >>> h == selection["bandwidth"], selection["rule"]
+    (True, 'leave-one-structure-out likelihood')
+    """
+    if not (isinstance(bandwidth, str) and bandwidth == "auto"):
+        return bandwidth, None
+    if chosen is None:
+        chosen = select_bandwidth(X, offsets, n_jobs=n_jobs).to_dict()
+    return float(chosen["bandwidth"]), chosen
