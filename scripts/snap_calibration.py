@@ -27,37 +27,39 @@ from scipy.stats import spearmanr
 from quests.descriptor import compute_descriptors, structure_offsets
 from quests.io import to_jsonable
 from quests.kde import differential_entropy, select_bandwidth
-from quests.lammps import import_lammps, potential_path
+from quests.lammps import import_lammps, potential_commands, potential_forces
 from quests.uncertainty import calibrate
 
 GRID = (0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05)
 
 
-def snap_forces(structures, element):
-    """SNAP forces (eV/Å) of each structure, computed in LAMMPS (ASE's LAMMPSlib handles
-    the rotation of general cells into LAMMPS's and back)."""
-    import_lammps()  # the MPI library first
-    from ase.calculators.lammpslib import LAMMPSlib
-
-    pot = potential_path(f"{element}_Zuo_JPCA2020.snap")
-    folder = os.path.dirname(pot)
-    cmds = ["pair_style snap",
-            f"pair_coeff * * {folder}/{element}_Zuo_JPCA2020.snapcoeff "
-            f"{folder}/{element}_Zuo_JPCA2020.snapparam {element}"]
-    forces = []
-    for atoms in structures:
-        atoms = atoms.copy()
-        atoms.calc = LAMMPSlib(lmpcmds=cmds, log_file=None, keep_alive=False)
-        forces.append(atoms.get_forces())
-    return forces
+def direct_forces(atoms, commands):
+    """Forces of an orthorhombic cell from LAMMPS driven directly (our own box and atoms,
+    no ASE conversion): an independent path to check ``potential_forces`` with."""
+    lmp = import_lammps().lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    lx, ly, lz = (float(v) for v in np.diag(atoms.cell.array))
+    lmp.commands_string(f"units metal\natom_style atomic\natom_modify map array\n"
+                        f"region box block 0 {lx!r} 0 {ly!r} 0 {lz!r} units box\n"
+                        "create_box 1 box\nmass 1 1.0\n")
+    for x, y, z in atoms.get_positions(wrap=True).tolist():
+        lmp.command(f"create_atoms 1 single {x!r} {y!r} {z!r} units box")
+    lmp.commands_string("\n".join(commands) + "\nrun 0")
+    forces = np.array(lmp.numpy.extract_atom("f")[:len(atoms)])
+    order = np.argsort(np.array(lmp.numpy.extract_atom("id")[:len(atoms)]))
+    lmp.close()
+    return forces[order]
 
 
 def measure(data, element):
     train = ase.io.read(os.path.join(data, element, "training.xyz"), index=":")
     test = ase.io.read(os.path.join(data, element, "test.xyz"), index=":")
     start = time.perf_counter()
-    predicted = snap_forces(test, element)
+    predicted = potential_forces(test, potential_commands(f"{element}_Zuo_JPCA2020.snap"))
     snap_seconds = time.perf_counter() - start
+    # the same forces through an independent path, on the orthorhombic cells
+    commands = potential_commands(f"{element}_Zuo_JPCA2020.snap")
+    cross = [np.abs(direct_forces(t, commands) - f).max() for f, t in zip(predicted, test)
+             if np.allclose(t.cell.array, np.diag(np.diag(t.cell.array)))]
     errors = np.concatenate([np.linalg.norm(f - t.arrays["dft_forces"], axis=1)
                              for f, t in zip(predicted, test)])
     rmse = float(np.sqrt(np.mean(np.concatenate(
@@ -91,6 +93,7 @@ def measure(data, element):
     chosen = next(r for r in rows if r["auto"])
     return {"element": element, "n_train_atoms": int(x.shape[0]),
             "n_test_atoms": int(y.shape[0]), "snap_force_rmse": rmse,
+            "direct_check": {"structures": len(cross), "max_force_difference": max(cross)},
             "snap_seconds": snap_seconds, "auto_bandwidth": auto.bandwidth,
             "auto_seconds": auto_seconds, "auto_scores": auto.to_dict(),
             "spearman_default": default["spearman"], "spearman_auto": chosen["spearman"],
@@ -110,6 +113,9 @@ def main():
         print(f"{r['element']}: SNAP force RMSE {r['snap_force_rmse']:.3f} eV/Å "
               f"({r['n_test_atoms']} test atoms); auto h = {r['auto_bandwidth']:.4g} "
               f"({r['auto_seconds']:.1f} s)")
+        check = r["direct_check"]
+        print(f"   the same forces from LAMMPS driven directly, {check['structures']} "
+              f"orthorhombic cells: largest difference {check['max_force_difference']:.2g} eV/Å")
         print("   h        spearman(±std over resampled test structures)  novel   "
               "err(dH<=0)  err(dH>0), eV/Å")
         for row in r["rows"]:

@@ -294,3 +294,33 @@ def test_atom_ids_and_data_files(md, estimator):
     lmp.commands_string("units metal\natom_style atomic\nread_data out.data\n")  # no d_dH
     assert lmp.get_natoms() == 32
     lmp.close()
+
+
+def test_shipped_snap_forces_obey_symmetry_and_the_energy():
+    """potential_commands + potential_forces on the Mo SNAP of Zuo et al.: no force on a
+    perfect bcc crystal (symmetry), forces summing to zero (Newton's third law) and equal
+    to minus the finite-difference gradient of the energy in a rotated, rattled cell."""
+    from ase.build import bulk
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    from quests.lammps import potential_commands, potential_forces
+
+    commands = potential_commands("Mo_Zuo_JPCA2020.snap")
+    assert commands[0] == "pair_style snap"
+    assert all(os.path.isfile(w) for w in commands[1].split()[3:5])
+    crystal = bulk("Mo", "bcc", a=3.1676, cubic=True).repeat(2)
+    assert np.abs(potential_forces([crystal], commands)[0]).max() < 1e-10
+    rattled = bulk("Mo", "bcc", a=3.1676).repeat((3, 3, 3))  # a general (primitive) cell
+    rattled.rattle(0.05, seed=1)
+    forces = potential_forces([rattled], commands)[0]
+    assert np.abs(forces.sum(axis=0)).max() < 1e-10
+
+    def energy(shift):
+        atoms = rattled.copy()
+        atoms.positions[0, 0] += shift
+        atoms.calc = LAMMPSlib(lmpcmds=commands, log_file=None, keep_alive=False)
+        return atoms.get_potential_energy()
+
+    step = 1e-4
+    assert forces[0, 0] == pytest.approx(-(energy(step) - energy(-step)) / (2 * step),
+                                         abs=1e-6)
