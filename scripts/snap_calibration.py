@@ -16,7 +16,6 @@ Usage: python scripts/snap_calibration.py [--data ../shared/data/mlearn] [--out 
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -25,7 +24,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from quests.descriptor import compute_descriptors, structure_offsets
-from quests.io import to_jsonable
+from quests.io import write_json
 from quests.kde import differential_entropy, select_bandwidth
 from quests.lammps import import_lammps, potential_commands, potential_forces
 from quests.uncertainty import calibrate
@@ -133,8 +132,7 @@ def main():
         print(f"   default {r['spearman_default']:.3f}, auto {r['spearman_auto']:.3f}, best "
               f"fixed {r['spearman_best']:.3f} at h = {r['best_fixed_bandwidth']}")
     if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(to_jsonable(results), handle, indent=1)
+        write_json(args.out, {"elements": results}, overwrite=True)  # atomic
 
 
 if __name__ == "__main__":

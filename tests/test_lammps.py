@@ -190,6 +190,7 @@ def test_bad_lammps_input(md, capsys, content, args, message):
     (["--elements", "Xx"], "unknown chemical symbol 'Xx'"),
     ([], "Missing option '--elements'"),
     (["--elements", "Cu", "--var", "T"], "--var takes NAME=VALUE"),
+    (["--elements", "Cu", "--var", "T='900"], "--var T='900: No closing quotation"),
     (["--elements", "Cu", "--halt-fraction", "1"], "--halt-fraction"),
     (["--elements", "Cu", "--log", "in.md"], "output in.md (--log) is an input"),
 ])

@@ -170,7 +170,7 @@ def overlap(ctx, test, reference, k, cutoff, species, index, fmt, bandwidth, met
     values = np.atleast_1d(pair.overlap(hs, threshold, method=method, n_neighbors=n_neighbors,
                                         backend=backend, n_jobs=n_jobs, verbose=not quiet))
     for h, value in zip(np.atleast_1d(hs), values):
-        click.echo(f"overlap({test} | {reference}) at h = {h:.4g}: {value:.4f}")
+        click.echo(f"overlap({test} | {reference}) at h = {h:g}: {value:.4f}")
     for line in bandwidth_lines(pair.bandwidth_selection):
         click.echo(line)
     _write_result(output, {"inputs": {"test": str(test), "reference": str(reference)},
