@@ -31,7 +31,12 @@ BACKEND_NAMES = ("hnsw", "pynndescent", "brute")
 #: how kernel sums are computed (``quests.kde`` estimators' ``method``)
 KDE_METHODS = ("auto", "exact", "approx")
 #: selection methods of ``quests.compression.compress`` (its ``METHODS``)
-COMPRESSION_METHODS = ("random", "fps", "mean_fps", "k_means", "msc", "msc_conditional")
+COMPRESSION_METHODS = ("coverage", "msc", "msc_conditional", "random", "fps", "mean_fps",
+                       "k_means")
+#: the default of ``quests compress`` and ``compress()``
+DEFAULT_COMPRESSION_METHOD = "coverage"
+#: environments that stand for the dataset in the coverage objective (all up to this many)
+DEFAULT_PROBES = 8192
 #: s of the Debye temperature s * 231.04 K * v^(1/6) * (B0/M)^(1/2) (quests.zenn's
 #: debye_temperature): Moruzzi, Janak and Schwarz's 0.617
 DEFAULT_DEBYE_SCALING = 0.617

@@ -168,3 +168,48 @@ def brute_force_structure_fps(X, counts, size, h):
         nearest[order] = -np.inf
         order.append(int(np.argmax(nearest)))
     return order
+
+
+def brute_force_coverage(X, counts, size, h, threshold=0.0, probes=None):
+    """The coverage method recomputed from scratch at every step (plain numpy).
+
+    F(S) = sum_i w_i min(1, sum_{j in S} K(x_i, x_j) / exp(-threshold)) over
+    the probes i (all rows unless given), w_i = 1/n_probes + (1/p_i) /
+    sum_k (1/p_k) with p_i the probe's kernel sum over all of X. Each step
+    evaluates F(S + s) for every remaining s and takes the largest gain
+    (first index within 1e-12 of it); once no gain exceeds 1e-12, the one of
+    largest max dH over its probes against the kept set plus its own entropy.
+    """
+    X = np.asarray(X, float)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    parts = [X[offsets[s]:offsets[s + 1]] for s in range(len(counts))]
+    P = X if probes is None else X[probes]
+    K = np.exp(-((P[:, None, :] - X[None, :, :]) ** 2).sum(-1) / (2 * h * h))
+    density = K.sum(axis=1)
+    weight = 1.0 / len(P) + (1.0 / density) / (1.0 / density).sum()
+    per_structure = np.stack([K[:, offsets[s]:offsets[s + 1]].sum(axis=1)
+                              for s in range(len(counts))], axis=1) / np.exp(-threshold)
+    own = np.array([-np.mean(np.log(brute_force_kernel_sum(p, p, h) / len(p))) for p in parts])
+
+    def objective(chosen):
+        total = per_structure[:, chosen].sum(axis=1) if chosen else np.zeros(len(P))
+        return float((weight * np.minimum(1.0, total)).sum())
+
+    order = []
+    while len(order) < size:
+        base = objective(order)
+        gains = np.array([-np.inf if s in order else objective(order + [s]) - base
+                          for s in range(len(counts))])
+        if gains.max() > 1e-12:
+            pick = int(np.argmax(gains >= gains.max() - 1e-12))
+        else:  # saturated: msc's score, max dH over the structure's probes + own entropy
+            total = per_structure[:, order].sum(axis=1) * np.exp(-threshold)
+            owner = np.repeat(np.arange(len(counts)), counts)
+            owner = owner if probes is None else owner[probes]
+            score = [max((-np.log(total[i]) for i in np.flatnonzero(owner == s)),
+                         default=-np.inf) + own[s] if s not in order else -np.inf
+                     for s in range(len(counts))]
+            pick = int(np.argmax(score)) if np.isfinite(score).any() else int(np.argmax(
+                [own[s] if s not in order else -np.inf for s in range(len(counts))]))
+        order.append(pick)
+    return order

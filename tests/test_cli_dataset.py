@@ -30,10 +30,15 @@ def test_compress_writes_kept_structures_and_report(runner, mixed_file, tmp_path
     kept, report, table, plot = (tmp_path / n for n in ("kept.xyz", "r.json", "s.csv", "c.png"))
     result = _ok(runner.invoke(cli, ["compress", str(mixed_file), "-s", "10%", "-o", str(kept),
                                      "-o", str(report), "-o", str(table), "--plot", str(plot),
-                                     "-q"]))
-    api = compress(read(mixed_file, ":"), 0.1, "msc", curve=True)
+                                     "--report", "-q"]))
+    api = compress(read(mixed_file, ":"), 0.1, curve=True, key="kind")  # coverage, the default
     doc = json.loads(report.read_text())
+    assert doc["parameters"]["method"] == "coverage"
     assert doc["indices"] == api.indices.tolist()
+    # --report: categories of the first n picks, printed and in the report
+    assert doc["categories"]["key"] == "kind" and doc["categories"]["sizes"][-1] == 6
+    assert doc["categories"]["kept"] == api.categories["kept"]
+    assert sum(doc["categories"]["kept"][-1]) == 6 and "first 6" in result.output
     assert doc["after"]["entropy"] == pytest.approx(api.after["entropy"])
     assert len(doc["curve"]["overlap"]) == 6 and "kept" in result.output
     frames = read(kept, ":")
@@ -43,7 +48,7 @@ def test_compress_writes_kept_structures_and_report(runner, mixed_file, tmp_path
         assert atoms.info["quests_index"] == index and atoms.info["quests_rank"] == rank
         assert atoms.info["kind"] == original[index].info["kind"]  # original info intact
         np.testing.assert_allclose(atoms.positions, original[index].positions)
-    assert table.read_text().splitlines()[0].startswith("rank,index,file,position,score")
+    assert table.read_text().splitlines()[0].startswith("rank,index,file,position,category,score")
     assert plot.stat().st_size > 0
 
 

@@ -235,3 +235,46 @@ def gathered_sq_distances(Y, X, index_qm, out_qm):
                 out_qm[q, j] = np.inf
             else:
                 out_qm[q, j] = _squared_distance(Y[q], X[i])
+
+
+@nb.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
+def tile_group_sums(gram_ab, sqnorm_a, sqnorm_b, A, B, scale, group_b, out_ag):
+    """out_ag[a, group_b[b]] += exp(-scale |a - b|^2) over one tile (one bandwidth).
+
+    ``group_b`` (nb,) int: the column of ``out_ag`` each row of B adds to
+    (its structure), so a row of ``out_ag`` is a's kernel sum per structure.
+    """
+    na, nb_ = gram_ab.shape
+    d2_b = np.empty(nb_)
+    v_b = np.empty(nb_)
+    work_b = np.empty(nb_)
+    for a in range(na):
+        row_distances(gram_ab[a], sqnorm_a[a], sqnorm_b, A[a], B, d2_b)
+        for b in range(nb_):
+            d2_b[b] *= scale
+        exp_neg(d2_b, v_b, work_b)
+        out_a = out_ag[a]
+        for b in range(nb_):
+            out_a[group_b[b]] += v_b[b]
+
+
+@nb.njit(cache=True, nogil=True)
+def update_coverage_gains(indptr, indices, data, rows, before, after, weight, gains):
+    """Move each candidate's coverage gain from ``before`` to ``after`` on ``rows``.
+
+    A probe r with kernel sum L against the kept set (in units of the cover
+    level, so L >= 1 is covered) adds ``weight[r] * (min(1, L + g) - min(1, L))``
+    to the gain of each candidate whose kernel sum at r is g (row r of the
+    CSR matrix ``indptr, indices, data``). For each r in ``rows`` the
+    contribution at ``before[r]`` is taken out and the one at ``after[r]``
+    put in.
+    """
+    for r in rows:
+        lo = before[r]
+        hi = after[r]
+        c_lo = min(1.0, lo)
+        c_hi = min(1.0, hi)
+        w = weight[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            g = data[k]
+            gains[indices[k]] += w * ((min(1.0, hi + g) - c_hi) - (min(1.0, lo + g) - c_lo))

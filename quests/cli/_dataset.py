@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from quests._defaults import COMPRESSION_METHODS
+from quests._defaults import COMPRESSION_METHODS, DEFAULT_COMPRESSION_METHOD
 from quests.cli import cli
 from quests.cli._options import _asked, _parse_species, _plot, _write_result, plot_option, \
     _report_written, bandwidth_option, common_options, descriptor_options, kde_method_option, \
@@ -49,7 +49,8 @@ def _write_selection(outputs, result, structures, sources, payload, overwrite, q
 @click.argument("files", nargs=-1, required=True, metavar="FILE[@SLICE] ...")
 @click.option("-s", "--size", "size_text", required=True, metavar="N|FRACTION",
               help="Structures to keep: a count (50) or a fraction (0.1, 10%; 1.0 = all).")
-@click.option("-m", "--method", type=click.Choice(COMPRESSION_METHODS), default="msc",
+@click.option("-m", "--method", type=click.Choice(COMPRESSION_METHODS),
+              default=DEFAULT_COMPRESSION_METHOD,
               show_default=True, help="Selection method.")
 @click.option("-r", "--reference", multiple=True, metavar="FILE[@SLICE]",
               help="Data already kept (msc_conditional); repeat for several files.")
@@ -59,12 +60,18 @@ def _write_selection(outputs, result, structures, sources, payload, overwrite, q
 @_SEED
 @click.option("--curve", is_flag=True,
               help="Also report H, D and overlap along the selection order.")
+@click.option("--report", is_flag=True,
+              help="Also print how many structures of each category the kept set holds, at "
+                   "5, 10, 20, 50 % and at SIZE.")
+@click.option("--key", default=None, metavar="INFO_KEY",
+              help="The info key naming each structure's category for --report (implies it; "
+                   "default: the first of config_type, group, kind that every structure has).")
 @_PLOT
 @common_options(output="kept.xyz (the kept structures), report.json or selection.csv; "
                        "repeat for several.", output_multiple=True,
                 suffixes={".xyz", ".json", ".csv"})
 def compress(files, size_text, method, reference, k, cutoff, species, index, fmt, bandwidth,
-             threshold, seed, curve, plot_path, n_jobs, output, overwrite, quiet):
+             threshold, seed, curve, report, key, plot_path, n_jobs, output, overwrite, quiet):
     """Keep SIZE structures of FILES that carry the most information.
 
     Prints H, D and the overlap (fraction of all environments the kept set
@@ -82,7 +89,8 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
     result = compress_structures(structures, size, method, reference=ref, k=k, cutoff=cutoff,
                                  species=_parse_species(species), bandwidth=bandwidth,
                                  threshold=threshold, seed=seed,
-                                 curve=curve or plot_path is not None, n_jobs=n_jobs,
+                                 curve=curve or plot_path is not None,
+                                 key=key or ("auto" if report else None), n_jobs=n_jobs,
                                  verbose=not quiet)
     click.echo(result.summary())
     payload = {"inputs": {"files": list(files), "reference": list(reference)}}

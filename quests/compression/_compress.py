@@ -5,7 +5,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quests._defaults import COMPRESSION_METHODS, DEFAULT_BANDWIDTH, DEFAULT_CUTOFF, DEFAULT_K
+from quests._defaults import (
+    COMPRESSION_METHODS,
+    DEFAULT_BANDWIDTH,
+    DEFAULT_COMPRESSION_METHOD,
+    DEFAULT_CUTOFF,
+    DEFAULT_K,
+    DEFAULT_PROBES,
+)
 from quests._errors import InvalidInputError
 from quests._progress import progress_bar
 from quests._text import align_table
@@ -32,6 +39,9 @@ __all__ = [
     "selection_curve",
     "compress",
     "describe_structures",
+    "structure_categories",
+    "category_counts",
+    "CATEGORY_KEYS",
 ]
 
 #: selection methods, in the order the documentation lists them
@@ -42,6 +52,7 @@ _SELECT = {
     "bandwidth": SCALAR_BANDWIDTH,
     "threshold": Interval(numbers.Real),
     "seed": Interval(numbers.Integral, 0, None),
+    "n_probes": Interval(numbers.Integral, 1, None),
     "n_jobs": N_JOBS,
 }
 
@@ -55,7 +66,9 @@ class Selection:
     indices : ndarray of shape (size,) int64
         Indices into the input structures, selection order.
     scores : ndarray of shape (size,)
-        What each pick maximised when it was made: msc/msc_conditional the
+        What each pick maximised when it was made: coverage the gain of its
+        objective (in [0, 2]; 0 once everything is covered, after which picks
+        go by their own entropy); msc/msc_conditional the
         score max dH + H_structure (nats); fps/mean_fps the distance to the
         nearest earlier pick (1/Å; inf for the first); k_means the size of
         the cluster it represents; random NaN.
@@ -122,9 +135,9 @@ def resolve_size(size, n_structures):
 
 
 @validate_params(_SELECT)
-def select_structures(X, counts, size, method="msc", *, reference=None,
-                      bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, seed=0, n_jobs=None,
-                      verbose=False):
+def select_structures(X, counts, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=None,
+                      bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, seed=0,
+                      n_probes=DEFAULT_PROBES, n_jobs=None, verbose=False):
     """Choose ``size`` structures of a dataset, in selection order.
 
     Parameters
@@ -135,7 +148,25 @@ def select_structures(X, counts, size, method="msc", *, reference=None,
         Environments (atoms) of each structure; sums to n_environments.
     size : int or float
         Structures to keep: a count, or a fraction of the dataset in (0, 1].
-    method : {'random', 'fps', 'mean_fps', 'k_means', 'msc', 'msc_conditional'}, default='msc'
+    method : {'coverage', 'msc', 'msc_conditional', 'random', 'fps', 'mean_fps', 'k_means'}, \
+default='coverage'
+        - ``coverage``: greedy maximisation of what the kept set covers, of
+          the environments and of the regions they populate. An environment
+          x is covered by the kept set S when dH(x | S) <= ``threshold`` (as
+          ``overlap`` counts it), softened to min(1, sum_S K(x, .) /
+          exp(-threshold)) so partial cover counts. The objective is the
+          fraction of the dataset's environments covered (what ``overlap``
+          measures, and where msc is weak: the dense bulk of near-identical
+          frames) plus the fraction of its regions covered (each environment
+          weighed by 1 / its kernel sum over the dataset, so a region counts
+          once however many frames populate it; their total is exp(D) of the
+          dataset; this half keeps the rare environments, as msc does). The
+          objective is monotone and submodular; each step takes the structure
+          of largest gain, computed exactly for every candidate and updated
+          after a pick on the environments it moved. Datasets of more than
+          ``n_probes`` environments are represented by a seeded sample of
+          that many. Once every environment is covered, the remaining picks
+          go by their own entropy, most diverse first.
         - ``msc``: greedy information maximisation (Yu, Lordi,
           Schwalbe-Koda 2025). Starts from the structure of highest entropy;
           then takes the structure whose most novel environment has the
@@ -157,7 +188,10 @@ def select_structures(X, counts, size, method="msc", *, reference=None,
     threshold : float, default=0.0
         dH (nats) above which an environment counts as novel (msc methods).
     seed : int, default=0
-        Seed of random, mean_fps and k_means.
+        Seed of random, mean_fps and k_means, and of the probe sample of coverage.
+    n_probes : int, default=8192
+        coverage: environments that stand for the dataset (all of them when
+        it has no more); memory grows as n_probes x n_structures.
     n_jobs : int or None, default=None
     verbose : bool, default=False
 
@@ -167,7 +201,7 @@ def select_structures(X, counts, size, method="msc", *, reference=None,
 
     Examples
     --------
-    Three copies of one structure and one distinct: msc picks one of each kind first.
+    Three copies of one structure and one distinct: coverage picks one of each kind first.
 
     >>> import numpy as np
     >>> a, b = np.zeros((2, 3)), np.ones((2, 3))
@@ -180,7 +214,7 @@ def select_structures(X, counts, size, method="msc", *, reference=None,
     size = resolve_size(size, n_structures)
     _check_reference(method, reference)
     return _select(KernelSums(X, bandwidth, reference, n_jobs=n_jobs), counts, size, method,
-                   threshold, seed, verbose)
+                   threshold, seed, verbose, n_probes)
 
 
 def _check_reference(method, reference):
@@ -190,17 +224,22 @@ def _check_reference(method, reference):
         raise InvalidInputError(f"a reference is used only by msc_conditional, not by {method}")
 
 
-def _select(sums, counts, size, method, threshold, seed, verbose):
+def _select(sums, counts, size, method, threshold, seed, verbose, n_probes=DEFAULT_PROBES):
     """``select_structures`` over a validated ``KernelSums`` (its reference, if any, is the
     data already kept)."""
     Xc, n_structures = sums.X_, counts.shape[0]
-    steps = size if method in ("msc", "msc_conditional", "fps") else 0
+    steps = size if method in ("coverage", "msc", "msc_conditional", "fps") else 0
     with progress_bar(steps, f"{method} selection", verbose, unit="structure") as bar:
         if method in ("msc", "msc_conditional"):
             order, scores, max_dh = _greedy.information_order(
                 sums, counts, size, _greedy.structure_entropies(sums, counts),
                 threshold=threshold, on_step=bar.update)
             return Selection(order, scores, method, n_structures, max_dh)
+        if method == "coverage":
+            order, gains = _greedy.coverage_order(
+                sums, counts, size, _greedy.structure_entropies(sums, counts),
+                threshold=threshold, n_probes=n_probes, seed=seed, on_step=bar.update)
+            return Selection(order, gains, method, n_structures)
         # the other methods by name: each gives (order, scores)
         orders = {
             "fps": lambda: _greedy.farthest_point_order(
@@ -303,6 +342,9 @@ class Compression:
     curve : dict or None
         ``selection_curve`` along the selection order, if asked for.
     parameters : dict
+    categories : dict or None
+        With ``key``: what ``category_counts`` gives for the kept sizes
+        (``key``, ``labels``, ``sizes``, ``total``, ``kept``).
 
     Examples
     --------
@@ -329,6 +371,7 @@ class Compression:
     after: dict
     curve: object = None
     parameters: dict = field(default_factory=dict)
+    categories: object = None
 
     @property
     def indices(self):
@@ -344,6 +387,8 @@ class Compression:
             row = {"rank": rank, "index": int(index)}
             if sources is not None:
                 row.update(file=sources[index][0], position=sources[index][1])
+            if self.categories is not None:
+                row["category"] = self.categories["of_structure"][index]
             row["score"] = sel.scores[rank]
             if sel.max_differential_entropy is not None:
                 row["max_dH"] = sel.max_differential_entropy[rank]
@@ -362,10 +407,22 @@ class Compression:
             lines.append((label, str(part["n_structures"]), str(part["n_environments"]),
                           f"{part['entropy']:.4f}{err}", f"{part['diversity']:.4f}",
                           f"{part['overlap']:.4f}"))
-        return (f"{self.selection.method}: kept {self.selection.size} of "
+        text = (f"{self.selection.method}: kept {self.selection.size} of "
                 f"{self.before['n_structures']} structures\n\n"
                 + align_table(("", "structures", "environments", "H (nats)", "D (nats)",
                                "overlap"), lines))
+        if self.categories is not None:
+            text += "\n\n" + self.category_table()
+        return text
+
+    def category_table(self):
+        """Structures of each category (``key``) in the full set and in the first n picks,
+        for each n of ``categories['sizes']``."""
+        cats = self.categories
+        header = (cats["key"], "full set", *(f"first {n}" for n in cats["sizes"]))
+        rows = [(label, str(total), *(str(cats["kept"][j][i]) for j in range(len(cats["sizes"]))))
+                for i, (label, total) in enumerate(zip(cats["labels"], cats["total"]))]
+        return align_table(header, rows)
 
     def ranking(self, top=10, sources=None, n_reference=None):
         """What ``quests select`` prints: how many picks hold a novel environment, and the
@@ -395,6 +452,9 @@ class Compression:
             out["max_differential_entropy"] = sel.max_differential_entropy
         if self.curve is not None:
             out["curve"] = self.curve
+        if self.categories is not None:
+            out["categories"] = {name: value for name, value in self.categories.items()
+                                 if name != "of_structure"}
         return out
 
 
@@ -435,13 +495,98 @@ def describe_structures(structures, reference=None, *, k=DEFAULT_K, cutoff=DEFAU
     return X, counts, (ref[0] if ref else None), species
 
 
+#: info keys that name a structure's category, tried in this order by key='auto'
+CATEGORY_KEYS = ("config_type", "group", "kind")
+#: fractions of the dataset at which ``compress(key=...)`` counts the categories kept
+CATEGORY_FRACTIONS = (0.05, 0.1, 0.2, 0.5)
+
+
+def structure_categories(structures, key="auto"):
+    """The category of each structure: ``atoms.info[key]`` as a string.
+
+    ``key='auto'`` takes the first of ``CATEGORY_KEYS`` that every structure
+    has. A structure without the key is refused by its index.
+
+    Returns
+    -------
+    key : str
+    categories : list of str, one per structure
+
+    Examples
+    --------
+    >>> from quests.data import mixed_cu_dataset
+    >>> key, categories = structure_categories(mixed_cu_dataset(4, 1, 1, 1))
+    >>> key, categories
+    ('kind', ['crystal', 'crystal', 'crystal', 'crystal', 'rattled', 'surface', 'melt'])
+    """
+    if key == "auto":
+        found = [name for name in CATEGORY_KEYS
+                 if all(name in atoms.info for atoms in structures)]
+        if not found:
+            raise InvalidInputError(
+                "no info key names every structure's category (tried "
+                f"{', '.join(CATEGORY_KEYS)}); name one with key (--key)")
+        key = found[0]
+    for i, atoms in enumerate(structures):
+        if key not in atoms.info:
+            raise InvalidInputError(f"structure {i} has no info key {key!r}")
+    return key, [str(atoms.info[key]) for atoms in structures]
+
+
+def category_counts(categories, order, sizes):
+    """Structures of each category in the whole set and among the first n of ``order``.
+
+    Parameters
+    ----------
+    categories : sequence of str, one per structure
+    order : array-like of int
+        A selection order (``Selection.indices``).
+    sizes : sequence of int
+        Prefix lengths, each <= len(order). For the greedy methods (coverage,
+        msc, fps) and random the first n picks are what the method keeps at
+        size n; k_means clusters for the one size it was given.
+
+    Returns
+    -------
+    dict
+        ``labels`` (most frequent in the whole set first), ``total`` (count
+        of each in the whole set), ``sizes``, ``kept`` (one list of counts per
+        size, in the order of ``labels``).
+
+    Examples
+    --------
+    >>> counts = category_counts(["a", "a", "a", "b"], [3, 0, 1], [1, 3])
+    >>> counts["labels"], counts["total"], counts["kept"]
+    (['a', 'b'], [3, 1], [[0, 1], [2, 1]])
+    """
+    categories = [str(c) for c in categories]
+    order = np.asarray(order, dtype=np.int64)
+    totals = {}
+    for c in categories:
+        totals[c] = totals.get(c, 0) + 1
+    labels = sorted(totals, key=lambda c: (-totals[c], c))
+    kept = []
+    for n in sizes:
+        picked = [categories[i] for i in order[:n]]
+        kept.append([picked.count(label) for label in labels])
+    return {"labels": labels, "total": [totals[c] for c in labels],
+            "sizes": [int(n) for n in sizes], "kept": kept}
+
+
+def _category_sizes(size, n_structures):
+    """The sizes a category table shows: the standard fractions below ``size``, then it."""
+    sizes = {resolve_size(f, n_structures) for f in CATEGORY_FRACTIONS}
+    return sorted(n for n in sizes if n < size) + [size]
+
+
 _COMPRESS = {**_SELECT, "k": NEIGHBORS, "cutoff": CUTOFF}
 
 
 @validate_params(_COMPRESS)
-def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
-             cutoff=DEFAULT_CUTOFF, species=None, bandwidth=DEFAULT_BANDWIDTH, threshold=0.0,
-             seed=0, curve=False, n_jobs=None, verbose=False):
+def compress(structures, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=None,
+             k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, species=None, bandwidth=DEFAULT_BANDWIDTH,
+             threshold=0.0, seed=0, n_probes=DEFAULT_PROBES, curve=False, key=None, n_jobs=None,
+             verbose=False):
     """Compress a dataset of structures and measure what the kept part retains.
 
     Parameters
@@ -449,17 +594,22 @@ def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
     structures : sequence of ase.Atoms (or frames ``as_frames`` accepts)
     size : int or float
         A count, or a fraction in (0, 1] (1.0 keeps everything).
-    method : str, default='msc'
+    method : str, default='coverage'
         See ``select_structures``.
     reference : structures, descriptor array or None
         Data already kept (``msc_conditional``).
     k, cutoff, species : descriptor settings (see ``compute_descriptors``)
     bandwidth : float, default=0.015
         1/Å.
-    threshold, seed, n_jobs, verbose : see ``select_structures``
+    threshold, seed, n_probes, n_jobs, verbose : see ``select_structures``
     curve : bool, default=False
         Also compute ``selection_curve`` along the selection order (its
         last overlap, exact, then stands in ``after``).
+    key : str or None, default=None
+        Count the categories kept (``category_counts``): the info key that
+        names each structure's category, or 'auto' (``structure_categories``).
+        Counted at 5, 10, 20 and 50 % of the dataset below ``size``, and at
+        ``size``.
 
     Returns
     -------
@@ -473,6 +623,7 @@ def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
     >>> result.selection.size, result.after["n_environments"]
     (2, 64)
     """
+    categories = None if key is None else structure_categories(structures, key)
     X, counts, reference, species = describe_structures(
         structures, reference, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs,
         verbose=verbose)
@@ -480,7 +631,7 @@ def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
     # validated once here: the selection and its curve share one KernelSums
     sums = KernelSums(X, bandwidth, reference, n_jobs=n_jobs)
     selection = _select(sums, counts, resolve_size(size, counts.shape[0]), method, threshold,
-                        seed, verbose)
+                        seed, verbose, n_probes)
     offsets = structure_offsets(counts)
     kept = np.concatenate([X[offsets[s]:offsets[s + 1]] for s in selection.indices])
     before = {"n_structures": int(counts.shape[0]),
@@ -499,4 +650,11 @@ def compress(structures, size, method="msc", *, reference=None, k=DEFAULT_K,
     parameters = {"method": method, "size": selection.size, "k": k, "cutoff": cutoff,
                   "species": species, "bandwidth": bandwidth, "threshold": threshold,
                   "seed": seed}
-    return Compression(selection, before, after, curve_values, parameters)
+    if method == "coverage":
+        parameters["n_probes"] = n_probes
+    category_table = None
+    if categories is not None:
+        category_table = {"key": categories[0], **category_counts(
+            categories[1], selection.indices, _category_sizes(selection.size, len(counts))),
+            "of_structure": categories[1]}
+    return Compression(selection, before, after, curve_values, parameters, category_table)

@@ -15,6 +15,7 @@ exponential, never a rescan of the selected set.
 
 import numpy as np
 
+from quests._defaults import DEFAULT_PROBES
 from quests.descriptor import structure_offsets
 from quests.kde import entropy_from_sums
 
@@ -229,3 +230,143 @@ def random_order(n_structures, size, seed):
     """random: the first ``size`` of a seeded permutation."""
     order = np.random.default_rng(seed).permutation(n_structures)[:size]
     return order.astype(np.int64), np.full(size, np.nan)
+
+
+#: probes per block while building the probe x structure kernel sums (bounds the dense block)
+_PROBE_BLOCK = 256
+#: a structure's kernel sum at a probe below this many cover levels is dropped: it can move
+#: that probe's coverage by no more than this. Gains within this of the best are a tie
+#: (lowest index wins), and the objective counts as saturated once no gain exceeds it.
+_NEGLIGIBLE = 1e-12
+
+
+def coverage_weights(density):
+    """Weight of each probe in the coverage objective, shape (n_probes,).
+
+    Half the objective is the fraction of environments covered (each probe
+    1 / n_probes); the other half the fraction of the dataset's regions
+    covered, each probe weighted by 1 / density (its kernel sum over the
+    whole dataset, self term included), so a region counts once however
+    many near-identical environments populate it. Each half sums to 1.
+    """
+    inverse = 1.0 / density
+    return 1.0 / density.shape[0] + inverse / inverse.sum()
+
+
+def probe_rows(n_environments, n_probes, seed):
+    """Rows of the dataset that stand for it: all of them, or a seeded sample of n_probes."""
+    if n_environments <= n_probes:
+        return np.arange(n_environments)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_environments, n_probes, replace=False))
+
+
+def probe_kernel_sums(sums, counts, probes, level):
+    """Kernel sums of each probe over each structure, in cover levels, as CSR arrays.
+
+    Returns ``(indptr, indices, data, density)``: row r lists the structures
+    whose sum at probe r exceeds ``_NEGLIGIBLE`` (with the sum / ``level``),
+    and ``density[r]`` is the probe's kernel sum over the whole dataset.
+    Built ``_PROBE_BLOCK`` probes at a time, so memory holds one dense block
+    and the nonzero entries.
+    """
+    Xc = sums.X_
+    indptr, indices, data = [np.zeros(1, dtype=np.int64)], [], []
+    density = np.empty(probes.shape[0])
+    nnz = 0
+    for b0 in range(0, probes.shape[0], _PROBE_BLOCK):
+        block = sums.group_sums(Xc[probes[b0:b0 + _PROBE_BLOCK]], Xc, counts)
+        density[b0:b0 + block.shape[0]] = block.sum(axis=1)
+        block /= level
+        keep = block > _NEGLIGIBLE
+        indices.append(np.nonzero(keep)[1].astype(np.int32))
+        data.append(block[keep])
+        indptr.append(nnz + np.cumsum(keep.sum(axis=1)))
+        nnz += int(keep.sum())
+    return np.concatenate(indptr), np.concatenate(indices), np.concatenate(data), density
+
+
+def _saturated_pick(covered, level, owner, entropies, taken):
+    """msc's choice once everything is covered: max over a structure's probes of dH =
+    -ln(kernel sum over the kept set), plus its entropy; structures without a probe go by
+    their entropy, after those with one."""
+    dh = np.full(entropies.shape[0], -np.inf)
+    with np.errstate(divide="ignore"):
+        probe_dh = -np.log(covered * level)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    dh[owner[starts]] = np.maximum.reduceat(probe_dh, starts)
+    score = np.where(taken, -np.inf, dh + entropies)
+    if np.isfinite(score).any():
+        return int(np.argmax(score))
+    return int(np.argmax(np.where(taken, -np.inf, entropies)))
+
+
+def coverage_order(sums, counts, size, entropies, *, threshold=0.0, n_probes=DEFAULT_PROBES,
+                   seed=0, on_step=None):
+    """Greedy coverage of environments and regions (the ``coverage`` method).
+
+    An environment x counts as covered by a kept set S when its kernel sum
+    over S reaches the cover level exp(-threshold), i.e. dH(x | S) <=
+    threshold (the criterion of ``overlap``). The objective is
+
+        F(S) = sum_i w_i min(1, sum_{j in S} K(x_i, x_j) / exp(-threshold))
+
+    over the probes i (all environments, or a seeded sample of ``n_probes``),
+    with the weights of ``coverage_weights``: half environment coverage
+    (what ``overlap`` measures), half region coverage (each probe weighed
+    by 1 / its density in the dataset, which rewards keeping rare
+    environments, as the entropy of the kept set does). F is monotone and
+    submodular (a sum of concave functions of sums); each step takes the
+    structure of largest gain F(S + s) - F(S), ties (within ``_NEGLIGIBLE``)
+    to the lowest index. Gains are kept exact and updated incrementally:
+    after a pick only the probes it moved (kernel sum changed, not yet
+    covered) are revisited. Once every probe is covered (no gain left), the
+    rest go by msc's score from the same sums: the dH of a structure's most
+    novel probe against the kept set plus its own entropy ``entropies``.
+
+    Returns
+    -------
+    order : ndarray of shape (size,) int64
+    gains : ndarray of shape (size,)
+        F(S + s) - F(S) of each pick when it was made (F lies in [0, 2]);
+        0 for the picks made after saturation.
+    """
+    from quests._kernels.kde import update_coverage_gains
+
+    Xc = sums.X_
+    level = float(np.exp(-threshold))
+    probes = probe_rows(Xc.shape[0], n_probes, seed)
+    indptr, indices, data, density = probe_kernel_sums(sums, counts, probes, level)
+    weight = coverage_weights(density)
+    covered = np.zeros(probes.shape[0])  # kernel sums over the kept set, in cover levels
+    if sums.reference_ is not None:
+        covered = np.exp(sums.log_sums(Xc[probes], sums.reference_)) / level
+    # the gains from nothing: moving every probe from "covered" (+inf, no gain) to its sum
+    gains = np.zeros(len(counts))
+    update_coverage_gains(indptr, indices, data, np.arange(probes.shape[0]),
+                          np.full(probes.shape[0], np.inf), covered, weight, gains)
+    offsets = structure_offsets(counts)
+    owner = np.repeat(np.arange(len(counts)), counts)[probes]  # ascending: probes are sorted
+    taken = np.zeros(len(counts), dtype=bool)
+    order, picked_gains = [], []
+    for step in range(size):
+        open_gains = np.where(taken, -np.inf, gains)
+        best = open_gains.max()
+        if best > _NEGLIGIBLE:
+            pick = int(np.argmax(open_gains >= best - _NEGLIGIBLE))
+            picked_gains.append(float(gains[pick]))
+        else:
+            pick = _saturated_pick(covered, level, owner, entropies, taken)
+            picked_gains.append(0.0)
+        order.append(pick)
+        taken[pick] = True
+        if step + 1 < size:
+            added = sums.group_sums(Xc[probes], Xc[offsets[pick]:offsets[pick + 1]],
+                                    counts[pick:pick + 1])[:, 0] / level
+            after = covered + added
+            moved = np.flatnonzero((added > 0.0) & (covered < 1.0))
+            update_coverage_gains(indptr, indices, data, moved, covered, after, weight, gains)
+            covered = after
+        if on_step is not None:
+            on_step()
+    return np.array(order, dtype=np.int64), np.array(picked_gains)

@@ -152,6 +152,31 @@ def _cross_log_sums_here(Y, X, scale_h, tile_size, n_jobs, verbose):
     return np.log(shifted) - min_arg
 
 
+def _group_sums(Y, X, group, n_groups, scale, tile_size, n_jobs):
+    """sum_{j in g} K(y, x_j) for each row y of Y and each group g, shape (n_y, n_groups);
+    ``group`` (n_x,) int gives each row of X its group (one bandwidth, ``scale`` = 1/(2h^2))."""
+    sq_y = np.einsum("ij,ij->i", Y, Y)
+    sq_x = np.einsum("ij,ij->i", X, X)
+    pairs = [(a0, b0) for a0 in range(0, Y.shape[0], tile_size)
+             for b0 in range(0, X.shape[0], tile_size)]
+    if not pairs:
+        return np.zeros((Y.shape[0], n_groups))
+
+    def work(worker, share, on_tile):
+        out = np.zeros((Y.shape[0], n_groups))
+        gram = np.empty(min(tile_size, Y.shape[0]) * min(tile_size, X.shape[0]))
+        for a0, b0 in share:
+            a1, b1 = min(a0 + tile_size, Y.shape[0]), min(b0 + tile_size, X.shape[0])
+            g = _tile_view(gram, a1 - a0, b1 - b0)
+            np.dot(Y[a0:a1], X[b0:b1].T, out=g)
+            _kk.tile_group_sums(g, sq_y[a0:a1], sq_x[b0:b1], Y[a0:a1], X[b0:b1], scale,
+                                group[b0:b1], out[a0:a1])
+            on_tile()
+        return out
+
+    return sum(_run_tiles(pairs, work, n_jobs, False))
+
+
 def lazy_store(X):
     """True when X is a ``DescriptorStore`` that a dask engine will read block by block;
     any other X (a store outside an engine included) is checked and loaded as usual."""
@@ -245,6 +270,20 @@ class KernelSums:
             return self.shaped(np.full((Y.shape[0], self.scale_.shape[0]), -np.inf))
         return self.shaped(_cross_log_sums(Y, X, self.scale_, self.tile_size, self.n_jobs,
                                            verbose))
+
+    def group_sums(self, Y, X, counts):
+        """Kernel sums of each row of ``Y`` over each group of rows of ``X`` (both centred).
+
+        ``counts`` (n_groups,) int: X's rows, one group after another (the atoms
+        of each structure). Scalar bandwidth only. Returns (n_y, n_groups):
+        entry [i, g] = sum over the rows j of group g of K(y_i, x_j).
+        """
+        if not self._scalar:
+            raise InvalidInputError("group_sums takes one bandwidth")
+        counts = np.asarray(counts, dtype=np.int64)
+        group = np.repeat(np.arange(counts.shape[0]), counts)
+        return _group_sums(Y, X, group, counts.shape[0], float(self.scale_[0]), self.tile_size,
+                           self.n_jobs)
 
 
 @validate_params(_COMMON)
