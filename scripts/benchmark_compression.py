@@ -1,4 +1,4 @@
-"""Speed of dataset compression (issue 4): msc on 5,000 structures / 200,000 environments.
+"""Dataset compression: speed (issues 4, 18) and what each method keeps (issue 18).
 
 Data: ASE EMT molecular dynamics of Cu, 50 runs of 100 snapshots each:
 32-atom bulk cells and 48-atom fcc(111) slabs (mean 40 atoms) at 300 to
@@ -12,6 +12,18 @@ Cases (each in its own process, so compile time and peak RSS are its own):
   baselines   random, fps, mean_fps, k_means down to 10 %
   curve       the incremental H/D/overlap curve along the msc order
   quality     H and overlap of msc vs random (5 seeds) at 10 %
+  coverage    coverage (the default) down to 10 %, and coverage_20 to 20 %: time, peak RSS
+  peers       H, D, overlap, categories kept and time at 5, 10, 20, 50 % for every method
+              of ours and the peers of scripts/peer_selections.py (scikit-matter FPS and
+              CUR, maml DIRECT; on mean descriptors, run in their own environment given
+              by --peer-python) on three datasets: mixed_cu_dataset() (60 structures,
+              4 kinds), a 600-structure Cu set of nine unequal categories (EMT MD,
+              bench-out/compression_categories.xyz, generated once), and every 5th of
+              the 5,000 MD snapshots (1,000 structures; category = bulk/slab and
+              temperature)
+  peers_5000  the same on all 5,000 snapshots at 10 %
+  mlearn_peers the peers' selections of 10, 20, 50 % of the mlearn Mo and Si training
+              sets, for scripts/snap_compression.py --peers bench-out/mlearn_peers.json
 
 The msc cases also write the descriptors to bench-out/compression_<n>_descriptors.npz,
 for the published implementation's run (cases msc_1000 / msc_5000 of
@@ -19,6 +31,7 @@ scripts/benchmark_reference.py); if that run's order is in bench-out/, they
 report whether ours is the same.
 
 Usage: python scripts/benchmark_compression.py [--cases a,b] [--json out.json]
+       [--peer-python bench-venv/bin/python]
 """
 
 import argparse
@@ -34,7 +47,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-out"
 DATA = OUT / "compression_5000.xyz"
-CASES = ["compile", "msc", "msc_1000", "baselines", "curve", "quality"]
+CATEGORIES = OUT / "compression_categories.xyz"
+CASES = ["compile", "msc", "msc_1000", "baselines", "curve", "quality", "coverage",
+         "coverage_20", "peers", "peers_5000", "mlearn_peers"]
+PEER_PYTHON = ROOT.parent / "bench-venv" / "bin" / "python"
+FRACTIONS = (0.05, 0.1, 0.2, 0.5)
 
 
 def _peak_rss_mb():
@@ -180,15 +197,228 @@ def case_quality():
     return out
 
 
+def make_categories():
+    """600 Cu structures of nine unequal categories (ASE EMT MD), kept in bench-out.
+
+    Many correlated frames of a 300 K crystal, fewer of hotter crystals, a
+    strained crystal, a vacancy, two surfaces, few liquid and cluster frames:
+    the unbalanced make-up of real training sets. 32-atom bulk cells,
+    36-atom slabs, a 55-atom icosahedral cluster in vacuum; frames every 10
+    steps of 5 fs after 100 steps of equilibration (400 for the liquid),
+    Langevin thermostat.
+    """
+    if CATEGORIES.exists():
+        return
+    import numpy as np
+    from ase import units
+    from ase.build import bulk, fcc100, fcc111
+    from ase.calculators.emt import EMT
+    from ase.cluster import Icosahedron
+    from ase.io import write
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    def crystal(strain=0.0, vacancy=False):
+        atoms = bulk("Cu", "fcc", a=3.61 * (1 + strain), cubic=True) * (2, 2, 2)
+        if vacancy:
+            del atoms[0]
+        return atoms
+
+    def slab(maker):
+        atoms = maker("Cu", size=(3, 3, 4), a=3.61, vacuum=6.0)
+        atoms.info.pop("adsorbate_info", None)
+        return atoms
+
+    def cluster():
+        atoms = Icosahedron("Cu", 3)
+        atoms.center(vacuum=6.0)
+        atoms.pbc = False
+        return atoms
+
+    # (category, builder, temperature K, frames): 600 in all
+    plan = [("bulk_300K", crystal, 300, 300), ("bulk_900K", crystal, 900, 120),
+            ("bulk_1200K", crystal, 1200, 60), ("strained_300K", lambda: crystal(0.03), 300, 40),
+            ("vacancy_300K", lambda: crystal(vacancy=True), 300, 30),
+            ("surface111_300K", lambda: slab(fcc111), 300, 20),
+            ("surface100_300K", lambda: slab(fcc100), 300, 15),
+            ("liquid_2000K", crystal, 2000, 10), ("cluster_300K", cluster, 300, 5)]
+    OUT.mkdir(exist_ok=True)
+    frames = []
+    for run, (category, build, temperature, n_frames) in enumerate(plan):
+        rng = np.random.default_rng(100 + run)
+        atoms = build()
+        atoms.calc = EMT()
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+        dyn = Langevin(atoms, 5 * units.fs, temperature_K=temperature, friction=0.02, rng=rng,
+                       fixcm=False)
+        dyn.run(100 if temperature < 2000 else 400)
+        for _ in range(n_frames):
+            dyn.run(10)
+            snap = atoms.copy()
+            snap.calc = None
+            snap.info.update({"config_type": category, "temperature_K": temperature})
+            frames.append(snap)
+    tmp = CATEGORIES.with_suffix(".tmp.xyz")
+    write(tmp, frames)
+    tmp.replace(CATEGORIES)
+
+
+def case_coverage(fraction=0.1):
+    from quests.compression import select_structures
+
+    X, counts, _ = _load()
+    t0 = time.perf_counter()
+    sel = select_structures(X, counts, fraction, "coverage")
+    return {"n_structures": int(counts.shape[0]), "n_environments": int(X.shape[0]),
+            "kept": sel.size, "coverage_s": round(time.perf_counter() - t0, 1),
+            "peak_rss_mb": round(_peak_rss_mb())}
+
+
+def case_coverage_20():
+    return case_coverage(0.2)
+
+
+def _datasets(names):
+    """name -> (structures, categories) of the quality datasets."""
+    from ase.io import read
+
+    from quests.data import mixed_cu_dataset
+
+    out = {}
+    if "mixed" in names:
+        data = mixed_cu_dataset()
+        out["mixed"] = (data, [a.info["kind"] for a in data])
+    if "categories" in names:
+        make_categories()
+        data = read(CATEGORIES, ":")
+        out["categories"] = (data, [a.info["config_type"] for a in data])
+    for name, step in (("md_1000", 5), ("md_5000", 1)):
+        if name in names:
+            data = read(DATA, ":")[::step]
+            out[name] = (data, [f"{'bulk' if a.info['run'] % 2 == 0 else 'slab'}_"
+                                f"{a.info['temperature_K']}K" for a in data])
+    return out
+
+
+def _peer_selections(means, sizes):
+    """Selections of the peers (scripts/peer_selections.py in their own environment)."""
+    import numpy as np
+
+    python = os.environ.get("QUESTS_PEER_PYTHON", str(PEER_PYTHON))
+    if not Path(python).exists():
+        print(f"peers skipped: no {python} (see scripts/peer_selections.py)", file=sys.stderr)
+        return {}
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "means.npz", Path(folder) / "picks.json"
+        np.savez(source, **means, **{f"{k}__sizes": np.array(v) for k, v in sizes.items()})
+        subprocess.run([python, str(ROOT / "scripts" / "peer_selections.py"), str(source),
+                        str(target)], check=True, capture_output=True)
+        return json.loads(target.read_text())
+
+
+def _quality(names, fractions):
+    """H, D, overlap, categories kept and selection time per dataset, method and size."""
+    import numpy as np
+
+    from quests.compression import describe_structures, resolve_size, select_structures
+    from quests.compression import selection_curve
+    from quests.compression._greedy import mean_descriptors
+
+    datasets = _datasets(names)
+    described, means, sizes = {}, {}, {}
+    for name, (data, _) in datasets.items():
+        X, counts, _, _ = describe_structures(data)
+        described[name] = (X, np.asarray(counts))
+        means[name] = mean_descriptors(X, np.asarray(counts))
+        sizes[name] = [resolve_size(f, len(counts)) for f in fractions]
+    peers = _peer_selections(means, sizes)
+    ours = ["coverage", "msc", "random", "fps", "mean_fps", "k_means"]
+    table = {}
+    for name, (X, counts) in described.items():
+        categories = datasets[name][1]
+        n_categories = len(set(categories))
+        rows = table[name] = []
+        for fraction, size in zip(fractions, sizes[name]):
+            picks = {}
+            for method in ours:
+                for seed in (range(5) if method == "random" else [0]):
+                    t0 = time.perf_counter()
+                    sel = select_structures(X, counts, size, method, seed=seed)
+                    picks.setdefault(method, []).append((sel.indices,
+                                                         time.perf_counter() - t0))
+            for method, by_size in peers.get(name, {}).items():
+                if method != "seconds":
+                    picks[method] = [(np.array(by_size[str(size)]),
+                                      peers[name]["seconds"][method])]
+            for method, runs in picks.items():
+                values = []
+                for indices, seconds in runs:
+                    curve = selection_curve(X, counts, indices)
+                    values.append((curve["entropy"][-1], curve["diversity"][-1],
+                                   curve["overlap"][-1],
+                                   len({categories[i] for i in indices}), seconds))
+                values = np.array(values)
+                mean = values.mean(axis=0)
+                row = {"fraction": fraction, "size": size, "method": method,
+                       "kept": int(len(runs[0][0])), "entropy": round(float(mean[0]), 3),
+                       "diversity": round(float(mean[1]), 3),
+                       "overlap": round(float(mean[2]), 4),
+                       "categories": f"{mean[3]:.1f}/{n_categories}",
+                       "seconds": round(float(mean[4]), 2)}
+                if len(runs) > 1:
+                    row["overlap_std"] = round(float(values[:, 2].std(ddof=1)), 4)
+                    row["entropy_std"] = round(float(values[:, 0].std(ddof=1)), 3)
+                rows.append(row)
+                print(name, row, file=sys.stderr, flush=True)
+    return table
+
+
+def case_peers():
+    return _quality(["mixed", "categories", "md_1000"], FRACTIONS)
+
+
+def case_peers_5000():
+    return _quality(["md_5000"], (0.1,))
+
+
+def case_mlearn_peers():
+    """Peer selections of 10, 20, 50 % of the mlearn Mo and Si training sets, written to
+    bench-out/mlearn_peers.json for ``scripts/snap_compression.py --peers``."""
+    import numpy as np
+    from ase.io import read
+
+    from quests.compression import describe_structures, resolve_size
+    from quests.compression._greedy import mean_descriptors
+
+    fractions = (0.1, 0.2, 0.5)
+    means, sizes = {}, {}
+    for element in ("Mo", "Si"):
+        data = read(ROOT.parent / "shared" / "data" / "mlearn" / element / "training.xyz", ":")
+        X, counts, _, _ = describe_structures(data)
+        means[element] = mean_descriptors(X, np.asarray(counts))
+        sizes[element] = [resolve_size(f, len(data)) for f in fractions]
+    picks = _peer_selections(means, sizes)
+    out = {element: {method: {str(f): by_size[str(n)]
+                              for f, n in zip(fractions, sizes[element])}
+                     for method, by_size in picks[element].items() if method != "seconds"}
+           for element in picks}
+    (OUT / "mlearn_peers.json").write_text(json.dumps(out) + "\n")
+    return {element: sorted(methods) for element, methods in out.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json", default=None)
+    parser.add_argument("--peer-python", default=None,
+                        help="python of the peers' environment (default ../bench-venv)")
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(globals()[f"case_{args.case}"]()))
         return
+    if args.peer_python:
+        os.environ["QUESTS_PEER_PYTHON"] = args.peer_python
     make_data()
     results = {}
     for case in args.cases.split(","):
