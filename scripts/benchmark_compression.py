@@ -13,6 +13,7 @@ Cases (each in its own process, so compile time and peak RSS are its own):
   curve       the incremental H/D/overlap curve along the msc order
   quality     H and overlap of msc vs random (5 seeds) at 10 %
   coverage    coverage (the default) down to 10 %, and coverage_20 to 20 %: time, peak RSS
+  coverage_probes  the same with 4,096 probes (n_probes) instead of 8,192, and what it keeps
   peers       H, D, overlap, categories kept and time at 5, 10, 20, 50 % for every method
               of ours and the peers of scripts/peer_selections.py (scikit-matter FPS and
               CUR, maml DIRECT; on mean descriptors, run in their own environment given
@@ -22,6 +23,8 @@ Cases (each in its own process, so compile time and peak RSS are its own):
               the 5,000 MD snapshots (1,000 structures; category = bulk/slab and
               temperature)
   peers_5000  the same on all 5,000 snapshots at 10 %
+  frontier    1,500 random 6-structure subsets of mixed_cu_dataset(): does any keep both
+              the best H and the best overlap of the other methods at 10 %?
   mlearn_peers the peers' selections of 10, 20, 50 % of the mlearn Mo and Si training
               sets, for scripts/snap_compression.py --peers bench-out/mlearn_peers.json
 
@@ -49,7 +52,7 @@ OUT = ROOT / "bench-out"
 DATA = OUT / "compression_5000.xyz"
 CATEGORIES = OUT / "compression_categories.xyz"
 CASES = ["compile", "msc", "msc_1000", "baselines", "curve", "quality", "coverage",
-         "coverage_20", "peers", "peers_5000", "mlearn_peers"]
+         "coverage_20", "coverage_probes", "peers", "peers_5000", "mlearn_peers", "frontier"]
 PEER_PYTHON = ROOT.parent / "bench-venv" / "bin" / "python"
 FRACTIONS = (0.05, 0.1, 0.2, 0.5)
 
@@ -278,6 +281,22 @@ def case_coverage_20():
     return case_coverage(0.2)
 
 
+def case_coverage_probes():
+    """coverage to 10 % with 4,096 probes instead of 8,192: time, peak RSS, what it keeps
+    (the curve is computed after the peak RSS is read)."""
+    from quests.compression import select_structures, selection_curve
+
+    X, counts, _ = _load()
+    t0 = time.perf_counter()
+    sel = select_structures(X, counts, 0.1, "coverage", n_probes=4096)
+    out = {"n_probes": 4096, "coverage_s": round(time.perf_counter() - t0, 1),
+           "peak_rss_mb": round(_peak_rss_mb())}
+    curve = selection_curve(X, counts, sel.indices)
+    out.update(entropy=round(float(curve["entropy"][-1]), 3),
+               overlap=round(float(curve["overlap"][-1]), 4))
+    return out
+
+
 def _datasets(names):
     """name -> (structures, categories) of the quality datasets."""
     from ase.io import read
@@ -379,6 +398,44 @@ def case_peers():
 
 def case_peers_5000():
     return _quality(["md_5000"], (0.1,))
+
+
+def case_frontier(n_subsets=1500):
+    """Can any 6 of the 60 mixed_cu_dataset() structures (10 %) keep both the best H and the
+    best overlap of the other methods? Random subsets with random kind proportions: the
+    largest H among those covering at least a given overlap, and the reverse."""
+    import numpy as np
+
+    from quests.compression import describe_structures, selection_curve
+    from quests.data import mixed_cu_dataset
+
+    data = mixed_cu_dataset()
+    X, counts, _, _ = describe_structures(data)
+    kinds = np.array([a.info["kind"] for a in data])
+    pools = [np.flatnonzero(kinds == k) for k in ("crystal", "rattled", "surface", "melt")]
+    rng = np.random.default_rng(1)
+    values = []
+    while len(values) < n_subsets:
+        share = rng.multinomial(6, rng.dirichlet(np.ones(4)))
+        if any(n > len(pool) for n, pool in zip(share, pools)):
+            continue
+        picks = np.concatenate([rng.choice(pool, n, replace=False)
+                                for n, pool in zip(share, pools)]).astype(int)
+        curve = selection_curve(X, counts, picks)
+        values.append((curve["entropy"][-1], curve["overlap"][-1]))
+    values = np.array(values)
+    # the best of the other methods at 6 structures (case peers): msc's H, random's overlap
+    best_entropy, best_overlap = 6.145, 0.8199
+    covering = values[values[:, 1] >= best_overlap]
+    informative = values[values[:, 0] >= best_entropy]
+    return {"subsets": n_subsets,
+            "max_entropy_with_overlap_at_least_best": (
+                round(float(covering[:, 0].max()), 3) if len(covering) else None),
+            "max_overlap_with_entropy_at_least_best": (
+                round(float(informative[:, 1].max()), 4) if len(informative) else None),
+            "max_entropy": round(float(values[:, 0].max()), 3),
+            "max_overlap": round(float(values[:, 1].max()), 4),
+            "both": int(((values[:, 0] >= best_entropy) & (values[:, 1] >= best_overlap)).sum())}
 
 
 def case_mlearn_peers():

@@ -332,8 +332,8 @@ def test_structure_categories_and_counts():
     from quests.compression import category_counts, structure_categories
 
     data = mixed_cu_dataset(n_crystal=3, n_rattled=1, n_surface=1, n_melt=1)
-    assert structure_categories(data) == ("kind", ["crystal"] * 3 + ["rattled", "surface",
-                                                                       "melt"])
+    expected = ["crystal"] * 3 + ["rattled", "surface", "melt"]
+    assert structure_categories(data) == ("kind", expected)
     data[0].info["config_type"] = "bulk"  # not on every structure: auto skips it
     assert structure_categories(data)[0] == "kind"
     with pytest.raises(InvalidInputError, match="structure 1 has no info key 'config_type'"):
