@@ -66,12 +66,7 @@ def make_data():
     if DATA.exists():
         return
     import numpy as np
-    from ase import units
     from ase.build import bulk, fcc111
-    from ase.calculators.emt import EMT
-    from ase.io import write
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
     OUT.mkdir(exist_ok=True)
     temperatures = [300, 600, 900, 1200, 2500]
@@ -84,19 +79,40 @@ def make_data():
             atoms = fcc111("Cu", size=(2, 2, 12), a=3.61, vacuum=6.0)
             atoms.info.pop("adsorbate_info", None)
         temperature = temperatures[(run // 2) % len(temperatures)]
-        atoms.calc = EMT()
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-        dyn = Langevin(atoms, 5 * units.fs, temperature_K=temperature, friction=0.02, rng=rng,
-                       fixcm=False)
-        dyn.run(100)
-        for _ in range(100):
-            dyn.run(10)
-            snap = atoms.copy()
-            snap.info.update({"temperature_K": temperature, "run": run})
-            frames.append(snap)
-    tmp = DATA.with_suffix(".tmp.xyz")
+        frames += _langevin_frames(atoms, temperature, rng, 100, 100,
+                                   {"temperature_K": temperature, "run": run})
+    _write_frames(DATA, frames)
+
+
+def _langevin_frames(atoms, temperature, rng, n_equilibrate, n_frames, info):
+    """EMT Langevin MD (5 fs, friction 0.02) from Maxwell-Boltzmann velocities: after
+    n_equilibrate steps, a copy every 10 steps, ``info`` added to each."""
+    from ase import units
+    from ase.calculators.emt import EMT
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    atoms.calc = EMT()
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    dyn = Langevin(atoms, 5 * units.fs, temperature_K=temperature, friction=0.02, rng=rng,
+                   fixcm=False)
+    dyn.run(n_equilibrate)
+    frames = []
+    for _ in range(n_frames):
+        dyn.run(10)
+        snap = atoms.copy()
+        snap.info.update(info)
+        frames.append(snap)
+    return frames
+
+
+def _write_frames(path, frames):
+    """extxyz through a temporary file, so a half-written file never has the final name."""
+    from ase.io import write
+
+    tmp = path.with_suffix(".tmp.xyz")
     write(tmp, frames)
-    tmp.replace(DATA)
+    tmp.replace(path)
 
 
 def _load(step=1):
@@ -213,13 +229,8 @@ def make_categories():
     if CATEGORIES.exists():
         return
     import numpy as np
-    from ase import units
     from ase.build import bulk, fcc100, fcc111
-    from ase.calculators.emt import EMT
     from ase.cluster import Icosahedron
-    from ase.io import write
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
     def crystal(strain=0.0, vacancy=False):
         atoms = bulk("Cu", "fcc", a=3.61 * (1 + strain), cubic=True) * (2, 2, 2)
@@ -248,22 +259,10 @@ def make_categories():
     OUT.mkdir(exist_ok=True)
     frames = []
     for run, (category, build, temperature, n_frames) in enumerate(plan):
-        rng = np.random.default_rng(100 + run)
-        atoms = build()
-        atoms.calc = EMT()
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-        dyn = Langevin(atoms, 5 * units.fs, temperature_K=temperature, friction=0.02, rng=rng,
-                       fixcm=False)
-        dyn.run(100 if temperature < 2000 else 400)
-        for _ in range(n_frames):
-            dyn.run(10)
-            snap = atoms.copy()
-            snap.calc = None
-            snap.info.update({"config_type": category, "temperature_K": temperature})
-            frames.append(snap)
-    tmp = CATEGORIES.with_suffix(".tmp.xyz")
-    write(tmp, frames)
-    tmp.replace(CATEGORIES)
+        frames += _langevin_frames(build(), temperature, np.random.default_rng(100 + run),
+                                   100 if temperature < 2000 else 400, n_frames,
+                                   {"config_type": category, "temperature_K": temperature})
+    _write_frames(CATEGORIES, frames)
 
 
 def case_coverage(fraction=0.1):
