@@ -338,9 +338,13 @@ def _quality(names, fractions):
     """H, D, overlap, categories kept and selection time per dataset, method and size."""
     import numpy as np
 
-    from quests.compression import describe_structures, resolve_size, select_structures
-    from quests.compression import selection_curve
-    from quests.compression._greedy import mean_descriptors
+    from quests.compression import (
+        describe_structures,
+        mean_descriptors,
+        resolve_size,
+        select_structures,
+        selection_curve,
+    )
 
     datasets = _datasets(names)
     described, means, sizes = {}, {}, {}
@@ -443,8 +447,7 @@ def case_mlearn_peers():
     import numpy as np
     from ase.io import read
 
-    from quests.compression import describe_structures, resolve_size
-    from quests.compression._greedy import mean_descriptors
+    from quests.compression import describe_structures, mean_descriptors, resolve_size
 
     fractions = (0.1, 0.2, 0.5)
     means, sizes = {}, {}

@@ -132,6 +132,8 @@ def test_active_learning_files_and_key(runner, tmp_path):
     (["compress", "{mixed}", "-s", "2", "-m", "msc_conditional"], "needs a reference"),
     (["compress", "{mixed}", "-s", "2", "-o", "{tmp}/out.txt"], "unsupported suffix"),
     (["compress", "{tmp}/missing.xyz", "-s", "2"], "missing.xyz"),
+    (["compress", "{mixed}", "-s", "2", "--key", "nope"], "structure 0 has no info key 'nope'"),
+    (["compress", "{mixed}", "-s", "2", "--report", "--key", ""], "has no info key ''"),
     (["active-learning", "{mixed}", "--key", "gen"], "has no info key 'gen'"),
     (["learning-curve", "{mixed}", "--sizes", "0,5"], "lie in [1, 60]"),
     (["learning-curve", "{mixed}", "--sizes", "a,b"], "give integers"),

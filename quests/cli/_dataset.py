@@ -90,7 +90,8 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
                                  species=_parse_species(species), bandwidth=bandwidth,
                                  threshold=threshold, seed=seed,
                                  curve=curve or plot_path is not None,
-                                 key=key or ("auto" if report else None), n_jobs=n_jobs,
+                                 key=key if key is not None else ("auto" if report else None),
+                                 n_jobs=n_jobs,
                                  verbose=not quiet)
     click.echo(result.summary())
     payload = {"inputs": {"files": list(files), "reference": list(reference)}}

@@ -22,6 +22,7 @@ from quests.compression._compress import (
     selection_curve,
     structure_categories,
 )
+from quests.compression._greedy import mean_descriptors
 
 __all__ = [
     "CATEGORY_KEYS",
@@ -31,6 +32,7 @@ __all__ = [
     "category_counts",
     "compress",
     "describe_structures",
+    "mean_descriptors",
     "resolve_size",
     "select_structures",
     "selection_curve",

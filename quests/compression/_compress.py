@@ -355,11 +355,11 @@ class Compression:
     >>> data = mixed_cu_dataset(n_crystal=6, n_rattled=2, n_surface=2, n_melt=2)
     >>> result = compress(data, 4)
     >>> [data[i].info["kind"] for i in result.indices]
-    ['melt', 'surface', 'melt', 'rattled']
+    ['rattled', 'melt', 'melt', 'surface']
     >>> result.after["n_environments"], round(result.after["overlap"], 3)
     (360, 0.997)
     >>> print(result.summary())
-    msc: kept 4 of 12 structures
+    coverage: kept 4 of 12 structures
     <BLANKLINE>
               structures  environments  H (nats)  D (nats)  overlap
     full set          12          1152    3.6947    5.5097   1.0000

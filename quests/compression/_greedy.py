@@ -172,7 +172,18 @@ def farthest_point_order(Xc, counts, size, entropies, on_step=None):
 
 
 def mean_descriptors(Xc, counts):
-    """Mean descriptor of each structure, shape (n_structures, n_features)."""
+    """Mean descriptor of each structure, shape (n_structures, n_features).
+
+    ``Xc`` (n_environments, n_features): the rows of all structures one after
+    another; ``counts`` (n_structures,): rows per structure. What mean_fps and
+    k_means (and the peers of the compression benchmark) work on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mean_descriptors(np.array([[0.0], [2.0], [5.0]]), np.array([2, 1])).tolist()
+    [[1.0], [5.0]]
+    """
     return np.add.reduceat(Xc, structure_offsets(counts)[:-1], axis=0) / counts[:, None]
 
 
