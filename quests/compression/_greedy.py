@@ -272,21 +272,21 @@ def probe_rows(n_environments, n_probes, seed):
     return np.sort(rng.choice(n_environments, n_probes, replace=False))
 
 
-def probe_kernel_sums(sums, counts, probes, level):
+def probe_kernel_sums(sums, counts, probe_X, level):
     """Kernel sums of each probe over each structure, in cover levels, as CSR arrays.
 
+    ``probe_X`` (n_probes, n_features): the probes' rows of ``sums.X_``.
     Returns ``(indptr, indices, data, density)``: row r lists the structures
     whose sum at probe r exceeds ``_NEGLIGIBLE`` (with the sum / ``level``),
     and ``density[r]`` is the probe's kernel sum over the whole dataset.
     Built ``_PROBE_BLOCK`` probes at a time, so memory holds one dense block
     and the nonzero entries.
     """
-    Xc = sums.X_
     indptr, indices, data = [np.zeros(1, dtype=np.int64)], [], []
-    density = np.empty(probes.shape[0])
+    density = np.empty(probe_X.shape[0])
     nnz = 0
-    for b0 in range(0, probes.shape[0], _PROBE_BLOCK):
-        block = sums.group_sums(Xc[probes[b0:b0 + _PROBE_BLOCK]], Xc, counts)
+    for b0 in range(0, probe_X.shape[0], _PROBE_BLOCK):
+        block = sums.group_sums(probe_X[b0:b0 + _PROBE_BLOCK], sums.X_, counts)
         density[b0:b0 + block.shape[0]] = block.sum(axis=1)
         block /= level
         keep = block > _NEGLIGIBLE
@@ -347,11 +347,10 @@ def coverage_order(sums, counts, size, entropies, *, threshold=0.0, n_probes=DEF
     Xc = sums.X_
     level = float(np.exp(-threshold))
     probes = probe_rows(Xc.shape[0], n_probes, seed)
-    indptr, indices, data, density = probe_kernel_sums(sums, counts, probes, level)
+    probe_X = Xc[probes]
+    indptr, indices, data, density = probe_kernel_sums(sums, counts, probe_X, level)
     weight = coverage_weights(density)
     covered = np.zeros(probes.shape[0])  # kernel sums over the kept set, in cover levels
-    if sums.reference_ is not None:
-        covered = np.exp(sums.log_sums(Xc[probes], sums.reference_)) / level
     # the gains from nothing: moving every probe from "covered" (+inf, no gain) to its sum
     gains = np.zeros(len(counts))
     update_coverage_gains(indptr, indices, data, np.arange(probes.shape[0]),
@@ -372,7 +371,7 @@ def coverage_order(sums, counts, size, entropies, *, threshold=0.0, n_probes=DEF
         order.append(pick)
         taken[pick] = True
         if step + 1 < size:
-            added = sums.group_sums(Xc[probes], Xc[offsets[pick]:offsets[pick + 1]],
+            added = sums.group_sums(probe_X, Xc[offsets[pick]:offsets[pick + 1]],
                                     counts[pick:pick + 1])[:, 0] / level
             after = covered + added
             moved = np.flatnonzero((added > 0.0) & (covered < 1.0))
