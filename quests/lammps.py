@@ -748,18 +748,19 @@ def _lammps_frame(cell):
 
 
 def _check_snap_structures(structures, model):
-    """Each structure periodic, with atoms and only elements the potential has."""
-    for i, atoms in enumerate(structures):
+    """Each structure a valid geometry (the package's common checks: finite, a cell that
+    is not singular, no two atoms at one place), periodic, with atoms, and only of
+    elements the potential has."""
+    from quests.structures import as_frames, check_geometry
+
+    for i, (atoms, frame) in enumerate(zip(structures, as_frames(structures))):
+        check_geometry(frame, f"structure {i}")
         symbols = set(atoms.get_chemical_symbols())
         if len(atoms) == 0:
             raise InvalidInputError(f"structure {i} has no atoms")
         if not np.all(atoms.pbc):
             raise InvalidInputError(f"structure {i} is not periodic in all three directions "
                                     "(SNAP rows are computed for periodic cells only)")
-        if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
-            raise InvalidInputError(f"structure {i} has NaN or infinite positions or cell")
-        if abs(np.linalg.det(atoms.cell.array)) < 1e-9:
-            raise InvalidInputError(f"structure {i} has a singular cell")
         extra = sorted(symbols - set(model.elements))
         if extra:
             raise InvalidInputError(
@@ -968,11 +969,17 @@ def _fit_data(rows, energies, forces):
         if np.shape(f) != (n_atoms[i], 3) or r[1].shape[0] != 3 * n_atoms[i]:
             raise InvalidInputError(f"structure {i}: forces of shape {np.shape(f)} for "
                                     f"{r[1].shape[0]} force rows (expected ({n_atoms[i]}, 3))")
+    widths = {np.shape(r[0])[-1] for r in rows} | {r[1].shape[1] for r in rows}
+    if len(widths) != 1:
+        raise InvalidInputError(f"rows of different widths {sorted(widths)}: all must come "
+                                "from one potential")
     energy_rows = np.array([r[0] for r in rows]) / n_atoms[:, None]
     force_rows = np.concatenate([r[1] for r in rows])
     targets = np.concatenate([np.asarray(f, dtype=float).ravel() for f in forces])
     if not (np.isfinite(energies).all() and np.isfinite(targets).all()):
         raise InvalidInputError("energies and forces must be finite")
+    if not (np.isfinite(energy_rows).all() and np.isfinite(force_rows).all()):
+        raise InvalidInputError("the design rows must be finite")
     return energy_rows, energies / n_atoms, force_rows, targets
 
 
@@ -1026,7 +1033,8 @@ def fit_linear_snap(rows, energies, forces, *, energy_weight, force_weight=1.0,
     True
     """
     energy_rows, per_atom, force_rows, targets = _fit_data(rows, energies, forces)
-    if not (energy_weight > 0 and force_weight > 0 and alpha >= 0):
+    if not all(np.ndim(v) == 0 and np.isfinite(v) for v in (energy_weight, force_weight, alpha)) \
+            or not (energy_weight > 0 and force_weight > 0 and alpha >= 0):
         raise InvalidInputError("the weights must be positive and alpha >= 0; got "
                                 f"{energy_weight}, {force_weight}, {alpha}")
     free = np.flatnonzero(np.abs(force_rows).max(axis=0) > 0)  # all but the beta0 columns

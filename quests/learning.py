@@ -428,12 +428,9 @@ def split_generations(structures, key, labels=None):
     >>> [len(g) for g in groups], names
     ([1, 2], ['0', '1'])
     """
-    values = []
-    for i, atoms in enumerate(structures):
-        if key not in atoms.info:
-            where = labels[i] if labels is not None else f"structure {i}"
-            raise InvalidInputError(f"{where} has no info key {key!r} (generation)")
-        values.append(atoms.info[key])
+    from quests.structures import info_values
+
+    values = info_values(structures, key, labels, "generation")
     unique = list(dict.fromkeys(values))
     if all(isinstance(v, (int, float, np.integer, np.floating)) for v in unique):
         unique = sorted(unique)

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from quests._errors import InvalidStructureError
+from quests._errors import InvalidInputError, InvalidStructureError
 
 __all__ = ["Frame", "as_frame", "as_frames", "as_atoms", "augment_cells", "check_geometry",
-           "singular_cell_message", "SINGULAR_CELL_RATIO"]
+           "info_values", "singular_cell_message", "SINGULAR_CELL_RATIO"]
 
 
 class Frame(NamedTuple):
@@ -321,3 +321,32 @@ def check_geometry(frame, label="structure"):
         if np.any((ordered[1:] == ordered[:-1]).all(axis=1)):
             raise InvalidStructureError(f"{label} has two atoms at the same position")
     return frame
+
+
+def info_values(structures, key, labels=None, what=""):
+    """``atoms.info[key]`` of each structure, refusing by name one that lacks it.
+
+    ``labels`` name each structure in the error (default "structure i");
+    ``what`` says in it what the key stands for ("generation", "category").
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> info_values([Atoms("H", info={"gen": 1}), Atoms("H", info={"gen": 0})], "gen")
+    [1, 0]
+    >>> info_values([Atoms("H")], "gen", ["a.xyz:0"], "generation")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidInputError: a.xyz:0 has no info key 'gen' (generation)
+    """
+    if not isinstance(key, str):
+        raise InvalidInputError(f"an info key must be a string; got {key!r}")
+    values = []
+    for i, atoms in enumerate(structures):
+        info = getattr(atoms, "info", None)
+        if not isinstance(info, dict) or key not in info:
+            where = labels[i] if labels is not None else f"structure {i}"
+            detail = f" ({what})" if what else ""
+            raise InvalidInputError(f"{where} has no info key {key!r}{detail}")
+        values.append(info[key])
+    return values

@@ -132,7 +132,8 @@ def test_active_learning_files_and_key(runner, tmp_path):
     (["compress", "{mixed}", "-s", "2", "-m", "msc_conditional"], "needs a reference"),
     (["compress", "{mixed}", "-s", "2", "-o", "{tmp}/out.txt"], "unsupported suffix"),
     (["compress", "{tmp}/missing.xyz", "-s", "2"], "missing.xyz"),
-    (["compress", "{mixed}", "-s", "2", "--key", "nope"], "structure 0 has no info key 'nope'"),
+    (["compress", "{mixed}", "-s", "2", "--key", "nope"],
+     "structure 0 of {mixed} has no info key 'nope' (category)"),
     (["compress", "{mixed}", "-s", "2", "--report", "--key", ""], "has no info key ''"),
     (["active-learning", "{mixed}", "--key", "gen"], "has no info key 'gen'"),
     (["learning-curve", "{mixed}", "--sizes", "0,5"], "lie in [1, 60]"),
@@ -141,7 +142,7 @@ def test_active_learning_files_and_key(runner, tmp_path):
 ])
 def test_bad_input_is_one_line_and_exit_2(runner, mixed_file, tmp_path, args, match):
     args = [a.format(mixed=mixed_file, tmp=tmp_path) for a in args]
-    _bad(runner.invoke(cli, args), match)
+    _bad(runner.invoke(cli, args), match.format(mixed=mixed_file, tmp=tmp_path))
 
 
 def test_unknown_method_is_refused(runner, mixed_file):

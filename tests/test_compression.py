@@ -342,6 +342,10 @@ def test_structure_categories_and_counts():
         del atoms.info["kind"]
     with pytest.raises(InvalidInputError, match="name one with key"):
         structure_categories(data[1:])
+    with pytest.raises(InvalidInputError, match="an info key must be a string"):
+        structure_categories(data, ["kind"])
+    with pytest.raises(InvalidInputError, match="a.xyz:2 has no info key 'gen'"):
+        structure_categories(data, "gen", [f"a.xyz:{i}" for i in range(2, 2 + len(data))])
     counts = category_counts(["x", "y", "x"], [1, 0, 2], [1, 2, 3])
     assert counts == {"labels": ["x", "y"], "total": [2, 1], "sizes": [1, 2, 3],
                       "kept": [[0, 1], [1, 1], [2, 1]]}
@@ -355,3 +359,5 @@ def test_compress_counts_categories_at_the_standard_fractions(mixed):
     assert [sum(k) for k in cats["kept"]] == [3, 6, 12]
     assert "first 12" in result.summary()
     assert result.rows()[0]["category"] == data[result.indices[0]].info["kind"]
+    # k_means clusters for one size: its categories are counted at that size alone
+    assert compress(data, 0.2, "k_means", key="kind").categories["sizes"] == [12]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from quests import InvalidInputError
+from quests import InvalidInputError, QuestsError
 
 lammps_module = pytest.importorskip("quests.lammps")
 try:
@@ -188,6 +188,12 @@ def _nan():
     return atoms
 
 
+def _coincident():
+    atoms = bulk("Mo", "bcc", a=3.16, cubic=True)
+    atoms.positions[1] = atoms.positions[0]
+    return atoms
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: snap_rows([bulk("Mo", "bcc", a=3.16)], "Mo_Nobody2020.snap"),
      "the lammps package ships no potential 'Mo_Nobody2020.snap'"),
@@ -202,16 +208,26 @@ def _nan():
     (lambda: snap_rows([_slab()], MO),
      "structure 0 is not periodic in all three directions"),
     (lambda: snap_rows([bulk("Mo", "bcc", a=3.16), _nan()], MO),
-     "structure 1 has NaN or infinite positions or cell"),
+     "structure 1 has NaN or infinite positions"),
+    (lambda: snap_rows([_coincident()], MO), "structure 0 has two atoms at the same position"),
 ])
 def test_bad_input(call, message):
-    with pytest.raises(InvalidInputError, match="^" + message.replace("(", r"\(")) as info:
+    # QuestsError: the geometry checks common to the package raise InvalidStructureError
+    with pytest.raises(QuestsError, match="^" + message.replace("(", r"\(")) as info:
         call()
     assert "\n" not in str(info.value)
 
 
 def test_bad_fit_input(synthetic):
     rows, beta, energies, forces = synthetic
+    for weight in (np.inf, np.array([1.0, 2.0])):
+        with pytest.raises(InvalidInputError, match="the weights must be positive"):
+            fit_linear_snap(rows, energies, forces, energy_weight=weight)
+    with pytest.raises(InvalidInputError, match="the design rows must be finite"):
+        fit_linear_snap([(e * np.nan, f) for e, f in rows], energies, forces, energy_weight=1.0)
+    with pytest.raises(InvalidInputError, match="rows of different widths"):
+        fit_linear_snap([(e[:-1], f) for e, f in rows[:1]] + rows[1:], energies, forces,
+                        energy_weight=1.0)
     with pytest.raises(InvalidInputError, match="40 structures of rows but 39 energies"):
         fit_linear_snap(rows, energies[:-1], forces, energy_weight=1.0)
     with pytest.raises(InvalidInputError, match=r"structure 0: forces of shape \(15, 3\)"):

@@ -91,6 +91,7 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
                                  threshold=threshold, seed=seed,
                                  curve=curve or plot_path is not None,
                                  key=key if key is not None else ("auto" if report else None),
+                                 labels=[f"structure {p} of {f}" for f, p in sources],
                                  n_jobs=n_jobs,
                                  verbose=not quiet)
     click.echo(result.summary())

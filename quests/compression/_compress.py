@@ -68,7 +68,7 @@ class Selection:
     scores : ndarray of shape (size,)
         What each pick maximised when it was made: coverage the gain of its
         objective (in [0, 2]; 0 once everything is covered, after which picks
-        go by their own entropy); msc/msc_conditional the
+        go by msc's score); msc/msc_conditional the
         score max dH + H_structure (nats); fps/mean_fps the distance to the
         nearest earlier pick (1/Å; inf for the first); k_means the size of
         the cluster it represents; random NaN.
@@ -166,7 +166,7 @@ default='coverage'
           after a pick on the environments it moved. Datasets of more than
           ``n_probes`` environments are represented by a seeded sample of
           that many. Once every environment is covered, the remaining picks
-          go by their own entropy, most diverse first.
+          go by msc's score (max dH against the kept set + own entropy).
         - ``msc``: greedy information maximisation (Yu, Lordi,
           Schwalbe-Koda 2025). Starts from the structure of highest entropy;
           then takes the structure whose most novel environment has the
@@ -501,11 +501,12 @@ CATEGORY_KEYS = ("config_type", "group", "kind")
 CATEGORY_FRACTIONS = (0.05, 0.1, 0.2, 0.5)
 
 
-def structure_categories(structures, key="auto"):
+def structure_categories(structures, key="auto", labels=None):
     """The category of each structure: ``atoms.info[key]`` as a string.
 
     ``key='auto'`` takes the first of ``CATEGORY_KEYS`` that every structure
-    has. A structure without the key is refused by its index.
+    has. A structure without the key is refused by its label (``labels``,
+    default "structure i").
 
     Returns
     -------
@@ -519,18 +520,17 @@ def structure_categories(structures, key="auto"):
     >>> key, categories
     ('kind', ['crystal', 'crystal', 'crystal', 'crystal', 'rattled', 'surface', 'melt'])
     """
+    from quests.structures import info_values
+
     if key == "auto":
         found = [name for name in CATEGORY_KEYS
-                 if all(name in atoms.info for atoms in structures)]
+                 if all(name in getattr(atoms, "info", {}) for atoms in structures)]
         if not found:
             raise InvalidInputError(
                 "no info key names every structure's category (tried "
                 f"{', '.join(CATEGORY_KEYS)}); name one with key (--key)")
         key = found[0]
-    for i, atoms in enumerate(structures):
-        if key not in atoms.info:
-            raise InvalidInputError(f"structure {i} has no info key {key!r}")
-    return key, [str(atoms.info[key]) for atoms in structures]
+    return key, [str(value) for value in info_values(structures, key, labels, "category")]
 
 
 def category_counts(categories, order, sizes):
@@ -544,7 +544,8 @@ def category_counts(categories, order, sizes):
     sizes : sequence of int
         Prefix lengths, each <= len(order). For the greedy methods (coverage,
         msc, fps) and random the first n picks are what the method keeps at
-        size n; k_means clusters for the one size it was given.
+        size n; k_means clusters for the one size it was given (``compress``
+        counts its categories at that size alone).
 
     Returns
     -------
@@ -573,8 +574,11 @@ def category_counts(categories, order, sizes):
             "sizes": [int(n) for n in sizes], "kept": kept}
 
 
-def _category_sizes(size, n_structures):
-    """The sizes a category table shows: the standard fractions below ``size``, then it."""
+def _category_sizes(size, n_structures, method):
+    """The sizes a category table shows: the standard fractions below ``size``, then it
+    (only it for k_means, whose order has no meaning below the size it clustered for)."""
+    if method == "k_means":
+        return [size]
     sizes = {resolve_size(f, n_structures) for f in CATEGORY_FRACTIONS}
     return sorted(n for n in sizes if n < size) + [size]
 
@@ -585,8 +589,8 @@ _COMPRESS = {**_SELECT, "k": NEIGHBORS, "cutoff": CUTOFF}
 @validate_params(_COMPRESS)
 def compress(structures, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=None,
              k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, species=None, bandwidth=DEFAULT_BANDWIDTH,
-             threshold=0.0, seed=0, n_probes=DEFAULT_PROBES, curve=False, key=None, n_jobs=None,
-             verbose=False):
+             threshold=0.0, seed=0, n_probes=DEFAULT_PROBES, curve=False, key=None, labels=None,
+             n_jobs=None, verbose=False):
     """Compress a dataset of structures and measure what the kept part retains.
 
     Parameters
@@ -609,7 +613,9 @@ def compress(structures, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=N
         Count the categories kept (``category_counts``): the info key that
         names each structure's category, or 'auto' (``structure_categories``).
         Counted at 5, 10, 20 and 50 % of the dataset below ``size``, and at
-        ``size``.
+        ``size`` (k_means: at ``size`` alone).
+    labels : list of str or None
+        A name for each structure in error messages (a missing ``key``).
 
     Returns
     -------
@@ -623,10 +629,10 @@ def compress(structures, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=N
     >>> result.selection.size, result.after["n_environments"]
     (2, 64)
     """
-    categories = None if key is None else structure_categories(structures, key)
     X, counts, reference, species = describe_structures(
         structures, reference, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs,
         verbose=verbose)
+    categories = None if key is None else structure_categories(structures, key, labels)
     _check_reference(method, reference)
     # validated once here: the selection and its curve share one KernelSums
     sums = KernelSums(X, bandwidth, reference, n_jobs=n_jobs)
@@ -655,6 +661,7 @@ def compress(structures, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=N
     category_table = None
     if categories is not None:
         category_table = {"key": categories[0], **category_counts(
-            categories[1], selection.indices, _category_sizes(selection.size, len(counts))),
+            categories[1], selection.indices,
+            _category_sizes(selection.size, len(counts), method)),
             "of_structure": categories[1]}
     return Compression(selection, before, after, curve_values, parameters, category_table)
