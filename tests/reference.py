@@ -179,6 +179,7 @@ def brute_force_coverage(X, counts, size, h, threshold=0.0, probes=None):
     evaluates F(S + s) for every remaining s and takes the largest gain
     (first index within 1e-12 of it); once no gain exceeds 1e-12, the one of
     largest max dH over its probes against the kept set plus its own entropy.
+    Returns (order, gains), gains 0 for the picks after saturation.
     """
     X = np.asarray(X, float)
     offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -195,14 +196,17 @@ def brute_force_coverage(X, counts, size, h, threshold=0.0, probes=None):
         total = per_structure[:, chosen].sum(axis=1) if chosen else np.zeros(len(P))
         return float((weight * np.minimum(1.0, total)).sum())
 
-    order = []
+    order, picked = [], []
     while len(order) < size:
         base = objective(order)
         gains = np.array([-np.inf if s in order else objective(order + [s]) - base
                           for s in range(len(counts))])
         if gains.max() > 1e-12:
             pick = int(np.argmax(gains >= gains.max() - 1e-12))
-        else:  # saturated: msc's score, max dH over the structure's probes + own entropy
+            picked.append(gains[pick])
+        else:
+            # saturated: msc's score, max dH over the structure's probes + own entropy
+            picked.append(0.0)
             total = per_structure[:, order].sum(axis=1) * np.exp(-threshold)
             owner = np.repeat(np.arange(len(counts)), counts)
             owner = owner if probes is None else owner[probes]
@@ -212,4 +216,4 @@ def brute_force_coverage(X, counts, size, h, threshold=0.0, probes=None):
             pick = int(np.argmax(score)) if np.isfinite(score).any() else int(np.argmax(
                 [own[s] if s not in order else -np.inf for s in range(len(counts))]))
         order.append(pick)
-    return order
+    return order, picked

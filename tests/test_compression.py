@@ -235,7 +235,9 @@ def test_coverage_agrees_with_brute_force(threshold):
         X, counts = _small_random(seed)
         for size in (1, 4, 12):
             sel = select_structures(X, counts, size, "coverage", bandwidth=H, threshold=threshold)
-            assert sel.indices.tolist() == brute_force_coverage(X, counts, size, H, threshold)
+            order, gains = brute_force_coverage(X, counts, size, H, threshold)
+            assert sel.indices.tolist() == order
+            np.testing.assert_allclose(sel.scores, gains, rtol=0, atol=1e-12)
 
 
 def test_coverage_with_a_probe_sample_agrees_with_brute_force_on_those_probes():
@@ -245,7 +247,9 @@ def test_coverage_with_a_probe_sample_agrees_with_brute_force_on_those_probes():
     probes = probe_rows(X.shape[0], 20, seed=3)
     assert probes.shape == (20,) and np.unique(probes).shape == (20,)
     sel = select_structures(X, counts, 10, "coverage", bandwidth=H, n_probes=20, seed=3)
-    assert sel.indices.tolist() == brute_force_coverage(X, counts, 10, H, probes=probes)
+    order, gains = brute_force_coverage(X, counts, 10, H, probes=probes)
+    assert sel.indices.tolist() == order
+    np.testing.assert_allclose(sel.scores, gains, rtol=0, atol=1e-12)
     again = select_structures(X, counts, 10, "coverage", bandwidth=H, n_probes=20, seed=3)
     np.testing.assert_array_equal(sel.indices, again.indices)  # seeded
 
@@ -274,11 +278,12 @@ def test_coverage_kernels_match_their_numpy_twins():
     rng = np.random.default_rng(0)
     X, Y = rng.normal(scale=0.02, size=(50, 3)), rng.normal(scale=0.02, size=(9, 3))
     counts = np.array([10, 25, 15])
-    sums = KernelSums(X, H)
     K = np.exp(-((Y[:, None] - X[None]) ** 2).sum(-1) / (2 * H * H))
     twin = np.stack([K[:, :10].sum(1), K[:, 10:35].sum(1), K[:, 35:].sum(1)], axis=1)
-    grouped = sums.group_sums(Y - X.mean(axis=0), sums.X_, counts)
-    np.testing.assert_allclose(grouped, twin, rtol=1e-12, atol=1e-15)
+    for tile_size, n_jobs in ((1024, 1), (7, 2)):  # one tile; many tiles over two workers
+        tiled = KernelSums(X, H, tile_size=tile_size, n_jobs=n_jobs)
+        grouped = tiled.group_sums(Y - X.mean(axis=0), tiled.X_, counts)
+        np.testing.assert_allclose(grouped, twin, rtol=1e-12, atol=1e-15)
     # gains moved from `before` to `after` = the gains computed at `after` directly
     dense = rng.uniform(0, 0.8, size=(9, 3)) * (rng.uniform(size=(9, 3)) > 0.3)
     indptr = np.r_[0, np.cumsum((dense > 0).sum(1))].astype(np.int64)

@@ -77,16 +77,8 @@ class _RemainingSums:
 
         -inf for structures already selected.
         """
-        out = np.full(self.n_structures, -np.inf)
         live = self.alive
-        if not live.any():
-            return out
-        owner = self.owner[live]
-        neg = -self.log_sums[live]
-        # rows stay in structure order, so each live structure is one run
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        out[owner[starts]] = np.maximum.reduceat(neg, starts)
-        return out
+        return max_by_structure(-self.log_sums[live], self.owner[live], self.n_structures)
 
 
 def information_order(sums, counts, size, entropies, *, threshold=0.0, on_step=None):
@@ -297,15 +289,23 @@ def probe_kernel_sums(sums, counts, probe_X, level):
     return np.concatenate(indptr), np.concatenate(indices), np.concatenate(data), density
 
 
+def max_by_structure(values, owner, n_structures):
+    """Largest of ``values`` per structure, shape (n_structures,); -inf for a structure
+    with none. ``owner`` (same length as ``values``) is non-decreasing: each structure's
+    rows form one run."""
+    out = np.full(n_structures, -np.inf)
+    if owner.shape[0]:
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        out[owner[starts]] = np.maximum.reduceat(values, starts)
+    return out
+
+
 def _saturated_pick(covered, level, owner, entropies, taken):
     """msc's choice once everything is covered: max over a structure's probes of dH =
     -ln(kernel sum over the kept set), plus its entropy; structures without a probe go by
     their entropy, after those with one."""
-    dh = np.full(entropies.shape[0], -np.inf)
     with np.errstate(divide="ignore"):
-        probe_dh = -np.log(covered * level)
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    dh[owner[starts]] = np.maximum.reduceat(probe_dh, starts)
+        dh = max_by_structure(-np.log(covered * level), owner, entropies.shape[0])
     score = np.where(taken, -np.inf, dh + entropies)
     if np.isfinite(score).any():
         return int(np.argmax(score))
