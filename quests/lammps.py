@@ -48,6 +48,7 @@ from quests.uncertainty import frame_summary
 __all__ = ["EntropyMonitor", "WatchResult", "watch", "import_lammps", "potential_path",
            "potential_commands", "potential_forces", "launch_rank", "CHECK_FIELDS",
            "HALTED_STATUS", "snap_coefficients", "snap_rows", "check_snap_rows",
+           "snap_reference_deviation",
            "fit_linear_snap", "snap_errors", "balanced_energy_weight", "SNAP_ALPHA"]
 
 #: columns of a check row, in order
@@ -913,14 +914,29 @@ def check_snap_rows(structures, name):
     >>> check["energy_relative"] < 1e-12, check["force_relative"] < 1e-12
     (True, True)
     """
-    beta = snap_coefficients(name)
+    return snap_reference_deviation(snap_rows(structures, name, reference=True),
+                                    snap_coefficients(name))
+
+
+def snap_reference_deviation(rows, coefficients):
+    """``check_snap_rows`` on rows already computed with ``snap_rows(..., reference=True)``
+    (so a caller that needs the rows too runs LAMMPS once). A zero reference energy or
+    all-zero reference forces give absolute deviations in the relative fields.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> rows = snap_rows([bulk("Mo", cubic=True)], "Mo_Zuo_JPCA2020.snap", reference=True)
+    >>> check = snap_reference_deviation(rows, snap_coefficients("Mo_Zuo_JPCA2020.snap"))
+    >>> check["n_structures"], check["energy_relative"] < 1e-12
+    (1, True)
+    """
     energy, force, largest = 0.0, 0.0, 0.0
-    structures = list(structures)
-    for energy_row, force_rows, e, f in snap_rows(structures, name, reference=True):
-        energy = max(energy, abs(energy_row @ beta - e) / abs(e))
-        force = max(force, float(np.abs(force_rows @ beta - f.ravel()).max()))
+    for energy_row, force_rows, e, f in rows:
+        energy = max(energy, abs(energy_row @ coefficients - e) / (abs(e) or 1.0))
+        force = max(force, float(np.abs(force_rows @ coefficients - f.ravel()).max()))
         largest = max(largest, float(np.abs(f).max()))
-    return {"n_structures": len(structures), "energy_relative": float(energy),
+    return {"n_structures": len(rows), "energy_relative": float(energy),
             "force_absolute": force, "force_relative": force / largest if largest else force}
 
 

@@ -17,7 +17,8 @@ is fitted (``quests.lammps.fit_linear_snap``), and measured:
 The full training set (100 %) and the shipped potential are measured the same way: the
 check that the fit is right is that the full-set fit reproduces the shipped potential's
 test errors within 10 %. The design rows themselves are checked first: rows @ shipped
-coefficients against LAMMPS pair_style snap, on every training and test structure.
+coefficients against LAMMPS pair_style snap in the same run, on every training and test
+structure, and the test-set forces against ASE's LAMMPSlib (its own cell handling).
 
 Fit settings, chosen once per element on the full training set and used for every
 subset: force weight 1 Å/eV, energy weight ``balanced_energy_weight`` (the w_E at which
@@ -40,17 +41,19 @@ Usage (from the repository root):
 import argparse
 import json
 import os
+import sys
 import time
 
-import ase.io
 import numpy as np
 
 from quests.compression import METHODS, describe_structures, resolve_size, select_structures
 from quests.descriptor import structure_offsets
-from quests.io import write_json
+from quests import QuestsError
+from quests.io import check_distinct_paths, check_output_path, read_structures, write_json
 from quests.kde import differential_entropy, entropy
-from quests.lammps import (SNAP_ALPHA, balanced_energy_weight, check_snap_rows,
-                           fit_linear_snap, snap_coefficients, snap_errors, snap_rows)
+from quests.lammps import (SNAP_ALPHA, balanced_energy_weight, fit_linear_snap,
+                           potential_commands, potential_forces, snap_coefficients,
+                           snap_errors, snap_reference_deviation, snap_rows)
 
 ELEMENTS = ("Mo", "Si")
 FRACTIONS = (0.1, 0.2, 0.5)
@@ -59,30 +62,60 @@ RANDOM_SEEDS = range(5)
 TOLERANCE = 0.10
 
 
+class _ExitInput(SystemExit):
+    """Bad input: the one-line message goes to stderr and the exit status is 2."""
+
+    def __init__(self, message):
+        print(message, file=sys.stderr)
+        super().__init__(2)
+
+
 def read_peers(path):
-    """Peer selections: {element: [(method, fraction, indices)]}; indices checked later."""
+    """Peer selections: {element: [(method, fraction, indices)]}, their form checked here
+    (the index range once the training set is read)."""
     if path is None:
         return {}
-    with open(path, encoding="utf-8") as handle:
-        document = json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise _ExitInput(f"error: --peers {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise _ExitInput(f"error: --peers {path}: not a JSON object")
     peers = {}
     for element, methods in document.items():
+        if element == "quests_version":
+            continue
         if element not in ELEMENTS or not isinstance(methods, dict):
-            continue  # quests_version and other metadata
+            raise _ExitInput(f"error: --peers: {element!r} is not one of {', '.join(ELEMENTS)} "
+                             "with an object of methods")
         for method, selections in methods.items():
             if method in METHODS or method == "full":
-                raise SystemExit(f"--peers: {element} method {method!r} has the name of a "
-                                 "quests method; rename it")
+                raise _ExitInput(f"error: --peers: {element} method {method!r} has the name of "
+                                 "a quests method; rename it")
+            if not isinstance(selections, dict):
+                raise _ExitInput(f"error: --peers: {element} {method}: not an object of sizes")
             for fraction, indices in selections.items():
+                try:
+                    value = float(fraction)
+                except ValueError:
+                    value = float("nan")
+                if not 0.0 < value <= 1.0:
+                    raise _ExitInput(f"error: --peers: {element} {method}: {fraction!r} is not a "
+                                     "fraction in (0, 1]")
+                if not isinstance(indices, list) or not all(
+                        isinstance(i, int) and not isinstance(i, bool) for i in indices):
+                    raise _ExitInput(f"error: --peers: {element} {method} {fraction}: the "
+                                     "indices must be a list of integers")
                 peers.setdefault(element, []).append(
-                    (method, float(fraction), np.asarray(indices, dtype=np.int64)))
+                    (method, value, np.asarray(indices, dtype=np.int64)))
     return peers
 
 
 def check_peer(element, method, fraction, indices, n_train):
     if indices.ndim != 1 or not indices.size or np.unique(indices).size != indices.size \
             or indices.min() < 0 or indices.max() >= n_train:
-        raise SystemExit(f"--peers: {element} {method} {fraction}: the indices must be "
+        raise _ExitInput(f"error: --peers: {element} {method} {fraction}: the indices must be "
                          f"distinct structures in 0..{n_train - 1}")
 
 
@@ -92,9 +125,9 @@ def measure_kept(kept, data, beta_kwargs, bandwidth):
     start = time.perf_counter()
     beta = fit_linear_snap([train_rows[i] for i in kept], train_e[kept],
                            [train_f[i] for i in kept], **beta_kwargs)
+    fit_seconds = time.perf_counter() - start
     test_energy, test_force = snap_errors(beta, test_rows, test_e, test_f)
     train_energy, train_force = snap_errors(beta, train_rows, train_e, train_f)
-    fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     Xk = np.concatenate([X[offsets[i]:offsets[i + 1]] for i in kept])
     dh = differential_entropy(Y, Xk, bandwidth, method="exact")
@@ -111,21 +144,35 @@ def measure_kept(kept, data, beta_kwargs, bandwidth):
 def run_element(element, data_dir, peers, bandwidth, n_jobs):
     timings = {}
     start = time.perf_counter()
-    train = ase.io.read(os.path.join(data_dir, element, "training.xyz"), index=":")
-    test = ase.io.read(os.path.join(data_dir, element, "test.xyz"), index=":")
+    train = read_structures(os.path.join(data_dir, element, "training.xyz"))
+    test = read_structures(os.path.join(data_dir, element, "test.xyz"))
     name = f"{element}_Zuo_JPCA2020.snap"
+    for part, frames in (("training", train), ("test", test)):
+        for i, atoms in enumerate(frames):
+            if "dft_energy" not in atoms.info or "dft_forces" not in atoms.arrays:
+                raise _ExitInput(f"error: {element}/{part}.xyz frame {i} has no dft_energy "
+                                 "or dft_forces")
+    for method, fraction, indices in peers.get(element, []):
+        check_peer(element, method, fraction, indices, len(train))
     timings["read"] = time.perf_counter() - start
 
+    # one LAMMPS pass gives the rows and pair_style snap's own energies and forces
     start = time.perf_counter()
-    rows_check = check_snap_rows(train + test, name)
-    timings["rows_check"] = time.perf_counter() - start
-    start = time.perf_counter()
-    train_rows, test_rows = snap_rows(train, name), snap_rows(test, name)
+    checked = snap_rows(train + test, name, reference=True)
+    shipped = snap_coefficients(name)
+    rows_check = snap_reference_deviation(checked, shipped)
+    train_rows = [r[:2] for r in checked[:len(train)]]
+    test_rows = [r[:2] for r in checked[len(train):]]
     timings["rows"] = time.perf_counter() - start
-    train_e = np.array([a.info["dft_energy"] for a in train])
-    test_e = np.array([a.info["dft_energy"] for a in test])
-    train_f = [a.arrays["dft_forces"] for a in train]
-    test_f = [a.arrays["dft_forces"] for a in test]
+    train_e, test_e = (np.array([a.info["dft_energy"] for a in s]) for s in (train, test))
+    train_f, test_f = ([a.arrays["dft_forces"] for a in s] for s in (train, test))
+    # an independent path: ASE's LAMMPSlib, its own cell rotation, on the test set
+    start = time.perf_counter()
+    lammpslib = potential_forces(test, potential_commands(name))
+    rows_check["test_force_vs_lammpslib"] = max(
+        float(np.abs((rows[1] @ shipped).reshape(-1, 3) - f).max())
+        for rows, f in zip(test_rows, lammpslib))
+    timings["lammpslib"] = time.perf_counter() - start
 
     start = time.perf_counter()
     X, counts, Y, _ = describe_structures(train, test, n_jobs=n_jobs)
@@ -138,7 +185,6 @@ def run_element(element, data_dir, peers, bandwidth, n_jobs):
     timings["weights"] = time.perf_counter() - start
     kwargs = {"energy_weight": energy_weight, "force_weight": 1.0, "alpha": SNAP_ALPHA}
 
-    shipped = snap_coefficients(name)
     shipped_test = snap_errors(shipped, test_rows, test_e, test_f)
     shipped_train = snap_errors(shipped, train_rows, train_e, train_f)
     everything = np.arange(len(train))
@@ -161,7 +207,6 @@ def run_element(element, data_dir, peers, bandwidth, n_jobs):
                 row.update(measure_kept(selection.indices, data, kwargs, bandwidth))
                 rows.append(row)
     for method, fraction, indices in peers.get(element, []):
-        check_peer(element, method, fraction, indices, len(train))
         row = {"method": method, "source": "peer", "fraction": fraction, "seed": None}
         row.update(measure_kept(indices, data, kwargs, bandwidth))
         if row["n_structures"] != resolve_size(fraction, len(train)):
@@ -188,7 +233,7 @@ def run_element(element, data_dir, peers, bandwidth, n_jobs):
 
 
 def random_means(rows):
-    """Mean and standard deviation over the random seeds, per fraction."""
+    """Mean and sample standard deviation (ddof 1) over the random seeds, per fraction."""
     out = []
     keys = ("test_energy_rmse", "test_force_rmse", "train_energy_rmse", "train_force_rmse",
             "test_novel_fraction", "test_mean_dH", "kept_entropy")
@@ -197,7 +242,8 @@ def random_means(rows):
         if group:
             out.append({"fraction": fraction, "n_seeds": len(group),
                         **{k: float(np.mean([r[k] for r in group])) for k in keys},
-                        **{k + "_std": float(np.std([r[k] for r in group])) for k in keys}})
+                        **{k + "_std": float(np.std([r[k] for r in group], ddof=1))
+                           for k in keys}})
     return out
 
 
@@ -210,11 +256,13 @@ def print_element(result):
           f"({result['n_train_atoms']} atoms), {result['n_test_structures']} test "
           f"({result['n_test_atoms']} atoms); {result['potential']}")
     print(f"  rows check on all {check['n_structures']} structures: rows @ shipped "
-          f"coefficients vs LAMMPS pair_style snap: energy {check['energy_relative']:.1e} "
-          f"relative, forces {check['force_absolute']:.1e} eV/Å "
-          f"({check['force_relative']:.1e} relative)")
+          f"coefficients vs LAMMPS pair_style snap in the same run: energy "
+          f"{check['energy_relative']:.1e} relative, forces {check['force_absolute']:.1e} eV/Å "
+          f"({check['force_relative']:.1e} relative); test-set forces vs ASE LAMMPSlib "
+          f"(independent frame handling): {check['test_force_vs_lammpslib']:.1e} eV/Å")
     print(f"  weights: energy {result['weights']['energy_weight']:.1f} per eV/atom, force "
-          f"1 per eV/Å, alpha {result['weights']['alpha']:g}")
+          f"{result['weights']['force_weight']:g} per eV/Å, alpha "
+          f"{result['weights']['alpha']:g}")
     print("  test errors        energy (meV/atom)   force (eV/Å)   | training set")
     print(f"  shipped            {1000 * shipped['test_energy_rmse']:10.2f}"
           f"          {shipped['test_force_rmse']:.4f}        | "
@@ -262,11 +310,17 @@ def main():
     parser.add_argument("--n-jobs", type=int, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
-    peers = read_peers(args.peers)
-    results = []
-    for element in ELEMENTS:
-        results.append(run_element(element, args.data, peers, args.bandwidth, args.n_jobs))
-        print_element(results[-1])
+    try:
+        if args.json:  # before any work: writable, and not the peers file it reads
+            check_output_path(args.json, overwrite=True)
+            check_distinct_paths([("--json", args.json)], [args.peers] if args.peers else [])
+        peers = read_peers(args.peers)
+        results = []
+        for element in ELEMENTS:
+            results.append(run_element(element, args.data, peers, args.bandwidth, args.n_jobs))
+            print_element(results[-1])
+    except QuestsError as exc:
+        raise _ExitInput(f"error: {exc}") from None
     seconds = time.perf_counter() - start
     print("\nfull-set fit vs shipped potential, test set:")
     for r in results:
