@@ -161,6 +161,10 @@ def test_fit_weights_and_ridge(synthetic):
     # a strong ridge shrinks every coefficient but beta0
     shrunk = fit_linear_snap(rows, noisy_e, noisy_f, energy_weight=10.0, alpha=1e8)
     assert np.abs(shrunk[1:]).max() < 0.05 * np.abs(a[1:]).max()
+    # ... and beta0, free of it, becomes the mean energy per atom once the rest is ~0
+    flat = fit_linear_snap(rows, noisy_e, noisy_f, energy_weight=10.0, alpha=1e16)
+    per_atom = noisy_e / np.array([len(x) for x in noisy_f])
+    assert flat[0] == pytest.approx(per_atom.mean(), rel=1e-6)
     # the balanced weight gives the energies and the forces equal shares of the loss
     w = balanced_energy_weight(rows, noisy_e, noisy_f)
     e, f = snap_errors(fit_linear_snap(rows, noisy_e, noisy_f, energy_weight=w), rows,
