@@ -35,6 +35,10 @@ COMPRESSION_METHODS = ("coverage", "msc", "msc_conditional", "random", "fps", "m
                        "k_means")
 #: the default of ``quests compress`` and ``compress()``
 DEFAULT_COMPRESSION_METHOD = "coverage"
+#: info keys that name a structure's category, tried in this order by key='auto'
+CATEGORY_KEYS = ("config_type", "group", "kind")
+#: fractions of the dataset at which ``compress(key=...)`` counts the categories kept
+CATEGORY_FRACTIONS = (0.05, 0.1, 0.2, 0.5)
 #: environments that stand for the dataset in the coverage objective (all up to this many)
 DEFAULT_PROBES = 8192
 #: s of the Debye temperature s * 231.04 K * v^(1/6) * (B0/M)^(1/2) (quests.zenn's

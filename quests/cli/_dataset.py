@@ -5,7 +5,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from quests._defaults import COMPRESSION_METHODS, DEFAULT_COMPRESSION_METHOD
+from quests._defaults import CATEGORY_FRACTIONS, CATEGORY_KEYS, COMPRESSION_METHODS, \
+    DEFAULT_COMPRESSION_METHOD
 from quests.cli import cli
 from quests.cli._options import _asked, _parse_species, _plot, _write_result, plot_option, \
     _report_written, bandwidth_option, common_options, descriptor_options, kde_method_option, \
@@ -62,10 +63,11 @@ def _write_selection(outputs, result, structures, sources, payload, overwrite, q
               help="Also report H, D and overlap along the selection order.")
 @click.option("--report", is_flag=True,
               help="Also print how many structures of each category the kept set holds, at "
-                   "5, 10, 20, 50 % and at SIZE.")
+                   + ", ".join(f"{100 * f:g}" for f in CATEGORY_FRACTIONS) + " % and at SIZE.")
 @click.option("--key", default=None, metavar="INFO_KEY",
               help="The info key naming each structure's category for --report (implies it; "
-                   "default: the first of config_type, group, kind that every structure has).")
+                   "default: the first of " + ", ".join(CATEGORY_KEYS)
+                   + " that every structure has).")
 @_PLOT
 @common_options(output="kept.xyz (the kept structures), report.json or selection.csv; "
                        "repeat for several.", output_multiple=True,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from quests._defaults import (
+    CATEGORY_FRACTIONS,
+    CATEGORY_KEYS,
     COMPRESSION_METHODS,
     DEFAULT_BANDWIDTH,
     DEFAULT_COMPRESSION_METHOD,
@@ -493,12 +495,6 @@ def describe_structures(structures, reference=None, *, k=DEFAULT_K, cutoff=DEFAU
         groups, k, cutoff, species=species, names=["the dataset", "the reference"],
         n_jobs=n_jobs, verbose=verbose)
     return X, counts, (ref[0] if ref else None), species
-
-
-#: info keys that name a structure's category, tried in this order by key='auto'
-CATEGORY_KEYS = ("config_type", "group", "kind")
-#: fractions of the dataset at which ``compress(key=...)`` counts the categories kept
-CATEGORY_FRACTIONS = (0.05, 0.1, 0.2, 0.5)
 
 
 def structure_categories(structures, key="auto", labels=None):
