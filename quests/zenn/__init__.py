@@ -19,10 +19,13 @@ Every name is imported from ``quests.zenn`` itself.
 
 With torch (``pip install 'quests[zenn]'``): ``ZENN``, the zentropy-enhanced
 neural network, trained on free energies or on Boltzmann distributions; its
-``free_energy_grid`` feeds the same property functions. torch is imported
-only when a ZENN is built or loaded.
+``free_energy_grid`` feeds the same property functions; ``ZENNClassifier``,
+a scikit-learn classifier whose classes are configurations with E_c(x) and
+S_c(x), weighted by temperature as in zentropy (``quests/zenn/_classifier.py``).
+torch is imported only when a model is built or loaded.
 """
 
+from quests.zenn._classifier import ZENNClassifier
 from quests.zenn._model import ZENN
 from quests.zenn._qha import (
     BM4,
@@ -58,7 +61,8 @@ from quests.zenn._zentropy import (
     zentropy_from_dft,
 )
 
-__all__ = ["ZENN", "BM4", "EXPANSION_TOLERANCE", "MAX_GRID_POINTS", "EnergyVolume",
+__all__ = ["ZENN", "ZENNClassifier", "BM4", "EXPANSION_TOLERANCE", "MAX_GRID_POINTS",
+           "EnergyVolume",
            "IsobaricProperties", "PhaseDiagram", "Zentropy", "ZentropyReport",
            "distribution_grid", "read_training_data", "temperature_grid", "zenn_report",
            "zentropy_report", "zentropy_training_data",
