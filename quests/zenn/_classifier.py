@@ -26,11 +26,14 @@ Temperatures
   p(x, c | T) = rho(x) g_c exp(S_c(x) - E_c(x) / kB T) / Z(T), with rho the
   distribution of the training inputs, gives the inputs' likelihood
   ln p(x | T) = ln Z(x, T) - ln <Z(x', T)>_{x' ~ training inputs}. T is its
-  maximiser, per sample or per source. Class labels alone do not fix this
-  likelihood (a shift of every E_c by one a(x) leaves p(c | x, T) unchanged),
-  so training adds the training inputs' own log-likelihood at their
-  temperatures, weighted by ``input_weight``; with ``input_weight=0`` a
-  temperature must be given at prediction.
+  maximiser, per sample or per source. Class labels do not fix this
+  likelihood: parts A(x) of every E_c and B(x) >= 0 of every S_c common to
+  all classes cancel in p(c | x, T). So E_c = A + e_c and S_c = B + s_c,
+  with e_c, s_c learnt from the labels only and A, B (a second network)
+  from the training inputs' own log-likelihood at their temperatures,
+  weighted by ``input_weight``, with e_c and s_c held fixed: the inputs'
+  term never moves the classifier. With ``input_weight=0`` a temperature
+  must be given at prediction.
 - none at all (``fit(X, y)``): every sample at one temperature, and the
   model is a softmax classifier of S_c - E_c / kB T with E_c in units of kB T.
 """
@@ -84,6 +87,12 @@ def _build(torch, spec):
             self.log_source_t = torch.nn.Parameter(
                 torch.tensor(np.log(spec["source_init"]), dtype=torch.float64)
                 if n_sources else torch.zeros(0, dtype=torch.float64))
+            # the class-independent parts A(x) of every E_c and B(x) of every S_c cancel in
+            # p(c | x, T); they shape only the inputs' likelihood, from which they are learnt
+            self.common = None
+            if spec["input_model"]:
+                self.common = _mlp(torch, n_in, spec["hidden"], act)
+                self.common[-1] = torch.nn.Linear(self.common[-1].in_features, 2)
             for name in ("x_mean", "x_scale", "energy_unit", "kb"):
                 self.register_buffer(name, torch.tensor(spec[name], dtype=torch.float64))
             self.register_buffer("log_g", torch.log(torch.tensor(spec["multiplicities"],
@@ -94,7 +103,7 @@ def _build(torch, spec):
                                                             dtype=torch.float64))
 
         def terms(self, x):
-            """x (n, n_features) -> E (n, C) in eV and S (n, C) in kB."""
+            """x (n, n_features) -> the class parts of E (n, C) in eV and of S (n, C) in kB."""
             z = (x - self.x_mean) / self.x_scale
             h = z if self.trunk is None else self.trunk(z)
             energies = (h @ self.energy_weight.T + self.energy_bias) * self.energy_unit
@@ -104,6 +113,19 @@ def _build(torch, spec):
             else:
                 entropies = torch.zeros_like(energies)
             return energies, entropies
+
+        def common_terms(self, x):
+            """x (n, n_features) -> A (n,) in eV and B (n,) >= 0 in kB (zeros without them)."""
+            if self.common is None:
+                zero = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+                return zero, zero
+            out = self.common((x - self.x_mean) / self.x_scale)
+            return out[:, 0] * self.energy_unit, torch.nn.functional.softplus(out[:, 1])
+
+        def log_z(self, energies, entropies, common_energy, common_entropy, t):
+            """ln Z(x, T) = B - A / kB T + ln sum_c g_c exp(S_c - E_c / kB T), broadcast."""
+            return (common_entropy - common_energy / (self.kb * t[..., 0])
+                    + torch.logsumexp(self.logits(energies, entropies, t), -1))
 
         def logits(self, energies, entropies, t):
             """ln g_c + S_c - E_c / (kB T), broadcast: terms (..., C), t (..., 1)."""
@@ -121,17 +143,19 @@ def _log_mean_exp(values, dim):
     return values.logsumexp(dim) - math.log(values.shape[dim])
 
 
-def _input_nll(torch, module, energies, entropies, t, rows, ref):
+def _input_nll(module, x, energies, entropies, t, rows, ref):
     """-mean_i ln p(x_i | T_i) = -mean_i [ln Z(x_i, T_i) - ln <Z(x_j, T_i)>_j], j in ``ref``.
 
-    energies, entropies (n, C); t (n,); rows: indices i of the inputs whose likelihood
-    counts; ref: indices j of the normalising inputs (random samples of the training set).
+    x (n, n_features); energies, entropies (n, C), the class parts, held fixed here (the
+    labels alone set them); t (n,); rows: indices i of the inputs whose likelihood counts;
+    ref: indices j of the normalising inputs (random samples of the training set).
     """
-    energies_i, entropies_i, t = energies[rows], entropies[rows], t[rows]
-    own = torch.logsumexp(module.logits(energies_i, entropies_i, t[:, None]), 1)
-    # (n, m, C): every sample's temperature applied to the reference inputs' terms
-    cross = torch.logsumexp(module.logits(energies[ref][None], entropies[ref][None],
-                                          t[:, None, None]), 2)
+    energies, entropies = energies.detach(), entropies.detach()
+    a, b = module.common_terms(x)
+    own = module.log_z(energies[rows], entropies[rows], a[rows], b[rows], t[rows, None])
+    # (n, m): every sample's temperature applied to the reference inputs
+    cross = module.log_z(energies[ref][None], entropies[ref][None], a[ref][None],
+                         b[ref][None], t[rows, None, None])
     return -(own - _log_mean_exp(cross, 1)).mean()
 
 
@@ -351,6 +375,8 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         spec["energy_unit"] = float(self.kb) * t_ref
         spec["temperature_mode"], spec["t_ref"], spec["t_range"] = mode, t_ref, t_range
         spec["input_weight"] = float(self.input_weight)
+        # without features every input has the same Z(x, T): nothing to learn from them
+        spec["input_model"] = bool(self.input_weight > 0 and mode != "none" and X.shape[1])
         n_ref = min(X.shape[0], MAX_REFERENCE_INPUTS)
         spec["n_reference"] = n_ref
         torch.manual_seed(seed)
@@ -384,9 +410,7 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         n_weights = sum(p.numel() for p in weights) or 1
         generator = torch.Generator().manual_seed(self.seed_)
         n_ref = min(X.shape[0], INPUT_SAMPLE)
-        # without features every input has the same Z(x, T): the likelihood term is 0
-        with_inputs = bool(self.input_weight) and self.temperature_mode_ != "none" \
-            and X.shape[1] > 0
+        with_inputs = self.spec_["input_model"]
 
         def temperatures():
             if t_given is not None:
@@ -402,7 +426,7 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
             loss = nll_fn(module.logits(energies, entropies, t[:, None]))
             if with_inputs:
                 loss = loss + self.input_weight * _input_nll(
-                    torch, module, energies, entropies, t, *batch)
+                    module, xt, energies, entropies, t, *batch)
             if self.alpha and weights:
                 loss = loss + self.alpha * sum(p.pow(2).sum() for p in weights) / n_weights
             return loss
@@ -529,27 +553,37 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         return torch.tensor(array, device=self.module_.x_mean.device)
 
     def energies_and_entropies(self, X):
-        """E_c(x) (n, C) in eV (in kB T without temperatures) and S_c(x) (n, C) in kB."""
+        """E_c(x) (n, C) in eV (in kB T without temperatures) and S_c(x) (n, C) in kB.
+
+        Each includes the class-independent part A(x), B(x) learnt from the
+        inputs' likelihood (zero without it), which cancels in p(c | x, T).
+        """
         self._check_fitted()
         torch = _torch()
         X = self._validate_x(X, reset=False)
         with torch.no_grad():
-            energies, entropies = self.module_.terms(self._tensor(torch, X))
-        return energies.cpu().numpy(), entropies.cpu().numpy()
+            x = self._tensor(torch, X)
+            energies, entropies = self.module_.terms(x)
+            a, b = self.module_.common_terms(x)
+        return ((energies + a[:, None]).cpu().numpy(),
+                (entropies + b[:, None]).cpu().numpy())
 
     def _log_likelihood_grid(self, torch, X, temperatures):
         """ln p(x_i | T_g) (n, G) up to a constant: ln Z(x_i, T) - ln <Z(x_ref, T)>."""
         module = self.module_
         with torch.no_grad():
             t = self._tensor(torch, temperatures)
-            ref_e, ref_s = module.terms(module.reference_x)
-            norm = _log_mean_exp(torch.logsumexp(
-                module.logits(ref_e[None], ref_s[None], t[:, None, None]), 2), 1)
+            ref = module.reference_x
+            norm = _log_mean_exp(module.log_z(*(v[None] for v in module.terms(ref)),
+                                              *(v[None] for v in module.common_terms(ref)),
+                                              t[:, None, None]), 1)
             out = []
             for start in range(0, X.shape[0], 4096):
-                e, s = module.terms(self._tensor(torch, X[start:start + 4096]))
-                out.append(torch.logsumexp(module.logits(e[:, None], s[:, None],
-                                                         t[None, :, None]), 2) - norm)
+                x = self._tensor(torch, X[start:start + 4096])
+                e, s = module.terms(x)
+                a, b = module.common_terms(x)
+                out.append(module.log_z(e[:, None], s[:, None], a[:, None], b[:, None],
+                                        t[None, :, None]) - norm)
         return torch.cat(out).cpu().numpy() if out else np.zeros((0, t.numel()))
 
     def infer_temperature(self, X, sources=None):

@@ -1,0 +1,266 @@
+"""The zentropy classifier: its algebra, what it reduces to, learnt and inferred
+temperatures, persistence, the scikit-learn contract and bad input."""
+
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from quests import InvalidInputError, OutputError, QuestsWarning
+
+torch = pytest.importorskip("torch")
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from quests.zenn import ZENNClassifier, zentropy  # noqa: E402
+
+KB = 8.617333262e-5
+
+
+def _three_class_data(n=600, seed=0):
+    """Two features, three classes whose weights shift with T (300-900 K)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    t = rng.uniform(300.0, 900.0, n)
+    logits = np.stack([0 * x[:, 0], 1.0 + x[:, 0] - 0.08 * (1 + x[:, 1]) / (KB * t),
+                       2.0 - x[:, 1] - 0.12 / (KB * t)], 1)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    return x, y, t
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    x, y, t = _three_class_data()
+    clf = ZENNClassifier(hidden=(16,), multiplicities=[1.0, 2.0, 3.0], random_state=0,
+                         max_iter=200)
+    return clf.fit(x, np.array(["a", "b", "c"])[y], temperature=t), (x, y, t)
+
+
+def test_probabilities_are_the_zentropy_weights_of_the_learnt_terms(fitted):
+    clf, (x, _, _) = fitted
+    temps = np.linspace(200.0, 1500.0, 9)
+    energies, entropies = clf.energies_and_entropies(x[:5])
+    assert energies.shape == entropies.shape == (5, 3) and (entropies >= 0).all()
+    for i in range(5):
+        # F_c(T) = E_c - kB T S_c on a (T, V) grid with three equal volumes
+        f_k = energies[i][:, None, None] - KB * temps[None, :, None] * entropies[i][:, None, None]
+        z = zentropy(temps, np.array([1.0, 2.0, 3.0]), np.repeat(f_k, 3, axis=2),
+                     [1.0, 2.0, 3.0])
+        p = clf.predict_proba(np.repeat(x[i:i + 1], temps.size, axis=0), temperature=temps)
+        np.testing.assert_allclose(p, z.probabilities[:, :, 0].T, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert set(clf.predict(x, temperature=600.0)) <= {"a", "b", "c"}
+
+
+def test_one_temperature_without_entropy_is_multinomial_logistic_regression():
+    # S_c = 0, one T, no hidden layer, no penalty: the maximum-likelihood softmax
+    # classifier, whose optimum scikit-learn's LogisticRegression also finds
+    from sklearn.linear_model import LogisticRegression
+
+    x, y, _ = _three_class_data(n=400, seed=1)
+    clf = ZENNClassifier(hidden=(), entropy=False, alpha=0.0, random_state=0, max_iter=300,
+                         lbfgs_steps=200).fit(x, y)
+    assert clf.temperature_mode_ == "none"
+    reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(x, y)
+    np.testing.assert_allclose(clf.predict_proba(x), reference.predict_proba(x), atol=2e-6)
+    energies, entropies = clf.energies_and_entropies(x)
+    assert np.all(entropies == 0)
+    logits = -energies  # E in units of kB T without temperatures
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(clf.predict_proba(x), p / p.sum(1, keepdims=True), atol=1e-12)
+
+
+def test_zero_features_learn_the_boltzmann_law_and_extrapolate_in_temperature():
+    t = np.linspace(600.0, 900.0, 31)
+    p1 = 1 / (1 + np.exp(0.1 / (KB * t) - 1.5))
+    clf = ZENNClassifier(hidden=(), random_state=0, max_iter=300, lbfgs_steps=40)
+    clf.fit_distributions(np.zeros((31, 0)), np.c_[1 - p1, p1], temperature=t)
+    hot = np.array([1500.0, 3000.0])
+    p = clf.predict_proba(np.zeros((2, 0)), temperature=hot)
+    np.testing.assert_allclose(p[:, 1], 1 / (1 + np.exp(0.1 / (KB * hot) - 1.5)), atol=1e-6)
+
+
+def _two_class(x, t):
+    """p(class 1 | x, T): E_1 - E_0 = 0.1 + 0.08 x eV, S_1 - S_0 = 1.5 + 0.5 x kB."""
+    return 1 / (1 + np.exp((0.1 + 0.08 * x) / (KB * t) - 1.5 - 0.5 * x))
+
+
+def test_a_learnt_source_temperature_recovers_the_true_one():
+    rng = np.random.default_rng(1)
+    temps, n = np.array([300.0, 600.0, 900.0]), 300
+    x = rng.uniform(-1, 1, (3 * n, 1))
+    sources = np.repeat([0, 1, 2], n)
+    p = _two_class(x[:, 0], temps[sources])
+    clf = ZENNClassifier(hidden=(16,), random_state=0, max_iter=300, lbfgs_steps=200)
+    clf.fit_distributions(x, np.c_[1 - p, p], sources=sources,
+                          source_temperatures={0: 300.0, 2: 900.0})
+    assert clf.source_temperatures_[0] == 300.0 and clf.source_temperatures_[2] == 900.0
+    assert clf.source_temperatures_[1] == pytest.approx(600.0, rel=0.03)
+    # at prediction a trained source uses its learnt temperature
+    np.testing.assert_allclose(
+        clf.predict_proba(x[:5], sources=np.ones(5, int)),
+        clf.predict_proba(x[:5], temperature=clf.source_temperatures_[1]), atol=1e-14)
+
+
+def test_temperature_inferred_from_unlabelled_inputs():
+    # class-conditional features fixed, class weights by a Boltzmann law: the
+    # inputs' own distribution tells the temperature (labels are never used)
+    rng = np.random.default_rng(1)
+
+    def sample(t, n):
+        c = rng.random(n) < 1 / (1 + np.exp(0.15 / (KB * t) - 2.0))
+        return rng.normal(np.where(c, 1.0, -1.0), 0.7)[:, None], c.astype(int)
+
+    parts = [sample(t, 1500) for t in (300.0, 600.0, 900.0)]
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    clf = ZENNClassifier(hidden=(16,), random_state=0, max_iter=800).fit(
+        x, y, temperature=np.repeat([300.0, 600.0, 900.0], 1500))
+    inferred = []
+    for t in (450.0, 750.0):
+        unlabelled, _ = sample(t, 3000)
+        value = clf.infer_temperature(unlabelled, sources=np.zeros(3000, int))
+        assert np.all(value == value[0])
+        inferred.append(value[0])
+    assert inferred[0] == pytest.approx(450.0, rel=0.12)
+    assert inferred[1] == pytest.approx(750.0, rel=0.12)
+    # per sample: one value each (one input says little: some land on the edge of the
+    # search range, with a warning), and the predictions use them
+    with pytest.warns(QuestsWarning, match="edge"):
+        per_sample = clf.infer_temperature(x[:4])
+    assert per_sample.shape == (4,) and np.all(per_sample > 0)
+    with pytest.warns(QuestsWarning, match="edge"):
+        implicit = clf.predict_proba(x[:4])
+    np.testing.assert_allclose(implicit, clf.predict_proba(x[:4], temperature=per_sample),
+                               atol=1e-14)
+
+
+def test_same_random_state_same_model(fitted):
+    clf, (x, y, t) = fitted
+    again = ZENNClassifier(hidden=(16,), multiplicities=[1.0, 2.0, 3.0], random_state=0,
+                           max_iter=200).fit(x, np.array(["a", "b", "c"])[y], temperature=t)
+    np.testing.assert_array_equal(again.predict_proba(x, temperature=t),
+                                  clf.predict_proba(x, temperature=t))
+
+
+def test_save_load_and_pickle_round_trip(fitted, tmp_path):
+    clf, (x, _, t) = fitted
+    path = tmp_path / "clf.pt"
+    clf.save(path, metadata={"k": 12, "cutoff": 5.0})
+    back = ZENNClassifier.load(path)
+    np.testing.assert_array_equal(back.predict_proba(x, temperature=t),
+                                  clf.predict_proba(x, temperature=t))
+    assert list(back.classes_) == ["a", "b", "c"] and back.metadata_ == {"k": 12, "cutoff": 5.0}
+    assert back.get_params()["multiplicities"] == [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(back.infer_temperature(x[:3]), clf.infer_temperature(x[:3]))
+    clone = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clone.predict_proba(x, temperature=t),
+                                  clf.predict_proba(x, temperature=t))
+    with pytest.raises(OutputError, match="exists"):
+        clf.save(path)
+    # flipped bytes inside the largest weight tensor are refused (torch does not check the
+    # zip CRCs): the data follow a 30-byte local header, its name and its extra field
+    with zipfile.ZipFile(path) as archive:
+        entry = max((i for i in archive.infolist() if "/data/" in i.filename),
+                    key=lambda i: i.file_size)
+    raw = bytearray(path.read_bytes())
+    name_length, extra_length = (int.from_bytes(raw[entry.header_offset + o:
+                                                    entry.header_offset + o + 2], "little")
+                                 for o in (26, 28))
+    start = entry.header_offset + 30 + name_length + extra_length + entry.file_size // 2
+    raw[start:start + 8] = bytes(255 - b for b in raw[start:start + 8])
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(InvalidInputError, match="damaged"):
+        ZENNClassifier.load(damaged)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(InvalidInputError, match="not a ZENN classifier file"):
+        ZENNClassifier.load(garbage)
+
+
+def test_a_free_energy_model_file_is_not_a_classifier(tmp_path):
+    from quests.zenn import ZENN
+
+    model = ZENN(1, hidden=(4,), seed=0).fit([1.0, 2.0, 3.0], [100.0, 200.0, 300.0],
+                                             [0.0, 0.1, 0.2], epochs=2, lbfgs_steps=0)
+    model.save(tmp_path / "zenn.pt")
+    with pytest.raises(InvalidInputError, match="not a ZENN classifier file"):
+        ZENNClassifier.load(tmp_path / "zenn.pt")
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda c, x, y, t: c.fit(x, np.zeros(len(y), int), temperature=t), "one class only"),
+    (lambda c, x, y, t: c.fit(x, y, temperature=-t), "> 0"),
+    (lambda c, x, y, t: c.fit(x, y, temperature=np.where(y == 1, np.nan, t)), "NaN"),
+    (lambda c, x, y, t: c.fit(x, y, temperature=t[:-1]), "one per sample"),
+    (lambda c, x, y, t: c.fit(x, y, temperature=t, sources=y), "not both"),
+    (lambda c, x, y, t: c.fit(x, y, sources=y, source_temperatures={0: 300.0}),
+     "at least two sources"),
+    (lambda c, x, y, t: c.fit(x, y, sources=y, source_temperatures={0: 300.0, 1: 300.0}),
+     "at least two sources"),
+    (lambda c, x, y, t: c.fit(x, y, sources=y, source_temperatures={0: 300.0, 7: 900.0}),
+     "names source 7"),
+    (lambda c, x, y, t: c.fit(x, y, sources=y + 0.5), "integers"),
+    (lambda c, x, y, t: c.fit(x, y, source_temperatures={0: 300.0}), "needs sources"),
+    (lambda c, x, y, t: c.fit(np.where(y[:, None] == 1, np.nan, x), y, temperature=t), "NaN"),
+    (lambda c, x, y, t: c.fit_distributions(x, np.ones((len(y), 1)), temperature=t),
+     "n_classes >= 2"),
+    (lambda c, x, y, t: c.fit_distributions(x, -np.ones((len(y), 2)), temperature=t), ">= 0"),
+    (lambda c, x, y, t: c.set_params(hidden=(0,)).fit(x, y, temperature=t), "hidden"),
+    (lambda c, x, y, t: c.set_params(kb=0.0).fit(x, y, temperature=t), "kb"),
+    (lambda c, x, y, t: c.set_params(max_iter=0).fit(x, y, temperature=t), "at least one"),
+    (lambda c, x, y, t: c.set_params(multiplicities=[1.0]).fit(x, y, temperature=t),
+     "multiplicities"),
+])
+def test_bad_input_at_fit(call, match):
+    x, y, t = _three_class_data(n=60)
+    with pytest.raises(InvalidInputError, match=match):
+        call(ZENNClassifier(hidden=(4,), max_iter=2, random_state=0), x, y, t)
+
+
+def test_bad_input_at_predict(fitted):
+    from sklearn.exceptions import NotFittedError
+
+    clf, (x, y, t) = fitted
+    with pytest.raises(InvalidInputError, match="X has 3 features, but ZENNClassifier is "
+                                                "expecting 2"):
+        clf.predict(np.zeros((2, 3)), temperature=300.0)
+    with pytest.raises(InvalidInputError, match="> 0"):
+        clf.predict(x, temperature=0.0)
+    with pytest.raises(InvalidInputError, match="NaN"):
+        clf.predict(x[:2], temperature=[300.0, np.nan])
+    with pytest.raises(InvalidInputError, match="not both"):
+        clf.predict(x, temperature=t, sources=y)
+    with pytest.raises(NotFittedError):
+        ZENNClassifier().predict(x)
+    blind = ZENNClassifier(hidden=(4,), input_weight=0.0, max_iter=5, random_state=0)
+    blind.fit(x, y, temperature=t)
+    with pytest.raises(InvalidInputError, match="input_weight=0"):
+        blind.predict(x)
+    featureless = ZENNClassifier(hidden=(), max_iter=5, random_state=0)
+    featureless.fit(np.zeros((len(y), 0)), y, temperature=t)
+    with pytest.raises(InvalidInputError, match="without features"):
+        featureless.predict(np.zeros((2, 0)))
+    assert featureless.predict(np.zeros((2, 0)), temperature=500.0).shape == (2,)
+
+
+def test_an_inferred_temperature_on_the_edge_warns(fitted):
+    clf, (x, _, _) = fitted
+    with pytest.warns(QuestsWarning, match="edge of the search range"):
+        clf.infer_temperature(np.full((3, 2), 50.0))
+
+
+def _expected_failures(estimator):
+    return {"check_estimators_empty_data_messages":
+            "zero features are allowed by design: the class weights then depend on T alone"}
+
+
+@parametrize_with_checks([ZENNClassifier(hidden=(8,), max_iter=100, random_state=0)],
+                         expected_failed_checks=_expected_failures)
+def test_scikit_learn_estimator_contract(estimator, check):
+    check(estimator)
