@@ -10,9 +10,29 @@ Cases:
 - ``fe3pt``: ZENN (K = 3, g = 1: not told the configurations) trained by regression on the
   zentropy F(V, T) of ../shared/data/fe3pt on a 120 x 80 (T, V) grid; V(T) at P = 0 and the
   critical point compared with the zentropy model's on a finer grid.
+- ``classify_synthetic`` (issue 19): three classes whose weights are w_c(T) = f_c(T) / sum f,
+  f1 = 2 exp(-(T-2)^2) + 1.5 exp(-(T-6)^2) (the issue's example), f2 = 1.5 exp(-(T-4)^2) +
+  exp(-(T-7)^2 / 2), f3 = exp(-(T-3)^2 / 2) + 0.5 exp(-(T-8)^2 / 4) (ours; the seed
+  repository's other two are not known to us); 3,000 labels drawn from w(T) at T uniform in
+  [1, 6]; judged by the mean KL divergence of the predicted weights from the true ones on
+  200 temperatures in (6, 8] (and 200 in [1, 6]). ZENNClassifier (kb = 1, X = T as the
+  feature, T as the temperature), the same without features (logits affine in 1/T), the
+  published plain network softmax(-E_c(T) / T) (entropy=False) and scikit-learn's
+  MLPClassifier on T; seeds 0, 1, 2 (data and models).
+- ``classify_atoms`` (issue 19): per-atom classes from the CNA of the minimised frames
+  (``cna_min``: fcc, hcp, other) of ``cu_coexist_phases`` at 1100-1300 K (solid and liquid,
+  40 frames, 10,240 atoms) predicted at 1400-1700 K: the solid at 1400 and 1500 K and the
+  liquid at 1500 K of the same set (24 frames) and the heating run ``cu_melting`` between
+  1400 and 1700 K (18 frames; it melts at 1640 K). Error rate (1 - accuracy) per group:
+  ZENNClassifier with the frames' thermostat temperature, the same at the training
+  temperature 1300 K (what the temperature adds) and with one temperature per frame inferred
+  from its atoms; MLPClassifier and LogisticRegression on descriptors plus T (standardised);
+  PhaseClassifier (kernel density of each class's training atoms, no training), with and
+  without its first-shell averaging. Descriptors k = 32, rc = 5 Å.
 
 Usage: python scripts/benchmark_zenn.py [--cases bifurcation,plain,fe3pt] [--epochs N]
                                         [--lbfgs N] [--convexity W] [--seed S]
+       python scripts/benchmark_zenn.py --cases classify_synthetic,classify_atoms
 """
 
 import argparse
@@ -87,6 +107,152 @@ def fe3pt(epochs, lbfgs, convexity, seed=0):
             critical_point(tf, vf, zf.free_energy), critical_point(tf, vf, grid), spans)
 
 
+def _synthetic_weights(t):
+    """True class weights (n, 3) of the synthetic task at temperatures t (n,)."""
+    f = np.stack([2 * np.exp(-(t - 2) ** 2) + 1.5 * np.exp(-(t - 6) ** 2),
+                  1.5 * np.exp(-(t - 4) ** 2) + np.exp(-(t - 7) ** 2 / 2),
+                  np.exp(-(t - 3) ** 2 / 2) + 0.5 * np.exp(-(t - 8) ** 2 / 4)], 1)
+    return f / f.sum(1, keepdims=True)
+
+
+def _kl(p, q):
+    """Mean KL(p || q) over rows."""
+    q = np.clip(q, 1e-300, None)
+    return float(np.mean(np.sum(np.where(p > 0, p * np.log(p / q), 0.0), axis=1)))
+
+
+def classify_synthetic(seeds=(0, 1, 2), n=3000):
+    """Mean KL on held-out (6, 8] and in-range [1, 6] temperatures, and seconds, per model."""
+    from sklearn.neural_network import MLPClassifier
+
+    from quests.zenn import ZENNClassifier
+
+    hot, seen = np.linspace(6.0, 8.0, 201)[1:], np.linspace(1.0, 6.0, 200)
+    results = {}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        t = rng.uniform(1.0, 6.0, n)
+        w = _synthetic_weights(t)
+        y = np.array([rng.choice(3, p=row) for row in w])
+        models = {
+            "ZENN": (ZENNClassifier(kb=1.0, random_state=seed), True, True),
+            "ZENN, no features": (ZENNClassifier(kb=1.0, hidden=(), random_state=seed), False,
+                                  True),
+            "plain softmax(-E(T)/T)": (ZENNClassifier(kb=1.0, entropy=False,
+                                                      random_state=seed), True, True),
+            "MLPClassifier(T)": (MLPClassifier((32, 32), max_iter=2000, random_state=seed),
+                                 True, False),
+        }
+        for name, (model, feature, zenn) in models.items():
+            def features(temps):
+                return temps[:, None] if feature else np.zeros((temps.size, 0))
+
+            start = time.perf_counter()
+            if zenn:
+                model.fit(features(t), y, temperature=t)
+            else:
+                model.fit((t[:, None] - 3.5) / 1.5, y)
+            seconds = time.perf_counter() - start
+            kls = []
+            for grid in (hot, seen):
+                q = model.predict_proba(features(grid), temperature=grid) if zenn else \
+                    model.predict_proba((grid[:, None] - 3.5) / 1.5)
+                kls.append(_kl(_synthetic_weights(grid), q))
+            results.setdefault(name, []).append((*kls, seconds))
+    return {name: np.array(rows) for name, rows in results.items()}
+
+
+def _phase_codes(frames):
+    """Per-atom class of the minimised frame's CNA: 'fcc' (1), 'hcp' (2), 'other'."""
+    for atoms in frames:
+        cna = atoms.arrays["cna_min"]
+        atoms.arrays["phase"] = np.where(cna == 1, "fcc", np.where(cna == 2, "hcp", "other"))
+    return frames
+
+
+def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
+    """Error rate per test group and seconds, per model (rows: seeds)."""
+    import ase.io
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from quests.data import trajectory_files
+    from quests.descriptor import compute_descriptors
+    from quests.thermo import PhaseClassifier
+    from quests.zenn import ZENNClassifier, atom_labels
+
+    files = trajectory_files()
+    coexist = _phase_codes(ase.io.read(files["cu_coexist_phases"], ":"))
+    heating = _phase_codes(ase.io.read(files["cu_melting"], ":"))
+    train = [a for a in coexist if a.info["target_K"] <= 1300]
+    groups = {
+        "solid 1400-1500 K": [a for a in coexist if a.info["target_K"] > 1300
+                              and a.info["phase"] == "solid"],
+        "liquid 1500 K": [a for a in coexist if a.info["target_K"] > 1300
+                          and a.info["phase"] == "liquid"],
+        "heating 1400-1700 K": [a for a in heating if 1400 <= a.info["target_K"] <= 1700],
+    }
+
+    def data(frames):
+        x = compute_descriptors(frames, k, cutoff)
+        t = np.repeat([a.info["target_K"] for a in frames], [len(a) for a in frames])
+        return x, atom_labels(frames, "phase"), t.astype(float)
+
+    x, y, t = data(train)
+    tests = {name: (frames, *data(frames)) for name, frames in groups.items()}
+    results, inferred_t = {}, {}
+
+    def record(name, seconds, predict):
+        errors = [float(np.mean(predict(frames, xt, tt) != yt))
+                  for frames, xt, yt, tt in tests.values()]
+        n = [yt.size for _, _, yt, _ in tests.values()]
+        results.setdefault(name, []).append((*errors, float(np.dot(errors, n) / sum(n)),
+                                             seconds))
+
+    for seed in seeds:
+        start = time.perf_counter()
+        zenn = ZENNClassifier(random_state=seed).fit(x, y, temperature=t)
+        seconds = time.perf_counter() - start
+        record("ZENN, T given", seconds, lambda f, xt, tt: zenn.predict(xt, temperature=tt))
+        record("ZENN at 1300 K", seconds, lambda f, xt, tt: zenn.predict(xt, temperature=1300.0))
+
+        def inferred(frames, xt, tt, seed=seed):
+            frame = np.repeat(np.arange(len(frames)), [len(a) for a in frames])
+            temps = zenn.infer_temperature(xt, sources=frame)
+            inferred_t.setdefault(seed, []).append(temps[np.r_[0, np.cumsum(
+                [len(a) for a in frames])[:-1]]])
+            return zenn.predict(xt, temperature=temps)
+
+        record("ZENN, T inferred per frame", seconds, inferred)
+        for name, model in (("MLPClassifier(x, T)",
+                             MLPClassifier((32, 32), max_iter=500, random_state=seed)),
+                            ("LogisticRegression(x, T)", LogisticRegression(max_iter=2000))):
+            pipe = make_pipeline(StandardScaler(), model)
+            start = time.perf_counter()
+            pipe.fit(np.c_[x, t], y)
+            seconds = time.perf_counter() - start
+            record(name, seconds, lambda f, xt, tt, pipe=pipe: pipe.predict(np.c_[xt, tt]))
+    for average in (True, False):
+        start = time.perf_counter()
+        phases = PhaseClassifier({c: x[y == c] for c in np.unique(y)},
+                                 average_neighbors=average, k=k, cutoff=cutoff).fit()
+        names = np.array(phases.phases_)
+
+        def by_density(frames, xt, tt):
+            out, first = [], 0
+            for atoms in frames:
+                rows = xt[first:first + len(atoms)]
+                first += len(atoms)
+                out.append(names[phases.classify_descriptors(rows, structure=atoms)[0]])
+            return np.concatenate(out)
+
+        record(f"PhaseClassifier{'' if average else ', no shell averaging'}",
+               time.perf_counter() - start, by_density)
+    return results, list(groups), inferred_t
+
+
 def _span(t, mask):
     """(first, last) temperature where mask holds, or None."""
     return (float(t[mask].min()), float(t[mask].max())) if mask.any() else None
@@ -117,6 +283,26 @@ def main():
             print(f"fe3pt: {seconds:.1f} s, F rmse {rmse:.3f} meV, V(T) at P = 0 relative error "
                   f"max {worst:.2e} mean {mean:.2e}; critical point (T, V) zentropy {ref}, "
                   f"ZENN {ours}; expansion (below FM, negative) over T ranges: {spans}",
+                  flush=True)
+        elif case == "classify_synthetic":
+            print("classify_synthetic: mean KL(true || predicted) over T in (6, 8] (held out) "
+                  "and [1, 6] (trained); mean +- sample std over seeds 0, 1, 2", flush=True)
+            for name, rows in classify_synthetic().items():
+                held, seen = (f"{rows[:, i].mean():.4f} +- {rows[:, i].std(ddof=1):.4f}"
+                              for i in (0, 1))
+                print(f"  {name:24s} held out {held}  trained {seen}  fit "
+                      f"{rows[:, 2].mean():.1f} s", flush=True)
+        elif case == "classify_atoms":
+            results, groups, inferred = classify_atoms()
+            print("classify_atoms: error rate (1 - accuracy) per group: "
+                  + ", ".join(groups) + ", all; mean over seeds (max - min)", flush=True)
+            for name, rows in results.items():
+                rows = np.array(rows)
+                cells = "  ".join(f"{rows[:, i].mean():.4f} ({np.ptp(rows[:, i]):.4f})"
+                                  for i in range(len(groups) + 1))
+                print(f"  {name:38s} {cells}  fit {rows[:, -1].mean():.1f} s", flush=True)
+            print("  temperatures inferred per frame (seed 0; min-max per group): "
+                  + "; ".join(f"{v.min():.0f}-{v.max():.0f} K" for v in inferred[0]),
                   flush=True)
         else:
             raise SystemExit(f"unknown case {case!r}")

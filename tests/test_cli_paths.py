@@ -56,6 +56,10 @@ CASES = {
     "zentropy": (["zentropy", "folder=2", "-o", "OUT"], "folder"),
     "zenn-fit": (["zenn", "fit", "data.csv", "-o", "OUT"], "data.csv"),
     "zenn-predict": (["zenn", "predict", "model.pt", "-o", "OUT"], "model.pt"),
+    "zenn-classify": (["zenn", "classify", "t.xyz", "--train", "g.xyz", "--label", "cna",
+                       "--temperature-key", "T", "-o", "OUT"], "g.xyz"),
+    "zenn-classify-model": (["zenn", "classify", "t.xyz", "--train", "g.xyz", "--label", "cna",
+                             "--temperature-key", "T", "--save-model", "OUT"], "g.xyz"),
 }
 
 

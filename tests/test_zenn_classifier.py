@@ -264,3 +264,154 @@ def _expected_failures(estimator):
                          expected_failed_checks=_expected_failures)
 def test_scikit_learn_estimator_contract(estimator, check):
     check(estimator)
+
+
+# -- quests zenn classify --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cu_frames(tmp_path_factory):
+    """Solid and liquid Cu (256 atoms, CNA of the minimised frames in ``cna_min``)."""
+    import ase.io
+
+    from quests.data import trajectory_files
+
+    frames = ase.io.read(trajectory_files()["cu_coexist_phases"], ":")
+    folder = tmp_path_factory.mktemp("classify")
+    pick = {(phase, t): [a for a in frames if a.info["phase"] == phase
+                         and a.info["target_K"] == t][:2]
+            for phase in ("solid", "liquid") for t in (1200.0, 1300.0, 1500.0)}
+    train = sum((pick[(p, t)] for p in ("solid", "liquid") for t in (1200.0, 1300.0)), [])
+    ase.io.write(folder / "train.xyz", train)
+    ase.io.write(folder / "traj.xyz", pick[("solid", 1500.0)][:1] + pick[("liquid", 1500.0)][:1])
+    return folder
+
+
+def _cli(args):
+    from click.testing import CliRunner
+
+    from quests.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def _bad(result, match):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and match in lines[-1], result.output
+    assert "Traceback" not in result.output
+
+
+QUICK = ["-k", "12", "--epochs", "60", "--hidden", "8", "-q"]
+
+
+def test_cli_trains_labels_atoms_and_writes_them_for_ovito(cu_frames):
+    import ase.io
+
+    out, model = cu_frames / "labelled.xyz", cu_frames / "model.pt"
+    result = _cli(["zenn", "classify", cu_frames / "traj.xyz", "--train", cu_frames / "train.xyz",
+                   "--label", "cna_min", "--temperature-key", "target_K", "-o", out,
+                   "--save-model", model, *QUICK])
+    assert result.exit_code == 0, result.output
+    assert "trained on 2048 atoms of 8 frames" in result.output
+    assert "agreement with the frames' own labels" in result.output
+    frames = ase.io.read(out, ":")
+    assert len(frames) == 2 and frames[0].info["zenn_temperature_K"] == 1500.0
+    assert frames[0].info["zenn_temperature"] == "given"
+    labels = frames[0].arrays["zenn_label"]
+    assert labels.dtype.kind == "i" and labels.shape == (256,)
+    assert set(np.unique(labels)) <= {1, 2, 5}
+    assert np.all((frames[0].arrays["zenn_probability"] > 0.3)
+                  & (frames[0].arrays["zenn_probability"] <= 1))
+    # the same labels through the Python API with the saved model
+    from quests.zenn import zenn_classify
+
+    again = zenn_classify(ase.io.read(cu_frames / "traj.xyz", ":"),
+                          model=ZENNClassifier.load(model))
+    np.testing.assert_array_equal(again.labels[0], labels)
+    # a saved model, temperatures inferred from the atoms, the table as JSON
+    table = cu_frames / "table.json"
+    result = _cli(["zenn", "classify", cu_frames / "traj.xyz", "--model", model,
+                   "--infer-temperature", "-o", table, "-q"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    doc = json.loads(table.read_text())
+    assert [row["temperature"] for row in doc["frames"]] == ["inferred", "inferred"]
+    assert doc["parameters"]["label_key"] == "cna_min" and doc["parameters"]["k"] == 12
+
+
+def test_cli_learns_source_temperatures(cu_frames, tmp_path):
+    import ase.io
+
+    frames = ase.io.read(cu_frames / "train.xyz", ":")
+    for atoms in frames:
+        atoms.info["run"] = int(atoms.info["target_K"] == 1300.0) + 2 * (
+            atoms.info["phase"] == "liquid")
+    ase.io.write(tmp_path / "runs.xyz", frames)
+    result = _cli(["zenn", "classify", cu_frames / "traj.xyz", "--train", tmp_path / "runs.xyz",
+                   "--label", "cna_min", "--source-key", "run", "--source-temperature",
+                   "0=1200", "--source-temperature", "1=1300", "--infer-temperature", *QUICK])
+    assert result.exit_code == 0, result.output
+    assert "source temperatures 0: 1200 K, 1: 1300 K, 2: " in result.output
+
+
+@pytest.mark.parametrize("extra, match", [
+    ([], "exactly one"),
+    (["--train", "train.xyz", "--model", "model.pt"], "exactly one"),
+    (["--model", "train.xyz"], "not a ZENN classifier file"),
+    (["--train", "train.xyz", "--temperature-key", "target_K"], "label array"),
+    (["--train", "train.xyz", "--label", "nothing", "--temperature-key", "target_K"],
+     "has no per-atom array 'nothing'"),
+    (["--train", "train.xyz", "--label", "cna_min", "--temperature-key", "nothing"],
+     "has no info key 'nothing'"),
+    (["--train", "train.xyz", "--label", "cna_min"], "temperature key or a source key"),
+    (["--train", "train.xyz", "--label", "cna_min", "--temperature-key", "target_K",
+      "--source-key", "seed"], "temperature key or a source key"),
+    (["--train", "train.xyz", "--label", "cna_min", "--source-key", "target_K",
+      "--source-temperature", "1200=1200"], "at least two sources"),
+    (["--train", "train.xyz", "--label", "cna_min", "--source-key", "target_K",
+      "--source-temperature", "1200=1200", "--source-temperature", "1400=1400"],
+     "names source 1400"),
+    (["--train", "train.xyz", "--label", "cna_min", "--source-key", "phase"],
+     "must be a number"),
+    (["--train", "train.xyz", "--label", "cna_min", "--source-key", "target_K",
+      "--source-temperature", "zero=1200"], "SOURCE=T"),
+    (["--train", "train.xyz", "--label", "cna_min", "--temperature-key", "target_K",
+      "--hidden", "8,x"], "--hidden"),
+    (["--train", "train.xyz", "--label", "phase_code", "--temperature-key", "target_K"],
+     "one class only"),
+    (["--train", "missing.xyz", "--label", "cna_min", "--temperature-key", "target_K"],
+     "missing.xyz"),
+])
+def test_cli_bad_input(cu_frames, extra, match):
+    import ase.io
+
+    if not (cu_frames / "one_class.xyz").exists():
+        frames = ase.io.read(cu_frames / "train.xyz", ":")
+        for atoms in frames:
+            atoms.arrays["phase_code"] = np.ones(len(atoms), int)
+        ase.io.write(cu_frames / "one_class.xyz", frames)
+    if (cu_frames / "model.pt").exists():
+        (cu_frames / "model.pt").unlink()
+    (cu_frames / "model.pt").write_bytes(b"")
+    args = [cu_frames / a if a.endswith((".xyz", ".pt")) else a for a in extra]
+    args = [cu_frames / "one_class.xyz" if "phase_code" in extra and str(a).endswith(
+        "train.xyz") else a for a in args]
+    _bad(_cli(["zenn", "classify", cu_frames / "traj.xyz", *QUICK, *args]), match)
+
+
+def test_cli_model_refuses_training_options_and_traj_without_temperature(cu_frames, tmp_path):
+    import ase.io
+
+    model = tmp_path / "m.pt"
+    assert _cli(["zenn", "classify", cu_frames / "traj.xyz", "--train", cu_frames / "train.xyz",
+                 "--label", "cna_min", "--temperature-key", "target_K", "--save-model", model,
+                 *QUICK]).exit_code == 0
+    _bad(_cli(["zenn", "classify", cu_frames / "traj.xyz", "--model", model, "--label",
+               "cna_min"]), "go with --train")
+    frames = ase.io.read(cu_frames / "traj.xyz", ":")
+    for atoms in frames:
+        del atoms.info["target_K"]
+    ase.io.write(tmp_path / "bare.xyz", frames)
+    _bad(_cli(["zenn", "classify", tmp_path / "bare.xyz", "--model", model, "-q"]),
+         "infer it from the atoms")

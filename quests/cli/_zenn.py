@@ -10,7 +10,7 @@ from quests._errors import InvalidInputError
 from quests._units import BOLTZMANN_EV
 from quests.cli import cli
 from quests.cli._options import _plot, _report_written, _write_result, common_options, \
-    plot_option, stacked
+    descriptor_options, output_option, plot_option, stacked
 
 
 #: --volumes: grid points of volume
@@ -246,3 +246,125 @@ def zenn_predict(model_path, pressure, temperatures, n_volumes, plot_path, diagr
     report = zenn_report(model, pressure, t, n_volumes)
     _write_report(report, output, {"model": str(model_path)}, {"pressure_GPa": pressure},
                   plot_path, diagram_path, overwrite, quiet)
+
+
+def _named_frames(specs, index, fmt):
+    """Frames of every FILE[@SLICE] in ``specs`` and their names ('md.xyz frame 3')."""
+    from quests.io import ReadError, iter_structures
+
+    frames, names = [], []
+    for spec in specs:
+        found = 0
+        for name, atoms in iter_structures(spec, index, fmt):
+            frames.append(atoms)
+            names.append(name)
+            found += 1
+        if not found:
+            raise ReadError(f"{spec}: no frames selected")
+    return frames, names
+
+
+def _source_temperatures(items):
+    """SOURCE=T items -> {int source: float T}."""
+    out = {}
+    for item in items:
+        source, sep, value = item.partition("=")
+        try:
+            out[int(source)] = float(value)
+        except ValueError:
+            raise InvalidInputError(f"--source-temperature takes SOURCE=T (an integer source, a "
+                                    f"temperature in K); got {item!r}") from None
+    return out or None
+
+
+@zenn_group.command("classify")
+@click.argument("trajectories", nargs=-1, required=True, metavar="TRAJ[@SLICE]...")
+@click.option("--train", "training", multiple=True, metavar="FILE[@SLICE]",
+              help="Labelled frames to train on (repeat for several files).")
+@click.option("--model", "model_path", default=None, metavar="MODEL.pt",
+              help="A model written by --save-model, instead of --train.")
+@click.option("--label", "label_key", default=None, metavar="ARRAY",
+              help="Per-atom array of the training frames holding the classes (e.g. cna_min).")
+@click.option("--temperature-key", default=None, metavar="KEY",
+              help="Info key with each frame's temperature, K, in the training frames and "
+                   "in TRAJ.")
+@click.option("--source-key", default=None, metavar="KEY",
+              help="Instead of --temperature-key: info key with each training frame's "
+                   "source, an integer; each source gets a learnt temperature.")
+@click.option("--source-temperature", "source_temperature", multiple=True, metavar="SOURCE=T",
+              help="A source's known temperature, K (with --source-key, at least two).")
+@click.option("--infer-temperature", is_flag=True,
+              help="Infer each frame's temperature from its atoms' descriptors instead of "
+                   "reading it.")
+@click.option("--hidden", default="32,32", show_default=True, help="Hidden layer widths.")
+@click.option("--epochs", type=click.IntRange(1), default=1000, show_default=True,
+              help="Adam epochs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@output_option("--save-model", "save_model", suffixes={".pt"}, metavar="MODEL.pt",
+               help="Write the trained model (with its descriptor settings and keys).")
+@descriptor_options(only=("k", "cutoff", "species", "index", "format"),
+                    frames_help="Frames to read from each file (e.g. 0:100, ::10); "
+                                "FILE@SLICE overrides it per file.")
+@common_options(output="Classified frames: .xyz with per-atom arrays zenn_label and "
+                       "zenn_probability for OVITO; .json or .csv: the per-frame table.",
+                suffixes={".xyz", ".json", ".csv"})
+def zenn_classify_command(trajectories, training, model_path, label_key, temperature_key,
+                          source_key, source_temperature, infer_temperature, hidden, epochs,
+                          seed, save_model, k, cutoff, species, index, fmt, n_jobs, output,
+                          overwrite, quiet):
+    """Label every atom of TRAJ with a zentropy classifier on QUESTS descriptors.
+
+    Trained on frames whose atoms carry a label array (--label, e.g. the CNA
+    of minimised frames) at known temperatures (--temperature-key) or from
+    sources of unknown temperature (--source-key, --source-temperature); each
+    class is a configuration with an energy and an intrinsic entropy of the
+    atom's descriptor, weighted by exp(-(E - T S) / kB T). TRAJ's frames are
+    labelled at their own temperature, or at one inferred from their atoms
+    (--infer-temperature). Where TRAJ carries the label array too, the
+    agreement with it is printed (it is read only after the prediction).
+    """
+    from quests.cli._options import _parse_species
+    from quests.zenn import ZENNClassifier, zenn_classify
+
+    if bool(training) == bool(model_path):
+        raise InvalidInputError("give --train FILE (to train) or --model MODEL.pt (exactly one)")
+    if model_path and (label_key or temperature_key or source_key or source_temperature
+                       or save_model):
+        raise InvalidInputError("--model carries its own label, temperature and source keys: "
+                                "--label, --temperature-key, --source-key, "
+                                "--source-temperature and --save-model go with --train")
+    try:
+        widths = tuple(int(h) for h in hidden.split(","))
+    except ValueError:
+        raise InvalidInputError("--hidden takes comma-separated layer widths") from None
+    model = ZENNClassifier.load(model_path) if model_path else None
+    frames, names = _named_frames(trajectories, index, fmt)
+    train, train_names = _named_frames(training, index, fmt) if training else (None, None)
+    result = zenn_classify(
+        frames, training=train, model=model, label_key=label_key,
+        temperature_key=temperature_key, source_key=source_key,
+        source_temperatures=_source_temperatures(source_temperature),
+        infer_temperature=infer_temperature, k=k, cutoff=cutoff,
+        species=_parse_species(species),
+        classifier={"hidden": widths, "max_iter": epochs, "random_state": seed},
+        names=names, training_names=train_names, n_jobs=n_jobs, verbose=not quiet)
+    click.echo(result.summary())
+    if save_model:
+        result.model.save(save_model, overwrite)
+    _write_result(output, {"inputs": {"trajectories": list(trajectories),
+                                      "train": list(training), "model": model_path},
+                           "parameters": {"hidden": list(widths), "epochs": epochs,
+                                          "seed": seed, **result.model.metadata_},
+                           **result.to_dict()}, result.rows(), overwrite)
+    if output and output.lower().endswith(".xyz"):
+        from quests.io import atomic_output, write_frame
+
+        with atomic_output(output, overwrite) as handle:
+            for i, atoms in enumerate(frames):
+                p = result.probabilities[i]
+                write_frame(handle, atoms,
+                            info={"zenn_temperature_K": float(result.temperatures[i]),
+                                  "zenn_temperature": result.temperature_origin[i]},
+                            arrays={"zenn_label": result.labels[i],
+                                    "zenn_probability": p.max(axis=1)})
+    _report_written([save_model, output], quiet)

@@ -25,6 +25,7 @@ S_c(x), weighted by temperature as in zentropy (``quests/zenn/_classifier.py``).
 torch is imported only when a model is built or loaded.
 """
 
+from quests.zenn._atoms import AtomClassification, atom_labels, zenn_classify
 from quests.zenn._classifier import ZENNClassifier
 from quests.zenn._model import ZENN
 from quests.zenn._qha import (
@@ -61,7 +62,8 @@ from quests.zenn._zentropy import (
     zentropy_from_dft,
 )
 
-__all__ = ["ZENN", "ZENNClassifier", "BM4", "EXPANSION_TOLERANCE", "MAX_GRID_POINTS",
+__all__ = ["ZENN", "ZENNClassifier", "AtomClassification", "atom_labels", "zenn_classify",
+           "BM4", "EXPANSION_TOLERANCE", "MAX_GRID_POINTS",
            "EnergyVolume",
            "IsobaricProperties", "PhaseDiagram", "Zentropy", "ZentropyReport",
            "distribution_grid", "read_training_data", "temperature_grid", "zenn_report",

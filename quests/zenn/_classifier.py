@@ -726,7 +726,8 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         return spec
 
     def save(self, path, overwrite=False, metadata=None):
-        """Write settings, classes, weights and ``metadata`` (a JSON-able dict) atomically.
+        """Write settings, classes, weights and ``metadata`` (a JSON-able dict; default the
+        model's ``metadata_``, if any) atomically.
 
         One torch file, read back by ``load`` with ``weights_only=True``; a
         SHA-256 digest of its content refuses damaged files (as ``ZENN.save``).
@@ -736,7 +737,7 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         torch = _torch()
         spec = self._payload_spec()
-        spec["metadata"] = metadata or {}
+        spec["metadata"] = metadata if metadata is not None else getattr(self, "metadata_", {})
         text = json.dumps(spec)
         state = {k: v.cpu() for k, v in self.module_.state_dict().items()}
         history = [float(h) for h in self.history_]
