@@ -25,10 +25,12 @@ Cases:
   liquid at 1500 K of the same set (24 frames) and the heating run ``cu_melting`` between
   1400 and 1700 K (18 frames; it melts at 1640 K). Error rate (1 - accuracy) per group:
   ZENNClassifier with the frames' thermostat temperature, the same at the training
-  temperature 1300 K (what the temperature adds) and with one temperature per frame inferred
-  from its atoms; MLPClassifier and LogisticRegression on descriptors plus T (standardised);
-  PhaseClassifier (kernel density of each class's training atoms, no training), with and
-  without its first-shell averaging. Descriptors k = 32, rc = 5 Å.
+  temperature 1300 K (what the temperature adds), with one temperature per frame inferred
+  from its atoms, and with linear E_c(x), S_c(x) (hidden=()); the temperatures it infers
+  for the heating run's frames at 1100-1300 K (inside the training range, not trained on)
+  against their thermostat's; MLPClassifier and LogisticRegression on descriptors plus T
+  (standardised); PhaseClassifier (kernel density of each class's training atoms, no
+  training), with and without its first-shell averaging. Descriptors k = 32, rc = 5 Å.
 
 Usage: python scripts/benchmark_zenn.py [--cases bifurcation,plain,fe3pt] [--epochs N]
                                         [--lbfgs N] [--convexity W] [--seed S]
@@ -202,7 +204,7 @@ def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
 
     x, y, t = data(train)
     tests = {name: (frames, *data(frames)) for name, frames in groups.items()}
-    results, inferred_t = {}, {}
+    results, inferred_t, inside_t = {}, {}, []
 
     def record(name, seconds, predict):
         errors = [float(np.mean(predict(frames, xt, tt) != yt))
@@ -226,6 +228,17 @@ def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
             return zenn.predict(xt, temperature=temps)
 
         record("ZENN, T inferred per frame", seconds, inferred)
+        # temperatures inferred inside the training range, on frames not trained on
+        inside = [a for a in heating if 1100 <= a.info["target_K"] <= 1300]
+        xi = compute_descriptors(inside, k, cutoff)
+        sizes = [len(a) for a in inside]
+        ti = zenn.infer_temperature(xi, sources=np.repeat(np.arange(len(inside)), sizes))
+        first = np.r_[0, np.cumsum([len(a) for a in inside])[:-1]]
+        inside_t.append(ti[first] - np.array([a.info["target_K"] for a in inside]))
+        start = time.perf_counter()
+        linear = ZENNClassifier(hidden=(), random_state=seed).fit(x, y, temperature=t)
+        record("ZENN, linear E_c and S_c (hidden=())", time.perf_counter() - start,
+               lambda f, xt, tt: linear.predict(xt, temperature=tt))
         for name, model in (("MLPClassifier(x, T)",
                              MLPClassifier((32, 32), max_iter=500, random_state=seed)),
                             ("LogisticRegression(x, T)", LogisticRegression(max_iter=2000))):
@@ -250,7 +263,7 @@ def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
 
         record(f"PhaseClassifier{'' if average else ', no shell averaging'}",
                time.perf_counter() - start, by_density)
-    return results, list(groups), inferred_t
+    return results, list(groups), inferred_t, inside_t
 
 
 def _span(t, mask):
@@ -293,7 +306,7 @@ def main():
                 print(f"  {name:24s} held out {held}  trained {seen}  fit "
                       f"{rows[:, 2].mean():.1f} s", flush=True)
         elif case == "classify_atoms":
-            results, groups, inferred = classify_atoms()
+            results, groups, inferred, inside = classify_atoms()
             print("classify_atoms: error rate (1 - accuracy) per group: "
                   + ", ".join(groups) + ", all; mean over seeds (max - min)", flush=True)
             for name, rows in results.items():
@@ -304,6 +317,11 @@ def main():
             print("  temperatures inferred per frame (seed 0; min-max per group): "
                   + "; ".join(f"{v.min():.0f}-{v.max():.0f} K" for v in inferred[0]),
                   flush=True)
+            inside = np.concatenate(inside)
+            print(f"  inferred - thermostat T on the {inside.size // 3} heating-run frames at "
+                  f"1100-1300 K (3 seeds): mean {inside.mean():.0f} K, rms "
+                  f"{np.sqrt(np.mean(inside ** 2)):.0f} K, range {inside.min():.0f} to "
+                  f"{inside.max():.0f} K", flush=True)
         else:
             raise SystemExit(f"unknown case {case!r}")
         print(f"peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
