@@ -31,6 +31,15 @@ Cases:
   against their thermostat's; MLPClassifier and LogisticRegression on descriptors plus T
   (standardised); PhaseClassifier (kernel density of each class's training atoms, no
   training), with and without its first-shell averaging. Descriptors k = 32, rc = 5 Å.
+  Also the mean error of each frame's fcc fraction.
+- ``classify_thermal`` (issue 19): the heating run ``cu_melting`` itself, trained on its
+  frames at <= 1300 K (37 frames) and judged at 1400-1700 K, with the CNA of the frames
+  as they are (``cna``, not minimised): thermal disorder turns fcc atoms 'other' ever more
+  often as T rises (98 % fcc at 716 K, 27 % at 1300 K, 4-14 % at 1400-1600 K), a class
+  weight that follows temperature. Groups: the crystal at 1400-1640 K and the melt at
+  1640-1700 K; the same models. Both atom cases also print the reference every
+  classifier must beat: each atom in the most frequent class of the training frames at
+  their highest temperature.
 
 Usage: python scripts/benchmark_zenn.py [--cases bifurcation,plain,fe3pt] [--epochs N]
                                         [--lbfgs N] [--convexity W] [--seed S]
@@ -164,16 +173,18 @@ def classify_synthetic(seeds=(0, 1, 2), n=3000):
     return {name: np.array(rows) for name, rows in results.items()}
 
 
-def _phase_codes(frames):
-    """Per-atom class of the minimised frame's CNA: 'fcc' (1), 'hcp' (2), 'other'."""
+def _phase_codes(frames, array="cna_min"):
+    """Per-atom class from a CNA array: 'fcc' (1), 'hcp' (2), 'other'."""
     for atoms in frames:
-        cna = atoms.arrays["cna_min"]
+        cna = atoms.arrays[array]
         atoms.arrays["phase"] = np.where(cna == 1, "fcc", np.where(cna == 2, "hcp", "other"))
     return frames
 
 
-def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
-    """Error rate per test group and seconds, per model (rows: seeds)."""
+def classify_atoms(task="minimised", seeds=(0, 1, 2), k=32, cutoff=5.0):
+    """Error rate per test group, the error of each frame's fcc fraction, seconds, per
+    model (rows: seeds). task: 'minimised' (CNA of the minimised frames, coexistence
+    set) or 'thermal' (CNA of the frames themselves, heating run)."""
     import ase.io
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
@@ -186,16 +197,24 @@ def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
     from quests.zenn import ZENNClassifier, atom_labels
 
     files = trajectory_files()
-    coexist = _phase_codes(ase.io.read(files["cu_coexist_phases"], ":"))
-    heating = _phase_codes(ase.io.read(files["cu_melting"], ":"))
-    train = [a for a in coexist if a.info["target_K"] <= 1300]
-    groups = {
-        "solid 1400-1500 K": [a for a in coexist if a.info["target_K"] > 1300
-                              and a.info["phase"] == "solid"],
-        "liquid 1500 K": [a for a in coexist if a.info["target_K"] > 1300
-                          and a.info["phase"] == "liquid"],
-        "heating 1400-1700 K": [a for a in heating if 1400 <= a.info["target_K"] <= 1700],
-    }
+    array = "cna_min" if task == "minimised" else "cna"
+    coexist = _phase_codes(ase.io.read(files["cu_coexist_phases"], ":"), array)
+    heating = _phase_codes(ase.io.read(files["cu_melting"], ":"), array)
+    if task == "minimised":
+        train = [a for a in coexist if a.info["target_K"] <= 1300]
+        groups = {
+            "solid 1400-1500 K": [a for a in coexist if a.info["target_K"] > 1300
+                                  and a.info["phase"] == "solid"],
+            "liquid 1500 K": [a for a in coexist if a.info["target_K"] > 1300
+                              and a.info["phase"] == "liquid"],
+            "heating 1400-1700 K": [a for a in heating if 1400 <= a.info["target_K"] <= 1700],
+        }
+    else:
+        train = [a for a in heating if a.info["target_K"] <= 1300]
+        groups = {
+            "crystal 1400-1640 K": [a for a in heating if 1400 <= a.info["target_K"] < 1640],
+            "melt 1640-1700 K": [a for a in heating if 1640 <= a.info["target_K"] <= 1700],
+        }
 
     def data(frames):
         x = compute_descriptors(frames, k, cutoff)
@@ -207,12 +226,24 @@ def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
     results, inferred_t, inside_t = {}, {}, []
 
     def record(name, seconds, predict):
-        errors = [float(np.mean(predict(frames, xt, tt) != yt))
-                  for frames, xt, yt, tt in tests.values()]
+        errors, fractions = [], []
+        for frames, xt, yt, tt in tests.values():
+            labels = predict(frames, xt, tt)
+            errors.append(float(np.mean(labels != yt)))
+            cuts = np.cumsum([len(a) for a in frames])[:-1]
+            fractions += [abs(np.mean(a == "fcc") - np.mean(b == "fcc"))
+                          for a, b in zip(np.split(labels, cuts), np.split(yt, cuts))]
         n = [yt.size for _, _, yt, _ in tests.values()]
         results.setdefault(name, []).append((*errors, float(np.dot(errors, n) / sum(n)),
-                                             seconds))
+                                             float(np.mean(fractions)), seconds))
 
+    # the reference any classifier must beat: every atom in the training set's most
+    # frequent class at its highest temperature
+    hottest = t == t.max()
+    common = np.unique(y[hottest], return_counts=True)
+    common = common[0][common[1].argmax()]
+    record(f"every atom {str(common)!r} (reference)", 0.0,
+           lambda f, xt, tt: np.full(len(xt), common))
     for seed in seeds:
         start = time.perf_counter()
         zenn = ZENNClassifier(random_state=seed).fit(x, y, temperature=t)
@@ -229,12 +260,13 @@ def classify_atoms(seeds=(0, 1, 2), k=32, cutoff=5.0):
 
         record("ZENN, T inferred per frame", seconds, inferred)
         # temperatures inferred inside the training range, on frames not trained on
-        inside = [a for a in heating if 1100 <= a.info["target_K"] <= 1300]
-        xi = compute_descriptors(inside, k, cutoff)
-        sizes = [len(a) for a in inside]
-        ti = zenn.infer_temperature(xi, sources=np.repeat(np.arange(len(inside)), sizes))
-        first = np.r_[0, np.cumsum([len(a) for a in inside])[:-1]]
-        inside_t.append(ti[first] - np.array([a.info["target_K"] for a in inside]))
+        if task == "minimised":
+            inside = [a for a in heating if 1100 <= a.info["target_K"] <= 1300]
+            sizes = [len(a) for a in inside]
+            ti = zenn.infer_temperature(compute_descriptors(inside, k, cutoff),
+                                        sources=np.repeat(np.arange(len(inside)), sizes))
+            first = np.r_[0, np.cumsum(sizes)[:-1]]
+            inside_t.append(ti[first] - np.array([a.info["target_K"] for a in inside]))
         start = time.perf_counter()
         linear = ZENNClassifier(hidden=(), random_state=seed).fit(x, y, temperature=t)
         record("ZENN, linear E_c and S_c (hidden=())", time.perf_counter() - start,
@@ -305,23 +337,26 @@ def main():
                               for i in (0, 1))
                 print(f"  {name:24s} held out {held}  trained {seen}  fit "
                       f"{rows[:, 2].mean():.1f} s", flush=True)
-        elif case == "classify_atoms":
-            results, groups, inferred, inside = classify_atoms()
-            print("classify_atoms: error rate (1 - accuracy) per group: "
-                  + ", ".join(groups) + ", all; mean over seeds (max - min)", flush=True)
+        elif case in ("classify_atoms", "classify_thermal"):
+            results, groups, inferred, inside = classify_atoms(
+                "minimised" if case == "classify_atoms" else "thermal")
+            print(f"{case}: error rate (1 - accuracy) per group: " + ", ".join(groups)
+                  + ", all; mean |error| of a frame's fcc fraction; mean over seeds "
+                  "(max - min)", flush=True)
             for name, rows in results.items():
                 rows = np.array(rows)
                 cells = "  ".join(f"{rows[:, i].mean():.4f} ({np.ptp(rows[:, i]):.4f})"
-                                  for i in range(len(groups) + 1))
+                                  for i in range(len(groups) + 2))
                 print(f"  {name:38s} {cells}  fit {rows[:, -1].mean():.1f} s", flush=True)
             print("  temperatures inferred per frame (seed 0; min-max per group): "
                   + "; ".join(f"{v.min():.0f}-{v.max():.0f} K" for v in inferred[0]),
                   flush=True)
-            inside = np.concatenate(inside)
-            print(f"  inferred - thermostat T on the {inside.size // 3} heating-run frames at "
-                  f"1100-1300 K (3 seeds): mean {inside.mean():.0f} K, rms "
-                  f"{np.sqrt(np.mean(inside ** 2)):.0f} K, range {inside.min():.0f} to "
-                  f"{inside.max():.0f} K", flush=True)
+            if inside:
+                inside = np.concatenate(inside)
+                print(f"  inferred - thermostat T on the {inside.size // 3} heating-run frames "
+                      f"at 1100-1300 K (3 seeds): mean {inside.mean():.0f} K, rms "
+                      f"{np.sqrt(np.mean(inside ** 2)):.0f} K, range {inside.min():.0f} to "
+                      f"{inside.max():.0f} K", flush=True)
         else:
             raise SystemExit(f"unknown case {case!r}")
         print(f"peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",

@@ -216,6 +216,11 @@ def test_a_free_energy_model_file_is_not_a_classifier(tmp_path):
     (lambda c, x, y, t: c.set_params(max_iter=0).fit(x, y, temperature=t), "at least one"),
     (lambda c, x, y, t: c.set_params(multiplicities=[1.0]).fit(x, y, temperature=t),
      "multiplicities"),
+    (lambda c, x, y, t: c.set_params(device="abacus").fit(x, y, temperature=t), "device"),
+    (lambda c, x, y, t: c.set_params(device="meta").fit(x, y, temperature=t), "not available"),
+    (lambda c, x, y, t: c.set_params(learning_rate=float("nan")).fit(x, y, temperature=t),
+     "learning_rate"),
+    (lambda c, x, y, t: c.fit(x, np.linspace(0, 1, len(y)), temperature=t), "continuous"),
 ])
 def test_bad_input_at_fit(call, match):
     x, y, t = _three_class_data(n=60)
@@ -415,3 +420,14 @@ def test_cli_model_refuses_training_options_and_traj_without_temperature(cu_fram
     ase.io.write(tmp_path / "bare.xyz", frames)
     _bad(_cli(["zenn", "classify", tmp_path / "bare.xyz", "--model", model, "-q"]),
          "infer it from the atoms")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_gives_the_cpu_probabilities(fitted, tmp_path):
+    clf, (x, y, t) = fitted
+    clf.save(tmp_path / "m.pt")
+    on_gpu = ZENNClassifier.load(tmp_path / "m.pt", device="cuda")
+    np.testing.assert_allclose(on_gpu.predict_proba(x, temperature=t),
+                               clf.predict_proba(x, temperature=t), atol=1e-12)
+    trained = ZENNClassifier(hidden=(8,), max_iter=20, random_state=0, device="cuda")
+    assert trained.fit(x, y, temperature=t).predict_proba(x, temperature=t).shape == (len(y), 3)

@@ -146,9 +146,11 @@ class AtomClassification:
 
 def _fit(frames, names, label_key, temperature_key, source_key, source_temperatures, k, cutoff,
          species, classifier, n_jobs, verbose):
-    from quests.descriptor import compute_descriptors
+    from quests.descriptor import compute_descriptors, resolve_species
     from quests.zenn._classifier import ZENNClassifier
 
+    # 'all' made concrete now: the frames to classify must get the same descriptor blocks
+    species = resolve_species(species, frames)
     if (temperature_key is None) == (source_key is None):
         raise InvalidInputError("give a temperature key or a source key (exactly one) for "
                                 "the training frames")

@@ -269,6 +269,16 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
             if not isinstance(getattr(self, name), numbers.Integral):
                 raise InvalidInputError(f"{name} must be an int")
         _check_budget(self.max_iter, self.lbfgs_steps)
+        if self.device is not None:
+            torch = _torch()
+            try:
+                kind = torch.device(self.device).type
+            except (RuntimeError, TypeError):
+                raise InvalidInputError(f"device must be a torch device like 'cpu' or "
+                                        f"'cuda'; got {self.device!r}") from None
+            if kind not in ("cpu", "cuda") or (kind == "cuda" and not torch.cuda.is_available()):
+                raise InvalidInputError(f"device {self.device!r} is not available here (use "
+                                        "'cpu', or 'cuda' on a machine with a CUDA GPU)")
         return [int(h) for h in hidden]
 
     def _validate_x(self, X, reset, y=None):
@@ -331,8 +341,9 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
     def _setup(self, X, n_classes, temperature, sources, source_temperatures):
         torch = _torch()
         hidden = self._check_params()
-        rng = np.random.RandomState(self.random_state) if not isinstance(
-            self.random_state, np.random.RandomState) else self.random_state
+        from sklearn.utils import check_random_state
+
+        rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         g = self.multiplicities
         g = [1.0] * n_classes if g is None else [float(m) for m in g]
@@ -770,6 +781,7 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
                                     "written with them")
         model = cls(**{**spec["params"], "hidden": tuple(spec["params"]["hidden"])},
                     device=device)
+        model._check_params()  # a device this machine lacks is refused by name
         model.spec_, model.seed_ = spec, payload["seed"]
         target = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model.module_ = _build(torch, spec).double()
