@@ -3,10 +3,12 @@
 They follow DESIGN.md literally (explicit periodic images, the full k x k
 matrix, sort each row, drop column 0, average, reverse) and share no code
 with the package beyond the tie tolerance, which is part of the definition.
+Also one helper that damages a saved model the way a bad disk would.
 """
 
 import functools
 import itertools
+from pathlib import Path
 
 import numpy as np
 
@@ -217,3 +219,24 @@ def brute_force_coverage(X, counts, size, h, threshold=0.0, probes=None):
                 [own[s] if s not in order else -np.inf for s in range(len(counts))]))
         order.append(pick)
     return order, picked
+
+
+def damage_torch_weights(path, out):
+    """Copy the torch file ``path`` to ``out`` with 8 bytes inverted inside its largest
+    weight tensor, leaving the zip structure intact: torch reads the archive without
+    checking its CRCs, so only a digest written with the weights can see it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        entry = max((i for i in archive.infolist() if "/data/" in i.filename),
+                    key=lambda i: i.file_size)
+    raw = bytearray(Path(path).read_bytes())
+    # the data follow the local header: 30 bytes, then its own name and extra field
+    # lengths (little-endian at 26 and 28; torch pads the local extra field to align)
+    name_length, extra_length = (int.from_bytes(raw[entry.header_offset + o:
+                                                    entry.header_offset + o + 2], "little")
+                                 for o in (26, 28))
+    start = entry.header_offset + 30 + name_length + extra_length + entry.file_size // 2
+    raw[start:start + 8] = bytes(255 - b for b in raw[start:start + 8])
+    Path(out).write_bytes(bytes(raw))
+    return out

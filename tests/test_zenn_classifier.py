@@ -2,12 +2,12 @@
 temperatures, persistence, the scikit-learn contract and bad input."""
 
 import pickle
-import zipfile
 
 import numpy as np
 import pytest
 
 from quests import InvalidInputError, OutputError, QuestsWarning
+from reference import damage_torch_weights
 
 torch = pytest.importorskip("torch")
 
@@ -163,18 +163,8 @@ def test_save_load_and_pickle_round_trip(fitted, tmp_path):
     with pytest.raises(OutputError, match="exists"):
         clf.save(path)
     # flipped bytes inside the largest weight tensor are refused (torch does not check the
-    # zip CRCs): the data follow a 30-byte local header, its name and its extra field
-    with zipfile.ZipFile(path) as archive:
-        entry = max((i for i in archive.infolist() if "/data/" in i.filename),
-                    key=lambda i: i.file_size)
-    raw = bytearray(path.read_bytes())
-    name_length, extra_length = (int.from_bytes(raw[entry.header_offset + o:
-                                                    entry.header_offset + o + 2], "little")
-                                 for o in (26, 28))
-    start = entry.header_offset + 30 + name_length + extra_length + entry.file_size // 2
-    raw[start:start + 8] = bytes(255 - b for b in raw[start:start + 8])
-    damaged = tmp_path / "damaged.pt"
-    damaged.write_bytes(bytes(raw))
+    # zip CRCs)
+    damaged = damage_torch_weights(path, tmp_path / "damaged.pt")
     with pytest.raises(InvalidInputError, match="damaged"):
         ZENNClassifier.load(damaged)
     garbage = tmp_path / "garbage.pt"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from quests import InvalidInputError
+from reference import damage_torch_weights
 
 torch = pytest.importorskip("torch")
 
@@ -118,22 +119,7 @@ def test_seeded_training_is_reproducible_and_saves(fitted, tmp_path):
         ZENN.load(bad)
     # bytes overwritten inside a weight tensor: torch reads the archive without checking
     # its CRCs, so only the digest written by save() sees it (issue 15)
-    import zipfile
-
-    with zipfile.ZipFile(path) as archive:
-        entry = max((i for i in archive.infolist() if "/data/" in i.filename),
-                    key=lambda i: i.file_size)
-    raw = bytearray(path.read_bytes())
-    # the data follow the local header: 30 bytes, then its own name and extra field
-    # lengths (little-endian at 26 and 28; torch pads the local extra field to align)
-    name_length, extra_length = (int.from_bytes(raw[entry.header_offset + o:
-                                                    entry.header_offset + o + 2], "little")
-                                 for o in (26, 28))
-    start = entry.header_offset + 30 + name_length + extra_length
-    start += entry.file_size // 2
-    raw[start:start + 8] = bytes(255 - b for b in raw[start:start + 8])
-    damaged = tmp_path / "damaged.pt"
-    damaged.write_bytes(bytes(raw))
+    damaged = damage_torch_weights(path, tmp_path / "damaged.pt")
     with pytest.raises(InvalidInputError, match="damaged"):
         ZENN.load(damaged)
 
