@@ -421,3 +421,82 @@ def test_cuda_gives_the_cpu_probabilities(fitted, tmp_path):
                                clf.predict_proba(x, temperature=t), atol=1e-12)
     trained = ZENNClassifier(hidden=(8,), max_iter=20, random_state=0, device="cuda")
     assert trained.fit(x, y, temperature=t).predict_proba(x, temperature=t).shape == (len(y), 3)
+
+
+def test_the_inputs_likelihood_never_moves_the_classifier():
+    # the same seed with and without the inputs' term: the class terms, the learnt source
+    # temperature and the probabilities are the same, with Adam, L-BFGS and the L2 penalty
+    rng = np.random.default_rng(1)
+    temps = np.array([300.0, 600.0, 900.0])
+    x = rng.uniform(-1, 1, (300, 1))
+    sources = np.repeat([0, 1, 2], 100)
+    p = _two_class(x[:, 0], temps[sources])
+    y = (rng.random(300) < p).astype(int)
+    fits = [ZENNClassifier(hidden=(8,), alpha=1e-2, input_weight=w, random_state=0, max_iter=40,
+                           lbfgs_steps=20).fit(x, y, sources=sources,
+                                               source_temperatures={0: 300.0, 2: 900.0})
+            for w in (0.0, 1.0)]
+    assert fits[0].source_temperatures_ == fits[1].source_temperatures_
+    np.testing.assert_array_equal(fits[0].predict_proba(x, temperature=500.0),
+                                  fits[1].predict_proba(x, temperature=500.0))
+
+
+def test_a_refit_forgets_and_a_reload_keeps(fitted, tmp_path):
+    x, y, t = _three_class_data(n=90)
+    clf = ZENNClassifier(hidden=(4,), max_iter=5, random_state=0)
+    clf.fit(x, y, sources=np.repeat([0, 1, 2], 30), source_temperatures={0: 300.0, 1: 600.0})
+    clf.metadata_ = {"k": 12}
+    assert set(clf.source_temperatures_) == {0, 1, 2}
+    clf.fit(x, y, temperature=t)
+    assert not hasattr(clf, "source_temperatures_") and not hasattr(clf, "metadata_")
+    # integer-valued float labels stay integers, and a reload keeps n_iter_
+    clf.fit(x, y.astype(float), temperature=t)
+    assert clf.classes_.dtype.kind == "i"
+    clf.save(tmp_path / "m.pt")
+    back = ZENNClassifier.load(tmp_path / "m.pt")
+    assert back.n_iter_ == clf.n_iter_ == 5 and back.classes_.tolist() == [0, 1, 2]
+    # a model without temperatures takes none
+    plain = ZENNClassifier(hidden=(4,), max_iter=5, random_state=0).fit(x, y)
+    with pytest.raises(InvalidInputError, match="without temperatures"):
+        plain.predict(x, temperature=300.0)
+
+
+def test_a_classifier_file_is_not_a_free_energy_model(fitted, tmp_path):
+    from quests.zenn import ZENN
+
+    clf, _ = fitted
+    clf.save(tmp_path / "clf.pt")
+    with pytest.raises(InvalidInputError, match="holds a ZENNClassifier"):
+        ZENN.load(tmp_path / "clf.pt")
+    _bad(_cli(["zenn", "predict", tmp_path / "clf.pt"]), "holds a ZENNClassifier")
+
+
+@pytest.mark.parametrize("value, match", [("abc", "must be a number"),
+                                          (0.7, "must be an integer")])
+def test_classify_refuses_bad_sources_and_unseen_species(cu_frames, tmp_path, value, match):
+    import ase.io
+
+    from quests.zenn import zenn_classify
+
+    train = ase.io.read(cu_frames / "train.xyz", ":")
+    for atoms in train:
+        atoms.info["run"] = -1 if atoms.info["target_K"] == 1200.0 else 0
+    frames = ase.io.read(cu_frames / "traj.xyz", ":")
+    common = dict(training=train, label_key="cna_min", source_key="run",
+                  source_temperatures={-1: 1200.0, 0: 1300.0}, k=12,
+                  classifier={"hidden": (4,), "max_iter": 5, "random_state": 0})
+    # a source id of -1 is a source like any other
+    result = zenn_classify(frames, infer_temperature=True, **common)
+    assert result.temperature_origin == ["inferred", "inferred"]
+    for atoms in frames:
+        atoms.info["run"] = -1
+    assert zenn_classify(frames, model=result.model).temperatures.tolist() == [1200.0, 1200.0]
+    frames[1].info["run"] = value
+    with pytest.raises(InvalidInputError, match=match):
+        zenn_classify(frames, model=result.model)
+    silver = frames[0].copy()
+    silver.symbols[:3] = "Ag"
+    with pytest.raises(InvalidInputError, match=r"holds species \[47\]"):
+        zenn_classify([silver], model=result.model, infer_temperature=True)
+    with pytest.raises(InvalidInputError, match="go with a source key"):
+        zenn_classify(frames, **{**common, "source_key": None, "temperature_key": "target_K"})

@@ -353,8 +353,10 @@ def zenn_classify_command(trajectories, training, model_path, label_key, tempera
         result.model.save(save_model, overwrite)
     _write_result(output, {"inputs": {"trajectories": list(trajectories),
                                       "train": list(training), "model": model_path},
-                           "parameters": {"hidden": list(widths), "epochs": epochs,
-                                          "seed": seed, **result.model.metadata_},
+                           "parameters": {"hidden": list(result.model.spec_["hidden"]),
+                                          "epochs": result.model.max_iter,
+                                          "seed": result.model.random_state,
+                                          **result.model.metadata_},
                            **result.to_dict()}, result.rows(), overwrite)
     if output and output.lower().endswith(".xyz"):
         from quests.io import atomic_output, write_frame

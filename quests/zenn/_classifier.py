@@ -252,9 +252,11 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         hidden = self.hidden
         if isinstance(hidden, numbers.Integral):
             hidden = (hidden,)
-        if not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden):
+        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1
+                   for h in hidden):
             raise InvalidInputError(f"hidden must be a tuple of layer widths >= 1; got {hidden!r}")
-        if not (isinstance(self.kb, numbers.Real) and math.isfinite(self.kb) and self.kb > 0):
+        if not (isinstance(self.kb, numbers.Real) and not isinstance(self.kb, bool)
+                and math.isfinite(self.kb) and self.kb > 0):
             raise InvalidInputError(f"kb must be a finite number > 0; got {self.kb!r}")
         if self.activation not in ("tanh", "silu"):
             raise InvalidInputError("activation must be 'tanh' or 'silu'")
@@ -300,7 +302,11 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _check_temperature(temperature, n, name="temperature"):
-        t = np.asarray(temperature, dtype=float)
+        try:
+            t = np.asarray(temperature, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"{name} must be numbers (K); got {temperature!r:.60}") \
+                from None
         if t.ndim == 0:
             t = np.full(n, float(t))
         if t.shape != (n,):
@@ -345,10 +351,17 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        # a refit forgets what an earlier fit learnt or was told
+        for name in ("source_temperatures_", "metadata_"):
+            self.__dict__.pop(name, None)
         g = self.multiplicities
-        g = [1.0] * n_classes if g is None else [float(m) for m in g]
+        try:
+            g = [1.0] * n_classes if g is None else [float(m) for m in g]
+        except (TypeError, ValueError):
+            g = []
         if len(g) != n_classes or not all(math.isfinite(m) and m > 0 for m in g):
-            raise InvalidInputError(f"give {n_classes} multiplicities > 0, one per class")
+            raise InvalidInputError(f"give {n_classes} multiplicities > 0, one per class; got "
+                                    f"{self.multiplicities!r}")
         spec = {"n_features": int(X.shape[1]), "n_classes": int(n_classes), "hidden": hidden,
                 "entropy": bool(self.entropy), "activation": self.activation,
                 "kb": float(self.kb), "multiplicities": g,
@@ -407,7 +420,13 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = spec["n_features"]
 
     def _train(self, torch, device, X, sample_t, sample_source, nll_fn):
-        """Adam, then L-BFGS, on nll_fn(logits) + input likelihood + L2."""
+        """Adam, then L-BFGS, on two losses of disjoint parameters: nll_fn(logits) + L2 for
+        the classes (and source temperatures), the inputs' likelihood + L2 for A(x), B(x).
+
+        The inputs' term sees the class terms and temperatures detached, Adam steps each
+        parameter on its own, and L-BFGS runs on each loss separately (a shared line
+        search would couple them): the classifier is what it would be without it.
+        """
         from quests._progress import progress_bar
 
         module = self.module_
@@ -416,12 +435,21 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
             index = torch.tensor(np.searchsorted(self.spec_["sources"], sample_source),
                                  device=device)
         t_given = None if sample_t is None else torch.tensor(sample_t, device=device)
-        weights = [p for name, p in module.named_parameters()
-                   if p.requires_grad and name.endswith("weight")]
-        n_weights = sum(p.numel() for p in weights) or 1
+        common = set() if module.common is None else {id(p) for p in module.common.parameters()}
+        groups = {"classes": [p for p in module.parameters()
+                              if p.requires_grad and id(p) not in common],
+                  "inputs": [p for p in module.parameters() if id(p) in common]}
         generator = torch.Generator().manual_seed(self.seed_)
         n_ref = min(X.shape[0], INPUT_SAMPLE)
         with_inputs = self.spec_["input_model"]
+
+        def penalty(group):
+            """alpha x the mean square of the group's weight matrices (not biases)."""
+            weights = [p for p in groups[group] if p.dim() == 2]
+            n = sum(p.numel() for p in weights)
+            if not (self.alpha and n):
+                return 0.0
+            return self.alpha * sum(p.pow(2).sum() for p in weights) / n
 
         def temperatures():
             if t_given is not None:
@@ -431,23 +459,24 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
             return torch.full((X.shape[0],), self.spec_["t_ref"], dtype=torch.float64,
                               device=device)
 
-        def loss_fn(batch):
+        def class_loss():
             energies, entropies = module.terms(xt)
-            t = temperatures()
-            loss = nll_fn(module.logits(energies, entropies, t[:, None]))
-            if with_inputs:
-                loss = loss + self.input_weight * _input_nll(
-                    module, xt, energies, entropies, t, *batch)
-            if self.alpha and weights:
-                loss = loss + self.alpha * sum(p.pow(2).sum() for p in weights) / n_weights
-            return loss
+            return nll_fn(module.logits(energies, entropies, temperatures()[:, None])) \
+                + penalty("classes")
+
+        def input_loss(batch):
+            with torch.no_grad():
+                energies, entropies = module.terms(xt)
+                t = temperatures()
+            return self.input_weight * _input_nll(module, xt, energies, entropies, t, *batch) \
+                + penalty("inputs")
 
         def draw():
             """Fresh seeded samples: inputs whose likelihood counts, and inputs normalising it."""
             return tuple(torch.randperm(X.shape[0], generator=generator)[:n_ref].to(device)
                          for _ in range(2))
 
-        params = [p for p in module.parameters() if p.requires_grad]
+        params = groups["classes"] + (groups["inputs"] if with_inputs else [])
         optimizer = torch.optim.Adam(params, lr=self.learning_rate)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, max(self.max_iter, 1), eta_min=self.learning_rate / 100)
@@ -456,7 +485,7 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
                           self.verbose, unit="epoch") as bar:
             for _ in range(self.max_iter):
                 optimizer.zero_grad()
-                loss = loss_fn(draw())
+                loss = class_loss() + (input_loss(draw()) if with_inputs else 0.0)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
@@ -464,20 +493,29 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
                 bar.update()
             if self.lbfgs_steps:
                 batch = draw()  # L-BFGS needs one fixed loss
-                lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=20, history_size=50,
-                                          tolerance_grad=1e-12, tolerance_change=1e-14,
-                                          line_search_fn="strong_wolfe")
-
-                def closure():
-                    lbfgs.zero_grad()
-                    value = loss_fn(batch)
-                    value.backward()
-                    return value
-
+                parts = [("classes", class_loss)]
+                if with_inputs:
+                    parts.append(("inputs", lambda: input_loss(batch)))
+                lbfgs = {name: torch.optim.LBFGS(groups[name], lr=1.0, max_iter=20,
+                                                 history_size=50, tolerance_grad=1e-12,
+                                                 tolerance_change=1e-14,
+                                                 line_search_fn="strong_wolfe")
+                         for name, _ in parts}
                 remaining = self.lbfgs_steps
                 while remaining > 0:
-                    lbfgs.param_groups[0]["max_iter"] = min(20, remaining)
-                    self.history_.append(lbfgs.step(closure).item())
+                    total = 0.0
+                    for name, fn in parts:
+                        optimizer_ = lbfgs[name]
+
+                        def closure(optimizer_=optimizer_, fn=fn):
+                            optimizer_.zero_grad()
+                            value = fn()
+                            value.backward()
+                            return value
+
+                        optimizer_.param_groups[0]["max_iter"] = min(20, remaining)
+                        total += optimizer_.step(closure).item()
+                    self.history_.append(total)
                     bar.update(min(20, remaining))
                     remaining -= 20
         self.n_iter_ = self.max_iter + self.lbfgs_steps
@@ -489,6 +527,9 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
                 values = module.source_temperatures().cpu().numpy()
             self.source_temperatures_ = {int(s): float(v)
                                          for s, v in zip(self.spec_["sources"], values)}
+            # inference searches around every source's temperature, learnt ones included
+            self.spec_["t_range"] = [float(values.min()), float(values.max())]
+            self._set_fitted_attributes()
         return self
 
     def fit(self, X, y, temperature=None, sources=None, source_temperatures=None):
@@ -499,7 +540,7 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         temperature : (n_samples,) or one number, K (or the units of 1/kb);
         sources : (n_samples,) integers, instead of temperature: one learnt
         temperature per source; source_temperatures : dict source -> known T
-        (at least one). Returns self.
+        (at least two, different). Returns self.
         """
         from sklearn.utils.multiclass import check_classification_targets
 
@@ -511,6 +552,8 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
             check_classification_targets(y)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from None
+        if y.dtype.kind == "f" and np.all(y == np.round(y)):
+            y = y.astype(np.int64)  # labels read as floats (extxyz, CSV): keep them integers
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise InvalidInputError(f"the labels hold one class only ({self.classes_[0]!r}): a "
@@ -532,7 +575,10 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         label (rows are normalised); ``classes_`` is 0..n_classes-1. Returns self.
         """
         X = self._validate_x(X, reset=True)
-        p = np.asarray(probabilities, dtype=float)
+        try:
+            p = np.asarray(probabilities, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidInputError("probabilities must be numbers") from None
         if p.ndim != 2 or p.shape[0] != X.shape[0] or p.shape[1] < 2:
             raise InvalidInputError(f"probabilities must have shape ({X.shape[0]}, n_classes >= "
                                     f"2); got {p.shape}")
@@ -654,6 +700,9 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         if temperature is not None and sources is not None:
             raise InvalidInputError("give temperature or sources, not both")
+        if self.temperature_mode_ == "none" and temperature is not None:
+            raise InvalidInputError("this model was trained without temperatures: its energies "
+                                    "are in units of one unknown kB T, so it takes none")
         if temperature is not None:
             return self._check_temperature(temperature, n)
         if self.temperature_mode_ == "none":
@@ -732,6 +781,7 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidInputError("only models with integer or string class labels can be "
                                     "saved")
         spec["classes"] = classes
+        spec["n_iter"] = int(self.n_iter_)
         spec["source_temperatures"] = {str(k): v for k, v in
                                        getattr(self, "source_temperatures_", {}).items()}
         return spec
@@ -773,14 +823,16 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
             spec = json.loads(payload["spec"])
             digest = _model_digest(payload["spec"], payload["seed"], payload["state"],
                                    payload["history"])
+            written = payload["sha256"]
+            params = {**spec["params"], "hidden": tuple(spec["params"]["hidden"])}
+            classes, n_iter = spec["classes"], spec["n_iter"]
         except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
             raise InvalidInputError(f"{path} is not a ZENN classifier file "
                                     f"({type(exc).__name__})") from None
-        if payload["sha256"] != digest:
+        if written != digest:
             raise InvalidInputError(f"{path} is damaged: its weights do not match the digest "
                                     "written with them")
-        model = cls(**{**spec["params"], "hidden": tuple(spec["params"]["hidden"])},
-                    device=device)
+        model = cls(**params, device=device)
         model._check_params()  # a device this machine lacks is refused by name
         model.spec_, model.seed_ = spec, payload["seed"]
         target = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -788,8 +840,8 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         model.module_.load_state_dict(payload["state"])
         model.module_.to(target)
         model._set_fitted_attributes()
-        classes = spec["classes"]
         model.classes_ = np.array(classes)
+        model.n_iter_ = n_iter
         if spec["source_temperatures"]:
             model.source_temperatures_ = {int(k): float(v)
                                           for k, v in spec["source_temperatures"].items()}

@@ -541,12 +541,16 @@ class ZENN:
         check_readable(path)  # missing, a folder, unreadable or empty: ReadError, as for any file
         try:
             payload = torch.load(path, weights_only=True)
+            kind = payload.get("kind", "ZENN")
             spec = json.loads(payload["spec"])
             digest = _model_digest(payload["spec"], payload["seed"], payload["state"],
                                    payload["history"])
         except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
             raise InvalidInputError(f"{path} is not a ZENN model file ({type(exc).__name__})") \
                 from None
+        if kind != "ZENN":
+            raise InvalidInputError(f"{path} holds a {kind}, not a ZENN free-energy model (use "
+                                    "it with `quests zenn classify --model`)")
         if "sha256" not in payload:
             import warnings
 
