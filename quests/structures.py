@@ -14,6 +14,7 @@ import numpy as np
 from quests._errors import InvalidInputError, InvalidStructureError
 
 __all__ = ["Frame", "as_frame", "as_frames", "as_atoms", "augment_cells", "check_geometry",
+           "check_known_species",
            "info_values", "singular_cell_message", "SINGULAR_CELL_RATIO"]
 
 
@@ -321,6 +322,27 @@ def check_geometry(frame, label="structure"):
         if np.any((ordered[1:] == ordered[:-1]).all(axis=1)):
             raise InvalidStructureError(f"{label} has two atoms at the same position")
     return frame
+
+
+def check_known_species(numbers, known, label, whose):
+    """Refuse ``label``'s atoms (atomic ``numbers``) holding species not in ``known``.
+
+    ``whose`` names what holds the known ones ("the reference", "the training
+    frames"); an empty ``known`` (descriptor arrays: species unknown) accepts all.
+
+    Examples
+    --------
+    >>> check_known_species([29, 29], [29], "md.xyz frame 0", "the reference")
+    >>> check_known_species([29, 47], [29], "md.xyz frame 1", "the reference")
+    Traceback (most recent call last):
+    ...
+    quests._errors.InvalidInputError: md.xyz frame 1 holds species [47] that the reference does
+    not hold (species [29])
+    """
+    extra = sorted(set(np.unique(np.asarray(numbers)).tolist()) - set(known))
+    if known and extra:
+        raise InvalidInputError(f"{label} holds species {extra} that {whose} does not hold "
+                                f"(species {list(known)})")
 
 
 def info_values(structures, key, labels=None, what=""):

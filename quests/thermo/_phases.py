@@ -133,11 +133,10 @@ class PhaseClassifier:
 
     def check_species(self, structure, label="structure"):
         """Fail if ``structure`` holds a species that no reference phase holds."""
-        known = self.reference_species_
-        extra = sorted(set(np.unique(np.asarray(structure.numbers)).tolist()) - set(known))
-        if known and extra:
-            raise InvalidInputError(f"{label} holds species {extra} that no reference phase "
-                                    f"holds (references: {known})")
+        from quests.structures import check_known_species
+
+        check_known_species(structure.numbers, self.reference_species_, label,
+                            "any reference phase")
 
     def descriptors(self, structures):
         """Descriptors of structures with the references' settings."""

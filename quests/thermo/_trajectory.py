@@ -252,11 +252,10 @@ class TrajectoryEntropy(BatchedFrameAnalysis):
         from quests.kde import dataset_entropy, differential_entropy
 
         if self.known_species_ is not None:  # known by now (None for descriptor arrays)
-            extra = sorted(set(np.unique(item.frame.numbers).tolist())
-                           - set(self.known_species_))
-            if extra:
-                raise InvalidInputError(f"{item.label} holds species {extra} that the "
-                                        f"reference does not (species {self.known_species_})")
+            from quests.structures import check_known_species
+
+            check_known_species(item.frame.numbers, self.known_species_, item.label,
+                                "the reference")
         h, volume = item.extra
         stats = dataset_entropy(x, h, n_jobs=self.n_jobs)
         if self._window_rows is not None and item.number < len(self._window_rows):

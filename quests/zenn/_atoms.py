@@ -74,15 +74,6 @@ def _frame_sources(frames, key, names):
     return values.astype(np.int64)
 
 
-def _check_species(frames, known, names):
-    """Refuse, by the frame's name, a frame holding species the model was not trained on."""
-    for i, atoms in enumerate(frames):
-        extra = sorted(set(np.unique(atoms.numbers).tolist()) - set(known))
-        if extra:
-            raise InvalidInputError(f"{names[i]} holds species {extra} that the training "
-                                    f"frames do not (they hold {known})")
-
-
 @dataclass
 class AtomClassification:
     """Per-atom classes of some frames, and the model that gave them.
@@ -284,7 +275,11 @@ def zenn_classify(frames, *, training=None, model=None, label_key=None, temperat
         raise InvalidInputError("this model does not say which descriptors it was trained on "
                                 "(train it with zenn_classify or `quests zenn classify`)")
     if "training_species" in meta:
-        _check_species(frames, meta["training_species"], names)
+        from quests.structures import check_known_species
+
+        for atoms, name in zip(frames, names):
+            check_known_species(atoms.numbers, meta["training_species"], name,
+                                "the training frames")
     x = compute_descriptors(frames, meta["k"], meta["cutoff"], species=meta["species"],
                             n_jobs=n_jobs, verbose=verbose)
     sizes = np.array([len(a) for a in frames])
