@@ -224,6 +224,13 @@ def classify_atoms(task="minimised", seeds=(0, 1, 2), k=32, cutoff=5.0):
     x, y, t = data(train)
     tests = {name: (frames, *data(frames)) for name, frames in groups.items()}
     results, inferred_t, inside_t = {}, {}, []
+    # heating-run frames inside the training range, not trained on (minimised task only)
+    inside = [a for a in heating if 1100 <= a.info["target_K"] <= 1300]
+    sizes_inside = [len(a) for a in inside]
+    x_inside = compute_descriptors(inside, k, cutoff) if task == "minimised" else None
+    frame_inside = np.repeat(np.arange(len(inside)), sizes_inside)
+    first_inside = np.r_[0, np.cumsum(sizes_inside)[:-1]]
+    t_inside = np.array([a.info["target_K"] for a in inside])
 
     def record(name, seconds, predict):
         errors, fractions = [], []
@@ -261,12 +268,8 @@ def classify_atoms(task="minimised", seeds=(0, 1, 2), k=32, cutoff=5.0):
         record("ZENN, T inferred per frame", seconds, inferred)
         # temperatures inferred inside the training range, on frames not trained on
         if task == "minimised":
-            inside = [a for a in heating if 1100 <= a.info["target_K"] <= 1300]
-            sizes = [len(a) for a in inside]
-            ti = zenn.infer_temperature(compute_descriptors(inside, k, cutoff),
-                                        sources=np.repeat(np.arange(len(inside)), sizes))
-            first = np.r_[0, np.cumsum(sizes)[:-1]]
-            inside_t.append(ti[first] - np.array([a.info["target_K"] for a in inside]))
+            ti = zenn.infer_temperature(x_inside, sources=frame_inside)
+            inside_t.append(ti[first_inside] - t_inside)
         start = time.perf_counter()
         linear = ZENNClassifier(hidden=(), random_state=seed).fit(x, y, temperature=t)
         record("ZENN, linear E_c and S_c (hidden=())", time.perf_counter() - start,

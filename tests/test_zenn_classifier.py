@@ -315,14 +315,17 @@ def test_cli_trains_labels_atoms_and_writes_them_for_ovito(cu_frames):
     labels = frames[0].arrays["zenn_label"]
     assert labels.dtype.kind == "i" and labels.shape == (256,)
     assert set(np.unique(labels)) <= {1, 2, 5}
-    assert np.all((frames[0].arrays["zenn_probability"] > 0.3)
-                  & (frames[0].arrays["zenn_probability"] <= 1))
     # the same labels through the Python API with the saved model
     from quests.zenn import zenn_classify
 
     again = zenn_classify(ase.io.read(cu_frames / "traj.xyz", ":"),
                           model=ZENNClassifier.load(model))
     np.testing.assert_array_equal(again.labels[0], labels)
+    # the written probability is the chosen class's, to the file's 8 decimals
+    np.testing.assert_allclose(frames[0].arrays["zenn_probability"],
+                               again.probabilities[0].max(axis=1), rtol=0, atol=1e-7)
+    assert again.probabilities[0].argmax(axis=1).tolist() == [
+        again.classes.tolist().index(c) for c in labels]
     # a saved model, temperatures inferred from the atoms, the table as JSON
     table = cu_frames / "table.json"
     result = _cli(["zenn", "classify", cu_frames / "traj.xyz", "--model", model,
@@ -392,7 +395,8 @@ def test_cli_bad_input(cu_frames, extra, match):
     args = [cu_frames / a if a.endswith((".xyz", ".pt")) else a for a in extra]
     args = [cu_frames / "one_class.xyz" if "phase_code" in extra and str(a).endswith(
         "train.xyz") else a for a in args]
-    _bad(_cli(["zenn", "classify", cu_frames / "traj.xyz", *QUICK, *args]), match)
+    quick = [] if extra[:1] == ["--model"] else QUICK  # a model brings its own settings
+    _bad(_cli(["zenn", "classify", cu_frames / "traj.xyz", *quick, *args]), match)
 
 
 def test_cli_model_refuses_training_options_and_traj_without_temperature(cu_frames, tmp_path):
@@ -404,6 +408,8 @@ def test_cli_model_refuses_training_options_and_traj_without_temperature(cu_fram
                  *QUICK]).exit_code == 0
     _bad(_cli(["zenn", "classify", cu_frames / "traj.xyz", "--model", model, "--label",
                "cna_min"]), "go with --train")
+    _bad(_cli(["zenn", "classify", cu_frames / "traj.xyz", "--model", model, "-k", "12"]),
+         "-k/--neighbors go with --train")
     frames = ase.io.read(cu_frames / "traj.xyz", ":")
     for atoms in frames:
         del atoms.info["target_K"]

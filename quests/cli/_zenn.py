@@ -328,11 +328,15 @@ def zenn_classify_command(trajectories, training, model_path, label_key, tempera
 
     if bool(training) == bool(model_path):
         raise InvalidInputError("give --train FILE (to train) or --model MODEL.pt (exactly one)")
-    if model_path and (label_key or temperature_key or source_key or source_temperature
-                       or save_model):
-        raise InvalidInputError("--model carries its own label, temperature and source keys: "
-                                "--label, --temperature-key, --source-key, "
-                                "--source-temperature and --save-model go with --train")
+    ctx = click.get_current_context()
+    flags = {param.name: "/".join(param.opts) for param in ctx.command.params}
+    training_only = [flags[name] for name in
+                     ("label_key", "temperature_key", "source_key", "source_temperature",
+                      "save_model", "hidden", "epochs", "seed", "k", "cutoff", "species")
+                     if ctx.get_parameter_source(name).name != "DEFAULT"]
+    if model_path and training_only:
+        raise InvalidInputError(f"--model carries its own keys, network and descriptor "
+                                f"settings: {', '.join(training_only)} go with --train")
     try:
         widths = tuple(int(h) for h in hidden.split(","))
     except ValueError:

@@ -122,11 +122,11 @@ class AtomClassification:
 
     def rows(self):
         """One dict per frame: name, temperature, its origin, class fractions, accuracy."""
-        out = []
+        out, fractions = [], self.fractions()
         for i, name in enumerate(self.names):
             row = {"frame": name, "temperature_K": float(self.temperatures[i]),
                    "temperature": self.temperature_origin[i]}
-            row.update({f"fraction_{c}": f for c, f in zip(self.classes, self.fractions()[i])})
+            row.update({f"fraction_{c}": float(f) for c, f in zip(self.classes, fractions[i])})
             if self.accuracy is not None:
                 row["accuracy"] = float(self.accuracy[i])
             out.append(row)
@@ -149,11 +149,11 @@ class AtomClassification:
         if self.accuracy is not None:
             header.append("accuracy")
         body = []
-        for i, row in enumerate(self.rows()):
+        for row in self.rows():
             cells = [row["frame"], f"{row['temperature_K']:.1f}", row["temperature"]]
-            cells += [f"{f:.3f}" for f in self.fractions()[i]]
+            cells += [f"{row[f'fraction_{c}']:.3f}" for c in self.classes]
             if self.accuracy is not None:
-                cells.append(f"{self.accuracy[i]:.3f}")
+                cells.append(f"{row['accuracy']:.3f}")
             body.append(cells)
         lines.append("fraction of each frame's atoms per class:")
         lines.append(align_table(header, body))
@@ -299,7 +299,9 @@ def zenn_classify(frames, *, training=None, model=None, label_key=None, temperat
     if missing.any():
         rows = np.isin(frame_of_atom, np.flatnonzero(missing))
         inferred = model.infer_temperature(x[rows], sources=frame_of_atom[rows])
-        t[missing] = [inferred[frame_of_atom[rows] == i][0] for i in np.flatnonzero(missing)]
+        # one value per frame: the atoms of a frame are consecutive, take its first
+        firsts = np.r_[0, np.cumsum(sizes[missing])[:-1]]
+        t[missing] = inferred[firsts]
     p = model.predict_proba(x, temperature=np.repeat(t, sizes))
     labels = model.classes_[p.argmax(axis=1)]
     splits = np.cumsum(sizes)[:-1]

@@ -146,11 +146,10 @@ def _log_mean_exp(values, dim):
 def _input_nll(module, x, energies, entropies, t, rows, ref):
     """-mean_i ln p(x_i | T_i) = -mean_i [ln Z(x_i, T_i) - ln <Z(x_j, T_i)>_j], j in ``ref``.
 
-    x (n, n_features); energies, entropies (n, C), the class parts, held fixed here (the
-    labels alone set them); t (n,); rows: indices i of the inputs whose likelihood counts;
-    ref: indices j of the normalising inputs (random samples of the training set).
+    x (n, n_features); energies, entropies (n, C), the class parts, and t (n,), all
+    detached (the labels alone set them); rows: indices i of the inputs whose likelihood
+    counts; ref: indices j of the normalising inputs (random samples of the training set).
     """
-    energies, entropies = energies.detach(), entropies.detach()
     a, b = module.common_terms(x)
     own = module.log_z(energies[rows], entropies[rows], a[rows], b[rows], t[rows, None])
     # (n, m): every sample's temperature applied to the reference inputs
@@ -460,15 +459,14 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
                               device=device)
 
         def class_loss():
+            """The classes' loss, and the class terms and temperatures it used, detached."""
             energies, entropies = module.terms(xt)
-            return nll_fn(module.logits(energies, entropies, temperatures()[:, None])) \
-                + penalty("classes")
+            t = temperatures()
+            loss = nll_fn(module.logits(energies, entropies, t[:, None])) + penalty("classes")
+            return loss, (energies.detach(), entropies.detach(), t.detach())
 
-        def input_loss(batch):
-            with torch.no_grad():
-                energies, entropies = module.terms(xt)
-                t = temperatures()
-            return self.input_weight * _input_nll(module, xt, energies, entropies, t, *batch) \
+        def input_loss(batch, fixed):
+            return self.input_weight * _input_nll(module, xt, *fixed, *batch) \
                 + penalty("inputs")
 
         def draw():
@@ -485,7 +483,9 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
                           self.verbose, unit="epoch") as bar:
             for _ in range(self.max_iter):
                 optimizer.zero_grad()
-                loss = class_loss() + (input_loss(draw()) if with_inputs else 0.0)
+                loss, fixed = class_loss()
+                if with_inputs:
+                    loss = loss + input_loss(draw(), fixed)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
@@ -493,28 +493,29 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
                 bar.update()
             if self.lbfgs_steps:
                 batch = draw()  # L-BFGS needs one fixed loss
-                parts = [("classes", class_loss)]
-                if with_inputs:
-                    parts.append(("inputs", lambda: input_loss(batch)))
+                names = ["classes"] + (["inputs"] if with_inputs else [])
                 lbfgs = {name: torch.optim.LBFGS(groups[name], lr=1.0, max_iter=20,
                                                  history_size=50, tolerance_grad=1e-12,
                                                  tolerance_change=1e-14,
                                                  line_search_fn="strong_wolfe")
-                         for name, _ in parts}
+                         for name in names}
+
+                def closure(name, fixed):
+                    lbfgs[name].zero_grad()
+                    value = class_loss()[0] if name == "classes" else input_loss(batch, fixed)
+                    value.backward()
+                    return value
+
                 remaining = self.lbfgs_steps
                 while remaining > 0:
-                    total = 0.0
-                    for name, fn in parts:
-                        optimizer_ = lbfgs[name]
-
-                        def closure(optimizer_=optimizer_, fn=fn):
-                            optimizer_.zero_grad()
-                            value = fn()
-                            value.backward()
-                            return value
-
-                        optimizer_.param_groups[0]["max_iter"] = min(20, remaining)
-                        total += optimizer_.step(closure).item()
+                    total, fixed = 0.0, None
+                    for name in names:
+                        if name == "inputs":  # the class terms the classes' step left
+                            with torch.no_grad():
+                                fixed = class_loss()[1]
+                        lbfgs[name].param_groups[0]["max_iter"] = min(20, remaining)
+                        total += lbfgs[name].step(
+                            lambda name=name, fixed=fixed: closure(name, fixed)).item()
                     self.history_.append(total)
                     bar.update(min(20, remaining))
                     remaining -= 20
@@ -674,8 +675,8 @@ class ZENNClassifier(ClassifierMixin, BaseEstimator):
         else:
             s = self._check_sources(sources, X.shape[0])
             ids, groups = np.unique(s, return_inverse=True)
-            rows = np.stack([like[groups == g].sum(axis=0) for g in range(ids.size)]) \
-                if ids.size else np.zeros((0, grid.size))
+            rows = np.zeros((ids.size, grid.size))
+            np.add.at(rows, groups, like)
         best = rows.argmax(axis=1) if rows.size else np.zeros(0, dtype=int)
         log_grid = np.log(grid)
         out = np.exp(log_grid[best])
