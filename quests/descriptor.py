@@ -323,16 +323,18 @@ def numbered_from(first):
         raise InvalidStructureError(message) from None
 
 
-def store_block(store, block, frames, first, k, cutoff, species, dtype, sources, n_jobs=None):
+def store_block(store, block, frames, first, k, cutoff, species, dtype, sources, n_jobs=None,
+                resume_at=None):
     """Descriptors of ``frames`` (structures ``first``, ``first + 1``, ...) written as block
-    ``block`` of a store being built; returns the rows written. Runs on dask workers too."""
+    ``block`` of a store being built; returns the rows written. Runs on dask workers too.
+    ``resume_at``: where a resumed stream goes on after this block (``stream_descriptors``)."""
     from quests.io import write_store_block
 
     with numbered_from(first):
         x = compute_descriptors(frames, k, cutoff, species=species, dtype=dtype, n_jobs=n_jobs)
     sizes = [f.positions.shape[0] for f in frames]
     return write_store_block(
-        store, block, x,
+        store, block, x, resume_at=resume_at,
         structure_index=np.repeat(np.arange(first, first + len(frames)), sizes),
         atom_index=np.concatenate([np.arange(n) for n in sizes]),
         numbers=np.concatenate([f.numbers for f in frames]),
@@ -400,6 +402,145 @@ def store_descriptors(structures, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, s
     except BaseException:
         io.discard_descriptor_store(store)
         raise
+
+
+def stream_descriptors(specs, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, index=None,
+                       format=None, select=None, species=None, dtype="float64",
+                       metadata=None, rows_per_block=65536, overwrite=False, resume=True,
+                       n_jobs=None, verbose=False):
+    """Descriptors of every atom of structure files, streamed into a ``.zarr`` store.
+
+    Structures are read one block at a time (whole frames, about
+    ``rows_per_block`` atoms), described and written, so memory does not
+    grow with the number of structures: for datasets far larger than memory
+    (an OMat24 ``.aselmdb`` folder). An interrupted run leaves its complete
+    blocks in ``.NAME.quests-resume.partial`` beside ``path``; the same call
+    again (same files, settings and ``rows_per_block``) continues after the
+    last complete block and gives the store an uninterrupted run would
+    (``resume=False``: start again).
+
+    Parameters
+    ----------
+    specs : list of str
+        Structure files, folders or globs (``FILE[@SLICE]``), read with
+        ``quests.io.iter_structures``; each row's ``source`` is its spec's number.
+    path : str or Path
+        The ``.zarr`` store to write.
+    index, format, select
+        As ``quests.io.iter_structures`` (``select`` None: ``quests.io.row_query()``).
+    species : None or list of int
+        None: one descriptor for every species; a list: per-species
+        columns. ``'all'`` is refused here: it needs every structure before
+        the first block (give the atomic numbers).
+
+    Returns ``(Path, n_rows, n_structures)``.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from quests.data import demo_files
+    >>> folder = tempfile.mkdtemp()
+    >>> out, n_rows, n_structures = stream_descriptors(
+    ...     [demo_files()["cu_300K"] + "@0:4"], os.path.join(folder, "cu.zarr"), k=4,
+    ...     rows_per_block=200)
+    >>> n_rows, n_structures
+    (432, 4)
+    >>> from quests.io import DescriptorStore
+    >>> DescriptorStore(out).n_blocks  # 2 frames of 108 atoms per block
+    2
+    >>> shutil.rmtree(folder)
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from quests import io
+
+    compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
+    if Path(path).suffix.lower() != ".zarr":
+        raise InvalidInputError(f"{path}: descriptors are streamed into a .zarr store")
+    if species == "all":
+        raise InvalidInputError("species='all' needs every structure before the first "
+                                "block; give the atomic numbers (--species 26,78)")
+    if not isinstance(rows_per_block, (int, np.integer)) or rows_per_block < 1:
+        raise InvalidInputError(f"rows_per_block must be a positive integer; got "
+                                f"{rows_per_block!r}")
+    species_list = sorted(int(z) for z in species) if species else None
+    specs = [str(spec) for spec in specs]
+    select = io.row_query() if select is None else select
+    files = [[(f, os.stat(f).st_size, os.stat(f).st_mtime_ns)
+              for f in io.structure_paths(io.split_index(spec, index)[0])] for spec in specs]
+    settings = {"specs": specs, "index": index, "format": format, "select": select, "k": k,
+                "cutoff": float(cutoff), "species": species_list, "dtype": np.dtype(dtype).name,
+                "rows_per_block": int(rows_per_block), "files": files}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    meta = {"k": k, "cutoff": cutoff, "species": species_list, **(metadata or {})}
+    if not resume:
+        io.discard_descriptor_store(
+            Path(path).parent / f".{Path(path).name}.quests-resume.partial")
+    with io.resumable_descriptor_store(path, key, overwrite) as (store, done):
+        rows = [n for n, _ in done]
+        spec_number, position, n_structures = done[-1][1] if done else (0, -1, 0)
+        if done and verbose:
+            print(f"continuing {path}: {len(done)} blocks ({sum(rows)} environments, "
+                  f"{n_structures} structures) already written", flush=True)
+        frames = _frames_after(specs, spec_number, position, index, format, select)
+        try:
+            with progress_bar(None, "descriptor store", verbose, unit="structure") as bar:
+                for block_frames, last in _blocks_of_frames(frames, rows_per_block):
+                    sources = [number for number, _, _ in block_frames]
+                    atoms = [a for _, _, a in block_frames]
+                    first = n_structures
+                    n_structures += len(atoms)
+                    rows.append(store_block(store, len(rows), atoms, first, k, cutoff,
+                                            species_list, dtype, sources, n_jobs,
+                                            resume_at=[*last, n_structures]))
+                    bar.update(len(atoms))
+            if not rows:
+                raise InvalidInputError("no structures to describe")
+            out = io.finish_descriptor_store(store, path, rows, meta, overwrite)
+        except (KeyboardInterrupt, SystemExit):
+            raise  # the complete blocks stay: the same command continues after them
+        except BaseException:
+            io.discard_descriptor_store(store)
+            raise
+    return out, int(sum(rows)), n_structures
+
+
+def _frames_after(specs, spec_number, position, index, format, select):
+    """``(spec number, position in it, atoms)`` of every selected frame after frame
+    ``position`` of spec ``spec_number``: a spec's own slice is moved on where it can be,
+    so the rows before are not read again."""
+    from quests import io
+
+    for number in range(spec_number, len(specs)):
+        skip = position + 1 if number == spec_number else 0
+        path, idx = io.split_index(specs[number], index)
+        selection = io.as_slice(idx)
+        start, stop, step = selection.start or 0, selection.stop, selection.step or 1
+        if skip and step > 0 and start >= 0 and (stop is None or stop >= 0):
+            idx = f"{start + skip * step}:{'' if stop is None else stop}:{step}"
+            frames = io.iter_structures(path, index=idx, format=format, select=select)
+        else:
+            frames = io.iter_structures(path, index=idx, format=format, select=select)
+            for _ in range(skip):
+                next(frames, None)
+        for offset, (_, atoms) in enumerate(frames):
+            yield number, skip + offset, atoms
+
+
+def _blocks_of_frames(frames, rows_per_block):
+    """Lists of whole frames with about ``rows_per_block`` atoms each, and the ``(spec
+    number, position)`` of each list's last frame."""
+    block, atoms = [], 0
+    for number, position, frame in frames:
+        block.append((number, position, frame))
+        atoms += len(frame)
+        if atoms >= rows_per_block:
+            yield block, [number, position]
+            block, atoms = [], 0
+    if block:
+        yield block, [block[-1][0], block[-1][1]]
 
 
 def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, n_jobs, bar):

@@ -240,3 +240,46 @@ def damage_torch_weights(path, out):
     raw[start:start + 8] = bytes(255 - b for b in raw[start:start + 8])
     Path(out).write_bytes(bytes(raw))
     return out
+
+
+def write_aselmdb_by_hand(path, rows, deleted=(), nextid=True, extra=None):
+    """An .aselmdb file written from its documented layout alone (not quests' writer):
+    one LMDB environment in a single file; row dictionaries under their decimal ids as
+    zlib-compressed JSON, arrays as {"__ndarray__": [shape, dtype, flat]}; ``nextid``
+    and ``deleted_ids`` as zlib-compressed JSON. ``rows``: {id: dict}; ``extra``:
+    {key bytes: raw value bytes} written as given (to damage a file)."""
+    import json
+    import zlib
+
+    import lmdb
+
+    def encode(value):
+        def default(v):
+            v = np.asarray(v)
+            return {"__ndarray__": [list(v.shape), str(v.dtype), v.ravel().tolist()]}
+        return zlib.compress(json.dumps(value, default=default).encode())
+
+    env = lmdb.open(str(path), subdir=False, map_size=1 << 30, lock=False)
+    with env.begin(write=True) as txn:
+        for row_id, dct in rows.items():
+            txn.put(str(row_id).encode("ascii"), encode(dct))
+        if nextid:
+            txn.put(b"nextid", encode(max(rows) + 1 if rows else 1))
+        txn.put(b"deleted_ids", encode(list(deleted)))
+        txn.put(b"metadata", encode({"written_by": "tests"}))
+        for key, value in (extra or {}).items():
+            txn.put(key, value)
+    env.close()
+
+
+def ase_row(atoms, **key_value_pairs):
+    """The row dictionary of an ``ase.Atoms`` with a calculator, as ASE databases store it."""
+    dct = {"numbers": atoms.numbers, "positions": atoms.positions,
+           "cell": np.asarray(atoms.cell), "pbc": atoms.pbc}
+    if atoms.calc is not None:
+        for key in ("energy", "forces", "stress"):
+            if key in atoms.calc.results:
+                dct[key] = atoms.calc.results[key]
+    if key_value_pairs:
+        dct["key_value_pairs"] = key_value_pairs
+    return dct

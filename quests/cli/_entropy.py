@@ -76,34 +76,51 @@ def demo(n_jobs, quiet):
 @descriptor_options
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
               show_default=True, help="Precision of the stored descriptors.")
+@click.option("--restart", is_flag=True,
+              help="A .zarr output: discard the blocks an interrupted run left and start "
+                   "again (default: continue after them).")
 @common_options(output="Output .npz file, or a chunked .zarr store for large sets.",
                 output_required=True)
-def descriptors(files, k, cutoff, species, index, fmt, dtype, n_jobs, output, overwrite, quiet):
+def descriptors(files, k, cutoff, species, index, fmt, dtype, restart, n_jobs, output,
+                overwrite, quiet):
     """Compute QUESTS descriptors of every atom and save them to OUTPUT (.npz or .zarr).
 
     The file holds `descriptors` (n_atoms, 2k-1), `structure_index` and
     `atom_index` (where each row comes from), `numbers`, `source` (which FILE)
     and the settings as JSON `metadata`. `quests entropy OUTPUT.npz` reads it.
-    A .zarr output is a folder of blocks of whole frames, written block by block
-    (by the workers with --scheduler) and marked complete only at the end;
+
+    A .zarr output is a folder of blocks of whole frames, marked complete only
+    at the end. FILES are streamed into it a block at a time, so memory does not
+    grow with their size (an OMat24 .aselmdb folder); an interrupted run
+    continues where it stopped when run again. With --scheduler the workers
+    compute and write the blocks (the structures are read here first).
     `quests entropy OUTPUT.zarr` reads it instead of recomputing.
     """
+    from quests import _engine
     from quests.descriptor import compute_descriptors, descriptor_length, store_descriptors, \
-        structure_species
+        stream_descriptors, structure_species
     from quests.io import check_store_path, read_structure_files
 
     compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
+    species = _parse_species(species)
+    metadata = {"inputs": [str(f) for f in files], "index": index}
     if Path(output).suffix.lower() == ".zarr":
         check_store_path(output, overwrite)
+        if not _engine.active():
+            _, n_rows, n_structures = stream_descriptors(
+                files, output, k, cutoff, index=index, format=fmt,
+                species=species, dtype=dtype, metadata=metadata, overwrite=overwrite,
+                resume=not restart, n_jobs=n_jobs, verbose=not quiet)
+            click.echo(f"{n_rows} environments from {n_structures} structures -> {output}")
+            return
     else:
         check_output(output, {".npz"}, overwrite)
     per_file = [read_structure_files([spec], index, fmt, not quiet)[0] for spec in files]
     structures = [s for group in per_file for s in group]
-    species = _parse_species(species)
     store_descriptors(structures, output, k, cutoff, species=species, dtype=dtype,
                       sources=np.repeat(np.arange(len(files)), [len(g) for g in per_file]),
                       overwrite=overwrite, n_jobs=n_jobs, verbose=not quiet,
-                      metadata={"inputs": [str(f) for f in files], "index": index})
+                      metadata=metadata)
     n_rows = sum(len(s) for s in structures)
     n_species = len(structure_species(structures) if species == "all" else species or [])
     width = ("" if Path(output).suffix.lower() == ".zarr" else

@@ -92,9 +92,27 @@ def descriptor_options(func=None, *, frames_option="--index", frames_help=_FRAME
         "index": click.option(frames_option, "index", default=None, metavar="SLICE",
                               help=frames_help),
         "format": click.option("--format", "fmt", default=None,
-                               help="ase.io format (guessed if omitted)."),
+                               help="aselmdb, db or an ase.io format (guessed from the "
+                                    "suffix if omitted)."),
     }
-    return stacked(*(options[name] for name in only))(func)
+    func = stacked(*(options[name] for name in only))(func)
+    return select_option(func) if "format" in only else func
+
+
+def select_option(command):
+    """--select QUERY: ASE databases (.db, .aselmdb) give only the rows the ase.db query
+    accepts, for every file the command reads (``quests.io.rows_selected``)."""
+    @functools.wraps(command)
+    def wrapper(*args, select=None, **kwargs):
+        from quests.io import rows_selected
+
+        with rows_selected(select):
+            return command(*args, **kwargs)
+
+    return click.option(
+        "--select", default=None, metavar="QUERY",
+        help="Rows of ASE databases (.db, .aselmdb) to read: an ase.db query such as "
+             "'config_type=bulk,natoms<50' (the frame selection counts among them).")(wrapper)
 
 
 def kde_method_option(name="method", help="exact: sum over every reference environment; "

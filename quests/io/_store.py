@@ -58,6 +58,69 @@ def begin_descriptor_store(path, overwrite=False):
     return tmp
 
 
+@contextlib.contextmanager
+def resumable_descriptor_store(path, key, overwrite=False):
+    """Context manager: the store being built for ``path`` by a run that can be resumed,
+    and its complete blocks so far: ``(store, blocks)``, blocks a list of ``(rows,
+    resume_at)`` for blocks 0, 1, ... up to the first missing one. Inside the block no
+    other run can open it (a lock file ``.NAME.quests-resume.lock`` beside ``path``).
+
+    The store is the folder ``.NAME.quests-resume.partial`` beside ``path``. One left by an
+    interrupted run with the same ``key`` (a digest of the inputs and settings) is
+    continued: its blocks after the first missing or incomplete one are removed. One
+    with another key is replaced by an empty one. ``finish_descriptor_store`` renames it
+    to ``path``.
+    """
+    import fcntl
+
+    p = check_store_path(path, overwrite)
+    lock_path = p.parent / f".{p.name}.quests-resume.lock"
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(f"another run is writing {path}; wait for it to end") from None
+        yield _open_resumable(p, key)
+        if p.exists() and not (p.parent / f".{p.name}.quests-resume.partial").exists():
+            lock_path.unlink(missing_ok=True)  # finished: nothing left to resume
+
+
+def _open_resumable(p, key):
+    import json
+
+    store = p.parent / f".{p.name}.quests-resume.partial"
+    blocks = []
+    if store.is_dir():
+        try:
+            group = _zarr().open_group(str(store), mode="r+")
+            same = dict(group.attrs).get("resume_key") == key and "blocks" in group
+        except Exception:  # noqa: BLE001 - a damaged partial store: start again
+            same = False
+        if same:
+            names = sorted(group["blocks"].group_keys())
+            by_number = {}
+            for name in names:
+                sub = group[f"blocks/{name}"]
+                rows = dict(sub.attrs).get("rows")
+                if rows is not None and _complete_block(sub, rows):
+                    by_number.setdefault(int(name.split(".")[0]),
+                                         (name, rows, sub.attrs["resume_at"]))
+            while len(blocks) in by_number:
+                blocks.append(by_number[len(blocks)])
+            kept = {name for name, _, _ in blocks}
+            for name in names:  # half-written blocks and those after a gap
+                if name not in kept:
+                    shutil.rmtree(store / "blocks" / name, ignore_errors=True)
+            return store, [(rows, json.loads(json.dumps(at))) for _, rows, at in blocks]
+        shutil.rmtree(store)
+    clean_stale_temporaries(p)
+    group = _zarr().open_group(str(store), mode="w")
+    group.attrs.update({"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False,
+                        "resume_key": key})
+    group.create_group("blocks")
+    return store, blocks
+
+
 def _is_store(path):
     try:
         return dict(_zarr().open_group(str(path), mode="r").attrs).get("format") == \
@@ -66,11 +129,13 @@ def _is_store(path):
         return False
 
 
-def write_store_block(store, block, descriptors, **rows):
+def write_store_block(store, block, descriptors, resume_at=None, **rows):
     """Write block number ``block`` (its descriptors and ``STORE_ROW_ARRAYS``) into a store
     being built. Each call writes under a name of its own (``NNNNNN.<random>``), so
     workers, and a retried task beside a presumed-dead one, never write the same arrays;
-    ``finish_descriptor_store`` keeps one complete copy of each block."""
+    ``finish_descriptor_store`` keeps one complete copy of each block. The block's
+    ``rows`` attribute, written last, marks it complete; ``resume_at`` (JSON) is kept
+    beside it: where reading the inputs goes on after this block (a resumed run)."""
     import uuid
 
     group = _zarr().open_group(str(store), mode="r+")
@@ -80,6 +145,7 @@ def write_store_block(store, block, descriptors, **rows):
     for key in STORE_ROW_ARRAYS:
         sub.create_array(key, data=np.ascontiguousarray(rows[key]),
                          chunks=(max(1, min(len(descriptors), 65536)),))
+    sub.attrs.update({"resume_at": to_jsonable(resume_at), "rows": int(len(descriptors))})
     return len(descriptors)
 
 

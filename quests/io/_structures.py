@@ -1,5 +1,9 @@
-"""Structures from any file ase.io reads, checked frame by frame."""
+"""Structures from ASE databases (.db, .aselmdb) and any file ase.io reads, checked frame by
+frame; a folder or a glob is one dataset of every structure file it holds."""
 
+import contextlib
+import contextvars
+import glob
 from pathlib import Path
 
 
@@ -8,17 +12,89 @@ from quests.io._paths import DESCRIPTOR_SUFFIXES, ReadError, as_slice, check_rea
     split_index
 
 
-def iter_structures(spec, index=None, format=None):
+#: formats quests reads itself, by name: (suffixes, reader); any other goes to ase.io.
+#: A reader is ``reader(path, selection: slice, select: ase.db query or None)`` yielding
+#: ``(label, atoms)``.
+STRUCTURE_READERS = {
+    "aselmdb": ((".aselmdb", ".lmdb"), "iter_aselmdb"),
+    "db": ((".db",), "iter_ase_db"),
+}
+#: the query of ASE database rows a command was given (``--select``), for every file it reads
+_ROW_QUERY = contextvars.ContextVar("quests_row_query", default=None)
+
+
+@contextlib.contextmanager
+def rows_selected(query):
+    """Inside the block, ASE databases read without a ``select`` of their own keep only the
+    rows the ase.db query ``query`` accepts (``--select``; None: every row)."""
+    token = _ROW_QUERY.set(query or None)
+    try:
+        yield
+    finally:
+        _ROW_QUERY.reset(token)
+
+
+def row_query():
+    """The ase.db query in force (``rows_selected``), or None."""
+    return _ROW_QUERY.get()
+
+
+def structure_format(path, format=None):
+    """The name of the quests reader for ``path`` (``STRUCTURE_READERS``), or None where
+    ase.io reads it; ``format`` (``--format``) wins over the suffix."""
+    if format is not None:
+        return format if format in STRUCTURE_READERS else None
+    suffix = Path(path).suffix.lower()
+    return next((name for name, (suffixes, _) in STRUCTURE_READERS.items()
+                 if suffix in suffixes), None)
+
+
+def _known_suffixes():
+    from ase.io.formats import ioformats
+
+    known = {s for suffixes, _ in STRUCTURE_READERS.values() for s in suffixes}
+    known |= {"." + ext for fmt in ioformats.values() for ext in fmt.extensions}
+    return known
+
+
+def structure_paths(path):
+    """The files a path names: itself; a folder's structure files (by suffix, sorted, hidden
+    and lock files left out); a glob's matches (sorted). Raises ``ReadError`` where that is
+    none."""
+    p = Path(path)
+    if p.is_dir() and p.suffix.lower() not in DESCRIPTOR_SUFFIXES:
+        known = _known_suffixes()
+        files = sorted(str(f) for f in p.iterdir() if f.is_file() and
+                       not f.name.startswith(".") and f.suffix.lower() in known)
+        if not files:
+            raise ReadError(f"folder {path} holds no structure files")
+        return files
+    if not p.exists() and glob.has_magic(str(path)):
+        files = sorted(f for f in glob.glob(str(path)) if Path(f).is_file())
+        if not files:
+            raise ReadError(f"no file matches {path}")
+        return files
+    return [str(path)]
+
+
+def iter_structures(spec, index=None, format=None, select=None):
     """Yield ``(label, atoms)`` for each selected frame, reading lazily.
 
     Parameters
     ----------
     spec : str or path
-        File path, optionally with an index: ``traj.xyz@-10:``.
+        File path, optionally with an index: ``traj.xyz@-10:``. A folder or a
+        glob (``omat/*.aselmdb``) reads every structure file it names, in
+        sorted order, as one sequence of frames.
     index : str, optional
         Index applied if ``spec`` has none (``"0:100"``, ``"-1"``, ``"::10"``).
     format : str, optional
-        ase.io format name; guessed from the file otherwise.
+        ``aselmdb``, ``db`` or an ase.io format name; guessed from the suffix
+        otherwise (``.aselmdb``/``.lmdb``, ``.db``, then ase.io).
+    select : str, optional
+        ase.db query (``"config_type=bulk,natoms<50"``) for ASE databases;
+        the index selects among the rows it accepts. Default: the one a
+        command was given (``rows_selected``), else every row.
 
     Examples
     --------
@@ -31,14 +107,42 @@ def iter_structures(spec, index=None, format=None):
     cu_300K.xyz frame 16 108
     """
     path, idx = split_index(spec, index)
-    check_readable(path)
-    import ase.io
+    select = _ROW_QUERY.get() if select is None else select
+    files = structure_paths(path)
+    if len(files) == 1:
+        yield from _iter_file(files[0], as_slice(idx), format, select)
+        return
+    from quests.io._databases import take_slice
 
+    selection = as_slice(idx)
+    if (selection.start or 0) < 0 or (selection.stop or 0) < 0 or (selection.step or 1) < 0:
+        raise InvalidInputError(f"{spec}: a folder or glob of files takes a selection "
+                                "without negative numbers (0:1000, ::10)")
+    chained = (item for f in files for item in _iter_file(f, slice(None), format, select))
+    yield from take_slice(chained, selection)
+
+
+def _iter_file(path, selection, format, select):
+    """``iter_structures`` of one file."""
+    check_readable(path)
     from quests.structures import check_geometry
+
+    name = structure_format(path, format)
+    if name is not None:
+        from quests.io import _databases
+
+        reader = getattr(_databases, STRUCTURE_READERS[name][1])
+        for label, atoms in reader(path, selection, select):
+            check_geometry(atoms, label)
+            yield label, atoms
+        return
+    if select:
+        raise InvalidInputError(f"--select applies to ASE databases (.db, .aselmdb); "
+                                f"{path} is read by ase.io")
+    import ase.io
 
     if (format or Path(path).suffix.lower().lstrip(".")) in ("xyz", "extxyz"):
         _check_xyz_frames(path)
-    selection = as_slice(idx)
     start = selection.start or 0
     step = selection.step or 1
     try:
@@ -120,7 +224,7 @@ def _cut_short(last, previous):
     return len(previous.rstrip(b"\r\n")) > len(last) and len(fields[-1]) < len(before[-1])
 
 
-def read_structures(spec, index=None, format=None, verbose=False):
+def read_structures(spec, index=None, format=None, verbose=False, select=None):
     """Read the selected frames of a file into a list of ``ase.Atoms``.
 
     Raises ``ReadError`` for a missing, unreadable, empty or truncated file or
@@ -139,11 +243,15 @@ def read_structures(spec, index=None, format=None, verbose=False):
 
     structures = []
     with progress_bar(None, f"reading {split_index(spec)[0]}", verbose, unit="frame") as bar:
-        for _, atoms in iter_structures(spec, index, format):  # checks each frame
+        for _, atoms in iter_structures(spec, index, format, select):  # checks each frame
             structures.append(atoms)
             bar.update()
     if not structures:
         path, idx = split_index(spec, index)
+        query = _ROW_QUERY.get() if select is None else select
+        if query:
+            raise ReadError(f"{path}: no row selected by --select {query!r}"
+                            + (f" and index {idx}" if idx != ":" else ""))
         if idx == ":":
             raise ReadError(f"{path} contains no structures")
         raise ReadError(f"{path}: index {idx} selects no frame")
