@@ -161,7 +161,7 @@ def test_reference_with_other_settings_is_refused():
         select_structures(X, counts, 2, "msc_conditional", reference=other)
 
 
-def test_learning_curve_reads_descriptor_files_and_compress_refuses_them(runner, tmp_path):
+def test_learning_curve_and_compress_read_descriptor_files(runner, tmp_path):
     path = demo_files()["cu_900K"]
     npz = tmp_path / "d.npz"
     _ok(runner.invoke(cli, ["descriptors", path, "-o", str(npz), "-q"]))
@@ -171,4 +171,8 @@ def test_learning_curve_reads_descriptor_files_and_compress_refuses_them(runner,
     doc_a, doc_b = json.loads(a.read_text()), json.loads(b.read_text())
     assert doc_a["sizes"] == doc_b["sizes"] and doc_a["entropies"] == doc_b["entropies"]
     _bad(runner.invoke(cli, ["learning-curve", str(npz), "-k", "8"]), "holds descriptors with k=32, not 8")
-    _bad(runner.invoke(cli, ["compress", str(npz), "-s", "2"]), "is a descriptor file")
+    _ok(runner.invoke(cli, ["compress", str(npz), "-s", "2", "-q"]))
+    _bad(runner.invoke(cli, ["compress", str(npz), "-s", "2", "-o", str(tmp_path / "k.xyz")]),
+         "descriptor files hold none")
+    _bad(runner.invoke(cli, ["compress", str(npz), "-s", "2", "--report"]),
+         "descriptor files do not keep")

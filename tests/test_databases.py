@@ -252,8 +252,12 @@ def test_an_interrupted_stream_resumes_to_the_same_store(databases, monkeypatch,
     assert not (folder / "r.zarr").exists()
     assert (folder / ".r.zarr.quests-resume.partial").is_dir()
     calls.clear()
-    monkeypatch.setattr(descriptor, "store_block", lambda *a, **kw: (calls.append(a[3]),
-                                                                       original(*a, **kw))[1])
+
+    def counted(*args, **kwargs):
+        calls.append(args[3])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(descriptor, "store_block", counted)
     resumed = DescriptorStore(descriptor.stream_descriptors(specs, folder / "r.zarr", k=5,
                                                             rows_per_block=60)[0])
     assert calls[0] == 2 * stop_at  # two frames per block: nothing written twice
@@ -312,3 +316,37 @@ def test_the_cli_streams_a_database_into_a_store_that_entropy_reads(databases):
     assert direct.exit_code == 0 and stored.exit_code == 0
     row = [line.split()[2:6] for line in direct.output.splitlines()[1:2]]
     assert row == [line.split()[2:6] for line in stored.output.splitlines()[1:2]]
+
+
+def test_compress_select_and_uncertainty_take_a_store_as_they_take_its_structures(databases):
+    import json
+
+    import ase.io
+
+    folder, frames = databases
+    ase.io.write(folder / "d.xyz", frames)
+    runner = CliRunner()
+
+    def run(*argv):
+        result = runner.invoke(cli, [str(a) for a in argv] + ["-q"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("descriptors", folder / "d.aselmdb", "-o", folder / "d.zarr", "-k", "8")
+    run("compress", folder / "d.zarr", "-s", "3", "-o", folder / "a.json")
+    run("compress", folder / "d.xyz", "-s", "3", "-k", "8", "-o", folder / "b.json")
+    a, b = (json.loads((folder / name).read_text()) for name in ("a.json", "b.json"))
+    # the same kept structures and figures (the .xyz holds positions to 1e-8 Å)
+    assert a["indices"] == b["indices"]
+    for key, value in a["after"].items():
+        assert value == (pytest.approx(b["after"][key], rel=1e-6)
+                         if isinstance(value, float) else b["after"][key]), key
+    picks = [run("select", folder / "d.xyz@::2", "-r", reference, "-n", "2", "-k", "8")
+             for reference in (folder / "d.zarr", folder / "d.aselmdb")]
+    assert picks[0].splitlines()[2:] == picks[1].splitlines()[2:]
+    judged = [run("uncertainty", folder / "d.xyz@0:2", "-r", reference, "-k", "8")
+              for reference in (folder / "d.zarr", folder / "d.aselmdb")]
+    assert judged[0] == judged[1]
+    refused = runner.invoke(cli, ["compress", str(folder / "d.zarr"), "-s", "2", "-o",
+                                  str(folder / "k.xyz"), "-q"])
+    assert refused.exit_code == 2 and "descriptor files hold none" in refused.output

@@ -32,6 +32,42 @@ def _parse_size(text):
             f"size {text!r} is neither a count (50) nor a fraction (0.1 or 10%)") from None
 
 
+def _descriptor_files(files, what):
+    """True when every FILE is a descriptor file (.npz, .zarr), False when none is."""
+    from quests._errors import InvalidInputError
+    from quests.io import DESCRIPTOR_SUFFIXES, split_index
+
+    stored = [Path(split_index(f)[0]).suffix.lower() in DESCRIPTOR_SUFFIXES for f in files]
+    if any(stored) and not all(stored):
+        raise InvalidInputError(f"{what} must be all structure files or all descriptor files "
+                                "(.npz, .zarr)")
+    return bool(stored) and all(stored)
+
+
+def _read_described(files, reference, index, fmt, asked, outputs, quiet):
+    """Descriptor files (and a reference of either kind) as (X, counts, sources, reference
+    descriptors or None, settings); .xyz outputs are refused (a store holds no structures)."""
+    from quests._errors import InvalidInputError
+    from quests.descriptor import compute_descriptors
+    from quests.io import read_datasets
+
+    if any(path.lower().endswith(".xyz") for path in outputs):
+        raise InvalidInputError("-o FILE.xyz writes structures, and descriptor files hold "
+                                "none: write .json or .csv (the chosen structures' numbers)")
+    datasets = read_datasets(files, index, fmt, **asked, lazy=False, verbose=not quiet)
+    settings = datasets.settings
+    X = np.asarray(datasets.combined("FILES"))
+    counts = np.concatenate([datasets.counts[name] for name in datasets])
+    sources = [(name, i) for name in datasets for i in range(len(datasets.counts[name]))]
+    ref = None
+    if reference:
+        data = read_datasets(reference, None, fmt, **settings, lazy=False,
+                             verbose=not quiet).combined("--reference")
+        ref = np.asarray(data) if not isinstance(data, list) else compute_descriptors(
+            data, settings["k"], settings["cutoff"], species=settings["species"])
+    return X, counts, sources, ref, settings
+
+
 def _write_selection(outputs, result, structures, sources, payload, overwrite, quiet):
     from quests.io import write_structures
 
@@ -72,30 +108,48 @@ def _write_selection(outputs, result, structures, sources, payload, overwrite, q
 @common_options(output="kept.xyz (the kept structures), report.json or selection.csv; "
                        "repeat for several.", output_multiple=True,
                 suffixes={".xyz", ".json", ".csv"})
-def compress(files, size_text, method, reference, k, cutoff, species, index, fmt, bandwidth,
-             threshold, seed, curve, report, key, plot_path, n_jobs, output, overwrite, quiet):
+@click.pass_context
+def compress(ctx, files, size_text, method, reference, k, cutoff, species, index, fmt,
+             bandwidth, threshold, seed, curve, report, key, plot_path, n_jobs, output,
+             overwrite, quiet):
     """Keep SIZE structures of FILES that carry the most information.
 
     Prints H, D and the overlap (fraction of all environments the kept set
     covers) before and after. -o kept.xyz writes the kept structures in
     selection order with their original info and arrays; -o report.json the
     indices, scores and metrics (and the curve with --curve or --plot).
+    FILES may instead be descriptor files or stores (`quests descriptors`):
+    then the report names the kept structures by their number in each file.
     """
     from quests.compression import compress as compress_structures
+    from quests.compression import compress_descriptors
     from quests.io import read_structure_files
 
     outputs = list(output)
     size = _parse_size(size_text)
-    structures, sources = read_structure_files(files, index, fmt, not quiet)
-    ref = read_structure_files(reference, index, fmt, not quiet)[0] if reference else None
-    result = compress_structures(structures, size, method, reference=ref, k=k, cutoff=cutoff,
-                                 species=_parse_species(species), bandwidth=bandwidth,
-                                 threshold=threshold, seed=seed,
-                                 curve=curve or plot_path is not None,
-                                 key=key if key is not None else ("auto" if report else None),
-                                 labels=[f"structure {p} of {f}" for f, p in sources],
-                                 n_jobs=n_jobs,
-                                 verbose=not quiet)
+    if _descriptor_files(files, "FILES"):
+        if report or key is not None:
+            from quests._errors import InvalidInputError
+
+            raise InvalidInputError("--report and --key read each structure's info, which "
+                                    "descriptor files do not keep")
+        X, counts, sources, ref, settings = _read_described(
+            files, reference, index, fmt, _asked(ctx, k, cutoff, species), outputs, quiet)
+        result = compress_descriptors(X, counts, size, method, reference=ref,
+                                      bandwidth=bandwidth, threshold=threshold, seed=seed,
+                                      curve=curve or plot_path is not None, settings=settings,
+                                      n_jobs=n_jobs, verbose=not quiet)
+        structures = None
+    else:
+        structures, sources = read_structure_files(files, index, fmt, not quiet)
+        ref = read_structure_files(reference, index, fmt, not quiet)[0] if reference else None
+        result = compress_structures(
+            structures, size, method, reference=ref, k=k, cutoff=cutoff,
+            species=_parse_species(species), bandwidth=bandwidth, threshold=threshold,
+            seed=seed, curve=curve or plot_path is not None,
+            key=key if key is not None else ("auto" if report else None),
+            labels=[f"structure {p} of {f}" for f, p in sources], n_jobs=n_jobs,
+            verbose=not quiet)
     click.echo(result.summary())
     payload = {"inputs": {"files": list(files), "reference": list(reference)}}
     _write_selection(outputs, result, structures, sources, payload, overwrite, quiet)
@@ -118,25 +172,48 @@ def compress(files, size_text, method, reference, k, cutoff, species, index, fmt
 @common_options(output="next.xyz (the picks, in order), ranking.json or ranking.csv; "
                        "repeat for several.", output_multiple=True,
                 suffixes={".xyz", ".json", ".csv"})
-def select(candidates, reference, size, k, cutoff, species, index, fmt, bandwidth, threshold,
-           top, n_jobs, output, overwrite, quiet):
+@click.pass_context
+def select(ctx, candidates, reference, size, k, cutoff, species, index, fmt, bandwidth,
+           threshold, top, n_jobs, output, overwrite, quiet):
     """Rank CANDIDATES by the information they add to the training set: the next DFT batch.
 
     Greedy (msc_conditional): each pick is the candidate whose most novel
     environment has the largest dH against the training set and the picks
     so far, plus its own entropy; candidates with nothing novel come last.
+    The training set may be a descriptor file or store (`quests descriptors
+    train.aselmdb -o train.zarr`); so may the candidates (then no .xyz output).
     """
     from quests.compression import compress as compress_structures
+    from quests.compression import compress_descriptors
     from quests.io import read_structure_files
 
     outputs = list(output)
-    structures, sources = read_structure_files(candidates, index, fmt, not quiet)
-    train = read_structure_files(reference, index, fmt, not quiet)[0]
-    result = compress_structures(structures, size, "msc_conditional", reference=train, k=k,
-                                 cutoff=cutoff, species=_parse_species(species),
-                                 bandwidth=bandwidth, threshold=threshold, n_jobs=n_jobs,
-                                 verbose=not quiet)
-    click.echo(result.ranking(top, sources, len(train)))
+    asked = _asked(ctx, k, cutoff, species)
+    if _descriptor_files(candidates, "CANDIDATES"):
+        X, counts, sources, train, settings = _read_described(
+            candidates, reference, index, fmt, asked, outputs, quiet)
+        structures = None
+        result = compress_descriptors(X, counts, size, "msc_conditional", reference=train,
+                                      bandwidth=bandwidth, threshold=threshold,
+                                      settings=settings, n_jobs=n_jobs, verbose=not quiet)
+        n_train = None
+    else:
+        structures, sources = read_structure_files(candidates, index, fmt, not quiet)
+        if _descriptor_files(reference, "--reference"):
+            from quests.io import read_datasets
+
+            datasets = read_datasets(reference, None, fmt, **asked, lazy=False,
+                                     verbose=not quiet)
+            train, n_train = np.asarray(datasets.combined("--reference")), None
+            k, cutoff, species = (datasets.settings[key] for key in ("k", "cutoff", "species"))
+        else:
+            train = read_structure_files(reference, index, fmt, not quiet)[0]
+            n_train, species = len(train), _parse_species(species)
+        result = compress_structures(structures, size, "msc_conditional", reference=train,
+                                     k=k, cutoff=cutoff, species=species,
+                                     bandwidth=bandwidth, threshold=threshold, n_jobs=n_jobs,
+                                     verbose=not quiet)
+    click.echo(result.ranking(top, sources, n_train))
     _write_selection(outputs, result, structures, sources,
                      {"inputs": {"candidates": list(candidates), "reference": list(reference)}},
                      overwrite, quiet)

@@ -629,6 +629,48 @@ def compress(structures, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=N
         structures, reference, k=k, cutoff=cutoff, species=species, n_jobs=n_jobs,
         verbose=verbose)
     categories = None if key is None else structure_categories(structures, key, labels)
+    return compress_descriptors(X, counts, size, method, reference=reference,
+                                bandwidth=bandwidth, threshold=threshold, seed=seed,
+                                n_probes=n_probes, curve=curve, categories=categories,
+                                settings={"k": k, "cutoff": cutoff, "species": species},
+                                n_jobs=n_jobs, verbose=verbose)
+
+
+def compress_descriptors(X, counts, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=None,
+                         bandwidth=DEFAULT_BANDWIDTH, threshold=0.0, seed=0,
+                         n_probes=DEFAULT_PROBES, curve=False, categories=None, settings=None,
+                         n_jobs=None, verbose=False):
+    """``compress`` of a dataset given as descriptors: a descriptor file or store.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_environments, n_features)
+        Descriptors, one structure's rows after another (``np.asarray`` of a
+        ``quests.io.DescriptorStore`` loads one).
+    counts : array-like of shape (n_structures,) int
+        Rows of each structure.
+    categories : (key, list of str) or None
+        Each structure's category (``structure_categories``), to count those kept.
+    settings : dict or None
+        The descriptor settings (k, cutoff, species), kept in ``parameters``.
+    size, method, reference, bandwidth, threshold, seed, n_probes, curve, n_jobs, verbose
+        As ``compress``.
+
+    Returns
+    -------
+    Compression
+
+    Examples
+    --------
+    >>> from quests.data import rattled_crystal
+    >>> from quests.descriptor import compute_descriptors
+    >>> data = [rattled_crystal("Cu", size=2, stdev=0.05, seed=s) for s in range(6)]
+    >>> result = compress_descriptors(compute_descriptors(data), [32] * 6, 2, method="msc")
+    >>> result.selection.size, result.after["n_environments"]
+    (2, 64)
+    """
+    X, counts = check_grouped_descriptors(np.asarray(X), counts)
+    settings = dict(settings or {})
     _check_reference(method, reference)
     # validated once here: the selection and its curve share one KernelSums
     sums = KernelSums(X, bandwidth, reference, n_jobs=n_jobs)
@@ -649,9 +691,8 @@ def compress(structures, size, method=DEFAULT_COMPRESSION_METHOD, *, reference=N
         from quests.kde import overlap
 
         after["overlap"] = overlap(X, kept, bandwidth, threshold, n_jobs=n_jobs, verbose=verbose)
-    parameters = {"method": method, "size": selection.size, "k": k, "cutoff": cutoff,
-                  "species": species, "bandwidth": bandwidth, "threshold": threshold,
-                  "seed": seed}
+    parameters = {"method": method, "size": selection.size, **settings,
+                  "bandwidth": bandwidth, "threshold": threshold, "seed": seed}
     if method == "coverage":
         parameters["n_probes"] = n_probes
     category_table = None
