@@ -172,7 +172,7 @@ def main(argv=None):
 
 
 # register commands (each module adds its commands to ``cli``)
-from quests.cli import _dataset, _entropy, _thermo, _uncertainty, _zenn  # noqa: E402,F401
+from quests.cli import _dataset, _entropy, _map, _thermo, _uncertainty, _zenn  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

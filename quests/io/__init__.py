@@ -12,7 +12,7 @@ The package's modules, each one concern: ``_paths`` (specs), ``_structures``
 (structure files, the reader registry), ``_databases`` (ASE databases),
 ``_tables`` (CSV/JSON tables, LAMMPS logs), ``_outputs`` (atomic writers),
 ``_store`` (.zarr descriptor stores), ``_descriptors`` (descriptor files and
-datasets). Import every name from ``quests.io``.
+datasets), ``_maps`` (dataset maps for chemiscope). Import every name from ``quests.io``.
 """
 
 from quests.io._descriptors import Datasets, read_datasets, read_descriptors, \
@@ -29,6 +29,7 @@ from quests.io._store import STORE_ROW_ARRAYS, begin_descriptor_store, check_sto
     discard_descriptor_store, finish_descriptor_store, open_descriptor_store, \
     read_descriptor_store, resumable_descriptor_store, write_store_block  # noqa: F401
 from quests.io._databases import write_aselmdb
+from quests.io._maps import MAP_SUFFIXES, map_format, write_map
 from quests.io._structures import STRUCTURE_READERS, iter_structures, read_structure_files, \
     read_structures, row_query, rows_selected, structure_paths
 from quests.io._tables import read_columns, read_lammps_thermo, read_oszicar_energy
@@ -66,6 +67,9 @@ __all__ = [
     "check_distinct_paths",
     "read_oszicar_energy",
     "write_aselmdb",
+    "write_map",
+    "map_format",
+    "MAP_SUFFIXES",
     "STRUCTURE_READERS",
     "rows_selected",
     "row_query",
