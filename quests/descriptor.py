@@ -468,42 +468,46 @@ def stream_descriptors(specs, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, index
     species_list = sorted(int(z) for z in species) if species else None
     specs = [str(spec) for spec in specs]
     select = io.row_query() if select is None else select
-    files = [[(f, os.stat(f).st_size, os.stat(f).st_mtime_ns)
-              for f in io.structure_paths(io.split_index(spec, index)[0])] for spec in specs]
-    settings = {"specs": specs, "index": index, "format": format, "select": select, "k": k,
-                "cutoff": float(cutoff), "species": species_list, "dtype": np.dtype(dtype).name,
-                "rows_per_block": int(rows_per_block), "files": files}
+    files = []
+    for spec in specs:
+        paths = io.structure_paths(io.split_index(spec, index)[0])
+        for f in paths:
+            io.check_readable(f)
+        files.append([(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in paths])
+    from quests import __version__
+
+    # blocks are continued only by a run of the same version on the same files and settings
+    settings = {"version": __version__, "specs": specs, "index": index, "format": format,
+                "select": select, "k": k, "cutoff": float(cutoff), "species": species_list,
+                "dtype": np.dtype(dtype).name, "rows_per_block": int(rows_per_block),
+                "files": files}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     meta = {"k": k, "cutoff": cutoff, "species": species_list, **(metadata or {})}
-    if not resume:
-        io.discard_descriptor_store(
-            Path(path).parent / f".{Path(path).name}.quests-resume.partial")
-    with io.resumable_descriptor_store(path, key, overwrite) as (store, done):
+    with io.resumable_descriptor_store(path, key, overwrite, restart=not resume) as found:
+        store, done = found
         rows = [n for n, _ in done]
         spec_number, position, n_structures = done[-1][1] if done else (0, -1, 0)
         if done and verbose:
             print(f"continuing {path}: {len(done)} blocks ({sum(rows)} environments, "
                   f"{n_structures} structures) already written", flush=True)
         frames = _frames_after(specs, spec_number, position, index, format, select)
-        try:
-            with progress_bar(None, "descriptor store", verbose, unit="structure") as bar:
-                for block_frames, last in _blocks_of_frames(frames, rows_per_block):
-                    sources = [number for number, _, _ in block_frames]
-                    atoms = [a for _, _, a in block_frames]
-                    first = n_structures
-                    n_structures += len(atoms)
-                    rows.append(store_block(store, len(rows), atoms, first, k, cutoff,
-                                            species_list, dtype, sources, n_jobs,
-                                            resume_at=[*last, n_structures]))
-                    bar.update(len(atoms))
-            if not rows:
-                raise InvalidInputError("no structures to describe")
-            out = io.finish_descriptor_store(store, path, rows, meta, overwrite)
-        except (KeyboardInterrupt, SystemExit):
-            raise  # the complete blocks stay: the same command continues after them
-        except BaseException:
+        # a run that fails (an interruption, a full disk, a bad row found late) keeps its
+        # complete blocks: the same command continues after them once the cause is gone
+        with progress_bar(None, "descriptor store", verbose, unit="structure") as bar:
+            for block_frames, last in _blocks_of_frames(frames, rows_per_block):
+                sources = [number for number, _, _ in block_frames]
+                atoms = [a for _, _, a in block_frames]
+                first = n_structures
+                n_structures += len(atoms)
+                rows.append(store_block(store, len(rows), atoms, first, k, cutoff,
+                                        species_list, dtype, sources, n_jobs,
+                                        resume_at=[*last, n_structures]))
+                bar.update(len(atoms))
+        if not rows:
             io.discard_descriptor_store(store)
-            raise
+            raise InvalidInputError("no structures to describe"
+                                    + (f" (--select {select!r})" if select else ""))
+        out = io.finish_descriptor_store(store, path, rows, meta, overwrite)
     return out, int(sum(rows)), n_structures
 
 

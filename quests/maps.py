@@ -32,9 +32,6 @@ from quests._errors import InvalidInputError
 PROJECTIONS = ("pca", "umap")
 #: the points shown at most, by default (chemiscope stays responsive to about this)
 DEFAULT_MAX_POINTS = 5000
-#: a difference of kernel sums below this fraction of the total has lost its digits:
-#: such atoms are summed again against the rest alone
-_CANCELLATION = 1e-9
 
 
 @dataclass
@@ -146,10 +143,10 @@ def rest_differential_entropy(X, counts, structures_wanted, bandwidth=DEFAULT_BA
                               n_jobs=None):
     """dH of every atom of the wanted structures against all the other structures.
 
-    dH(x | X without x's structure) = -ln(sum over X of K - sum over x's own
-    structure of K). Where the difference keeps fewer than about seven digits
-    (the rest contributes less than 1e-9 of the total: the most novel atoms),
-    those atoms are summed again against the rest alone, in log space.
+    dH(x | X without x's structure) = -ln(sum over the rows before x's structure of K
+    + sum over the rows after it), each a log-sum-exp: exact however novel x is, and
+    nothing of X copied (the leave-one-structure-out form of
+    ``quests.kde.select_bandwidth``).
 
     Parameters
     ----------
@@ -163,29 +160,21 @@ def rest_differential_entropy(X, counts, structures_wanted, bandwidth=DEFAULT_BA
     Examples
     --------
     >>> import numpy as np
-    >>> X = np.array([[0.0], [0.0], [0.01]])
+    >>> X = np.array([[0.0], [0.0], [0.01]])  # two structures: 2 atoms, then 1
     >>> [d.round(3).tolist() for d in rest_differential_entropy(X, np.array([2, 1]),
     ...                                                         np.array([0, 1]))]
-    [[0.199, 0.199], [-0.4]]
+    [[0.222, 0.222], [-0.471]]
     """
-    from quests.kde import kernel_sum, log_kernel_sum
+    from quests.kde import KernelSums
 
     offsets = np.concatenate([[0], np.cumsum(counts)])
+    sums = KernelSums(X, bandwidth, n_jobs=n_jobs)  # validated and centred once
     out = []
     for s in np.asarray(structures_wanted, dtype=int):
-        own = X[offsets[s]:offsets[s + 1]]
-        if len(counts) == 1:
-            out.append(np.full(len(own), np.inf))
-            continue
-        total = kernel_sum(X, bandwidth, Y=own, n_jobs=n_jobs)
-        rest = total - kernel_sum(own, bandwidth, n_jobs=n_jobs)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dh = -np.log(rest)
-        lost = rest <= _CANCELLATION * total
-        if lost.any():
-            others = np.concatenate([X[:offsets[s]], X[offsets[s + 1]:]])
-            dh[lost] = -log_kernel_sum(own[lost], others, bandwidth, n_jobs=n_jobs)
-        out.append(dh)
+        start, stop = offsets[s], offsets[s + 1]
+        own = sums.X_[start:stop]
+        out.append(-np.logaddexp(sums.log_sums(own, sums.X_[:start]),
+                                 sums.log_sums(own, sums.X_[stop:])))
     return out
 
 
@@ -301,6 +290,9 @@ def dataset_map(structures, *, reference=None, projection="pca", environments=Fa
             or max_points < 2:
         raise InvalidInputError(f"max_points must be an integer >= 2; got {max_points!r}")
     structures = list(structures)
+    if len(structures) < 2:
+        raise InvalidInputError(f"a map needs at least 2 structures (their dH against the "
+                                f"rest); got {len(structures)}")
     X, counts, ref, species = describe_structures(structures, reference, k=k, cutoff=cutoff,
                                                   species=species, n_jobs=n_jobs,
                                                   verbose=verbose)

@@ -3,6 +3,9 @@ into a resumable store."""
 
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -184,7 +187,7 @@ def test_damaged_databases_give_one_error_line_and_stay_untouched(tmp_path):
     (["entropy", "{d}/d.aselmdb", "--select", "config_type=nothing"], "no row selected"),
     (["entropy", "{d}/d.db", "--select", "config_type=nothing"], "no row selected"),
     (["entropy", "{d}/d.db", "--select", "energy<<1"], "not an ase.db query"),
-    (["entropy", "{d}/d.xyz", "--select", "group=1"], "applies to ASE databases"),
+    (["entropy", "{d}/d.xyz", "--select", "group=1"], "no file given is one"),
     (["entropy", "{d}/missing.aselmdb"], "file not found"),
     (["entropy", "{d}/empty"], "holds no structure files"),
     (["descriptors", "{d}/d.aselmdb", "-o", "{d}/s.zarr", "--species", "all"], "atomic numbers"),
@@ -350,3 +353,102 @@ def test_compress_select_and_uncertainty_take_a_store_as_they_take_its_structure
     refused = runner.invoke(cli, ["compress", str(folder / "d.zarr"), "-s", "2", "-o",
                                   str(folder / "k.xyz"), "-q"])
     assert refused.exit_code == 2 and "descriptor files hold none" in refused.output
+
+
+def test_an_lmdb_cut_short_is_refused_not_a_crash(tmp_path):
+    """Half of a file whose header is intact: reading past its end would be SIGBUS."""
+    from quests.data import rattled_crystal
+
+    write_aselmdb(tmp_path / "full.aselmdb", (rattled_crystal(seed=s) for s in range(300)))
+    data = (tmp_path / "full.aselmdb").read_bytes()
+    (tmp_path / "half.aselmdb").write_bytes(data[: len(data) // 2])
+    quests = os.path.join(os.path.dirname(sys.executable), "quests")
+    result = subprocess.run([quests, "entropy", str(tmp_path / "half.aselmdb"), "-q"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith("error:") and "truncated" in result.stderr
+
+
+def test_database_paths_with_uri_characters_are_read_and_nothing_is_created(databases):
+    folder, frames = databases
+    for name in ("run#1.db", "a?b.db", "50%20.db"):
+        shutil.copy(folder / "d.db", folder / name)
+        before = sorted(os.listdir(folder))
+        assert len(read_structures(folder / name)) == len(frames)
+        assert sorted(os.listdir(folder)) == before
+
+
+@pytest.mark.parametrize("query", ["pbc=TTT", "id<=2", "id>=5,config_type=md"])
+def test_queries_select_the_same_rows_of_both_databases(databases, query):
+    folder, _ = databases
+    # the .aselmdb has the same rows under the same ids (its deleted row 7 comes after)
+    picks = [[a.info["group"] for a in read_structures(folder / name, select=query)]
+             for name in ("d.aselmdb", "d.db")]
+    assert picks[0] == picks[1] and picks[0]
+    with pytest.raises(Exception, match="is an array"):
+        read_structures(folder / "d.aselmdb", select="positions<1")
+
+
+def test_a_folder_slice_does_not_read_the_databases_before_it(tmp_path, monkeypatch):
+    from quests.io import _databases
+
+    frames = _frames(6)
+    (tmp_path / "set").mkdir()
+    write_aselmdb(tmp_path / "set" / "a.aselmdb", frames[:3])
+    write_aselmdb(tmp_path / "set" / "b.aselmdb", frames[3:])
+    (tmp_path / "set" / "report.json").write_text("{}")  # not a structure file
+    read = []
+    original = _databases.row_atoms
+    monkeypatch.setattr(_databases, "row_atoms",
+                        lambda dct, where: read.append(where) or original(dct, where))
+    assert [a.info["group"] for a in read_structures(tmp_path / "set", index="4:")] == [4, 5]
+    assert len(read) == 2
+
+
+def test_an_output_inside_an_input_folder_is_refused(databases):
+    folder, _ = databases
+    before = _digest(folder / "d.db")
+    result = CliRunner().invoke(cli, ["compress", str(folder), "-s", "2", "-o",
+                                      str(folder / "d.db"), "--overwrite", "-q"])
+    assert result.exit_code == 2 and "is an input" in result.output
+    assert _digest(folder / "d.db") == before
+
+
+def test_stream_failures_are_one_line_and_keep_nothing_they_should_not(databases):
+    folder, _ = databases
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["descriptors", str(folder / "nothere.xyz"), "-o",
+                                  str(folder / "x.zarr"), "-q"])
+    assert missing.exit_code == 2 and "file not found" in missing.output
+    empty = runner.invoke(cli, ["descriptors", str(folder / "d.db"), "--select",
+                                "config_type=none", "-o", str(folder / "x.zarr"), "-q"])
+    assert empty.exit_code == 2 and "no structures to describe" in empty.output
+    assert not [p for p in os.listdir(folder) if "quests" in p]
+
+
+def test_a_damaged_block_is_written_again_and_restart_starts_over(databases, monkeypatch):
+    import quests.descriptor as descriptor
+
+    folder, _ = databases
+    specs = [str(folder / "d.aselmdb")]
+    whole = DescriptorStore(descriptor.stream_descriptors(specs, folder / "w.zarr", k=5,
+                                                          rows_per_block=20)[0]).load()
+    original = descriptor.store_block
+
+    def interrupted(*args, **kwargs):
+        if args[1] == 4:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(descriptor, "store_block", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        descriptor.stream_descriptors(specs, folder / "r.zarr", k=5, rows_per_block=20)
+    monkeypatch.setattr(descriptor, "store_block", original)
+    blocks = folder / ".r.zarr.quests-resume.partial" / "blocks"
+    damaged = sorted(blocks.iterdir())[1]
+    (damaged / "zarr.json").write_text("")  # killed while its metadata was written
+    resumed = descriptor.stream_descriptors(specs, folder / "r.zarr", k=5, rows_per_block=20)
+    assert np.array_equal(DescriptorStore(resumed[0]).load(), whole)
+    result = CliRunner().invoke(cli, ["descriptors", *specs, "-o", str(folder / "r.zarr"),
+                                      "-k", "5", "--restart", "--overwrite", "-q"])
+    assert result.exit_code == 0, result.output

@@ -223,3 +223,13 @@ def _write_empty_page(tmp_path):
     d = m.to_chemiscope()
     d["settings"]["map"]["x"]["min"], d["settings"]["map"]["x"]["max"] = 1e6, 2e6
     return write_map(os.path.join(tmp_path, "empty.html"), d, overwrite=True)
+
+
+def test_a_map_needs_two_structures(data):
+    from quests._errors import InvalidInputError
+    from quests.maps import dataset_map
+
+    with pytest.raises(InvalidInputError, match="at least 2 structures"):
+        dataset_map(data[:1])
+    with pytest.raises(InvalidInputError, match="max_points"):
+        dataset_map(data, max_points=1)

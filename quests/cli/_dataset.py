@@ -61,7 +61,7 @@ def _read_described(files, reference, index, fmt, asked, outputs, quiet):
     sources = [(name, i) for name in datasets for i in range(len(datasets.counts[name]))]
     ref = None
     if reference:
-        data = read_datasets(reference, None, fmt, **settings, lazy=False,
+        data = read_datasets(reference, index, fmt, **settings, lazy=False,
                              verbose=not quiet).combined("--reference")
         ref = np.asarray(data) if not isinstance(data, list) else compute_descriptors(
             data, settings["k"], settings["cutoff"], species=settings["species"])
@@ -202,7 +202,7 @@ def select(ctx, candidates, reference, size, k, cutoff, species, index, fmt, ban
         if _descriptor_files(reference, "--reference"):
             from quests.io import read_datasets
 
-            datasets = read_datasets(reference, None, fmt, **asked, lazy=False,
+            datasets = read_datasets(reference, index, fmt, **asked, lazy=False,
                                      verbose=not quiet)
             train, n_train = np.asarray(datasets.combined("--reference")), None
             k, cutoff, species = (datasets.settings[key] for key in ("k", "cutoff", "species"))

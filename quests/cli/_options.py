@@ -104,15 +104,22 @@ def select_option(command):
     accepts, for every file the command reads (``quests.io.rows_selected``)."""
     @functools.wraps(command)
     def wrapper(*args, select=None, **kwargs):
-        from quests.io import rows_selected
+        from quests.io import names_database, rows_selected
 
+        if select and not names_database([v for v in (*args, *kwargs.values())
+                                          if isinstance(v, (str, tuple, list))]):
+            from quests._errors import InvalidInputError
+
+            raise InvalidInputError("--select chooses rows of ASE databases (.db, .aselmdb), "
+                                    "and no file given is one")
         with rows_selected(select):
             return command(*args, **kwargs)
 
     return click.option(
         "--select", default=None, metavar="QUERY",
         help="Rows of ASE databases (.db, .aselmdb) to read: an ase.db query such as "
-             "'config_type=bulk,natoms<50' (the frame selection counts among them).")(wrapper)
+             "'config_type=bulk,natoms<50' (the frame selection counts among them); other "
+             "files are read whole.")(wrapper)
 
 
 def kde_method_option(name="method", help="exact: sum over every reference environment; "

@@ -29,9 +29,9 @@ from quests.io._store import STORE_ROW_ARRAYS, begin_descriptor_store, check_sto
     discard_descriptor_store, finish_descriptor_store, open_descriptor_store, \
     read_descriptor_store, resumable_descriptor_store, write_store_block  # noqa: F401
 from quests.io._databases import write_aselmdb
-from quests.io._maps import MAP_SUFFIXES, map_format, write_map
+from quests.io._maps import MAP_SUFFIXES, chemiscope_javascript, map_format, write_map
 from quests.io._structures import STRUCTURE_READERS, iter_structures, read_structure_files, \
-    read_structures, row_query, rows_selected, structure_paths
+    names_database, read_structures, row_query, rows_selected, structure_paths
 from quests.io._tables import read_columns, read_lammps_thermo, read_oszicar_energy
 
 __all__ = [
@@ -70,9 +70,11 @@ __all__ = [
     "write_map",
     "map_format",
     "MAP_SUFFIXES",
+    "chemiscope_javascript",
     "STRUCTURE_READERS",
     "rows_selected",
     "row_query",
+    "names_database",
     "structure_paths",
 ]
 

@@ -120,7 +120,13 @@ def _selection_filter(select):
             return row.natoms
         if isinstance(key, (int, np.integer)):  # ase.db turns "Cu=32" into (29, "=", 32)
             return int(np.sum(np.asarray(row.numbers) == key))
-        return row.get(key)
+        if key == "pbc":  # as ase.db compares it: "TTF"
+            return "".join("T" if p else "F" for p in np.asarray(row.pbc, dtype=bool))
+        value = row.get(key)
+        if isinstance(value, np.ndarray) and value.size != 1:
+            raise InvalidInputError(f"--select {select!r}: {key} is an array, not a value "
+                                    "a query compares")
+        return value
 
     def accepts(row):
         if any(value_of(row, key) is None for key in keys):
@@ -140,15 +146,25 @@ def _selection_filter(select):
 
 
 def _open_lmdb(path):
+    import os
+
     from quests._optional import require
 
     lmdb = require("lmdb", f"reading {path} (an .aselmdb file)", "datasets", ReadError)
     try:
         # read-only and without the lock file: nothing is ever written beside the input
-        return lmdb.open(str(path), subdir=False, readonly=True, lock=False, readahead=False,
-                         max_readers=1)
+        env = lmdb.open(str(path), subdir=False, readonly=True, lock=False, readahead=False,
+                        max_readers=1)
     except lmdb.Error as exc:
         raise ReadError(f"cannot read {path}: not an LMDB file ({str(exc).strip()})") from None
+    # a file cut short (an interrupted download) would kill the process with SIGBUS on the
+    # first page past its end: its meta page says how many pages it must have
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    if needed > os.path.getsize(path):
+        env.close()
+        raise ReadError(f"cannot read {path}: the file is truncated ({os.path.getsize(path)} "
+                        f"of the {needed} bytes its LMDB header names)")
+    return env
 
 
 def _lmdb_ids(txn, path):
@@ -185,20 +201,21 @@ def count_aselmdb_rows(path):
         env.close()
 
 
+#: rows read per opening of an .aselmdb file. Keys sort as strings ("1", "10", "100", ...)
+#: so rows in id order touch pages all over the file, and every page touched stays mapped
+#: (and counted in the process's memory) until the file is closed: closing it every so
+#: many rows keeps the memory of a stream flat however many rows it reads
+_ROWS_PER_OPENING = 1024
+
+
 def iter_aselmdb(path, selection, select=None):
     """Yield ``(label, atoms)`` for the rows at positions ``selection`` (a slice of the
     rows in id order), among those the ase.db query ``select`` accepts."""
-    env = _open_lmdb(path)
     accepts = _selection_filter(select)
+    env = _open_lmdb(path)
     try:
         with env.begin(buffers=False) as txn:
             ids = _lmdb_ids(txn, path)
-            if accepts is None:
-                for row_id in ids[selection]:
-                    where = f"{path} row {row_id}"
-                    yield where, row_atoms(_lmdb_row(txn, row_id, where), where)
-                return
-            yield from take_slice(_accepted_rows(txn, ids, path, accepts), selection)
     except (ReadError, InvalidInputError):
         raise
     except Exception as exc:  # noqa: BLE001 - lmdb.Error and its subclasses
@@ -206,6 +223,47 @@ def iter_aselmdb(path, selection, select=None):
                         "(corrupt LMDB?)") from None
     finally:
         env.close()
+    if accepts is None:
+        wanted = ids[selection]
+        for first in range(0, len(wanted), _ROWS_PER_OPENING):
+            yield from _lmdb_rows(path, wanted[first:first + _ROWS_PER_OPENING])
+        return
+    accepted = (item for first in range(0, len(ids), _ROWS_PER_OPENING)
+                for item in _lmdb_rows(path, ids[first:first + _ROWS_PER_OPENING], accepts))
+    yield from take_slice(accepted, selection)
+
+
+def _lmdb_rows(path, ids, accepts=None):
+    """``(label, atoms)`` of the rows ``ids`` (those ``accepts`` takes), the file opened
+    once for them."""
+    from ase.db.row import AtomsRow
+
+    env = _open_lmdb(path)
+    try:
+        with env.begin(buffers=False) as txn:
+            rows = []
+            for row_id in ids:
+                where = f"{path} row {row_id}"
+                dct = _lmdb_row(txn, row_id, where)
+                if accepts is not None:
+                    try:
+                        accepted = accepts(AtomsRow(dict(dct, id=row_id)))
+                    except InvalidInputError:
+                        raise
+                    except Exception:  # noqa: BLE001 - a malformed row: row_atoms names it
+                        row_atoms(dct, where)
+                        raise
+                    if not accepted:
+                        continue
+                rows.append((where, row_atoms(dct, where)))
+    except (ReadError, InvalidInputError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - lmdb.Error and its subclasses
+        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
+                        "(corrupt LMDB?)") from None
+    finally:
+        env.close()
+    yield from rows
 
 
 def _lmdb_row(txn, row_id, where):
@@ -213,21 +271,6 @@ def _lmdb_row(txn, row_id, where):
     if raw is None:
         raise ReadError(f"{where} is missing (neither stored nor deleted; truncated file?)")
     return decode_row(raw, where)
-
-
-def _accepted_rows(txn, ids, path, accepts):
-    from ase.db.row import AtomsRow
-
-    for row_id in ids:
-        where = f"{path} row {row_id}"
-        dct = _lmdb_row(txn, row_id, where)
-        try:
-            accepted = accepts(AtomsRow(dct))
-        except Exception:  # noqa: BLE001 - a malformed row: row_atoms says what is wrong
-            row_atoms(dct, where)
-            raise
-        if accepted:
-            yield where, row_atoms(dct, where)
 
 
 def take_slice(items, selection):
@@ -246,9 +289,11 @@ def _check_sqlite_database(path):
     """Refuse a file that is not an ASE sqlite database before ase.db opens it (ase would
     create its tables in an empty or foreign sqlite file: an input is never written)."""
     import sqlite3
+    from pathlib import Path
 
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # a URI made from the path itself ('#', '?' and '%' quoted): read-only, never created
+        connection = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
         try:
             tables = {name for (name,) in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -273,11 +318,7 @@ def iter_ase_db(path, selection, select=None):
     try:
         with ase.db.connect(str(path), type="db", create_indices=False) as db:
             query = select or None
-            try:
-                n = db.count(query)
-            except Exception as exc:  # noqa: BLE001 - ase raises many types for a bad query
-                raise InvalidInputError(f"--select {select!r} is not an ase.db query "
-                                        f"for {path}: {exc}") from None
+            n = db.count(query)  # the query was checked above: failures are the file's
             positions = range(n)[selection]
             if not len(positions):
                 return
@@ -290,9 +331,9 @@ def iter_ase_db(path, selection, select=None):
                 yield where, row_atoms_from(row, where)
     except (ReadError, InvalidInputError):
         raise
-    except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+    except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
         raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
-                        "(corrupt database?)") from None
+                        "(corrupt database, or one of another ase version?)") from None
 
 
 def row_atoms_from(row, where):
@@ -306,11 +347,18 @@ def row_atoms_from(row, where):
 
 def count_ase_db_rows(path, select=None):
     """Rows of an ASE sqlite database that ``select`` accepts."""
+    import sqlite3
+
     import ase.db
 
     _check_sqlite_database(path)
-    with ase.db.connect(str(path), type="db", create_indices=False) as db:
-        return db.count(select or None)
+    _selection_filter(select)
+    try:
+        with ase.db.connect(str(path), type="db", create_indices=False) as db:
+            return db.count(select or None)
+    except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
+                        "(corrupt database, or one of another ase version?)") from None
 
 
 def write_aselmdb(path, rows, overwrite=False, map_size=None):

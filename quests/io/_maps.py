@@ -107,7 +107,7 @@ def write_map(path, dataset, title="quests dataset map", header="", overwrite=Fa
 
     Examples
     --------
-    >>> import os, shutil, tempfile
+    >>> import json, os, shutil, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> data = {"meta": {"name": "x"}, "structures": [], "properties": {}}
     >>> path = write_map(os.path.join(folder, "m.json"), data)

@@ -101,6 +101,15 @@ def spec_paths(value):
     for text in list(candidates):
         if "@" in text:
             candidates.append(text.rpartition("@")[0])
+    # a folder or a glob reads the files in it: an output must not be one of them
+    import glob
+
+    for text in list(candidates):
+        p = Path(text)
+        if p.is_dir() and p.suffix.lower() not in DESCRIPTOR_SUFFIXES:
+            candidates += sorted(str(f) for f in p.iterdir() if f.is_file())
+        elif not p.exists() and glob.has_magic(text):
+            candidates += sorted(glob.glob(text))
     return candidates
 
 

@@ -50,16 +50,22 @@ def begin_descriptor_store(path, overwrite=False):
     p = check_store_path(path, overwrite)
     clean_stale_temporaries(p)
     tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(p), suffix=".partial", dir=p.parent))
-    group = _zarr().open_group(str(tmp), mode="w")
-    group.attrs.update({"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False})
+    return _new_store(tmp)
+
+
+def _new_store(folder, **attrs):
+    """An empty store being built in ``folder`` (its attributes plus ``attrs``)."""
+    group = _zarr().open_group(str(folder), mode="w")
+    group.attrs.update({"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False,
+                        **attrs})
     # made here, once: workers that each 'required' it raced, and the loser's
     # create failed with ContainsGroupError (seen in CI)
     group.create_group("blocks")
-    return tmp
+    return folder
 
 
 @contextlib.contextmanager
-def resumable_descriptor_store(path, key, overwrite=False):
+def resumable_descriptor_store(path, key, overwrite=False, restart=False):
     """Context manager: the store being built for ``path`` by a run that can be resumed,
     and its complete blocks so far: ``(store, blocks)``, blocks a list of ``(rows,
     resume_at)`` for blocks 0, 1, ... up to the first missing one. Inside the block no
@@ -67,46 +73,54 @@ def resumable_descriptor_store(path, key, overwrite=False):
 
     The store is the folder ``.NAME.quests-resume.partial`` beside ``path``. One left by an
     interrupted run with the same ``key`` (a digest of the inputs and settings) is
-    continued: its blocks after the first missing or incomplete one are removed. One
-    with another key is replaced by an empty one. ``finish_descriptor_store`` renames it
-    to ``path``.
+    continued: its blocks after the first missing, incomplete or unreadable one are
+    removed. One with another key, or any with ``restart``, is replaced by an empty one.
+    ``finish_descriptor_store`` renames it to ``path``; a run that does not get there
+    leaves it for the next.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with resumable_descriptor_store(os.path.join(folder, "d.zarr"), "key") as found:
+    ...     store, blocks = found
+    >>> os.path.basename(store), blocks
+    ('.d.zarr.quests-resume.partial', [])
+    >>> shutil.rmtree(folder)
     """
     import fcntl
 
     p = check_store_path(path, overwrite)
     lock_path = p.parent / f".{p.name}.quests-resume.lock"
-    with open(lock_path, "a") as lock:
+    partial = p.parent / f".{p.name}.quests-resume.partial"
+    try:
+        lock = open(lock_path, "a")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: its lock file {lock_path.name}: "
+                          f"{exc.strerror}") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raise OutputError(f"another run is writing {path}; wait for it to end") from None
-        yield _open_resumable(p, key)
-        if p.exists() and not (p.parent / f".{p.name}.quests-resume.partial").exists():
-            lock_path.unlink(missing_ok=True)  # finished: nothing left to resume
+        try:
+            if restart:
+                shutil.rmtree(partial, ignore_errors=True)
+            yield _open_resumable(p, partial, key)
+        finally:
+            if not partial.exists():  # finished, or nothing written: nothing to resume
+                lock_path.unlink(missing_ok=True)
 
 
-def _open_resumable(p, key):
+def _open_resumable(p, store, key):
+    """(store, complete blocks) of the partial store ``store`` for key ``key``."""
     import json
 
-    store = p.parent / f".{p.name}.quests-resume.partial"
     blocks = []
     if store.is_dir():
-        try:
-            group = _zarr().open_group(str(store), mode="r+")
-            same = dict(group.attrs).get("resume_key") == key and "blocks" in group
-        except Exception:  # noqa: BLE001 - a damaged partial store: start again
-            same = False
-        if same:
-            names = sorted(group["blocks"].group_keys())
-            by_number = {}
-            for name in names:
-                sub = group[f"blocks/{name}"]
-                rows = dict(sub.attrs).get("rows")
-                if rows is not None and _complete_block(sub, rows):
-                    by_number.setdefault(int(name.split(".")[0]),
-                                         (name, rows, sub.attrs["resume_at"]))
-            while len(blocks) in by_number:
-                blocks.append(by_number[len(blocks)])
+        found = _complete_blocks(store, key)
+        if found is not None:
+            blocks, names = found
             kept = {name for name, _, _ in blocks}
             for name in names:  # half-written blocks and those after a gap
                 if name not in kept:
@@ -114,11 +128,35 @@ def _open_resumable(p, key):
             return store, [(rows, json.loads(json.dumps(at))) for _, rows, at in blocks]
         shutil.rmtree(store)
     clean_stale_temporaries(p)
-    group = _zarr().open_group(str(store), mode="w")
-    group.attrs.update({"format": _STORE_FORMAT, "version": _STORE_VERSION, "complete": False,
-                        "resume_key": key})
-    group.create_group("blocks")
-    return store, blocks
+    return _new_store(store, resume_key=key), blocks
+
+
+def _complete_blocks(store, key):
+    """([(name, rows, resume_at)] of blocks 0, 1, ... complete, [every block folder]) of a
+    partial store written with ``key``; None where it is another key's or unreadable."""
+    try:
+        group = _zarr().open_group(str(store), mode="r")
+        if dict(group.attrs).get("resume_key") != key:
+            return None
+    except Exception:  # noqa: BLE001 - a damaged partial store: start again
+        return None
+    folder = store / "blocks"
+    names = sorted(f.name for f in folder.iterdir() if f.is_dir()) if folder.is_dir() else []
+    by_number = {}
+    for name in names:
+        try:  # a block killed while it was written may be unreadable: incomplete
+            sub = group[f"blocks/{name}"]
+            attrs = dict(sub.attrs)
+            rows, at = attrs.get("rows"), attrs.get("resume_at")
+            complete = rows is not None and _complete_block(sub, rows)
+        except Exception:  # noqa: BLE001 - zarr raises many types for damaged metadata
+            complete = False
+        if complete:
+            by_number.setdefault(int(name.split(".")[0]), (name, rows, at))
+    blocks = []
+    while len(blocks) in by_number:
+        blocks.append(by_number[len(blocks)])
+    return blocks, names
 
 
 def _is_store(path):

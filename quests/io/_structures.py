@@ -16,7 +16,8 @@ from quests.io._paths import DESCRIPTOR_SUFFIXES, ReadError, as_slice, check_rea
 #: A reader is ``reader(path, selection: slice, select: ase.db query or None)`` yielding
 #: ``(label, atoms)``.
 STRUCTURE_READERS = {
-    "aselmdb": ((".aselmdb", ".lmdb"), "iter_aselmdb"),
+    # not .lmdb: OC20's .lmdb files hold pickles, which quests never loads
+    "aselmdb": ((".aselmdb",), "iter_aselmdb"),
     "db": ((".db",), "iter_ase_db"),
 }
 #: the query of ASE database rows a command was given (``--select``), for every file it reads
@@ -26,7 +27,16 @@ _ROW_QUERY = contextvars.ContextVar("quests_row_query", default=None)
 @contextlib.contextmanager
 def rows_selected(query):
     """Inside the block, ASE databases read without a ``select`` of their own keep only the
-    rows the ase.db query ``query`` accepts (``--select``; None: every row)."""
+    rows the ase.db query ``query`` accepts (``--select``; None: every row).
+
+    Examples
+    --------
+    >>> with rows_selected("config_type=bulk"):
+    ...     row_query()
+    'config_type=bulk'
+    >>> row_query() is None
+    True
+    """
     token = _ROW_QUERY.set(query or None)
     try:
         yield
@@ -34,8 +44,39 @@ def rows_selected(query):
         _ROW_QUERY.reset(token)
 
 
+def names_database(values):
+    """True if any of the specs ``values`` (strings, or lists of them: FILE, NAME=FILE,
+    FILE@SLICE, folders, globs) names an ASE database, so that a query has something to
+    select from.
+
+    Examples
+    --------
+    >>> from quests.data import demo_files
+    >>> names_database([demo_files()["cu_melt"] + "@0:2", "not-a-file.db"])
+    False
+    """
+    from quests.io._paths import spec_paths
+
+    for candidate in spec_paths(values):
+        path = split_index(candidate)[0] if "@" in candidate else candidate
+        if not Path(path).exists() and not glob.has_magic(path):
+            continue
+        try:
+            if any(structure_format(f) for f in structure_paths(path)):
+                return True
+        except QuestsError:
+            continue
+    return False
+
+
 def row_query():
-    """The ase.db query in force (``rows_selected``), or None."""
+    """The ase.db query in force (``rows_selected``), or None.
+
+    Examples
+    --------
+    >>> row_query() is None
+    True
+    """
     return _ROW_QUERY.get()
 
 
@@ -49,25 +90,31 @@ def structure_format(path, format=None):
                  if suffix in suffixes), None)
 
 
-def _known_suffixes():
-    from ase.io.formats import ioformats
-
-    known = {s for suffixes, _ in STRUCTURE_READERS.values() for s in suffixes}
-    known |= {"." + ext for fmt in ioformats.values() for ext in fmt.extensions}
-    return known
+#: the files a folder of structures is read for (a report or README beside them is not)
+FOLDER_SUFFIXES = (".aselmdb", ".db", ".xyz", ".extxyz", ".traj", ".cif", ".vasp",
+                   ".lammpstrj", ".pdb", ".xsf")
 
 
 def structure_paths(path):
     """The files a path names: itself; a folder's structure files (by suffix, sorted, hidden
     and lock files left out); a glob's matches (sorted). Raises ``ReadError`` where that is
-    none."""
+    none.
+
+    Examples
+    --------
+    >>> import os
+    >>> from quests.data import demo_files
+    >>> folder = os.path.dirname(demo_files()["cu_melt"])
+    >>> [os.path.basename(f) for f in structure_paths(os.path.join(folder, "cu_*00K.xyz"))]
+    ['cu_1200K.xyz', 'cu_300K.xyz', 'cu_900K.xyz']
+    """
     p = Path(path)
     if p.is_dir() and p.suffix.lower() not in DESCRIPTOR_SUFFIXES:
-        known = _known_suffixes()
         files = sorted(str(f) for f in p.iterdir() if f.is_file() and
-                       not f.name.startswith(".") and f.suffix.lower() in known)
+                       not f.name.startswith(".") and f.suffix.lower() in FOLDER_SUFFIXES)
         if not files:
-            raise ReadError(f"folder {path} holds no structure files")
+            raise ReadError(f"folder {path} holds no structure files ("
+                            + ", ".join(FOLDER_SUFFIXES) + ")")
         return files
     if not p.exists() and glob.has_magic(str(path)):
         files = sorted(f for f in glob.glob(str(path)) if Path(f).is_file())
@@ -112,14 +159,44 @@ def iter_structures(spec, index=None, format=None, select=None):
     if len(files) == 1:
         yield from _iter_file(files[0], as_slice(idx), format, select)
         return
-    from quests.io._databases import take_slice
-
     selection = as_slice(idx)
-    if (selection.start or 0) < 0 or (selection.stop or 0) < 0 or (selection.step or 1) < 0:
+    start, stop, step = selection.start or 0, selection.stop, selection.step or 1
+    if start < 0 or (stop is not None and stop < 0) or step < 0:
         raise InvalidInputError(f"{spec}: a folder or glob of files takes a selection "
                                 "without negative numbers (0:1000, ::10)")
-    chained = (item for f in files for item in _iter_file(f, slice(None), format, select))
-    yield from take_slice(chained, selection)
+    consumed = 0  # frames of the files before this one
+    for f in files:
+        if stop is not None and consumed >= stop:
+            return
+        first = start if consumed <= start else start + -(-(consumed - start) // step) * step
+        n = _count_cheaply(f, format, select)
+        if n is not None:  # a database: its rows before the selection are never read
+            if first < consumed + n:
+                end = n if stop is None else min(n, stop - consumed)
+                yield from _iter_file(f, slice(first - consumed, end, step), format, select)
+            consumed += n
+            continue
+        for position, item in enumerate(_iter_file(f, slice(None), format, select),
+                                        start=consumed):
+            if stop is not None and position >= stop:
+                return
+            if position >= start and (position - start) % step == 0:
+                yield item
+            consumed = position + 1
+
+
+def _count_cheaply(path, format, select):
+    """Frames of a database file without reading its rows (None for other files, and for
+    an .aselmdb with a query, which must read every row to count)."""
+    from quests.io import _databases
+
+    name = structure_format(path, format)
+    check_readable(path)
+    if name == "db":
+        return _databases.count_ase_db_rows(path, select)
+    if name == "aselmdb" and not select:
+        return _databases.count_aselmdb_rows(path)
+    return None
 
 
 def _iter_file(path, selection, format, select):
@@ -136,9 +213,7 @@ def _iter_file(path, selection, format, select):
             check_geometry(atoms, label)
             yield label, atoms
         return
-    if select:
-        raise InvalidInputError(f"--select applies to ASE databases (.db, .aselmdb); "
-                                f"{path} is read by ase.io")
+    # a query is for databases: a trajectory or reference read beside one keeps every frame
     import ase.io
 
     if (format or Path(path).suffix.lower().lstrip(".")) in ("xyz", "extxyz"):
