@@ -300,31 +300,25 @@ def dataset_map(structures, *, reference=None, projection="pca", environments=Fa
     n_structures, n_rows = len(counts), int(offsets[-1])
     owner = np.repeat(np.arange(n_structures), counts)
     settings = {"k": k, "cutoff": cutoff, "species": species, "bandwidth": bandwidth}
+
+    def thinned(counts_of_points, what):
+        """The points shown (sorted) and what the map says about them."""
+        n = len(counts_of_points)
+        if n <= max_points:
+            return np.arange(n), f"all {n} {what} shown"
+        chosen = select_structures(X, counts_of_points, int(max_points), "coverage",
+                                   bandwidth=bandwidth, seed=seed, n_jobs=n_jobs)
+        return np.sort(chosen.indices), (f"{int(max_points)} of {n} {what} shown, chosen by "
+                                         "coverage compression (not at random)")
+
     if not environments:
-        if n_structures > max_points:
-            chosen = select_structures(X, counts, int(max_points), "coverage",
-                                       bandwidth=bandwidth, seed=seed, n_jobs=n_jobs)
-            shown = np.sort(chosen.indices)
-            note = (f"{len(shown)} of {n_structures} structures shown, chosen by coverage "
-                    "compression (not at random)")
-        else:
-            shown = np.arange(n_structures)
-            note = f"all {n_structures} structures shown"
+        shown, note = thinned(counts, "structures")
         means = mean_descriptors(X, counts)
         coordinates, how = project(means[shown], projection, seed, fit_on=means)
         atom_rows = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in shown])
         point_environments = None
-    else:
-        if n_rows > max_points:
-            chosen = select_structures(X, np.ones(n_rows, dtype=int), int(max_points),
-                                       "coverage", bandwidth=bandwidth, seed=seed,
-                                       n_jobs=n_jobs)
-            atom_rows = np.sort(chosen.indices)
-            note = (f"{len(atom_rows)} of {n_rows} environments shown, chosen by coverage "
-                    "compression (not at random)")
-        else:
-            atom_rows = np.arange(n_rows)
-            note = f"all {n_rows} environments shown"
+    else:  # every environment a point of its own: groups of one row
+        atom_rows, note = thinned(np.ones(n_rows, dtype=int), "environments")
         shown = np.unique(owner[atom_rows])
         coordinates, how = project(X[atom_rows], projection, seed, fit_on=X)
         position = np.searchsorted(shown, owner[atom_rows])

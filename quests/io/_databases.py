@@ -18,6 +18,7 @@ stress, ...), with the row's key-value pairs and its scalar ``data`` entries
 in ``atoms.info``, so ``config_type`` or ``group`` work as info keys.
 """
 
+import contextlib
 import json
 import zlib
 
@@ -167,6 +168,22 @@ def _open_lmdb(path):
     return env
 
 
+@contextlib.contextmanager
+def _opened_lmdb(path):
+    """An .aselmdb file open for reading inside the block; what lmdb raises about it becomes
+    one ``ReadError`` naming the file."""
+    env = _open_lmdb(path)
+    try:
+        yield env
+    except (ReadError, InvalidInputError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - lmdb.Error and its subclasses
+        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
+                        "(corrupt LMDB?)") from None
+    finally:
+        env.close()
+
+
 def _lmdb_ids(txn, path):
     """Row ids of an .aselmdb file in order: 1 .. nextid-1 without the deleted ones (every
     integer key where ``nextid`` is missing)."""
@@ -188,17 +205,8 @@ def _lmdb_ids(txn, path):
 
 def count_aselmdb_rows(path):
     """Rows of an .aselmdb file (deleted ids not counted), without reading any row."""
-    env = _open_lmdb(path)
-    try:
-        with env.begin() as txn:
-            return len(_lmdb_ids(txn, path))
-    except (ReadError, InvalidInputError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - lmdb.Error and its subclasses
-        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
-                        "(corrupt LMDB?)") from None
-    finally:
-        env.close()
+    with _opened_lmdb(path) as env, env.begin() as txn:
+        return len(_lmdb_ids(txn, path))
 
 
 #: rows read per opening of an .aselmdb file. Keys sort as strings ("1", "10", "100", ...)
@@ -212,17 +220,8 @@ def iter_aselmdb(path, selection, select=None):
     """Yield ``(label, atoms)`` for the rows at positions ``selection`` (a slice of the
     rows in id order), among those the ase.db query ``select`` accepts."""
     accepts = _selection_filter(select)
-    env = _open_lmdb(path)
-    try:
-        with env.begin(buffers=False) as txn:
-            ids = _lmdb_ids(txn, path)
-    except (ReadError, InvalidInputError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - lmdb.Error and its subclasses
-        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
-                        "(corrupt LMDB?)") from None
-    finally:
-        env.close()
+    with _opened_lmdb(path) as env, env.begin(buffers=False) as txn:
+        ids = _lmdb_ids(txn, path)
     if accepts is None:
         wanted = ids[selection]
         for first in range(0, len(wanted), _ROWS_PER_OPENING):
@@ -238,31 +237,22 @@ def _lmdb_rows(path, ids, accepts=None):
     once for them."""
     from ase.db.row import AtomsRow
 
-    env = _open_lmdb(path)
-    try:
-        with env.begin(buffers=False) as txn:
-            rows = []
-            for row_id in ids:
-                where = f"{path} row {row_id}"
-                dct = _lmdb_row(txn, row_id, where)
-                if accepts is not None:
-                    try:
-                        accepted = accepts(AtomsRow(dict(dct, id=row_id)))
-                    except InvalidInputError:
-                        raise
-                    except Exception:  # noqa: BLE001 - a malformed row: row_atoms names it
-                        row_atoms(dct, where)
-                        raise
-                    if not accepted:
-                        continue
-                rows.append((where, row_atoms(dct, where)))
-    except (ReadError, InvalidInputError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - lmdb.Error and its subclasses
-        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
-                        "(corrupt LMDB?)") from None
-    finally:
-        env.close()
+    rows = []
+    with _opened_lmdb(path) as env, env.begin(buffers=False) as txn:
+        for row_id in ids:
+            where = f"{path} row {row_id}"
+            dct = _lmdb_row(txn, row_id, where)
+            if accepts is not None:
+                try:
+                    accepted = accepts(AtomsRow(dict(dct, id=row_id)))
+                except InvalidInputError:
+                    raise
+                except Exception:  # noqa: BLE001 - a malformed row: row_atoms names it
+                    row_atoms(dct, where)
+                    raise
+                if not accepted:
+                    continue
+            rows.append((where, row_atoms(dct, where)))
     yield from rows
 
 
