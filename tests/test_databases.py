@@ -191,6 +191,7 @@ def test_damaged_databases_give_one_error_line_and_stay_untouched(tmp_path):
     (["entropy", "{d}/missing.aselmdb"], "file not found"),
     (["entropy", "{d}/empty"], "holds no structure files"),
     (["descriptors", "{d}/d.aselmdb", "-o", "{d}/s.zarr", "--species", "all"], "atomic numbers"),
+    (["descriptors", "{d}/d.aselmdb", "-o", "{d}/s.npz", "--restart"], "--restart applies"),
 ])
 def test_bad_requests_give_one_error_line(databases, argv, words):
     import ase.io

@@ -233,3 +233,19 @@ def test_a_map_needs_two_structures(data):
         dataset_map(data[:1])
     with pytest.raises(InvalidInputError, match="max_points"):
         dataset_map(data, max_points=1)
+
+
+def test_umap_is_used_where_installed_and_named_where_not(data, monkeypatch):
+    import importlib.util
+    import sys
+
+    from quests._errors import InvalidInputError
+    from quests.maps import project
+
+    points = np.random.default_rng(0).normal(size=(30, 5))
+    if importlib.util.find_spec("umap") is not None:
+        xy, how = project(points, "umap")
+        assert xy.shape == (30, 2) and how.startswith("UMAP")
+    monkeypatch.setitem(sys.modules, "umap", None)
+    with pytest.raises(InvalidInputError, match="pip install umap-learn"):
+        project(points, "umap")

@@ -104,9 +104,16 @@ def descriptors(files, k, cutoff, species, index, fmt, dtype, restart, n_jobs, o
     compute_descriptors.check_params(k=k, cutoff=cutoff, n_jobs=n_jobs)
     species = _parse_species(species)
     metadata = {"inputs": [str(f) for f in files], "index": index}
+    streamed = Path(output).suffix.lower() == ".zarr" and not _engine.active()
+    if restart and not streamed:
+        from quests._errors import InvalidInputError
+
+        raise InvalidInputError("--restart applies to a .zarr output written without "
+                                "--scheduler (the only kind an interrupted run leaves blocks "
+                                "of)")
     if Path(output).suffix.lower() == ".zarr":
         check_store_path(output, overwrite)
-        if not _engine.active():
+        if streamed:
             _, n_rows, n_structures = stream_descriptors(
                 files, output, k, cutoff, index=index, format=fmt,
                 species=species, dtype=dtype, metadata=metadata, overwrite=overwrite,
