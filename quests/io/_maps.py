@@ -77,7 +77,13 @@ _PAGE = """<!DOCTYPE html>
 
 
 def chemiscope_javascript():
-    """The chemiscope viewer's JavaScript, as the ``chemiscope`` package ships it."""
+    """The chemiscope viewer's JavaScript, as the ``chemiscope`` package ships it.
+
+    Examples
+    --------
+    >>> len(chemiscope_javascript()) > 1_000_000  # inlined into every .html map
+    True
+    """
     from importlib import resources
 
     from quests._optional import require
@@ -92,7 +98,13 @@ def chemiscope_javascript():
 
 
 def map_format(path):
-    """'html', 'json.gz' or 'json' by the suffix of ``path``; an ``OutputError`` else."""
+    """'html', 'json.gz' or 'json' by the suffix of ``path``; an ``OutputError`` else.
+
+    Examples
+    --------
+    >>> map_format("train.json.gz"), map_format("map.HTML")
+    ('json.gz', 'html')
+    """
     name = str(path).lower()
     for suffix in MAP_SUFFIXES:
         if name.endswith(suffix):
