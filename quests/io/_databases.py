@@ -27,8 +27,6 @@ import numpy as np
 from quests._errors import InvalidInputError
 from quests.io._paths import ReadError
 
-#: reserved keys of an .aselmdb file (everything else is a row id)
-LMDB_RESERVED_KEYS = ("nextid", "metadata", "deleted_ids")
 _COMPARISONS = {"=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
                 ">": np.greater, ">=": np.greater_equal}
 
@@ -54,9 +52,8 @@ def decode_row(raw, where):
     try:
         return json.loads(zlib.decompress(raw).decode("utf-8"), object_hook=_decode_object)
     except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ReadError(f"{where} is not zlib-compressed JSON of an ASE row (corrupt?): "
-                        f"{reason}") from None
+                        f"{_first_line(exc)}") from None
 
 
 def encode_row(dct):
@@ -73,9 +70,9 @@ def encode_row(dct):
     return zlib.compress(json.dumps(dct, default=default).encode("ascii"))
 
 
-def row_atoms(dct, where):
-    """``ase.Atoms`` of one row dictionary (as ``ase.db`` builds them), its key-value pairs
-    and scalar data in ``info``; a row without atoms or positions is refused by ``where``."""
+def atoms_row(dct, where):
+    """``ase.db``'s ``AtomsRow`` of one row dictionary; a row without atoms or positions,
+    or one ase cannot make a row of, is refused by ``where``."""
     from ase.db.row import AtomsRow
 
     if not isinstance(dct, dict):
@@ -84,21 +81,28 @@ def row_atoms(dct, where):
         if key not in dct:
             raise ReadError(f"{where} has no {key}")
     try:
-        row = AtomsRow(dct)
+        return AtomsRow(dct)
+    except Exception as exc:  # noqa: BLE001 - ase raises many types for a malformed row
+        raise ReadError(f"{where} is not a valid ASE row: {_first_line(exc)}") from None
+
+
+def row_atoms(row, where):
+    """``ase.Atoms`` of an ``AtomsRow`` (of either database) as ``ase.db`` builds them, its
+    key-value pairs and scalar ``data`` entries in ``info``."""
+    try:
         atoms = row.toatoms()
     except Exception as exc:  # noqa: BLE001 - ase raises many types for a malformed row
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ReadError(f"{where} is not a valid ASE row: {reason}") from None
-    return _with_info(atoms, row)
-
-
-def _with_info(atoms, row):
-    info = {key: value for key, value in row.key_value_pairs.items()}
+        raise ReadError(f"{where} is not a valid ASE row: {_first_line(exc)}") from None
+    info = dict(row.key_value_pairs)
     for key, value in (row.get("data") or {}).items():
         if key not in info and isinstance(value, (str, int, float, bool, np.generic)):
             info[key] = value
     atoms.info.update(info)
     return atoms
+
+
+def _first_line(exc):
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _selection_filter(select):
@@ -178,8 +182,7 @@ def _opened_lmdb(path):
     except (ReadError, InvalidInputError):
         raise
     except Exception as exc:  # noqa: BLE001 - lmdb.Error and its subclasses
-        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
-                        "(corrupt LMDB?)") from None
+        raise ReadError(f"cannot read {path}: {_first_line(exc)} (corrupt LMDB?)") from None
     finally:
         env.close()
 
@@ -203,8 +206,11 @@ def _lmdb_ids(txn, path):
     return sorted(i for i in ids if i not in deleted)
 
 
-def count_aselmdb_rows(path):
-    """Rows of an .aselmdb file (deleted ids not counted), without reading any row."""
+def count_aselmdb_rows(path, select=None):
+    """Rows of an .aselmdb file (deleted ids not counted), without reading any row; None
+    with a query (every row would have to be read to count those it accepts)."""
+    if select:
+        return None
     with _opened_lmdb(path) as env, env.begin() as txn:
         return len(_lmdb_ids(txn, path))
 
@@ -235,24 +241,13 @@ def iter_aselmdb(path, selection, select=None):
 def _lmdb_rows(path, ids, accepts=None):
     """``(label, atoms)`` of the rows ``ids`` (those ``accepts`` takes), the file opened
     once for them."""
-    from ase.db.row import AtomsRow
-
     rows = []
     with _opened_lmdb(path) as env, env.begin(buffers=False) as txn:
         for row_id in ids:
             where = f"{path} row {row_id}"
-            dct = _lmdb_row(txn, row_id, where)
-            if accepts is not None:
-                try:
-                    accepted = accepts(AtomsRow(dict(dct, id=row_id)))
-                except InvalidInputError:
-                    raise
-                except Exception:  # noqa: BLE001 - a malformed row: row_atoms names it
-                    row_atoms(dct, where)
-                    raise
-                if not accepted:
-                    continue
-            rows.append((where, row_atoms(dct, where)))
+            row = atoms_row(dict(_lmdb_row(txn, row_id, where), id=row_id), where)
+            if accepts is None or accepts(row):
+                rows.append((where, row_atoms(row, where)))
     yield from rows
 
 
@@ -296,9 +291,10 @@ def _check_sqlite_database(path):
                         "(no 'systems' table)")
 
 
-def iter_ase_db(path, selection, select=None):
-    """Yield ``(label, atoms)`` for the rows of an ASE sqlite database that the query
-    ``select`` accepts (``ase.db`` syntax), at positions ``selection`` among them."""
+@contextlib.contextmanager
+def _connected_db(path, select):
+    """An ASE sqlite database open inside the block, after checking it is one and that
+    ``select`` parses; what ase or sqlite raise about the file becomes one ``ReadError``."""
     import sqlite3
 
     import ase.db
@@ -307,48 +303,33 @@ def iter_ase_db(path, selection, select=None):
     _selection_filter(select)  # a query ase.db cannot parse is refused by name
     try:
         with ase.db.connect(str(path), type="db", create_indices=False) as db:
-            query = select or None
-            n = db.count(query)  # the query was checked above: failures are the file's
-            positions = range(n)[selection]
-            if not len(positions):
-                return
-            first, last = min(positions), max(positions)
-            rows = ((f"{path} row {row.id}", row) for row in
-                    db.select(query, offset=first, limit=last - first + 1))
-            # rows first..last in id order; the slice relative to them (reversed: in memory)
-            local = slice(positions[0] - first, None, selection.step)
-            for where, row in take_slice(rows, local):
-                yield where, row_atoms_from(row, where)
+            yield db
     except (ReadError, InvalidInputError):
         raise
     except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
-                        "(corrupt database, or one of another ase version?)") from None
+        raise ReadError(f"cannot read {path}: {_first_line(exc)} (corrupt database, or one "
+                        "of another ase version?)") from None
 
 
-def row_atoms_from(row, where):
-    """``ase.Atoms`` of an ``ase.db`` row, as ``row_atoms`` makes them."""
-    try:
-        atoms = row.toatoms()
-    except Exception as exc:  # noqa: BLE001 - a malformed row
-        raise ReadError(f"{where} is not a valid ASE row: {exc}") from None
-    return _with_info(atoms, row)
+def iter_ase_db(path, selection, select=None):
+    """Yield ``(label, atoms)`` for the rows of an ASE sqlite database that the query
+    ``select`` accepts (``ase.db`` syntax), at positions ``selection`` among them."""
+    with _connected_db(path, select) as db:
+        positions = range(db.count(select or None))[selection]
+        if not len(positions):
+            return
+        first, last = min(positions), max(positions)
+        rows = ((f"{path} row {row.id}", row) for row in
+                db.select(select or None, offset=first, limit=last - first + 1))
+        # rows first..last in id order; the slice relative to them (reversed: in memory)
+        for where, row in take_slice(rows, slice(positions[0] - first, None, selection.step)):
+            yield where, row_atoms(row, where)
 
 
 def count_ase_db_rows(path, select=None):
-    """Rows of an ASE sqlite database that ``select`` accepts."""
-    import sqlite3
-
-    import ase.db
-
-    _check_sqlite_database(path)
-    _selection_filter(select)
-    try:
-        with ase.db.connect(str(path), type="db", create_indices=False) as db:
-            return db.count(select or None)
-    except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReadError(f"cannot read {path}: {str(exc).strip() or type(exc).__name__} "
-                        "(corrupt database, or one of another ase version?)") from None
+    """Rows of an ASE sqlite database that ``select`` accepts, without reading them."""
+    with _connected_db(path, select) as db:
+        return db.count(select or None)
 
 
 def write_aselmdb(path, rows, overwrite=False, map_size=None):
@@ -372,21 +353,12 @@ def write_aselmdb(path, rows, overwrite=False, map_size=None):
     2
     >>> shutil.rmtree(folder)
     """
-    import os
-    import tempfile
-
-    from quests import _interrupt
     from quests._optional import require
-    from quests.io._outputs import OutputAppearedError, _temporary_prefix, \
-        check_output_path, clean_stale_temporaries, output_mode
+    from quests.io._outputs import atomic_path
 
     lmdb = require("lmdb", "writing .aselmdb files", "datasets", InvalidInputError)
-    p = check_output_path(path, overwrite)
-    clean_stale_temporaries(p)
-    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(p), suffix=".tmp", dir=p.parent)
-    os.close(fd)  # lmdb writes the (empty) temporary file itself
     n = 0
-    try:
+    with atomic_path(path, overwrite) as tmp:
         # a sparse map: only what is written takes disk
         env = lmdb.open(tmp, subdir=False, map_size=map_size or 1 << 40, lock=False)
         try:
@@ -401,15 +373,6 @@ def write_aselmdb(path, rows, overwrite=False, map_size=None):
             txn.commit()
         finally:
             env.close()
-        if not overwrite and p.exists():
-            raise OutputAppearedError(f"output {path} appeared while writing; not replaced")
-        _interrupt.check()
-        os.chmod(tmp, output_mode(p))
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return n
 
 

@@ -276,12 +276,36 @@ def atomic_output(path, overwrite=False, mode="w"):
     (3, ['frames.xyz'])
     >>> shutil.rmtree(folder)
     """
+    with atomic_path(path, overwrite) as tmp, open(tmp, mode) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def atomic_path(path, overwrite=False):
+    """Context manager: the path of an empty temporary file beside ``path``, renamed to it
+    on success; for writers that open the file themselves (LMDB). ``atomic_output`` is this
+    with the file opened.
+
+    On any error the temporary file is removed and ``path`` is untouched; the
+    committed file gets the mode of the one it replaces (else the umask's).
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with atomic_path(os.path.join(folder, "table.csv")) as tmp:
+    ...     with open(tmp, "w") as handle:
+    ...         _ = handle.write("frame,entropy")
+    >>> os.listdir(folder)
+    ['table.csv']
+    >>> shutil.rmtree(folder)
+    """
     p = check_output_path(path, overwrite)
     clean_stale_temporaries(p)
     fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(p), suffix=".tmp", dir=p.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
+        yield tmp
         if not overwrite and p.exists():
             raise OutputAppearedError(f"output {path} appeared while writing; not replaced")
         _interrupt.check()  # a termination request is never followed by a commit

@@ -8,17 +8,19 @@ from pathlib import Path
 
 
 from quests._errors import InvalidInputError, QuestsError
+from quests.io import _databases
 from quests.io._paths import DESCRIPTOR_SUFFIXES, ReadError, as_slice, check_readable, \
     split_index
 
 
-#: formats quests reads itself, by name: (suffixes, reader); any other goes to ase.io.
-#: A reader is ``reader(path, selection: slice, select: ase.db query or None)`` yielding
-#: ``(label, atoms)``.
+#: formats quests reads itself, by name: (suffixes, read, count); any other goes to ase.io.
+#: ``read(path, selection: slice, select: ase.db query or None)`` yields ``(label,
+#: atoms)``; ``count(path, select)`` gives the rows ``read`` would give for ``slice(None)``
+#: without reading them, or None where it cannot.
 STRUCTURE_READERS = {
     # not .lmdb: OC20's .lmdb files hold pickles, which quests never loads
-    "aselmdb": ((".aselmdb",), "iter_aselmdb"),
-    "db": ((".db",), "iter_ase_db"),
+    "aselmdb": ((".aselmdb",), _databases.iter_aselmdb, _databases.count_aselmdb_rows),
+    "db": ((".db",), _databases.iter_ase_db, _databases.count_ase_db_rows),
 }
 #: the query of ASE database rows a command was given (``--select``), for every file it reads
 _ROW_QUERY = contextvars.ContextVar("quests_row_query", default=None)
@@ -58,13 +60,12 @@ def names_database(values):
     from quests.io._paths import spec_paths
 
     for candidate in spec_paths(values):
-        path = split_index(candidate)[0] if "@" in candidate else candidate
-        if not Path(path).exists() and not glob.has_magic(path):
-            continue
         try:
-            if any(structure_format(f) for f in structure_paths(path)):
+            path = split_index(candidate)[0]
+            if (Path(path).exists() or glob.has_magic(path)) and \
+                    any(structure_format(f) for f in structure_paths(path)):
                 return True
-        except QuestsError:
+        except QuestsError:  # not a spec, or a glob that matches nothing
             continue
     return False
 
@@ -86,7 +87,7 @@ def structure_format(path, format=None):
     if format is not None:
         return format if format in STRUCTURE_READERS else None
     suffix = Path(path).suffix.lower()
-    return next((name for name, (suffixes, _) in STRUCTURE_READERS.items()
+    return next((name for name, (suffixes, *_) in STRUCTURE_READERS.items()
                  if suffix in suffixes), None)
 
 
@@ -137,7 +138,7 @@ def iter_structures(spec, index=None, format=None, select=None):
         Index applied if ``spec`` has none (``"0:100"``, ``"-1"``, ``"::10"``).
     format : str, optional
         ``aselmdb``, ``db`` or an ase.io format name; guessed from the suffix
-        otherwise (``.aselmdb``/``.lmdb``, ``.db``, then ase.io).
+        otherwise (``.aselmdb``, ``.db``, then ase.io).
     select : str, optional
         ase.db query (``"config_type=bulk,natoms<50"``) for ASE databases;
         the index selects among the rows it accepts. Default: the one a
@@ -186,17 +187,10 @@ def iter_structures(spec, index=None, format=None, select=None):
 
 
 def _count_cheaply(path, format, select):
-    """Frames of a database file without reading its rows (None for other files, and for
-    an .aselmdb with a query, which must read every row to count)."""
-    from quests.io import _databases
-
+    """Frames of a file without reading them (a database's ``count``), or None."""
     name = structure_format(path, format)
     check_readable(path)
-    if name == "db":
-        return _databases.count_ase_db_rows(path, select)
-    if name == "aselmdb" and not select:
-        return _databases.count_aselmdb_rows(path)
-    return None
+    return None if name is None else STRUCTURE_READERS[name][2](path, select)
 
 
 def _iter_file(path, selection, format, select):
@@ -206,10 +200,7 @@ def _iter_file(path, selection, format, select):
 
     name = structure_format(path, format)
     if name is not None:
-        from quests.io import _databases
-
-        reader = getattr(_databases, STRUCTURE_READERS[name][1])
-        for label, atoms in reader(path, selection, select):
+        for label, atoms in STRUCTURE_READERS[name][1](path, selection, select):
             check_geometry(atoms, label)
             yield label, atoms
         return
