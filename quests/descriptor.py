@@ -9,6 +9,7 @@ Parallel over structures (many small cells) and over atoms (large cells).
 
 import contextlib
 import functools
+import itertools
 import os
 import re
 import threading
@@ -298,15 +299,25 @@ def _species_list(species, frames):
 def frame_chunks(sizes, rows):
     """[(first, stop)] ranges of whole frames with about ``rows`` atoms each (at least one
     frame per range), for sizes (n_frames,) atoms per frame."""
-    chunks, first, atoms = [], 0, 0
-    for i, n in enumerate(sizes):
-        atoms += int(n)
-        if atoms >= rows:
-            chunks.append((first, i + 1))
-            first, atoms = i + 1, 0
-    if first < len(sizes):
-        chunks.append((first, len(sizes)))
+    chunks, first = [], 0
+    for chunk in grouped_frames(range(len(sizes)), lambda i: sizes[i], rows):
+        chunks.append((first, first + len(chunk)))
+        first += len(chunk)
     return chunks
+
+
+def grouped_frames(frames, size, rows):
+    """Lists of consecutive ``frames`` (any iterable, read lazily) with about ``rows`` atoms
+    each: a list ends at the frame that brings it to ``rows`` (``size(frame)`` atoms each)."""
+    group, atoms = [], 0
+    for frame in frames:
+        group.append(frame)
+        atoms += int(size(frame))
+        if atoms >= rows:
+            yield group
+            group, atoms = [], 0
+    if group:
+        yield group
 
 
 @contextlib.contextmanager
@@ -494,14 +505,13 @@ def stream_descriptors(specs, path, k=DEFAULT_K, cutoff=DEFAULT_CUTOFF, *, index
         # a run that fails (an interruption, a full disk, a bad row found late) keeps its
         # complete blocks: the same command continues after them once the cause is gone
         with progress_bar(None, "descriptor store", verbose, unit="structure") as bar:
-            for block_frames, last in _blocks_of_frames(frames, rows_per_block):
-                sources = [number for number, _, _ in block_frames]
-                atoms = [a for _, _, a in block_frames]
+            for block in grouped_frames(frames, lambda frame: len(frame[2]), rows_per_block):
+                sources, positions, atoms = zip(*block)
                 first = n_structures
                 n_structures += len(atoms)
-                rows.append(store_block(store, len(rows), atoms, first, k, cutoff,
+                rows.append(store_block(store, len(rows), list(atoms), first, k, cutoff,
                                         species_list, dtype, sources, n_jobs,
-                                        resume_at=[*last, n_structures]))
+                                        resume_at=[sources[-1], positions[-1], n_structures]))
                 bar.update(len(atoms))
         if not rows:
             io.discard_descriptor_store(store)
@@ -522,29 +532,13 @@ def _frames_after(specs, spec_number, position, index, format, select):
         path, idx = io.split_index(specs[number], index)
         selection = io.as_slice(idx)
         start, stop, step = selection.start or 0, selection.stop, selection.step or 1
+        read_past = skip
         if skip and step > 0 and start >= 0 and (stop is None or stop >= 0):
             idx = f"{start + skip * step}:{'' if stop is None else stop}:{step}"
-            frames = io.iter_structures(path, index=idx, format=format, select=select)
-        else:
-            frames = io.iter_structures(path, index=idx, format=format, select=select)
-            for _ in range(skip):
-                next(frames, None)
-        for offset, (_, atoms) in enumerate(frames):
+            read_past = 0  # the slice starts after them: they are not read
+        frames = io.iter_structures(path, index=idx, format=format, select=select)
+        for offset, (_, atoms) in enumerate(itertools.islice(frames, read_past, None)):
             yield number, skip + offset, atoms
-
-
-def _blocks_of_frames(frames, rows_per_block):
-    """Lists of whole frames with about ``rows_per_block`` atoms each, and the ``(spec
-    number, position)`` of each list's last frame."""
-    block, atoms = [], 0
-    for number, position, frame in frames:
-        block.append((number, position, frame))
-        atoms += len(frame)
-        if atoms >= rows_per_block:
-            yield block, [number, position]
-            block, atoms = [], 0
-    if block:
-        yield block, [block[-1][0], block[-1][1]]
 
 
 def _descriptor_rows(positions_list, cells, pbcs, k, cutoff, n_jobs, bar):

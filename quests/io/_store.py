@@ -114,8 +114,6 @@ def resumable_descriptor_store(path, key, overwrite=False, restart=False):
 
 def _open_resumable(p, store, key):
     """(store, complete blocks) of the partial store ``store`` for key ``key``."""
-    import json
-
     blocks = []
     if store.is_dir():
         found = _complete_blocks(store, key)
@@ -125,7 +123,7 @@ def _open_resumable(p, store, key):
             for name in names:  # half-written blocks and those after a gap
                 if name not in kept:
                     shutil.rmtree(store / "blocks" / name, ignore_errors=True)
-            return store, [(rows, json.loads(json.dumps(at))) for _, rows, at in blocks]
+            return store, [(rows, at) for _, rows, at in blocks]
         shutil.rmtree(store)
     clean_stale_temporaries(p)
     return _new_store(store, resume_key=key), blocks
