@@ -89,24 +89,24 @@ class DatasetMap:
 
         chemiscope = require("chemiscope", "quests map", "map")
         x_name, y_name = self.axes
-        properties = {x_name: self._property(self.coordinates[:, 0], self.target, "",
-                                             self.projection),
-                      y_name: self._property(self.coordinates[:, 1], self.target, "",
-                                             self.projection)}
+        properties = {name: {"target": self.target, "values": self.coordinates[:, axis],
+                             "description": self.projection}
+                      for axis, name in enumerate(self.axes)}
         atom_target = self.target == "atom"
-        for key, entry in self.structure_properties.items():
-            if not atom_target:
-                properties[key] = {"target": "structure", **entry}
-        for key, entry in self.atom_properties.items():
-            properties[key] = {"target": "atom", **entry}
+        if not atom_target:  # atom maps carry their structure's values per atom
+            properties.update({key: {"target": "structure", **entry}
+                               for key, entry in self.structure_properties.items()})
+        properties.update({key: {"target": "atom", **entry}
+                           for key, entry in self.atom_properties.items()})
         available = [k for k in properties if k not in self.axes]
         if color is None:  # the novelty of what a point is: a structure's most novel atom
             color = "dH (rest)" if atom_target else "max dH (rest)"
-        if color is not None and color not in available:
+        if color not in available:
             raise InvalidInputError(f"cannot colour by {color!r}: the map has "
                                     + ", ".join(repr(k) for k in available))
         atom_color = next((k for k in ("dH (reference)", "dH (rest)")
                            if k in self.atom_properties), None)
+        # (structure, atom, radius in Å of the neighbourhood the viewer highlights)
         if self.environments is None:
             environments = [(s, a, 3.5) for s, atoms in enumerate(self.structures)
                             for a in range(len(atoms))]
@@ -125,11 +125,6 @@ class DatasetMap:
         from quests.io import to_jsonable
 
         return to_jsonable(data)
-
-    @staticmethod
-    def _property(values, target, units, description):
-        return {"target": target, **_entry(np.asarray(values, dtype=float), units,
-                                           description)}
 
 
 def _entry(values, units, description):
@@ -315,7 +310,6 @@ def dataset_map(structures, *, reference=None, projection="pca", environments=Fa
         shown, note = thinned(counts, "structures")
         means = mean_descriptors(X, counts)
         coordinates, how = project(means[shown], projection, seed, fit_on=means)
-        atom_rows = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in shown])
         point_environments = None
     else:  # every environment a point of its own: groups of one row
         atom_rows, note = thinned(np.ones(n_rows, dtype=int), "environments")
@@ -337,13 +331,13 @@ def dataset_map(structures, *, reference=None, projection="pca", environments=Fa
     }
     dh_rest = np.concatenate(rest)  # atoms of the shown structures, in order
     atom_properties = {}
+    # every atom of the shown structures, in order; ``local`` where each structure begins
+    local = np.concatenate([[0], np.cumsum(counts[shown])])
     if ref is not None:
-        dh_ref = differential_entropy(X[np.concatenate(
-            [np.arange(offsets[s], offsets[s + 1]) for s in shown])], ref, bandwidth,
-            n_jobs=n_jobs)
-        split = np.cumsum(counts[shown])[:-1]
+        shown_rows = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in shown])
+        dh_ref = differential_entropy(X[shown_rows], ref, bandwidth, n_jobs=n_jobs)
         structure_properties["max dH (reference)"] = _entry(
-            np.array([d.max() for d in np.split(dh_ref, split)]), "nats",
+            np.maximum.reduceat(dh_ref, local[:-1]), "nats",
             "largest dH of its atoms against the reference")
     energies = _energies_per_atom(shown_structures)
     if energies is not None:
@@ -351,7 +345,6 @@ def dataset_map(structures, *, reference=None, projection="pca", environments=Fa
     structure_properties.update(_info_properties(shown_structures))
 
     # atom properties: every atom of the shown structures, or the atoms shown
-    local = np.concatenate([[0], np.cumsum(counts[shown])])
     if point_environments is None:
         pick = slice(None)
     else:

@@ -39,16 +39,12 @@ def map_command(files, reference, color, projection, environments, max_points, k
     with its atoms coloured by dH. Large datasets are thinned for display by
     coverage compression (not at random), and the map says so.
     """
-    from quests.io import chemiscope_javascript, map_format, read_structure_files, write_map
+    from quests._optional import require
+    from quests.io import map_format, read_structure_files, write_map
     from quests.maps import dataset_map
 
-    # a wrong suffix, or no chemiscope to write with, fails before any work
-    if map_format(output) == "html":
-        chemiscope_javascript()
-    else:
-        from quests._optional import require
-
-        require("chemiscope", "quests map", "map")
+    map_format(output)  # a wrong suffix, or no chemiscope to write with, fails before any work
+    require("chemiscope", "quests map", "map")
     structures, _ = read_structure_files(files, index, fmt, not quiet)
     ref = read_structure_files(reference, index, fmt, not quiet)[0] if reference else None
     result = dataset_map(structures, reference=ref, projection=projection,
