@@ -348,6 +348,9 @@ def test_compress_select_and_uncertainty_take_a_store_as_they_take_its_structure
     picks = [run("select", folder / "d.xyz@::2", "-r", reference, "-n", "2", "-k", "8")
              for reference in (folder / "d.zarr", folder / "d.aselmdb")]
     assert picks[0].splitlines()[2:] == picks[1].splitlines()[2:]
+    kept = [run("compress", folder / "d.xyz@::2", "-s", "2", "-m", "msc_conditional", "-r",
+                reference, "-k", "8") for reference in (folder / "d.zarr", folder / "d.xyz")]
+    assert kept[0] == kept[1]  # the same picks, H, D and overlap
     judged = [run("uncertainty", folder / "d.xyz@0:2", "-r", reference, "-k", "8")
               for reference in (folder / "d.zarr", folder / "d.aselmdb")]
     assert judged[0] == judged[1]

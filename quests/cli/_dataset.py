@@ -44,28 +44,46 @@ def _descriptor_files(files, what):
     return bool(stored) and all(stored)
 
 
-def _read_described(files, reference, index, fmt, asked, outputs, quiet):
-    """Descriptor files (and a reference of either kind) as (X, counts, sources, reference
-    descriptors or None, settings); .xyz outputs are refused (a store holds no structures)."""
+def _read_described(files, index, fmt, asked, outputs, quiet):
+    """Descriptor files as (X, counts, sources, settings); .xyz outputs are refused (they
+    hold no structures to write)."""
     from quests._errors import InvalidInputError
-    from quests.descriptor import compute_descriptors
     from quests.io import read_datasets
 
     if any(path.lower().endswith(".xyz") for path in outputs):
         raise InvalidInputError("-o FILE.xyz writes structures, and descriptor files hold "
                                 "none: write .json or .csv (the chosen structures' numbers)")
     datasets = read_datasets(files, index, fmt, **asked, lazy=False, verbose=not quiet)
-    settings = datasets.settings
-    X = np.asarray(datasets.combined("FILES"))
-    counts = np.concatenate([datasets.counts[name] for name in datasets])
-    sources = [(name, i) for name in datasets for i in range(len(datasets.counts[name]))]
-    ref = None
-    if reference:
-        data = read_datasets(reference, index, fmt, **settings, lazy=False,
-                             verbose=not quiet).combined("--reference")
-        ref = np.asarray(data) if not isinstance(data, list) else compute_descriptors(
-            data, settings["k"], settings["cutoff"], species=settings["species"])
-    return X, counts, sources, ref, settings
+    return (*datasets.grouped("FILES"), datasets.settings)
+
+
+def _reference_descriptors(reference, index, fmt, settings, quiet):
+    """--reference as descriptors in the space ``settings`` asks for (a descriptor file must
+    agree, structure files are described), and the settings that space has."""
+    from quests.descriptor import compute_descriptors
+    from quests.io import read_datasets
+
+    datasets = read_datasets(reference, index, fmt, **settings, lazy=False, verbose=not quiet)
+    data, space = datasets.combined("--reference"), datasets.settings
+    if isinstance(data, list):
+        data = compute_descriptors(data, space["k"], space["cutoff"], species=space["species"])
+    return np.asarray(data), space
+
+
+def _training_set(ctx, reference, index, fmt, k, cutoff, species, quiet):
+    """The data already kept (--reference) beside structure files: structures, or the
+    descriptors of descriptor files, whose settings then describe the candidates too.
+    Returns (reference or None, its structure count or None, (k, cutoff, species))."""
+    from quests.io import read_structure_files
+
+    if not reference:
+        return None, None, (k, cutoff, _parse_species(species))
+    if _descriptor_files(reference, "--reference"):
+        train, space = _reference_descriptors(reference, index, fmt,
+                                              _asked(ctx, k, cutoff, species), quiet)
+        return train, None, (space["k"], space["cutoff"], space["species"])
+    train = read_structure_files(reference, index, fmt, not quiet)[0]
+    return train, len(train), (k, cutoff, _parse_species(species))
 
 
 def _write_selection(outputs, result, structures, sources, payload, overwrite, quiet):
@@ -133,8 +151,10 @@ def compress(ctx, files, size_text, method, reference, k, cutoff, species, index
 
             raise InvalidInputError("--report and --key read each structure's info, which "
                                     "descriptor files do not keep")
-        X, counts, sources, ref, settings = _read_described(
-            files, reference, index, fmt, _asked(ctx, k, cutoff, species), outputs, quiet)
+        X, counts, sources, settings = _read_described(
+            files, index, fmt, _asked(ctx, k, cutoff, species), outputs, quiet)
+        ref = _reference_descriptors(reference, index, fmt, settings, quiet)[0] \
+            if reference else None
         result = compress_descriptors(X, counts, size, method, reference=ref,
                                       bandwidth=bandwidth, threshold=threshold, seed=seed,
                                       curve=curve or plot_path is not None, settings=settings,
@@ -142,10 +162,11 @@ def compress(ctx, files, size_text, method, reference, k, cutoff, species, index
         structures = None
     else:
         structures, sources = read_structure_files(files, index, fmt, not quiet)
-        ref = read_structure_files(reference, index, fmt, not quiet)[0] if reference else None
+        ref, _, (k, cutoff, species) = _training_set(ctx, reference, index, fmt, k, cutoff,
+                                                     species, quiet)
         result = compress_structures(
             structures, size, method, reference=ref, k=k, cutoff=cutoff,
-            species=_parse_species(species), bandwidth=bandwidth, threshold=threshold,
+            species=species, bandwidth=bandwidth, threshold=threshold,
             seed=seed, curve=curve or plot_path is not None,
             key=key if key is not None else ("auto" if report else None),
             labels=[f"structure {p} of {f}" for f, p in sources], n_jobs=n_jobs,
@@ -188,27 +209,19 @@ def select(ctx, candidates, reference, size, k, cutoff, species, index, fmt, ban
     from quests.io import read_structure_files
 
     outputs = list(output)
-    asked = _asked(ctx, k, cutoff, species)
     if _descriptor_files(candidates, "CANDIDATES"):
-        X, counts, sources, train, settings = _read_described(
-            candidates, reference, index, fmt, asked, outputs, quiet)
+        X, counts, sources, settings = _read_described(
+            candidates, index, fmt, _asked(ctx, k, cutoff, species), outputs, quiet)
         structures = None
+        train = _reference_descriptors(reference, index, fmt, settings, quiet)[0]
         result = compress_descriptors(X, counts, size, "msc_conditional", reference=train,
                                       bandwidth=bandwidth, threshold=threshold,
                                       settings=settings, n_jobs=n_jobs, verbose=not quiet)
         n_train = None
     else:
         structures, sources = read_structure_files(candidates, index, fmt, not quiet)
-        if _descriptor_files(reference, "--reference"):
-            from quests.io import read_datasets
-
-            datasets = read_datasets(reference, index, fmt, **asked, lazy=False,
-                                     verbose=not quiet)
-            train, n_train = np.asarray(datasets.combined("--reference")), None
-            k, cutoff, species = (datasets.settings[key] for key in ("k", "cutoff", "species"))
-        else:
-            train = read_structure_files(reference, index, fmt, not quiet)[0]
-            n_train, species = len(train), _parse_species(species)
+        train, n_train, (k, cutoff, species) = _training_set(ctx, reference, index, fmt, k,
+                                                             cutoff, species, quiet)
         result = compress_structures(structures, size, "msc_conditional", reference=train,
                                      k=k, cutoff=cutoff, species=species,
                                      bandwidth=bandwidth, threshold=threshold, n_jobs=n_jobs,
@@ -262,8 +275,8 @@ def learning_curve(ctx, files, k, cutoff, species, index, fmt, bandwidth, sizes_
                              verbose=not quiet)
     settings = datasets.settings
     data = datasets.combined("FILE")
-    if isinstance(data, np.ndarray):
-        X, counts = data, np.concatenate(list(datasets.counts.values()))
+    if not isinstance(data, list):
+        X, counts, _ = datasets.grouped("FILE")
     else:
         X, counts, _, _ = describe_structures(data, k=settings["k"], cutoff=settings["cutoff"],
                                               species=settings["species"], n_jobs=n_jobs,

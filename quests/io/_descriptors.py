@@ -196,6 +196,9 @@ class Datasets(dict):
     (4, [32, 32], (64, 7))
     >>> sorted(set(data.numbers("cu").tolist()))
     [29]
+    >>> X, counts, sources = data.grouped()
+    >>> X.shape, counts.tolist(), sources
+    ((64, 7), [32, 32], [('cu', 0), ('cu', 1)])
     >>> shutil.rmtree(folder)
     """
 
@@ -219,8 +222,20 @@ class Datasets(dict):
             return parts[0] if len(parts) == 1 else np.vstack(parts)
         if any(stored):
             raise InvalidInputError(f"{what} must be all structure files or all descriptor "
-                                    "(.npz) files")
+                                    "files (.npz, .zarr)")
         return [s for p in parts for s in p]
+
+    def grouped(self, what="the files"):
+        """Descriptor datasets as ``(X, counts, sources)`` in memory: X (n_rows, n_features),
+        counts (n_structures,) rows of each structure, sources a (dataset name, structure
+        number in it) per structure. Structure files are refused (naming ``what``)."""
+        data = self.combined(what)
+        if isinstance(data, list):
+            raise InvalidInputError(f"{what} must be descriptor files (.npz, .zarr) here")
+        counts = [self.counts[name] if name in self.counts else np.unique(
+            self[name].column("structure_index"), return_counts=True)[1] for name in self]
+        sources = [(name, i) for name, c in zip(self, counts) for i in range(len(c))]
+        return np.asarray(data), np.concatenate(counts), sources
 
     def row_numbers(self):
         """Atomic numbers of every descriptor row of all datasets, joined; None unless
